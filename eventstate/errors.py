@@ -1,0 +1,96 @@
+"""The exceptions eventstate raises.
+
+Every error is an :class:`EventstateError`, so a CLI or a caller can catch the
+one root and print a single line. The subclasses mirror pyinfra's categories
+where pyinfra defines the behaviour (``PyinfraError`` for failed hosts and
+cycles, ``TypeError`` for a bad callback handler), so code written against
+pyinfra's ``State`` keeps catching what it caught before.
+
+This module imports nothing from eventstate: the projections may raise these
+errors without depending on the engine.
+"""
+
+from __future__ import annotations
+
+
+class EventstateError(Exception):
+    """The root of every error eventstate raises."""
+
+
+class DeployError(EventstateError):
+    """A deploy cannot go on; pyinfra raises ``PyinfraError`` in the same places."""
+
+
+class NoHostsRemainingError(DeployError):
+    """Every active host has failed."""
+
+
+class FailPercentExceededError(DeployError):
+    """More hosts failed than ``Config.FAIL_PERCENT`` allows."""
+
+
+class OperationOrderCycleError(DeployError):
+    """The hosts' operation orders contradict one another: the DAG has a cycle."""
+
+
+class OperationValueError(DeployError, ValueError):
+    """An operation was added twice with conflicting execution arguments."""
+
+
+class StageError(EventstateError):
+    """A stage change that would move the deploy backwards."""
+
+
+class CallbackHandlerError(EventstateError, TypeError):
+    """An object that is not a ``BaseStateCallback`` was given as a callback handler."""
+
+
+class InventoryError(EventstateError):
+    """The inventory was given something it cannot use."""
+
+
+class NoHostError(InventoryError, KeyError):
+    """No host of that name is in the inventory."""
+
+    def __str__(self) -> str:
+        # KeyError quotes its argument; a user reading one line wants plain text.
+        return str(self.args[0]) if self.args else ""
+
+
+class NoGroupError(InventoryError, KeyError):
+    """No group of that name is in the inventory."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class StateNotInitialisedError(EventstateError):
+    """The State was used before ``init`` gave it an inventory."""
+
+
+class ReadOnlyViewError(EventstateError, TypeError):
+    """A view of the State was mutated; views change only by appending events."""
+
+
+class CodecError(EventstateError):
+    """An event could not be encoded or decoded."""
+
+
+class UnknownEventTypeError(CodecError):
+    """A stored event names a type this version of eventstate does not know."""
+
+
+class SchemaVersionError(CodecError):
+    """A stored event was written by a newer schema than this version reads."""
+
+
+class StoreError(EventstateError):
+    """The event store refused or failed an operation."""
+
+
+class SequenceError(StoreError):
+    """An append would leave a gap or repeat a sequence number in a run."""
+
+
+class IntegrityError(EventstateError):
+    """A stored run fails verification: its hash chain or sequence is broken."""

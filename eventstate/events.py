@@ -1,0 +1,318 @@
+"""The event vocabulary: every fact a deploy can record.
+
+Events are frozen, slotted attrs classes named in the past tense. Each carries
+its envelope -- the run it belongs to, a gapless per-run sequence number and a
+UTC timestamp -- and, as class variables, a stable type tag and a schema
+version. Nothing in an event points at a live object: hosts are named, never
+held.
+
+The type tag is what the log stores, so it never changes once released, even
+if a class is renamed; a changed shape bumps ``version`` and gets an upcaster
+in :mod:`eventstate.codec`.
+"""
+
+from __future__ import annotations
+
+import enum
+import types
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+import attrs
+
+__all__ = [
+    "EVENT_TYPES",
+    "Event",
+    "ExecutionStarted",
+    "FailOutcome",
+    "HostActivated",
+    "HostConnectFailed",
+    "HostConnected",
+    "HostDisconnected",
+    "HostOperationFinished",
+    "HostsFailed",
+    "LimitSet",
+    "OpOutcome",
+    "OperationAdded",
+    "OperationAddedForHost",
+    "RunFinished",
+    "RunStarted",
+    "RunStatus",
+    "StageChanged",
+    "StateStage",
+    "WarningRaised",
+]
+
+
+class StateStage(enum.IntEnum):
+    """The five stages of a deploy, in the order they happen (pyinfra's values)."""
+
+    Setup = 1
+    Connect = 2
+    Prepare = 3
+    Execute = 4
+    Disconnect = 5
+
+
+class OpOutcome(str, enum.Enum):
+    """How one operation ended on one host, after its last retry."""
+
+    SUCCESS = "success"
+    ERROR = "error"
+    IGNORED_ERROR = "ignored_error"
+
+
+class FailOutcome(str, enum.Enum):
+    """What failing a batch of hosts did to the deploy."""
+
+    #: Enough hosts remain: the deploy goes on.
+    CONTINUED = "continued"
+    #: No active host is left; the deploy stops.
+    NO_HOSTS_REMAINING = "no_hosts_remaining"
+    #: More than ``FAIL_PERCENT`` of the activated hosts failed; the deploy stops.
+    FAIL_PERCENT_EXCEEDED = "fail_percent_exceeded"
+    #: Over ``FAIL_PERCENT``, but ``State.should_raise_failed_hosts`` said go on.
+    FAIL_PERCENT_SUPPRESSED = "fail_percent_suppressed"
+
+
+class RunStatus(str, enum.Enum):
+    """How a run ended."""
+
+    SUCCESS = "success"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+
+def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    # Events are facts: a mapping inside one must not change after the fact.
+    return types.MappingProxyType(dict(value))
+
+
+@attrs.frozen(kw_only=True)
+class Event:
+    """The envelope every event carries.
+
+    Attributes:
+        run_id: The run this event belongs to.
+        seq: Position in the run, counting from 1 with no gaps.
+        at: When it happened, timezone-aware UTC.
+    """
+
+    event_type: ClassVar[str] = "Event"
+    version: ClassVar[int] = 1
+
+    run_id: str
+    seq: int
+    at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class RunStarted(Event):
+    """A deploy began: who ran it, where, on what inventory and config."""
+
+    event_type: ClassVar[str] = "RunStarted"
+
+    user: str
+    machine: str
+    command_line: tuple[str, ...]
+    engine_version: str
+    hosts: tuple[str, ...]
+    groups: Mapping[str, tuple[str, ...]] = attrs.field(converter=_frozen_mapping)
+    config: Mapping[str, Any] = attrs.field(converter=_frozen_mapping)
+
+
+@attrs.frozen(kw_only=True)
+class StageChanged(Event):
+    """The deploy moved forward to ``stage``."""
+
+    event_type: ClassVar[str] = "StageChanged"
+
+    stage: StateStage
+    previous: StateStage
+
+
+@attrs.frozen(kw_only=True)
+class HostActivated(Event):
+    """A host became active (and was counted as activated)."""
+
+    event_type: ClassVar[str] = "HostActivated"
+
+    host: str
+
+
+@attrs.frozen(kw_only=True)
+class HostsFailed(Event):
+    """Hosts were marked failed, and the FAIL_PERCENT rule was applied.
+
+    Attributes:
+        hosts: The hosts failed, in inventory order.
+        activated_count: The count the failure percentage was taken against.
+        outcome: Whether the deploy goes on, and if not, why.
+        percent_failed: The percentage computed, or None without FAIL_PERCENT.
+    """
+
+    event_type: ClassVar[str] = "HostsFailed"
+
+    hosts: tuple[str, ...]
+    activated_count: int
+    outcome: FailOutcome
+    percent_failed: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class HostConnected(Event):
+    """A connector connected to a host."""
+
+    event_type: ClassVar[str] = "HostConnected"
+
+    host: str
+
+
+@attrs.frozen(kw_only=True)
+class HostConnectFailed(Event):
+    """A connector could not connect to a host."""
+
+    event_type: ClassVar[str] = "HostConnectFailed"
+
+    host: str
+    error: str
+
+
+@attrs.frozen(kw_only=True)
+class HostDisconnected(Event):
+    """A host's connection was closed."""
+
+    event_type: ClassVar[str] = "HostDisconnected"
+
+    host: str
+
+
+@attrs.frozen(kw_only=True)
+class OperationAdded(Event):
+    """An operation was added, or new names or arguments were merged into it.
+
+    The first event for an ``op_hash`` fixes its ``op_order``; later ones add
+    names and arguments, as pyinfra merges ops called at the same position.
+
+    Attributes:
+        op_hash: The operation's identity, stable across runs of the same code.
+        names: Names of the operation (``files.file``, or the user's ``name=``).
+        args: Arguments for display, in call order.
+        op_order: The tie-break key among operations free to run at once.
+        global_arguments: Execution arguments shared by every host (``_serial``...).
+    """
+
+    event_type: ClassVar[str] = "OperationAdded"
+
+    op_hash: str
+    names: tuple[str, ...]
+    args: tuple[str, ...] = ()
+    op_order: tuple[int, ...]
+    global_arguments: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+
+
+@attrs.frozen(kw_only=True)
+class OperationAddedForHost(Event):
+    """An operation was put in a host's operation order.
+
+    Attributes:
+        host: The host.
+        op_hash: The operation.
+        is_change: Whether change detection expects the op to change the host;
+            None when change detection was off.
+        counted: False for a ``_run_once`` duplicate: it takes a place in the
+            host's order but no count in its meta, and is skipped at run time.
+    """
+
+    event_type: ClassVar[str] = "OperationAddedForHost"
+
+    host: str
+    op_hash: str
+    is_change: bool | None
+    counted: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class HostOperationFinished(Event):
+    """An operation finished on a host, after its last retry.
+
+    Attributes:
+        host: The host.
+        op_hash: The operation.
+        outcome: Success, error, or an error the op was told to ignore.
+        commands_executed: Commands that succeeded in the final attempt.
+        retry_count: Retries made before this outcome.
+    """
+
+    event_type: ClassVar[str] = "HostOperationFinished"
+
+    host: str
+    op_hash: str
+    outcome: OpOutcome
+    commands_executed: int = 0
+    retry_count: int = 0
+
+    @property
+    def partial(self) -> bool:
+        """Whether the op failed after some of its commands had run."""
+        return self.outcome is not OpOutcome.SUCCESS and self.commands_executed > 0
+
+
+@attrs.frozen(kw_only=True)
+class WarningRaised(Event):
+    """A warning was counted in ``stage``."""
+
+    event_type: ClassVar[str] = "WarningRaised"
+
+    stage: StateStage
+
+
+@attrs.frozen(kw_only=True)
+class LimitSet(Event):
+    """The host limit changed; ``hosts`` None means no limit."""
+
+    event_type: ClassVar[str] = "LimitSet"
+
+    hosts: tuple[str, ...] | None
+
+
+@attrs.frozen(kw_only=True)
+class ExecutionStarted(Event):
+    """Operations began executing: every host is ready."""
+
+    event_type: ClassVar[str] = "ExecutionStarted"
+
+
+@attrs.frozen(kw_only=True)
+class RunFinished(Event):
+    """The deploy ended; ``error`` says why when it did not succeed."""
+
+    event_type: ClassVar[str] = "RunFinished"
+
+    status: RunStatus
+    error: str | None = None
+
+
+#: Every concrete event class by its stored type tag.
+EVENT_TYPES: Mapping[str, type[Event]] = types.MappingProxyType(
+    {
+        cls.event_type: cls
+        for cls in (
+            RunStarted,
+            StageChanged,
+            HostActivated,
+            HostsFailed,
+            HostConnected,
+            HostConnectFailed,
+            HostDisconnected,
+            OperationAdded,
+            OperationAddedForHost,
+            HostOperationFinished,
+            WarningRaised,
+            LimitSet,
+            ExecutionStarted,
+            RunFinished,
+        )
+    }
+)

@@ -1,0 +1,188 @@
+"""The inventory: the hosts of a deploy, their groups and their data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from eventstate.errors import InventoryError, NoGroupError, NoHostError
+from eventstate.host import Host
+
+if TYPE_CHECKING:
+    from eventstate.state import State
+
+__all__ = ["Inventory"]
+
+_MISSING: Any = object()
+
+HostSpec = str | tuple[str, Mapping[str, Any]]
+
+
+def _names_and_data(specs: Iterable[HostSpec]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    for spec in specs:
+        if isinstance(spec, tuple):
+            name, data = spec
+        else:
+            name, data = spec, {}
+        if not isinstance(name, str) or not name:
+            raise InventoryError(f"a host name must be a non-empty string, not {name!r}")
+        yield name, data
+
+
+class Inventory:
+    """The hosts of a deploy, in the order given, with their groups and data.
+
+    Args:
+        names_data: ``(names, data)``: host names (or ``(name, host_data)``
+            pairs) and the data every host shares.
+        override_data: Data that overrides every other source.
+        **groups: ``group_name=(names, group_data)``; a group may name hosts
+            not in ``names``, which are then added after them.
+
+    Example:
+        >>> inventory = Inventory((["web1", "web2"], {}), web=(["web1"], {"port": 80}))
+        >>> [host.name for host in inventory.get_group("web")]
+        ['web1']
+    """
+
+    state: State | None = None
+
+    def __init__(
+        self,
+        names_data: tuple[Iterable[HostSpec], Mapping[str, Any]],
+        override_data: Mapping[str, Any] | None = None,
+        **groups: tuple[Iterable[HostSpec], Mapping[str, Any]],
+    ) -> None:
+        try:
+            names, data = names_data
+        except (TypeError, ValueError):
+            raise InventoryError("an inventory is made from a (names, data) tuple") from None
+        self.data: dict[str, Any] = dict(data or {})
+        self.override_data: dict[str, Any] = dict(override_data or {})
+        self.host_data: dict[str, dict[str, Any]] = {}
+        self.group_data: dict[str, dict[str, Any]] = {}
+        group_names: dict[str, list[str]] = {}
+
+        for group_name, group_spec in groups.items():
+            try:
+                group_hosts, group_data = group_spec
+            except (TypeError, ValueError):
+                raise InventoryError(
+                    f"group {group_name!r} must be a (names, data) tuple"
+                ) from None
+            self.group_data[group_name] = dict(group_data or {})
+            for name, host_data in _names_and_data(group_hosts):
+                self.host_data.setdefault(name, {}).update(host_data)
+                group_names.setdefault(name, []).append(group_name)
+
+        ordered: dict[str, None] = {}
+        for name, host_data in _names_and_data(names):
+            self.host_data.setdefault(name, {}).update(host_data)
+            ordered[name] = None
+        # Hosts named only in groups come after the listed ones, in group order.
+        for name in group_names:
+            ordered[name] = None
+
+        self.hosts: dict[str, Host] = {
+            name: Host(name, inventory=self, groups=group_names.get(name, [])) for name in ordered
+        }
+        self.groups: dict[str, list[Host]] = {group_name: [] for group_name in groups}
+        for host in self.hosts.values():
+            for group_name in host.groups:
+                self.groups[group_name].append(host)
+
+    @staticmethod
+    def empty() -> Inventory:
+        """An inventory with no hosts."""
+        return Inventory(([], {}))
+
+    def __len__(self) -> int:
+        return len(self.hosts)
+
+    def __iter__(self) -> Iterator[Host]:
+        """The hosts, in inventory order."""
+        return iter(self.hosts.values())
+
+    def __contains__(self, host: object) -> bool:
+        if isinstance(host, Host):
+            return self.hosts.get(host.name) is host
+        return host in self.hosts
+
+    def __repr__(self) -> str:
+        return f"Inventory({list(self.hosts)!r})"
+
+    def host_names(self) -> tuple[str, ...]:
+        """Every host name, in inventory order."""
+        return tuple(self.hosts)
+
+    def get_host(self, name: str, default: Any = _MISSING) -> Host:
+        """The host called ``name``; ``default`` if given and there is none.
+
+        Raises:
+            NoHostError: no such host and no default.
+        """
+        host = self.hosts.get(name)
+        if host is not None:
+            return host
+        if default is _MISSING:
+            raise NoHostError(f"No such host: {name}")
+        return default  # type: ignore[no-any-return]
+
+    def get_group(self, name: str, default: Any = _MISSING) -> list[Host]:
+        """The hosts of group ``name``; ``default`` if given and there is none.
+
+        Raises:
+            NoGroupError: no such group and no default.
+        """
+        group = self.groups.get(name)
+        if group is not None:
+            return group
+        if default is _MISSING:
+            raise NoGroupError(f"No such group: {name}")
+        return default  # type: ignore[no-any-return]
+
+    def get_data(self) -> dict[str, Any]:
+        """The data every host shares."""
+        return self.data
+
+    def get_override_data(self) -> dict[str, Any]:
+        """The data that overrides every other source."""
+        return self.override_data
+
+    def get_host_data(self, name: str) -> dict[str, Any]:
+        """The data given for one host."""
+        return self.host_data.get(name, {})
+
+    def get_group_data(self, group: str) -> dict[str, Any]:
+        """The data given for one group."""
+        return self.group_data.get(group, {})
+
+    def get_groups_data(self, groups: Iterable[str]) -> dict[str, Any]:
+        """The data of ``groups`` merged, later groups winning."""
+        data: dict[str, Any] = {}
+        for group in groups:
+            data.update(self.get_group_data(group))
+        return data
+
+    def get_active_hosts(self) -> list[Host]:
+        """The active hosts, in inventory order."""
+        return list(self._state().active_hosts)
+
+    def len_active_hosts(self) -> int:
+        """How many hosts are active."""
+        return len(self._state().active_hosts)
+
+    def iter_activated_hosts(self) -> Iterator[Host]:
+        """The activated hosts, in inventory order."""
+        return iter(self._state().activated_hosts)
+
+    def len_activated_hosts(self) -> int:
+        """How many hosts were ever activated."""
+        return len(self._state().activated_hosts)
+
+    def _state(self) -> State:
+        if self.state is None:
+            from eventstate.errors import StateNotInitialisedError
+
+            raise StateNotInitialisedError("this inventory has no State yet: call State.init")
+        return self.state

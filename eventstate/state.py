@@ -1,0 +1,653 @@
+"""The State of a deploy: pyinfra's ``State``, event-sourced.
+
+Every change -- a stage, a host activated or failed, an operation added, an
+operation's result -- is recorded as an event in the run's log and then
+applied to the projections; the State's views (``meta``, ``results``,
+``active_hosts``...) are read-only windows on those projections. Behaviour
+that pyinfra defines follows pyinfra 3.10; where we differ on purpose, the
+README's "Differences from pyinfra" says so.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import secrets
+import socket
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from multiprocessing import cpu_count
+from types import TracebackType
+from typing import Any
+
+from gevent.pool import Pool
+
+from eventstate.config import Config
+from eventstate.errors import (
+    CallbackHandlerError,
+    EventstateError,
+    FailPercentExceededError,
+    InventoryError,
+    NoHostsRemainingError,
+    OperationValueError,
+    StageError,
+    StateNotInitialisedError,
+)
+from eventstate.events import (
+    ExecutionStarted,
+    FailOutcome,
+    HostActivated,
+    HostOperationFinished,
+    HostsFailed,
+    LimitSet,
+    OperationAdded,
+    OperationAddedForHost,
+    OpOutcome,
+    RunFinished,
+    RunStarted,
+    RunStatus,
+    StageChanged,
+    StateStage,
+    WarningRaised,
+)
+from eventstate.host import Host
+from eventstate.host_views import HostList, HostMapping, HostSet
+from eventstate.inventory import Inventory
+from eventstate.recorder import EventRecorder
+from eventstate.stores.base import EventLog
+from eventstate.stores.memory import MemoryEventLog
+from eventstate.version import __version__
+from projections import HostMeta, HostResults, OperationMeta, StateView
+from projections.views import ReadOnlyDict, refuse
+
+__all__ = ["MAX_PARALLEL", "BaseStateCallback", "State", "StateStage", "new_run_id"]
+
+logger = logging.getLogger("eventstate")
+
+# As pyinfra: about three open files per host while operations run, ten for Python.
+try:
+    from resource import RLIMIT_NOFILE, getrlimit
+
+    NOFILE_LIMIT, _ = getrlimit(RLIMIT_NOFILE)
+    MAX_PARALLEL = round((NOFILE_LIMIT - 10) / 3)
+except ImportError:  # pragma: no cover - Windows has no resource module
+    NOFILE_LIMIT = 0
+    MAX_PARALLEL = 100000
+
+
+class BaseStateCallback:
+    """Subclass and override to hear of a deploy's progress (pyinfra's callbacks).
+
+    Handlers are called in the order added, as ``handler.method(state, *args)``.
+    """
+
+    @staticmethod
+    def host_before_connect(state: State, host: Host) -> None:
+        """A connection to ``host`` is about to be made."""
+
+    @staticmethod
+    def host_connect(state: State, host: Host) -> None:
+        """``host`` connected."""
+
+    @staticmethod
+    def host_connect_error(state: State, host: Host, error: Any) -> None:
+        """``host`` could not connect."""
+
+    @staticmethod
+    def host_disconnect(state: State, host: Host) -> None:
+        """``host`` was disconnected."""
+
+    @staticmethod
+    def operation_start(state: State, op_hash: str) -> None:
+        """An operation starts executing across the hosts."""
+
+    @staticmethod
+    def operation_host_start(state: State, host: Host, op_hash: str) -> None:
+        """An operation starts on one host."""
+
+    @staticmethod
+    def operation_host_success(
+        state: State, host: Host, op_hash: str, retry_count: int = 0
+    ) -> None:
+        """An operation succeeded on one host."""
+
+    @staticmethod
+    def operation_host_error(
+        state: State, host: Host, op_hash: str, retry_count: int = 0, max_retries: int = 0
+    ) -> None:
+        """An operation failed on one host (ignored errors included)."""
+
+    @staticmethod
+    def operation_host_retry(
+        state: State, host: Host, op_hash: str, retry_num: int, max_retries: int
+    ) -> None:
+        """An operation is retried on one host."""
+
+    @staticmethod
+    def operation_end(state: State, op_hash: str) -> None:
+        """An operation finished across the hosts."""
+
+
+def new_run_id() -> str:
+    """A new run id: 12 hex digits of milliseconds since the epoch, 20 random ones.
+
+    Ids sort by start time, and any unique prefix can name a run.
+    """
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
+
+
+def _current_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (some containers)
+        return "unknown"
+
+
+class State:
+    """Manages the state of one deploy, recording every change as an event.
+
+    Args:
+        inventory: The hosts; when given (and not empty) ``init`` is called.
+        config: The settings; a default :class:`Config` if None.
+        check_for_changes: Whether preparing operations detects changes.
+        **kwargs: Passed to :meth:`init` (``initial_limit``, ``log``, ``run_id``).
+
+    Example:
+        >>> state = State(Inventory((["web1", "web2"], {})), Config(PARALLEL=10))
+        >>> state.activate_host(state.inventory.get_host("web1"))
+        >>> [host.name for host in state.active_hosts]
+        ['web1']
+    """
+
+    initialised: bool = False
+
+    # Print settings, as pyinfra's: they change output, never the log.
+    print_noop_info: bool = False
+    print_fact_info: bool = False
+    print_input: bool = False
+    print_fact_input: bool = False
+    print_output: bool = False
+    print_fact_output: bool = False
+
+    def __init__(
+        self,
+        inventory: Inventory | None = None,
+        config: Config | None = None,
+        check_for_changes: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        self.check_for_changes = check_for_changes
+        self.callback_handlers: list[BaseStateCallback] = []
+        #: Called by ``fail_hosts`` before raising over FAIL_PERCENT; False suppresses it.
+        self.should_raise_failed_hosts: Any = None
+        #: The projections every view reads; fed only by the recorder.
+        self.view = StateView()
+        self._recorder: EventRecorder | None = None
+        if inventory:
+            self.init(inventory, config, **kwargs)
+
+    # Set-up
+
+    def init(
+        self,
+        inventory: Inventory,
+        config: Config | None = None,
+        initial_limit: Iterable[Host | str] | None = None,
+        *,
+        log: EventLog | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        """Attach the inventory and config, and start the run in ``log``.
+
+        Args:
+            inventory: The hosts of the deploy.
+            config: The settings; a default :class:`Config` if None. With
+                ``PARALLEL`` 0 it becomes ``min(cpus * 20, hosts, MAX_PARALLEL)``.
+            initial_limit: Hosts (or names) to limit the deploy to.
+            log: Where events go; an in-memory log if None.
+            run_id: The run's id; a new one if None.
+        """
+        if self.initialised:
+            raise EventstateError("this State is already initialised: use one State per deploy")
+        if not isinstance(inventory, Inventory):
+            raise InventoryError(f"State needs an Inventory, not {type(inventory).__name__}")
+        if config is None:
+            config = Config()
+        if not config.PARALLEL:
+            # About 20 connections per core, as pyinfra (which has not benchmarked it either).
+            config.PARALLEL = min(cpu_count() * 20, len(inventory), MAX_PARALLEL)
+        elif config.PARALLEL > MAX_PARALLEL:
+            logger.warning(
+                "Parallel set to %s, but this may hit the open files limit of %s.\n"
+                "    Max recommended value: %s",
+                config.PARALLEL,
+                NOFILE_LIMIT,
+                MAX_PARALLEL,
+            )
+
+        self.pool = Pool(config.PARALLEL)
+        self.fact_pool = Pool(config.PARALLEL)
+        self.inventory = inventory
+        self.config = config
+        #: Each host's runtime op data (command generators): code, so never in the log.
+        self.ops: dict[Host, dict[str, Any]] = {host: {} for host in inventory}
+
+        self.log = log if log is not None else MemoryEventLog()
+        self.run_id = run_id or new_run_id()
+        self._recorder = EventRecorder(self.log, self.run_id, self.view.apply)
+
+        inventory.state = config.state = self
+        for host in inventory:
+            host.init(self)
+
+        self._host_sets = (
+            HostSet(self.view.activated_hosts, inventory),
+            HostSet(self.view.active_hosts, inventory),
+            HostSet(self.view.failed_hosts, inventory),
+        )
+        self._meta = HostMapping(self.view.meta, inventory)
+        self._results = HostMapping(self.view.results, inventory)
+
+        self._recorder.record(
+            RunStarted,
+            user=_current_user(),
+            machine=socket.gethostname(),
+            command_line=tuple(sys.argv),
+            engine_version=__version__,
+            hosts=inventory.host_names(),
+            groups={name: tuple(h.name for h in hosts) for name, hosts in inventory.groups.items()},
+            config=config.snapshot(),
+        )
+        if initial_limit is not None:
+            self._record_limit(initial_limit)
+        self.initialised = True
+        self._recorder.flush()
+
+    def _record(self, event_class: type[Any], **fields: Any) -> Any:
+        if self._recorder is None:
+            raise StateNotInitialisedError("the State has no inventory yet: call State.init first")
+        return self._recorder.record(event_class, **fields)
+
+    def _host_name(self, host: Host | str) -> str:
+        if isinstance(host, Host):
+            if self.inventory.hosts.get(host.name) is not host:
+                raise InventoryError(f"host {host.name} is not in this State's inventory")
+            return host.name
+        if isinstance(host, str) and host in self.inventory.hosts:
+            return host
+        raise InventoryError(f"{host!r} is not a host of this State's inventory")
+
+    def _require_init(self) -> None:
+        if not self.initialised:
+            raise StateNotInitialisedError("the State has no inventory yet: call State.init first")
+
+    # Stages and counters
+
+    @property
+    def current_stage(self) -> StateStage:
+        """The stage the deploy is in (Setup until ``set_stage`` moves it)."""
+        return self.view.current_stage
+
+    @current_stage.setter
+    def current_stage(self, value: Any) -> None:
+        refuse("State.current_stage (use State.set_stage)")
+
+    def set_stage(self, stage: StateStage | int) -> None:
+        """Move the deploy to ``stage``; the same stage is allowed, an earlier one is not.
+
+        Raises:
+            StageError: ``stage`` is before the current one.
+        """
+        stage = StateStage(stage)
+        current = self.view.current_stage
+        if stage < current:
+            raise StageError("State stage cannot go backwards!")
+        if stage != current:
+            self._record(StageChanged, stage=stage, previous=current)
+            self.flush()
+
+    @property
+    def stage_warnings(self) -> ReadOnlyDict[StateStage, int]:
+        """Warnings counted per stage, for this run only."""
+        return self.view.stage_warnings
+
+    @stage_warnings.setter
+    def stage_warnings(self, value: Any) -> None:
+        refuse("State.stage_warnings (use State.increment_warning_counter)")
+
+    def increment_warning_counter(self) -> None:
+        """Count a warning in the current stage."""
+        self._record(WarningRaised, stage=self.view.current_stage)
+
+    def get_warning_counter(self) -> int:
+        """The warnings counted in the current stage."""
+        return self.view.warnings.count(self.view.current_stage)
+
+    def should_check_for_changes(self) -> bool:
+        """Whether preparing operations should detect changes."""
+        return self.check_for_changes
+
+    @property
+    def is_executing(self) -> bool:
+        """Whether operations have started executing; once on, it stays on."""
+        return self.view.is_executing
+
+    @is_executing.setter
+    def is_executing(self, value: bool) -> None:
+        if value and not self.view.is_executing:
+            self._record(ExecutionStarted)
+        elif not value and self.view.is_executing:
+            refuse("State.is_executing (execution cannot be un-started)")
+
+    # Callbacks
+
+    def add_callback_handler(self, handler: BaseStateCallback) -> None:
+        """Add ``handler``, called after those added before it.
+
+        Raises:
+            CallbackHandlerError: ``handler`` is not a :class:`BaseStateCallback`.
+        """
+        if not isinstance(handler, BaseStateCallback):
+            raise CallbackHandlerError(
+                f"{handler} is not a valid callback handler (use `BaseStateCallback`)"
+            )
+        self.callback_handlers.append(handler)
+
+    def trigger_callbacks(self, method_name: str, *args: Any, **kwargs: Any) -> None:
+        """Call ``method_name(self, *args, **kwargs)`` on every handler, in order."""
+        for handler in self.callback_handlers:
+            getattr(handler, method_name)(self, *args, **kwargs)
+
+    # Operations
+
+    @property
+    def op_meta(self) -> ReadOnlyDict[str, OperationMeta]:
+        """Each operation's shared meta, by op hash."""
+        return self.view.op_meta
+
+    @op_meta.setter
+    def op_meta(self, value: Any) -> None:
+        refuse("State.op_meta (use State.add_op_meta)")
+
+    def get_op_order(self) -> list[str]:
+        """Every op hash in execution order (pyinfra 3.10's DAG order).
+
+        Raises:
+            OperationOrderCycleError: the hosts' op orders contradict each other.
+        """
+        return self.view.get_op_order()
+
+    def get_op_meta(self, op_hash: str) -> OperationMeta:
+        """The shared meta of one operation."""
+        return self.view.op_meta[op_hash]
+
+    def get_op_data_for_host(self, host: Host, op_hash: str) -> Any:
+        """The runtime data (command generator, arguments) of one op on one host."""
+        return self.ops[host][op_hash]
+
+    def set_op_data_for_host(self, host: Host, op_hash: str, op_data: Any) -> None:
+        """Keep the runtime data of one op on one host (not an event: it is code)."""
+        self.ops[host][op_hash] = op_data
+
+    def add_op_meta(
+        self,
+        op_hash: str,
+        op_order: Iterable[int],
+        names: Iterable[str] = (),
+        args: Iterable[str] = (),
+        global_arguments: Mapping[str, Any] | None = None,
+    ) -> OperationMeta:
+        """Add an operation, or merge names and arguments into it, as pyinfra's
+        ``ensure_shared_op_meta``: the first call fixes ``op_order``.
+
+        Nothing is recorded when nothing would change.
+
+        Raises:
+            OperationValueError: a global argument differs from the one recorded.
+        """
+        self._require_init()
+        global_arguments = dict(global_arguments or {})
+        names = tuple(names)
+        args = tuple(str(arg) for arg in args)
+        existing = self.view.op_meta.get(op_hash)
+        if existing is not None:
+            for key, value in global_arguments.items():
+                if key in existing.global_arguments and existing.global_arguments[key] != value:
+                    raise OperationValueError(f"Cannot have different values for `{key}`.")
+            new_names = tuple(name for name in names if name not in existing.names)
+            new_args = tuple(dict.fromkeys(arg for arg in args if arg not in existing.args))
+            new_globals = {
+                key: value
+                for key, value in global_arguments.items()
+                if key not in existing.global_arguments
+            }
+            if not (new_names or new_args or new_globals):
+                return existing
+            names, args, global_arguments = new_names, new_args, new_globals
+            op_order = existing.op_order
+        self._record(
+            OperationAdded,
+            op_hash=op_hash,
+            names=names,
+            args=args,
+            op_order=tuple(op_order),
+            global_arguments=global_arguments,
+        )
+        return self.view.op_meta[op_hash]
+
+    def add_op_to_host(
+        self, host: Host, op_hash: str, is_change: bool | None, *, counted: bool = True
+    ) -> None:
+        """Put ``op_hash`` next in ``host``'s op order and count it in its meta.
+
+        Args:
+            host: The host.
+            op_hash: An operation added with :meth:`add_op_meta`.
+            is_change: Whether the op is expected to change the host (None: unknown).
+            counted: False for a ``_run_once`` duplicate: ordered, not counted.
+        """
+        name = self._host_name(host)
+        if op_hash not in self.view.op_meta:
+            raise EventstateError(f"operation {op_hash} has no meta: call State.add_op_meta first")
+        self._record(
+            OperationAddedForHost, host=name, op_hash=op_hash, is_change=is_change, counted=counted
+        )
+
+    def record_op_result(
+        self,
+        host: Host,
+        op_hash: str,
+        outcome: OpOutcome | str,
+        *,
+        commands_executed: int = 0,
+        retry_count: int = 0,
+    ) -> None:
+        """Record how an op ended on a host; its results follow pyinfra's arithmetic."""
+        name = self._host_name(host)
+        self._record(
+            HostOperationFinished,
+            host=name,
+            op_hash=op_hash,
+            outcome=OpOutcome(outcome),
+            commands_executed=commands_executed,
+            retry_count=retry_count,
+        )
+
+    # Per-host views
+
+    @property
+    def meta(self) -> HostMapping[HostMeta]:
+        """Each host's operation meta, keyed by Host."""
+        self._require_init()
+        return self._meta
+
+    @meta.setter
+    def meta(self, value: Any) -> None:
+        refuse("State.meta")
+
+    @property
+    def results(self) -> HostMapping[HostResults]:
+        """Each host's execution results, keyed by Host."""
+        self._require_init()
+        return self._results
+
+    @results.setter
+    def results(self, value: Any) -> None:
+        refuse("State.results")
+
+    def get_meta_for_host(self, host: Host) -> HostMeta:
+        """The operation meta of ``host``."""
+        return self.meta[host]
+
+    def get_results_for_host(self, host: Host) -> HostResults:
+        """The execution results of ``host``."""
+        return self.results[host]
+
+    # Hosts
+
+    @property
+    def activated_hosts(self) -> HostSet:
+        """Every host ever activated."""
+        self._require_init()
+        return self._host_sets[0]
+
+    @activated_hosts.setter
+    def activated_hosts(self, value: Any) -> None:
+        refuse("State.activated_hosts (use State.activate_host)")
+
+    @property
+    def active_hosts(self) -> HostSet:
+        """Activated hosts not failed since."""
+        self._require_init()
+        return self._host_sets[1]
+
+    @active_hosts.setter
+    def active_hosts(self, value: Any) -> None:
+        refuse("State.active_hosts (use State.activate_host and State.fail_hosts)")
+
+    @property
+    def failed_hosts(self) -> HostSet:
+        """Every host that failed."""
+        self._require_init()
+        return self._host_sets[2]
+
+    @failed_hosts.setter
+    def failed_hosts(self, value: Any) -> None:
+        refuse("State.failed_hosts (use State.fail_hosts)")
+
+    def activate_host(self, host: Host) -> None:
+        """Flag ``host`` active (and activated). A failed host may be activated again."""
+        logger.debug("Activating host: %s", host)
+        self._record(HostActivated, host=self._host_name(host))
+
+    def fail_hosts(self, hosts_to_fail: Iterable[Host], activated_count: int | None = None) -> None:
+        """Flag ``hosts_to_fail`` failed, then apply pyinfra 3.10's rules.
+
+        With no active host left the deploy stops; otherwise, with
+        ``config.FAIL_PERCENT`` set, it stops when strictly more than that
+        percentage of ``activated_count`` (default: the activated hosts) failed.
+        The event records the hosts, the count used and the outcome.
+
+        Raises:
+            NoHostsRemainingError: "No hosts remaining!"
+            FailPercentExceededError: "Over N% of hosts failed (M%)".
+        """
+        names = {self._host_name(host) for host in hosts_to_fail}
+        if not names:
+            return
+        order = self.view.run.host_order
+        failed = tuple(sorted(names, key=order.__getitem__))
+        activated_count = activated_count or len(self.view.activated_hosts)
+        logger.debug("Failing hosts: %s", ", ".join(failed))
+
+        active = self.view.active_hosts
+        remaining = len(active) - sum(1 for name in names if name in active)
+        fail_percent = self.config.FAIL_PERCENT
+        percent_failed: float | None = None
+        outcome = FailOutcome.CONTINUED
+        if not remaining:
+            outcome = FailOutcome.NO_HOSTS_REMAINING
+        elif fail_percent is not None:
+            percent_failed = (1 - remaining / activated_count) * 100
+            if percent_failed > fail_percent:
+                outcome = FailOutcome.FAIL_PERCENT_EXCEEDED
+                if self.should_raise_failed_hosts and self.should_raise_failed_hosts(self) is False:
+                    outcome = FailOutcome.FAIL_PERCENT_SUPPRESSED
+
+        self._record(
+            HostsFailed,
+            hosts=failed,
+            activated_count=activated_count,
+            outcome=outcome,
+            percent_failed=percent_failed,
+        )
+        if outcome is FailOutcome.NO_HOSTS_REMAINING:
+            self.flush()
+            raise NoHostsRemainingError("No hosts remaining!")
+        if outcome is FailOutcome.FAIL_PERCENT_EXCEEDED:
+            self.flush()
+            raise FailPercentExceededError(
+                f"Over {fail_percent}% of hosts failed ({round(percent_failed or 0)}%)"
+            )
+
+    # Limits
+
+    @property
+    def limit_hosts(self) -> HostList | None:
+        """The hosts the deploy is limited to, or None for every host.
+
+        Set it to hosts (or names), or None; each change is recorded.
+        """
+        self._require_init()
+        names = self.view.limit_hosts
+        if names is None:
+            return None
+        return HostList([self.inventory.hosts[name] for name in names])
+
+    @limit_hosts.setter
+    def limit_hosts(self, hosts: Iterable[Host | str] | None) -> None:
+        self._record_limit(hosts)
+
+    def _record_limit(self, hosts: Iterable[Host | str] | None) -> None:
+        if hosts is None:
+            self._record(LimitSet, hosts=None)
+            return
+        if isinstance(hosts, (str, Host)):
+            raise InventoryError("a limit is a list of hosts, not a single host")
+        names = {self._host_name(host) for host in hosts}
+        order = self.view.run.host_order
+        self._record(LimitSet, hosts=tuple(sorted(names, key=order.__getitem__)))
+
+    def is_host_in_limit(self, host: Host) -> bool:
+        """Whether ``host`` is within the current limit (every host is, with none)."""
+        return self.view.limit.is_host_in_limit(host.name)
+
+    # The log
+
+    def flush(self) -> None:
+        """Write every recorded event to the log now."""
+        if self._recorder is not None:
+            self._recorder.flush()
+
+    def finish(self, status: RunStatus | str = RunStatus.SUCCESS, error: str | None = None) -> None:
+        """Record the end of the run and write everything to the log."""
+        self._record(RunFinished, status=RunStatus(status), error=error)
+        self.flush()
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Finish the run: success, or aborted with the error that ended it."""
+        if self._recorder is None or self.view.run.status is not None:
+            return
+        if exc is None:
+            self.finish(RunStatus.SUCCESS)
+        else:
+            self.finish(RunStatus.ABORTED, error=f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,133 @@
+"""The one interface every event store implements.
+
+A store keeps :class:`StoredEvent` rows, already encoded and hashed by the
+writer, so that every store -- in memory, SQLite, a shared PostgreSQL later --
+holds byte-identical runs and verifies the same way. Stores know nothing of
+event classes or projections; nothing backend-specific leaks past them.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterator, Sequence
+from types import TracebackType
+
+import attrs
+
+from eventstate.errors import SequenceError
+
+__all__ = ["EventLog", "RunSummary", "StoredEvent"]
+
+
+@attrs.frozen
+class StoredEvent:
+    """One event as a store keeps it.
+
+    Attributes:
+        run_id: The run.
+        seq: Position in the run, from 1, gapless.
+        type: The event's type tag.
+        version: The schema version the payload was written with.
+        timestamp: When it happened, ISO 8601 UTC.
+        host: The host the event is about, if it is about one host.
+        payload: The event's canonical JSON, the bytes the hash covers.
+        prev_hash: The previous event's hash (the genesis hash for seq 1).
+        hash: ``chain_hash(prev_hash, payload)``.
+    """
+
+    run_id: str
+    seq: int
+    type: str
+    version: int
+    timestamp: str
+    host: str | None
+    payload: str
+    prev_hash: str
+    hash: str
+
+
+@attrs.frozen
+class RunSummary:
+    """What a store can say of a run without decoding it.
+
+    Attributes:
+        run_id: The run.
+        started: The timestamp of its first event.
+        last_seq: The sequence number of its last event (its event count).
+    """
+
+    run_id: str
+    started: str
+    last_seq: int
+
+
+class EventLog(abc.ABC):
+    """An append-only store of runs, each a gapless sequence of events.
+
+    Subclasses implement the five abstract methods; the contract test-suite
+    :class:`eventstate.testing.EventLogContract` says what they must do.
+    """
+
+    @abc.abstractmethod
+    def append(self, events: Sequence[StoredEvent]) -> None:
+        """Store ``events`` atomically: all of them or none.
+
+        Each run's events must continue its sequence with no gap or repeat.
+
+        Raises:
+            SequenceError: an event would leave a gap or repeat a sequence number.
+        """
+
+    @abc.abstractmethod
+    def read(self, run_id: str, first: int = 1, last: int | None = None) -> Iterator[StoredEvent]:
+        """The events of ``run_id`` with ``first <= seq <= last``, in sequence order."""
+
+    @abc.abstractmethod
+    def runs(self) -> list[RunSummary]:
+        """Every run in the store, in the order their first events were stored."""
+
+    @abc.abstractmethod
+    def last_event(self, run_id: str) -> StoredEvent | None:
+        """The last stored event of ``run_id``, or None for a run with none."""
+
+    def flush(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
+        """Make everything appended so far durable. Stores that commit on append do nothing."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the store's resources; it is not used afterwards."""
+
+    def __enter__(self) -> EventLog:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def check_sequence(events: Sequence[StoredEvent], last_seq: Callable[[str], int]) -> dict[str, int]:
+    """Check that ``events`` continue each run's sequence; ``last_seq(run_id)`` gives its end.
+
+    Returns the new last sequence number of every run the batch touches; raises
+    :class:`SequenceError` naming the run and sequence number that breaks it.
+    Shared by the stores so that they refuse the same batches with the same words.
+    """
+    updated: dict[str, int] = {}
+    for event in events:
+        run_id = event.run_id
+        expected = (updated[run_id] if run_id in updated else last_seq(run_id)) + 1
+        if event.seq < expected:
+            raise SequenceError(
+                f"run {event.run_id}: event {event.seq} repeats a stored sequence number "
+                f"(the next is {expected})"
+            )
+        if event.seq > expected:
+            raise SequenceError(
+                f"run {event.run_id}: event {event.seq} leaves a gap (the next is {expected})"
+            )
+        updated[event.run_id] = event.seq
+    return updated

@@ -1,0 +1,44 @@
+"""An event store held in memory: the State's default, and the reference for the contract."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from eventstate.stores.base import EventLog, RunSummary, StoredEvent, check_sequence
+
+__all__ = ["MemoryEventLog"]
+
+
+class MemoryEventLog(EventLog):
+    """Keeps every run in a Python list; gone when the process ends."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, list[StoredEvent]] = {}
+
+    def append(self, events: Sequence[StoredEvent]) -> None:
+        """Store ``events`` atomically; see :meth:`EventLog.append`."""
+        check_sequence(events, lambda run_id: len(self._runs.get(run_id, ())))
+        for event in events:
+            self._runs.setdefault(event.run_id, []).append(event)
+
+    def read(self, run_id: str, first: int = 1, last: int | None = None) -> Iterator[StoredEvent]:
+        """The events of ``run_id`` with ``first <= seq <= last``."""
+        stored = self._runs.get(run_id, [])
+        # seq n sits at index n - 1: the sequence is gapless.
+        return iter(stored[max(first, 1) - 1 : last])
+
+    def runs(self) -> list[RunSummary]:
+        """Every run, in the order they started."""
+        return [
+            RunSummary(run_id=run_id, started=stored[0].timestamp, last_seq=len(stored))
+            for run_id, stored in self._runs.items()
+            if stored
+        ]
+
+    def last_event(self, run_id: str) -> StoredEvent | None:
+        """The last event of ``run_id``, or None."""
+        stored = self._runs.get(run_id)
+        return stored[-1] if stored else None
+
+    def close(self) -> None:
+        """Nothing to release."""

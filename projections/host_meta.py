@@ -1,0 +1,88 @@
+"""Per-host operation meta: how many ops each host got, and how many will change it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventstate.events import OperationAddedForHost, RunStarted
+from projections.base import Projection, applies
+from projections.views import ReadOnlyDict, ReadOnlyRecord, ReadOnlySet, record_property
+
+__all__ = ["HostMeta", "HostMetaProjection"]
+
+_OPS, _CHANGE, _NO_CHANGE = range(3)
+
+
+class HostMeta(ReadOnlyRecord):
+    """pyinfra's ``StateHostMeta``, read-only.
+
+    ``ops == ops_change + ops_no_change``; ``op_hashes`` holds the hashes of
+    the ops counted for the host (pyinfra declares it and never fills it).
+    """
+
+    __slots__ = ("_op_hashes", "_values", "op_hashes")
+
+    ops = record_property(_OPS, "Operations added for the host.")
+    ops_change = record_property(_CHANGE, "Of those, operations expected to change the host.")
+    ops_no_change = record_property(_NO_CHANGE, "Operations expected to change nothing.")
+
+    def __init__(self) -> None:
+        op_hashes: dict[str, None] = {}
+        object.__setattr__(self, "_values", [0, 0, 0])
+        object.__setattr__(self, "_op_hashes", op_hashes)
+        object.__setattr__(self, "op_hashes", ReadOnlySet(op_hashes))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The counters and hashes as plain values."""
+        return {
+            "ops": self.ops,
+            "ops_change": self.ops_change,
+            "ops_no_change": self.ops_no_change,
+            "op_hashes": list(self._op_hashes),
+        }
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HostMeta):
+            return NotImplemented
+        return self.as_dict() == other.as_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"HostMeta(ops={self.ops}, ops_change={self.ops_change}, "
+            f"ops_no_change={self.ops_no_change})"
+        )
+
+
+class HostMetaProjection(Projection):
+    """A :class:`HostMeta` for every inventory host, counted from ops added."""
+
+    def __init__(self) -> None:
+        self._meta: dict[str, HostMeta] = {}
+        self.meta: ReadOnlyDict[str, HostMeta] = ReadOnlyDict(self._meta)
+
+    def _host(self, name: str) -> HostMeta:
+        meta = self._meta.get(name)
+        if meta is None:
+            meta = self._meta[name] = HostMeta()
+        return meta
+
+    @applies(RunStarted)
+    def _started(self, event: RunStarted) -> None:
+        for name in event.hosts:
+            self._host(name)
+
+    @applies(OperationAddedForHost)
+    def _added(self, event: OperationAddedForHost) -> None:
+        if not event.counted:
+            return
+        meta = self._host(event.host)
+        values = meta._values
+        values[_OPS] += 1
+        values[_CHANGE if event.is_change else _NO_CHANGE] += 1
+        meta._op_hashes[event.op_hash] = None
+
+    def snapshot(self) -> dict[str, Any]:
+        """Each host's meta as plain values."""
+        return {"meta": {name: meta.as_dict() for name, meta in self._meta.items()}}

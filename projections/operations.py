@@ -1,0 +1,152 @@
+"""Operations: their shared meta, each host's order, and the order they run in."""
+
+from __future__ import annotations
+
+from graphlib import CycleError, TopologicalSorter
+from typing import Any
+
+from eventstate.errors import OperationOrderCycleError
+from eventstate.events import OperationAdded, OperationAddedForHost, RunStarted
+from projections.base import Projection, applies
+from projections.views import ReadOnlyDict, ReadOnlyList, ReadOnlyRecord, ReadOnlySet
+
+__all__ = ["OperationMeta", "OperationsProjection"]
+
+_CYCLE_HINT = (
+    "    This can happen when using loops in operation code, "
+    "please see: https://docs.pyinfra.com/en/latest/deploy-process.html#loops-cycle-errors"
+)
+
+
+class OperationMeta(ReadOnlyRecord):
+    """pyinfra's ``StateOperationMeta``, read-only: what every host shares of an op."""
+
+    __slots__ = (
+        "_args",
+        "_global_arguments",
+        "_names",
+        "args",
+        "global_arguments",
+        "names",
+        "op_order",
+    )
+
+    def __init__(self, op_order: tuple[int, ...]) -> None:
+        names: dict[str, None] = {}
+        args: list[str] = []
+        global_arguments: dict[str, Any] = {}
+        setattr_ = object.__setattr__
+        setattr_(self, "op_order", op_order)
+        setattr_(self, "_names", names)
+        setattr_(self, "_args", args)
+        setattr_(self, "_global_arguments", global_arguments)
+        setattr_(self, "names", ReadOnlySet(names))
+        setattr_(self, "args", ReadOnlyList(args))
+        setattr_(self, "global_arguments", ReadOnlyDict(global_arguments))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The meta as plain values."""
+        return {
+            "names": list(self._names),
+            "args": list(self._args),
+            "op_order": list(self.op_order),
+            "global_arguments": dict(self._global_arguments),
+        }
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OperationMeta):
+            return NotImplemented
+        return self.as_dict() == other.as_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"OperationMeta(names={list(self._names)!r}, op_order={self.op_order!r})"
+
+
+class OperationsProjection(Projection):
+    """``op_meta`` by hash, and ``op_hash_order``: the hashes added to each host, in order."""
+
+    def __init__(self) -> None:
+        self._hosts: tuple[str, ...] = ()
+        self._op_meta: dict[str, OperationMeta] = {}
+        self._orders: dict[str, list[str]] = {}
+        self._order_views: dict[str, ReadOnlyList[str]] = {}
+        self.op_meta: ReadOnlyDict[str, OperationMeta] = ReadOnlyDict(self._op_meta)
+
+    def _order(self, host: str) -> list[str]:
+        order = self._orders.get(host)
+        if order is None:
+            order = self._orders[host] = []
+            self._order_views[host] = ReadOnlyList(order)
+        return order
+
+    @applies(RunStarted)
+    def _started(self, event: RunStarted) -> None:
+        self._hosts = event.hosts
+        for name in event.hosts:
+            self._order(name)
+
+    @applies(OperationAdded)
+    def _added(self, event: OperationAdded) -> None:
+        meta = self._op_meta.get(event.op_hash)
+        if meta is None:
+            meta = self._op_meta[event.op_hash] = OperationMeta(event.op_order)
+        names = meta._names
+        for name in event.names:
+            names[name] = None
+        args = meta._args
+        for arg in event.args:
+            if arg not in args:
+                args.append(arg)
+        meta._global_arguments.update(event.global_arguments)
+
+    @applies(OperationAddedForHost)
+    def _added_for_host(self, event: OperationAddedForHost) -> None:
+        self._order(event.host).append(event.op_hash)
+
+    def op_hash_order(self, host: str) -> ReadOnlyList[str]:
+        """The op hashes added to ``host``, in the order they were added."""
+        self._order(host)
+        return self._order_views[host]
+
+    def op_order(self) -> list[str]:
+        """Every op hash in the order to execute, as pyinfra 3.10's ``get_op_order``.
+
+        A topological sort over every inventory host's op order; each
+        generation of ops free to run is sorted by ``op_order``.
+
+        Raises:
+            OperationOrderCycleError: the hosts' orders contradict each other.
+        """
+        sorter: TopologicalSorter[str] = TopologicalSorter()
+        inventory = set(self._hosts)
+        hosts = list(self._hosts) + [h for h in self._orders if h not in inventory]
+        for host in hosts:
+            previous = None
+            for op_hash in self._orders.get(host, ()):
+                if previous is None:
+                    sorter.add(op_hash)
+                else:
+                    sorter.add(op_hash, previous)
+                previous = op_hash
+        try:
+            sorter.prepare()
+        except CycleError as error:
+            raise OperationOrderCycleError(
+                f"Cycle detected in operation ordering DAG.\n    Error: {error}\n\n" + _CYCLE_HINT
+            ) from None
+        op_meta = self._op_meta
+        final: list[str] = []
+        while sorter.is_active():
+            group = sorted(sorter.get_ready(), key=lambda op_hash: op_meta[op_hash].op_order)
+            sorter.done(*group)
+            final.extend(group)
+        return final
+
+    def snapshot(self) -> dict[str, Any]:
+        """Op meta by hash and each host's op order, as plain values."""
+        return {
+            "op_meta": {op_hash: meta.as_dict() for op_hash, meta in self._op_meta.items()},
+            "op_hash_order": {host: list(order) for host, order in self._orders.items()},
+        }

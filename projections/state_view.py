@@ -1,0 +1,161 @@
+"""The State-shaped view of a run: every projection, folded together."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from eventstate.events import Event, StateStage
+from projections.base import Projection
+from projections.host_meta import HostMeta, HostMetaProjection
+from projections.host_results import HostResults, HostResultsProjection
+from projections.host_sets import HostSetsProjection
+from projections.limit import LimitProjection
+from projections.operations import OperationMeta, OperationsProjection
+from projections.run import RunProjection
+from projections.stage import StageProjection
+from projections.views import ReadOnlyDict, ReadOnlyList, ReadOnlySet
+from projections.warnings import WarningsProjection
+
+__all__ = ["StateView", "fold"]
+
+
+class StateView:
+    """Every view of a deploy's State, kept by applying its events in order.
+
+    The live :class:`eventstate.State` holds one and applies each event as it
+    is appended; a rebuild folds a stored run into a fresh one. Same code,
+    same result. Hosts are named here; the State maps them to its Host objects.
+    """
+
+    def __init__(self) -> None:
+        self.run = RunProjection()
+        self.stage = StageProjection()
+        self.host_sets = HostSetsProjection()
+        self.host_meta = HostMetaProjection()
+        self.host_results = HostResultsProjection()
+        self.operations = OperationsProjection()
+        self.warnings = WarningsProjection()
+        self.limit = LimitProjection()
+        self.events_applied = 0
+        # One table, built once: each event class -> the handlers of every projection.
+        dispatch: dict[type[Event], list[Callable[[Any], None]]] = {}
+        for projection in self.projections():
+            for event_class, handler in projection.bound_handlers().items():
+                dispatch.setdefault(event_class, []).append(handler)
+        self._dispatch = {cls: tuple(handlers) for cls, handlers in dispatch.items()}
+
+    def projections(self) -> tuple[Projection, ...]:
+        """The projections this view is made of."""
+        return (
+            self.run,
+            self.stage,
+            self.host_sets,
+            self.host_meta,
+            self.host_results,
+            self.operations,
+            self.warnings,
+            self.limit,
+        )
+
+    def apply(self, event: Event) -> None:
+        """Apply one event to every projection that handles it."""
+        for handler in self._dispatch.get(type(event), ()):
+            handler(event)
+        self.events_applied += 1
+
+    def apply_all(self, events: Iterable[Event]) -> StateView:
+        """Apply ``events`` in order; returns this view."""
+        dispatch = self._dispatch
+        count = 0
+        for event in events:
+            for handler in dispatch.get(type(event), ()):
+                handler(event)
+            count += 1
+        self.events_applied += count
+        return self
+
+    # The State's views, by host name.
+
+    @property
+    def current_stage(self) -> StateStage:
+        """The stage the deploy is in."""
+        return self.stage.current_stage
+
+    @property
+    def is_executing(self) -> bool:
+        """Whether operations have started executing."""
+        return self.stage.is_executing
+
+    @property
+    def activated_hosts(self) -> ReadOnlySet[str]:
+        """Every host ever activated."""
+        return self.host_sets.activated_hosts
+
+    @property
+    def active_hosts(self) -> ReadOnlySet[str]:
+        """Activated hosts that have not failed."""
+        return self.host_sets.active_hosts
+
+    @property
+    def failed_hosts(self) -> ReadOnlySet[str]:
+        """Every host that failed."""
+        return self.host_sets.failed_hosts
+
+    @property
+    def meta(self) -> ReadOnlyDict[str, HostMeta]:
+        """Each host's operation meta."""
+        return self.host_meta.meta
+
+    @property
+    def results(self) -> ReadOnlyDict[str, HostResults]:
+        """Each host's execution results."""
+        return self.host_results.results
+
+    @property
+    def op_meta(self) -> ReadOnlyDict[str, OperationMeta]:
+        """Each operation's shared meta, by op hash."""
+        return self.operations.op_meta
+
+    @property
+    def stage_warnings(self) -> ReadOnlyDict[StateStage, int]:
+        """Warnings counted per stage."""
+        return self.warnings.stage_warnings
+
+    @property
+    def limit_hosts(self) -> tuple[str, ...] | None:
+        """The hosts in the limit, or None for no limit."""
+        return self.limit.limit_hosts
+
+    def op_hash_order(self, host: str) -> ReadOnlyList[str]:
+        """The op hashes added to ``host``, in order."""
+        return self.operations.op_hash_order(host)
+
+    def get_op_order(self) -> list[str]:
+        """The order operations execute in; see :meth:`OperationsProjection.op_order`."""
+        return self.operations.op_order()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every view as plain, JSON-ready values."""
+        snapshot: dict[str, Any] = {}
+        for projection in self.projections():
+            snapshot.update(projection.snapshot())
+        return snapshot
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StateView):
+            return NotImplemented
+        return self.snapshot() == other.snapshot()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"StateView(run_id={self.run.run_id!r}, stage={self.current_stage.name}, "
+            f"events={self.events_applied})"
+        )
+
+
+def fold(events: Iterable[Event]) -> StateView:
+    """A fresh :class:`StateView` with ``events`` applied in order."""
+    return StateView().apply_all(events)

@@ -1,0 +1,79 @@
+"""Verify a stored run: its sequence, its hash chain, and that every event decodes."""
+
+from __future__ import annotations
+
+import attrs
+
+from eventstate.chain import GENESIS_HASH, chain_hash
+from eventstate.codec import EventCodec
+from eventstate.errors import CodecError, IntegrityError
+from eventstate.stores.base import EventLog
+
+__all__ = ["VerifyReport", "verify_run"]
+
+
+@attrs.frozen
+class VerifyReport:
+    """What verifying a run found.
+
+    Attributes:
+        run_id: The run.
+        events_checked: Events read before the first problem (all, when none).
+        bad_seq: The sequence number of the first bad event, or None.
+        problem: What is wrong with it, or None.
+    """
+
+    run_id: str
+    events_checked: int
+    bad_seq: int | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run verified."""
+        return self.problem is None
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"run {self.run_id}: {self.events_checked} events verified"
+        return f"run {self.run_id}, event {self.bad_seq}: {self.problem}"
+
+    def raise_for_problem(self) -> None:
+        """Raise :class:`IntegrityError` with the one-line report if the run is bad."""
+        if not self.ok:
+            raise IntegrityError(str(self))
+
+
+def verify_run(log: EventLog, run_id: str, *, codec: EventCodec | None = None) -> VerifyReport:
+    """Check ``run_id`` event by event and report the first problem.
+
+    Each event must follow the last with no gap, link to its hash, hash to
+    what it stores, agree with its row's columns, and decode.
+    """
+    codec = codec or EventCodec()
+    expected_seq = 1
+    prev_hash = GENESIS_HASH
+    checked = 0
+
+    def bad(seq: int, problem: str) -> VerifyReport:
+        return VerifyReport(run_id, checked, seq, problem)
+
+    for stored in log.read(run_id):
+        if stored.seq != expected_seq:
+            return bad(expected_seq, f"missing: the next stored event is {stored.seq}")
+        if stored.prev_hash != prev_hash:
+            return bad(stored.seq, "does not link to the event before it (prev_hash differs)")
+        if chain_hash(prev_hash, stored.payload) != stored.hash:
+            return bad(stored.seq, "payload does not match its hash (changed after it was written)")
+        try:
+            event = codec.decode(stored.payload)
+        except CodecError as error:
+            return bad(stored.seq, f"does not decode: {error}")
+        if (event.run_id, event.seq, event.event_type) != (stored.run_id, stored.seq, stored.type):
+            return bad(stored.seq, "row columns disagree with its payload")
+        prev_hash = stored.hash
+        expected_seq += 1
+        checked += 1
+    if checked == 0:
+        return VerifyReport(run_id, 0, None, "no events stored for this run")
+    return VerifyReport(run_id, checked)

@@ -1,0 +1,13 @@
+"""The in-memory store keeps the store contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from eventstate.stores import EventLog, MemoryEventLog
+from eventstate.testing import EventLogContract
+
+
+class TestMemoryEventLog(EventLogContract):
+    def create_log(self, tmp_path: Path) -> EventLog:
+        return MemoryEventLog()
