@@ -36,6 +36,8 @@ class VerifyReport:
     def __str__(self) -> str:
         if self.ok:
             return f"run {self.run_id}: {self.events_checked} events verified"
+        if self.bad_seq is None:
+            return f"run {self.run_id}: {self.problem}"
         return f"run {self.run_id}, event {self.bad_seq}: {self.problem}"
 
     def raise_for_problem(self) -> None:

@@ -1,4 +1,4 @@
-"""Hypothesis profiles: ``ci`` on CI (set by ``CI=true``), ``dev`` locally, ``FAST=1`` to cut examples."""
+"""Hypothesis profiles: ``ci`` on CI (``CI=true``), ``dev`` locally, ``FAST=1`` to cut examples."""
 
 from __future__ import annotations
 
