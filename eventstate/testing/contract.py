@@ -31,7 +31,7 @@ __all__ = ["EventLogContract", "stored_events"]
 def stored_events(
     run_id: str, count: int, first: int = 1, host: str | None = "h1"
 ) -> list[StoredEvent]:
-    """``count`` chained rows of ``run_id`` from sequence number ``first`` (payloads are stand-ins)."""
+    """``count`` chained rows of ``run_id`` from sequence number ``first``; stand-in payloads."""
     rows = []
     prev_hash = GENESIS_HASH if first == 1 else f"{first - 1:064x}"
     for seq in range(first, first + count):
