@@ -270,6 +270,7 @@ class State:
         return self._recorder.record(event_class, **fields)
 
     def _host_name(self, host: Host | str) -> str:
+        self._require_init()
         if isinstance(host, Host):
             if self.inventory.hosts.get(host.name) is not host:
                 raise InventoryError(f"host {host.name} is not in this State's inventory")
