@@ -16,15 +16,16 @@ class's hooks are looked up once, so the hot path does no introspection.
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import cattrs
 
 from eventstate.errors import CodecError, SchemaVersionError, UnknownEventTypeError
-from eventstate.events import EVENT_TYPES, Event, StateStage
+from eventstate.events import EVENT_TYPES, Event, FailOutcome, OpOutcome, RunStatus, StateStage
 
 __all__ = ["EventCodec", "Upcaster", "canonical_json", "configure_converter", "make_converter"]
 
@@ -34,35 +35,100 @@ Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 _TYPE_KEY = "type"
 _VERSION_KEY = "v"
 
-_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_dumps = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
 
 
 def canonical_json(data: Mapping[str, Any]) -> str:
-    """``data`` as canonical JSON: sorted keys, no whitespace, UTF-8 text kept as is."""
-    return _dumps(data)
+    """``data`` as canonical JSON: sorted keys, no whitespace, UTF-8 text kept as is.
+
+    Raises:
+        CodecError: ``data`` holds a value JSON cannot (NaN, a set, an object).
+    """
+    try:
+        return _dumps(data)
+    except (TypeError, ValueError) as error:
+        raise CodecError(f"cannot encode as JSON: {error}") from None
 
 
 def _structure_stage(value: Any, _: type) -> StateStage:
-    if isinstance(value, int):
-        return StateStage(value)
-    return StateStage[value]
+    if isinstance(value, str) and value in StateStage.__members__:
+        return StateStage[value]
+    raise ValueError(f"{value!r} is not a stage name")
 
 
 def _structure_datetime(value: Any, _: type) -> datetime:
-    return datetime.fromisoformat(value)
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO 8601 string, got {type(value).__name__}")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"{value!r} has no timezone")
+    return moment
+
+
+def _strict(expected: type, *, also: tuple[type, ...] = ()) -> Callable[[Any, type], Any]:
+    # cattrs converts with str(), int()... by default: a stored event must be
+    # what it says it is, so a value of the wrong JSON type is refused instead.
+    accepted = (expected, *also)
+
+    def structure(value: Any, _: type) -> Any:
+        if isinstance(value, bool) and expected is not bool:
+            raise TypeError(f"expected {expected.__name__}, got bool")
+        if not isinstance(value, accepted):
+            raise TypeError(f"expected {expected.__name__}, got {type(value).__name__}")
+        return value
+
+    return structure
+
+
+def _structure_enum(value: Any, enum_class: type[enum.Enum]) -> enum.Enum:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return enum_class(value)
+
+
+def _is_homogeneous_tuple(type_: Any) -> bool:
+    args = get_args(type_)
+    return get_origin(type_) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
+def _tuple_hook_factory(type_: Any, converter: cattrs.Converter) -> Callable[[Any, type], Any]:
+    item_type = get_args(type_)[0]
+    structure_item = converter.get_structure_hook(item_type)
+
+    def structure(value: Any, _: type) -> tuple[Any, ...]:
+        # A JSON string is iterable too; only an array is a tuple's stored form.
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"expected an array, got {type(value).__name__}")
+        return tuple(structure_item(item, item_type) for item in value)
+
+    return structure
 
 
 def configure_converter(converter: cattrs.Converter) -> None:
-    """Teach ``converter`` the types events hold: datetimes as ISO 8601, stages by name."""
+    """Teach ``converter`` the types events hold, and to refuse values of the wrong type.
+
+    Datetimes are ISO 8601 with a timezone, stages go by name, and a stored
+    value must already have its field's JSON type: no coercion.
+    """
     converter.register_unstructure_hook(datetime, datetime.isoformat)
     converter.register_structure_hook(datetime, _structure_datetime)
     converter.register_unstructure_hook(StateStage, lambda stage: stage.name)
     converter.register_structure_hook(StateStage, _structure_stage)
+    converter.register_structure_hook(str, _strict(str))
+    converter.register_structure_hook(int, _strict(int))
+    converter.register_structure_hook(bool, _strict(bool))
+    converter.register_structure_hook(float, _strict(float, also=(int,)))
+    converter.register_structure_hook_factory(_is_homogeneous_tuple, _tuple_hook_factory)
+    # The outcome enums are str subclasses: without this the str hook would take them.
+    for enum_class in (OpOutcome, FailOutcome, RunStatus):
+        converter.register_structure_hook(enum_class, _structure_enum)
 
 
 def make_converter() -> cattrs.Converter:
     """A new converter configured for events (never cattrs' global one)."""
-    converter = cattrs.Converter()
+    converter = cattrs.Converter(forbid_extra_keys=True)
     configure_converter(converter)
     return converter
 
@@ -123,10 +189,12 @@ class EventCodec:
         fields = dict(data)
         event_type = fields.pop(_TYPE_KEY, None)
         version = fields.pop(_VERSION_KEY, 1)
-        cls = self._event_types.get(event_type)  # type: ignore[arg-type]
+        cls = self._event_types.get(event_type) if isinstance(event_type, str) else None
         if cls is None:
             raise UnknownEventTypeError(f"unknown event type {event_type!r}")
-        if not isinstance(version, int) or version > cls.version:
+        if type(version) is not int or version < 1:
+            raise SchemaVersionError(f"{event_type} has a malformed version {version!r}")
+        if version > cls.version:
             raise SchemaVersionError(
                 f"{event_type} version {version} is newer than this eventstate reads "
                 f"(up to version {cls.version}); upgrade eventstate"
@@ -148,7 +216,7 @@ class EventCodec:
         """The event stored as JSON ``payload``; see :meth:`from_dict`."""
         try:
             data = json.loads(payload)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise CodecError(f"payload is not JSON: {error}") from None
         if not isinstance(data, dict):
             raise CodecError("payload is not a JSON object")
@@ -156,11 +224,17 @@ class EventCodec:
 
 
 def _describe(error: BaseException) -> str:
-    # cattrs wraps field errors in exception groups; the first leaf says what was wrong.
+    """One line for a cattrs error: the outermost field it names and the innermost cause."""
+    # cattrs nests field errors in exception groups, each noted "... @ attribute NAME";
+    # the user wants the event's field, not the key deep inside its mapping.
     # (BaseExceptionGroup is not a builtin before Python 3.11, hence the duck typing.)
+    field = None
     while getattr(error, "exceptions", None):
         error = error.exceptions[0]  # type: ignore[attr-defined]
-        notes = getattr(error, "__notes__", None)
-        if notes and not getattr(error, "exceptions", None):
-            return f"{notes[0]}: {error}"
-    return str(error) or type(error).__name__
+        for note in getattr(error, "__notes__", ()):
+            if field is None and "@ attribute " in note:
+                field = note.rsplit("@ attribute ", 1)[1]
+    message = str(error) or type(error).__name__
+    if isinstance(error, KeyError):
+        message = f"missing {message}"
+    return f"field {field}: {message}" if field else message

@@ -137,6 +137,12 @@ def new_run_id() -> str:
     return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
+def _printable(arg: str) -> str:
+    # Arguments that were not valid UTF-8 arrive as lone surrogates, which no
+    # UTF-8 log can store: keep them visible as replacement characters.
+    return arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _current_user() -> str:
     try:
         return getpass.getuser()
@@ -253,7 +259,7 @@ class State:
             RunStarted,
             user=_current_user(),
             machine=socket.gethostname(),
-            command_line=tuple(sys.argv),
+            command_line=tuple(_printable(arg) for arg in sys.argv),
             engine_version=__version__,
             hosts=inventory.host_names(),
             groups={name: tuple(h.name for h in hosts) for name, hosts in inventory.groups.items()},

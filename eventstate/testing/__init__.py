@@ -4,5 +4,6 @@ Importing this package needs pytest and hypothesis (the ``test`` extra).
 """
 
 from eventstate.testing.contract import EventLogContract, stored_events
+from eventstate.testing.strategies import event_sequences, events, host_names
 
-__all__ = ["EventLogContract", "stored_events"]
+__all__ = ["EventLogContract", "event_sequences", "events", "host_names", "stored_events"]
