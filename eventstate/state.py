@@ -276,7 +276,8 @@ class State:
         return self._recorder.record(event_class, **fields)
 
     def _host_name(self, host: Host | str) -> str:
-        self._require_init()
+        if self._recorder is None:  # not `initialised`: init itself names the limit's hosts
+            raise StateNotInitialisedError("the State has no inventory yet: call State.init first")
         if isinstance(host, Host):
             if self.inventory.hosts.get(host.name) is not host:
                 raise InventoryError(f"host {host.name} is not in this State's inventory")
