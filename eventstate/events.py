@@ -23,6 +23,7 @@ import attrs
 
 __all__ = [
     "EVENT_TYPES",
+    "CommandExecuted",
     "Event",
     "ExecutionStarted",
     "FailOutcome",
@@ -31,11 +32,15 @@ __all__ = [
     "HostConnected",
     "HostDisconnected",
     "HostOperationFinished",
+    "HostOperationRetried",
+    "HostOperationStarted",
     "HostsFailed",
     "LimitSet",
     "OpOutcome",
     "OperationAdded",
     "OperationAddedForHost",
+    "OperationEnded",
+    "OperationStarted",
     "RunFinished",
     "RunStarted",
     "RunStatus",
@@ -260,6 +265,88 @@ class HostOperationFinished(Event):
 
 
 @attrs.frozen(kw_only=True)
+class OperationStarted(Event):
+    """An operation began executing across the active hosts."""
+
+    event_type: ClassVar[str] = "OperationStarted"
+
+    op_hash: str
+
+
+@attrs.frozen(kw_only=True)
+class OperationEnded(Event):
+    """An operation finished across the hosts (and the failed ones were failed)."""
+
+    event_type: ClassVar[str] = "OperationEnded"
+
+    op_hash: str
+
+
+@attrs.frozen(kw_only=True)
+class HostOperationStarted(Event):
+    """An operation began on one host."""
+
+    event_type: ClassVar[str] = "HostOperationStarted"
+
+    host: str
+    op_hash: str
+
+
+@attrs.frozen(kw_only=True)
+class HostOperationRetried(Event):
+    """An operation is being tried again on one host.
+
+    Attributes:
+        retry_num: Which retry this is, from 1.
+        max_retries: The retries allowed.
+    """
+
+    event_type: ClassVar[str] = "HostOperationRetried"
+
+    host: str
+    op_hash: str
+    retry_num: int
+    max_retries: int
+
+
+@attrs.frozen(kw_only=True)
+class CommandExecuted(Event):
+    """A command ran on a host, for an operation or to gather a fact.
+
+    Secrets passed as masked values never reach the log: ``command`` shows
+    them as ``***``. Output is kept up to the configured size.
+
+    Attributes:
+        host: The host.
+        op_hash: The operation the command belongs to; None for a fact.
+        fact: The fact gathered (``files.File(path=/etc/x)``); None for an op.
+        command: The command as the log shows it, secrets masked.
+        success: Whether it succeeded.
+        exit_code: Its exit status, when it had one (None for a timeout or a
+            Python callable).
+        duration: Seconds it took.
+        stdout: Its standard output, up to the cap.
+        stderr: Its standard error, up to the cap.
+        truncated: Whether output was cut at the cap.
+        attempt: The attempt of the operation it ran in, from 0.
+    """
+
+    event_type: ClassVar[str] = "CommandExecuted"
+
+    host: str
+    op_hash: str | None = None
+    fact: str | None = None
+    command: str
+    success: bool
+    exit_code: int | None = None
+    duration: float = 0.0
+    stdout: str = ""
+    stderr: str = ""
+    truncated: bool = False
+    attempt: int = 0
+
+
+@attrs.frozen(kw_only=True)
 class WarningRaised(Event):
     """A warning was counted in ``stage``."""
 
@@ -309,6 +396,11 @@ EVENT_TYPES: Mapping[str, type[Event]] = types.MappingProxyType(
             OperationAdded,
             OperationAddedForHost,
             HostOperationFinished,
+            OperationStarted,
+            OperationEnded,
+            HostOperationStarted,
+            HostOperationRetried,
+            CommandExecuted,
             WarningRaised,
             LimitSet,
             ExecutionStarted,

@@ -19,6 +19,7 @@ from eventstate.codec import EventCodec
 from eventstate.errors import CodecError, SchemaVersionError, UnknownEventTypeError
 from eventstate.events import (
     EVENT_TYPES,
+    CommandExecuted,
     Event,
     ExecutionStarted,
     FailOutcome,
@@ -27,10 +28,14 @@ from eventstate.events import (
     HostConnectFailed,
     HostDisconnected,
     HostOperationFinished,
+    HostOperationRetried,
+    HostOperationStarted,
     HostsFailed,
     LimitSet,
     OperationAdded,
     OperationAddedForHost,
+    OperationEnded,
+    OperationStarted,
     OpOutcome,
     RunFinished,
     RunStarted,
@@ -581,6 +586,28 @@ def _golden_events() -> list[Event]:
             status=RunStatus.FAILED,
             error="Over 50% of hosts failed (67%)",
         ),
+        OperationStarted(run_id=run, seq=15, at=at(36), op_hash=op),
+        HostOperationStarted(run_id=run, seq=16, at=at(36, 10), host="web1", op_hash=op),
+        CommandExecuted(
+            run_id=run,
+            seq=17,
+            at=at(36, 20),
+            host="web1",
+            op_hash=op,
+            fact=None,
+            command="echo *** > /etc/motd",
+            success=False,
+            exit_code=1,
+            duration=0.25,
+            stdout="",
+            stderr="sh: permission denied\n",
+            truncated=False,
+            attempt=0,
+        ),
+        HostOperationRetried(
+            run_id=run, seq=18, at=at(37), host="web1", op_hash=op, retry_num=1, max_retries=2
+        ),
+        OperationEnded(run_id=run, seq=19, at=at(38), op_hash=op),
     ]
 
 
