@@ -43,6 +43,8 @@ DEFAULTS: Mapping[str, Any] = {
     "RETRY": 0,
     "RETRY_DELAY": 5,
     "INHERIT_ENV": (),
+    # Ours: the most characters of each command's stdout and stderr kept in the log.
+    "MAX_OUTPUT": 65536,
 }
 
 # Settings whose values are secrets: the run's config snapshot records only that they were set.

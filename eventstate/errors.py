@@ -94,3 +94,11 @@ class SequenceError(StoreError):
 
 class IntegrityError(EventstateError):
     """A stored run fails verification: its hash chain or sequence is broken."""
+
+
+class ConnectError(EventstateError):
+    """A connector could not connect to a host (recorded as a connect failure)."""
+
+
+class ConnectorNotFoundError(InventoryError):
+    """An inventory names a connector (``@name``) that is not installed."""

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from eventstate.connectors.base import Connector
     from eventstate.inventory import Inventory
     from eventstate.state import State
     from projections.views import ReadOnlyList
 
-__all__ = ["Host", "HostData"]
+__all__ = ["Host", "HostData", "connector_of"]
+
+T = TypeVar("T")
 
 
 class HostData(Mapping[str, Any]):
@@ -52,10 +55,25 @@ class HostData(Mapping[str, Any]):
         return merged
 
 
+def connector_of(name: str) -> tuple[str, str | None]:
+    """The connector a host name asks for: ``@sim/web1`` is ``("sim", "web1")``.
+
+    A name without ``@`` is a host to reach over SSH.
+    """
+    if not name.startswith("@"):
+        return "ssh", None
+    connector, _, arg = name[1:].partition("/")
+    return connector, arg or None
+
+
 class Host:
     """A host of the inventory. Hosts compare by identity, as pyinfra's do."""
 
     state: State | None = None
+    connector: Connector | None = None
+    connected: bool = False
+    #: True while an operation's body runs for this host (ops may not nest there).
+    in_op: bool = False
 
     def __init__(self, name: str, inventory: Inventory, groups: list[str]) -> None:
         self.name = name
@@ -63,10 +81,49 @@ class Host:
         self.groups = list(groups)
         self.data = HostData(self)
         self.loop_position: list[int] = []
+        self.connector_name, self.connector_arg = connector_of(name)
+        #: Facts gathered on this host during the run, by fact and arguments.
+        self.facts: dict[tuple[Any, ...], Any] = {}
 
     def init(self, state: State) -> None:
         """Attach the host to the State of its deploy."""
         self.state = state
+
+    def connect(self) -> None:
+        """Connect through the host's connector (made on first use).
+
+        Raises:
+            ConnectError: the host cannot be reached, or its connector is not installed.
+        """
+        if self.connected:
+            return
+        if self.connector is None:
+            from eventstate.connectors import get_connector
+            from eventstate.errors import ConnectError, ConnectorNotFoundError
+
+            try:
+                connector_class = get_connector(self.connector_name)
+            except ConnectorNotFoundError as error:
+                raise ConnectError(str(error)) from None
+            self.connector = connector_class(self, self.connector_arg)
+        self.connector.connect()
+        self.connected = True
+
+    def disconnect(self) -> None:
+        """Close the host's connection, if open."""
+        if self.connected and self.connector is not None:
+            self.connector.disconnect()
+        self.connected = False
+
+    def loop(self, iterable: Iterable[T]) -> Iterator[T]:
+        """Iterate ``iterable`` so that ops called in the loop get distinct, stable orders."""
+        self.loop_position.append(0)
+        try:
+            for index, item in enumerate(iterable):
+                self.loop_position[-1] = index
+                yield item
+        finally:
+            self.loop_position.pop()
 
     @property
     def op_hash_order(self) -> ReadOnlyList[str] | tuple[()]:

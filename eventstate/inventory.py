@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from eventstate.connectors import get_connector
 from eventstate.errors import InventoryError, NoGroupError, NoHostError
-from eventstate.host import Host
+from eventstate.host import Host, connector_of
 
 if TYPE_CHECKING:
     from eventstate.state import State
@@ -83,6 +84,10 @@ class Inventory:
         for name in group_names:
             ordered[name] = None
 
+        for name in ordered:
+            connector, _ = connector_of(name)
+            if connector != "ssh":
+                get_connector(connector)  # an unknown @connector is an inventory error
         self.hosts: dict[str, Host] = {
             name: Host(name, inventory=self, groups=group_names.get(name, [])) for name in ordered
         }

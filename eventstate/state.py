@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Mapping
 from multiprocessing import cpu_count
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from gevent.pool import Pool
 
@@ -35,6 +35,7 @@ from eventstate.errors import (
     StateNotInitialisedError,
 )
 from eventstate.events import (
+    Event,
     ExecutionStarted,
     FailOutcome,
     HostActivated,
@@ -64,6 +65,8 @@ from projections.views import ReadOnlyDict, refuse
 __all__ = ["MAX_PARALLEL", "BaseStateCallback", "State", "StateStage", "new_run_id"]
 
 logger = logging.getLogger("eventstate")
+
+E = TypeVar("E", bound=Event)
 
 # As pyinfra: about three open files per host while operations run, ten for Python.
 try:
@@ -168,6 +171,10 @@ class State:
 
     initialised: bool = False
 
+    #: The deploy file being prepared, and its number: op orders come from its lines.
+    deploy_filename: str | None = None
+    deploy_file_number: int = 0
+
     # Print settings, as pyinfra's: they change output, never the log.
     print_noop_info: bool = False
     print_fact_info: bool = False
@@ -270,7 +277,12 @@ class State:
         self.initialised = True
         self._recorder.flush()
 
-    def _record(self, event_class: type[Any], **fields: Any) -> Any:
+    def record(self, event_class: type[E], **fields: Any) -> E:
+        """Append one event of ``event_class`` to the run and apply it to the views.
+
+        The engine's one write path (connectors, execution and facts use it);
+        the envelope -- run id, sequence number, time -- is filled in here.
+        """
         if self._recorder is None:
             raise StateNotInitialisedError("the State has no inventory yet: call State.init first")
         return self._recorder.record(event_class, **fields)
@@ -312,7 +324,7 @@ class State:
         if stage < current:
             raise StageError("State stage cannot go backwards!")
         if stage != current:
-            self._record(StageChanged, stage=stage, previous=current)
+            self.record(StageChanged, stage=stage, previous=current)
             self.flush()
 
     @property
@@ -326,7 +338,7 @@ class State:
 
     def increment_warning_counter(self) -> None:
         """Count a warning in the current stage."""
-        self._record(WarningRaised, stage=self.view.current_stage)
+        self.record(WarningRaised, stage=self.view.current_stage)
 
     def get_warning_counter(self) -> int:
         """The warnings counted in the current stage."""
@@ -344,7 +356,7 @@ class State:
     @is_executing.setter
     def is_executing(self, value: bool) -> None:
         if value and not self.view.is_executing:
-            self._record(ExecutionStarted)
+            self.record(ExecutionStarted)
         elif not value and self.view.is_executing:
             refuse("State.is_executing (execution cannot be un-started)")
 
@@ -434,7 +446,7 @@ class State:
                 return existing
             names, args, global_arguments = new_names, new_args, new_globals
             op_order = existing.op_order
-        self._record(
+        self.record(
             OperationAdded,
             op_hash=op_hash,
             names=names,
@@ -458,7 +470,7 @@ class State:
         name = self._host_name(host)
         if op_hash not in self.view.op_meta:
             raise EventstateError(f"operation {op_hash} has no meta: call State.add_op_meta first")
-        self._record(
+        self.record(
             OperationAddedForHost, host=name, op_hash=op_hash, is_change=is_change, counted=counted
         )
 
@@ -473,7 +485,7 @@ class State:
     ) -> None:
         """Record how an op ended on a host; its results follow pyinfra's arithmetic."""
         name = self._host_name(host)
-        self._record(
+        self.record(
             HostOperationFinished,
             host=name,
             op_hash=op_hash,
@@ -547,7 +559,7 @@ class State:
     def activate_host(self, host: Host) -> None:
         """Flag ``host`` active (and activated). A failed host may be activated again."""
         logger.debug("Activating host: %s", host)
-        self._record(HostActivated, host=self._host_name(host))
+        self.record(HostActivated, host=self._host_name(host))
 
     def fail_hosts(self, hosts_to_fail: Iterable[Host], activated_count: int | None = None) -> None:
         """Flag ``hosts_to_fail`` failed, then apply pyinfra 3.10's rules.
@@ -583,7 +595,7 @@ class State:
                 if self.should_raise_failed_hosts and self.should_raise_failed_hosts(self) is False:
                     outcome = FailOutcome.FAIL_PERCENT_SUPPRESSED
 
-        self._record(
+        self.record(
             HostsFailed,
             hosts=failed,
             activated_count=activated_count,
@@ -619,13 +631,13 @@ class State:
 
     def _record_limit(self, hosts: Iterable[Host | str] | None) -> None:
         if hosts is None:
-            self._record(LimitSet, hosts=None)
+            self.record(LimitSet, hosts=None)
             return
         if isinstance(hosts, (str, Host)):
             raise InventoryError("a limit is a list of hosts, not a single host")
         names = {self._host_name(host) for host in hosts}
         order = self.view.run.host_order
-        self._record(LimitSet, hosts=tuple(sorted(names, key=order.__getitem__)))
+        self.record(LimitSet, hosts=tuple(sorted(names, key=order.__getitem__)))
 
     def is_host_in_limit(self, host: Host) -> bool:
         """Whether ``host`` is within the current limit (every host is, with none)."""
@@ -640,7 +652,7 @@ class State:
 
     def finish(self, status: RunStatus | str = RunStatus.SUCCESS, error: str | None = None) -> None:
         """Record the end of the run and write everything to the log."""
-        self._record(RunFinished, status=RunStatus(status), error=error)
+        self.record(RunFinished, status=RunStatus(status), error=error)
         self.flush()
 
     def __enter__(self) -> State:

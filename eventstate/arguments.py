@@ -1,0 +1,143 @@
+"""Global operation arguments (``_sudo``, ``_retries``...), parsed once per call.
+
+pyinfra pops these keywords on every call for every host and checks their
+types through ``typing.get_type_hints`` each time; here the table of
+arguments is built once, and a call costs a dict walk. Values come, in order
+of preference, from the call, the host's data (``host.data["_sudo"]``) and
+the config.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from eventstate.errors import EventstateError
+
+if TYPE_CHECKING:
+    from eventstate.config import Config
+    from eventstate.host import Host
+
+__all__ = ["ARGUMENTS", "GlobalArguments", "OperationArgumentError", "pop_global_arguments"]
+
+
+class OperationArgumentError(EventstateError, TypeError):
+    """An operation was called with an argument it does not take, or of the wrong type."""
+
+
+def _config(key: str) -> Callable[[Config], Any]:
+    return lambda config: getattr(config, key)
+
+
+def _constant(value: Any) -> Callable[[Config], Any]:
+    return lambda config: value
+
+
+# keyword -> (attribute, default from config, accepted types)
+ARGUMENTS: Mapping[str, tuple[str, Callable[[Config], Any], tuple[type, ...]]] = {
+    "name": ("name", _constant(None), (str,)),
+    "_sudo": ("sudo", _config("SUDO"), (bool,)),
+    "_sudo_user": ("sudo_user", _config("SUDO_USER"), (str,)),
+    "_env": ("env", _constant(None), (dict,)),
+    "_chdir": ("chdir", _constant(None), (str,)),
+    "_timeout": ("timeout", _config("TIMEOUT"), (int, float)),
+    "_shell_executable": ("shell_executable", _config("SHELL"), (str,)),
+    "_success_exit_codes": ("success_exit_codes", _constant((0,)), (list, tuple, set)),
+    "_ignore_errors": ("ignore_errors", _config("IGNORE_ERRORS"), (bool,)),
+    "_continue_on_error": ("continue_on_error", _constant(False), (bool,)),
+    "_run_once": ("run_once", _constant(False), (bool,)),
+    "_serial": ("serial", _constant(False), (bool,)),
+    "_parallel": ("parallel", _constant(0), (int,)),
+    "_retries": ("retries", _config("RETRY"), (int,)),
+    "_retry_delay": ("retry_delay", _config("RETRY_DELAY"), (int, float)),
+    "_retry_until": ("retry_until", _constant(None), (Callable,)),  # type: ignore[arg-type]
+    "_if": ("if_", _constant(None), (Callable, list)),  # type: ignore[arg-type]
+}
+
+#: The arguments every host must agree on: they decide how the op runs across hosts.
+EXECUTION_ARGUMENTS = ("_parallel", "_run_once", "_serial")
+
+
+@attrs.frozen
+class GlobalArguments:
+    """The global arguments of one operation call on one host, resolved."""
+
+    name: str | None = None
+    sudo: bool = False
+    sudo_user: str | None = None
+    env: Mapping[str, str] = attrs.field(factory=dict)
+    chdir: str | None = None
+    timeout: float | None = None
+    shell_executable: str = "sh"
+    success_exit_codes: tuple[int, ...] = (0,)
+    ignore_errors: bool = False
+    continue_on_error: bool = False
+    run_once: bool = False
+    serial: bool = False
+    parallel: int = 0
+    retries: int = 0
+    retry_delay: float = 5
+    retry_until: Callable[[dict[str, Any]], bool] | None = None
+    if_: Any = None
+
+    def execution(self) -> dict[str, Any]:
+        """The arguments every host must agree on, by keyword (recorded with the op)."""
+        return {"_parallel": self.parallel, "_run_once": self.run_once, "_serial": self.serial}
+
+    def recorded(self) -> dict[str, Any]:
+        """The arguments worth keeping in the log, as JSON values (callables by name)."""
+        values: dict[str, Any] = self.execution()
+        for keyword in ("_sudo", "_sudo_user", "_chdir", "_timeout", "_ignore_errors"):
+            value = getattr(self, ARGUMENTS[keyword][0])
+            if value not in (None, False):
+                values[keyword] = value
+        if self.retries:
+            values["_retries"] = self.retries
+        if self.env:
+            values["_env"] = sorted(self.env)  # names only: values may be secret
+        return values
+
+
+def pop_global_arguments(kwargs: dict[str, Any], config: Config, host: Host) -> GlobalArguments:
+    """Take the global arguments out of ``kwargs`` and resolve them for ``host``.
+
+    Raises:
+        OperationArgumentError: an unknown ``_``-prefixed argument, or a value
+            of the wrong type.
+    """
+    unknown = [key for key in kwargs if key.startswith("_") and key not in ARGUMENTS]
+    if unknown:
+        raise OperationArgumentError(
+            f"unknown operation argument {unknown[0]} "
+            f"(global arguments are {', '.join(k for k in ARGUMENTS if k != 'name')})"
+        )
+    host_data = host.data.dict()
+    values: dict[str, Any] = {}
+    for keyword, (attribute, default, types) in ARGUMENTS.items():
+        if keyword in kwargs:
+            value = kwargs.pop(keyword)
+        elif keyword in host_data and keyword != "name":
+            value = host_data[keyword]
+        else:
+            value = default(config)
+            if value is None:
+                continue
+            values[attribute] = value
+            continue
+        if value is not None and not isinstance(value, types):
+            raise OperationArgumentError(
+                f"argument {keyword} must be {' or '.join(t.__name__ for t in types)}, "
+                f"not {type(value).__name__}"
+            )
+        if value is not None:
+            values[attribute] = value
+    env = {key: os.environ[key] for key in config.INHERIT_ENV if key in os.environ}
+    env.update(config.ENV)
+    env.update(values.get("env") or {})
+    values["env"] = env
+    if "success_exit_codes" in values:
+        values["success_exit_codes"] = tuple(values["success_exit_codes"])
+    return GlobalArguments(**values)

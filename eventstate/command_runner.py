@@ -1,0 +1,93 @@
+"""Running one command on one host, and recording that it ran.
+
+Every command the engine runs -- for an operation or to gather a fact --
+goes through :func:`run_command`, which records a ``CommandExecuted``
+event: the command with secrets masked, exit code, duration, and output
+scrubbed of secrets and cut at ``config.MAX_OUTPUT`` characters.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from eventstate.commands import (
+    Command,
+    FileUploadCommand,
+    FunctionCommand,
+    StringCommand,
+    scrub,
+)
+from eventstate.connectors.base import CommandOptions, CommandResult
+from eventstate.errors import ConnectError
+from eventstate.events import CommandExecuted
+
+if TYPE_CHECKING:
+    from eventstate.host import Host
+    from eventstate.state import State
+
+__all__ = ["run_command"]
+
+
+def _cap(text: str, limit: int) -> tuple[str, bool]:
+    if len(text) <= limit:
+        return text, False
+    return text[:limit], True
+
+
+def run_command(
+    state: State,
+    host: Host,
+    command: Command,
+    options: CommandOptions,
+    *,
+    op_hash: str | None = None,
+    fact: str | None = None,
+    attempt: int = 0,
+) -> CommandResult:
+    """Run ``command`` on ``host`` and record it; a failure is a result, never an exception.
+
+    Exceptions that escape a Python callable or a connector (a lost
+    connection, a timeout) become a failed command with the error as stderr.
+    """
+    secrets: list[str] = []
+    started = time.perf_counter()
+    try:
+        if not host.connected:
+            host.connect()
+        connector = host.connector
+        assert connector is not None
+        if isinstance(command, StringCommand):
+            secrets = command.secrets()
+            result = connector.run_shell_command(command, options)
+        elif isinstance(command, FileUploadCommand):
+            result = connector.put_file(command.content, command.dest, options)
+        elif isinstance(command, FunctionCommand):
+            returned = command.function(state, host, *command.args, **command.kwargs)
+            result = CommandResult(returned is not False, None)
+        else:  # pragma: no cover - make_command admits nothing else
+            raise TypeError(f"{command!r} is not a command")
+    except (ConnectError, OSError, TimeoutError) as error:
+        result = CommandResult(False, None, "", f"{type(error).__name__}: {error}")
+    except Exception as error:  # a Python step may raise anything: it fails the command
+        result = CommandResult(False, None, "", f"{type(error).__name__}: {error}")
+    duration = time.perf_counter() - started
+
+    limit = state.config.MAX_OUTPUT
+    stdout, cut_out = _cap(scrub(result.stdout, secrets) if secrets else result.stdout, limit)
+    stderr, cut_err = _cap(scrub(result.stderr, secrets) if secrets else result.stderr, limit)
+    state.record(
+        CommandExecuted,
+        host=host.name,
+        op_hash=op_hash,
+        fact=fact,
+        command=command.masked(),
+        success=result.success,
+        exit_code=result.exit_code,
+        duration=round(duration, 6),
+        stdout=stdout,
+        stderr=stderr,
+        truncated=cut_out or cut_err,
+        attempt=attempt,
+    )
+    return result

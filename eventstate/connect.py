@@ -1,0 +1,68 @@
+"""Connecting to the inventory, and disconnecting from it, in parallel on the pool."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import gevent
+
+from eventstate.errors import ConnectError
+from eventstate.events import HostConnected, HostConnectFailed, HostDisconnected, StateStage
+
+if TYPE_CHECKING:
+    from eventstate.host import Host
+    from eventstate.state import State
+
+__all__ = ["connect_all", "disconnect_all"]
+
+
+def _connect(state: State, host: Host) -> str | None:
+    state.trigger_callbacks("host_before_connect", host)
+    try:
+        host.connect()
+    except ConnectError as error:
+        state.record(HostConnectFailed, host=host.name, error=str(error))
+        state.trigger_callbacks("host_connect_error", host, error)
+        return str(error)
+    state.record(HostConnected, host=host.name)
+    state.trigger_callbacks("host_connect", host)
+    return None
+
+
+def connect_all(state: State) -> None:
+    """Connect to every host in the limit; activate those that connect, fail the rest.
+
+    As pyinfra: the failed hosts count against ``activated_count`` = the hosts
+    in the limit, so FAIL_PERCENT applies at connect time too.
+
+    Raises:
+        DeployError: too many hosts could not connect.
+    """
+    if state.current_stage < StateStage.Connect:
+        state.set_stage(StateStage.Connect)
+    hosts = [host for host in state.inventory if state.is_host_in_limit(host)]
+    greenlets = [state.pool.spawn(_connect, state, host) for host in hosts]
+    gevent.joinall(greenlets)
+    failed = []
+    for host, greenlet in zip(hosts, greenlets, strict=True):
+        if greenlet.get() is None:
+            state.activate_host(host)
+        else:
+            failed.append(host)
+    state.fail_hosts(failed, activated_count=len(hosts))
+    state.flush()
+
+
+def _disconnect(state: State, host: Host) -> None:
+    host.disconnect()
+    state.record(HostDisconnected, host=host.name)
+    state.trigger_callbacks("host_disconnect", host)
+
+
+def disconnect_all(state: State) -> None:
+    """Disconnect every activated host (failed ones included, as pyinfra)."""
+    if state.current_stage < StateStage.Disconnect:
+        state.set_stage(StateStage.Disconnect)
+    greenlets = [state.pool.spawn(_disconnect, state, host) for host in state.activated_hosts]
+    gevent.joinall(greenlets, raise_error=True)
+    state.flush()

@@ -1,0 +1,29 @@
+"""``@local``: the machine eventstate runs on, through gevent subprocesses."""
+
+from __future__ import annotations
+
+import shlex
+
+from eventstate.commands import StringCommand
+from eventstate.connectors.base import CommandOptions, CommandResult, Connector, shell_argv
+from eventstate.connectors.process import run_process
+
+__all__ = ["LocalConnector"]
+
+
+class LocalConnector(Connector):
+    """Runs commands on the local machine; ``@local`` in an inventory."""
+
+    name = "local"
+
+    def connect(self) -> None:
+        """Nothing to connect to."""
+
+    def run_shell_command(self, command: StringCommand, options: CommandOptions) -> CommandResult:
+        """Run ``command`` in a local shell."""
+        return run_process(shell_argv(command.raw(), options), options)
+
+    def put_file(self, content: bytes, dest: str, options: CommandOptions) -> CommandResult:
+        """Write ``content`` to ``dest`` (through ``cat``, so sudo applies)."""
+        argv = shell_argv(f"cat > {shlex.quote(dest)}", options)
+        return run_process(argv, options, stdin=content)

@@ -1,0 +1,48 @@
+"""Running a local process under gevent: what the local and docker connectors share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gevent import subprocess
+
+from eventstate.connectors.base import CommandOptions, CommandResult
+
+__all__ = ["run_process"]
+
+
+def run_process(
+    argv: Sequence[str], options: CommandOptions, stdin: bytes | None = None
+) -> CommandResult:
+    """Run ``argv`` as a child process without blocking other greenlets.
+
+    A timeout kills the process and is a failed command with no exit code; a
+    program that cannot be started is a failed command too, never an exception.
+    """
+    try:
+        process = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except OSError as error:
+        return CommandResult(False, None, "", f"cannot run {argv[0]}: {error.strerror}")
+    try:
+        stdout, stderr = process.communicate(stdin, timeout=options.timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+        return CommandResult(
+            False,
+            None,
+            stdout.decode("utf-8", "replace"),
+            stderr.decode("utf-8", "replace") + f"\ntimed out after {options.timeout}s",
+        )
+    code = process.returncode
+    return CommandResult(
+        code in options.success_exit_codes,
+        code,
+        stdout.decode("utf-8", "replace"),
+        stderr.decode("utf-8", "replace"),
+    )

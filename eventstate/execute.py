@@ -1,0 +1,229 @@
+"""Executing prepared operations: ``run_ops`` and its three modes, on gevent.
+
+The arithmetic, callbacks and failure rules are pyinfra 3.10's
+(``pyinfra/api/operations.py``); hosts are always taken in inventory order.
+Each step is recorded: the op starting and ending, each host's start,
+retries, every command, and the outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import gevent
+
+from eventstate.command_runner import run_command
+from eventstate.connectors.base import CommandOptions
+from eventstate.context import using
+from eventstate.errors import EventstateError
+from eventstate.events import (
+    HostOperationRetried,
+    HostOperationStarted,
+    OperationEnded,
+    OperationStarted,
+    OpOutcome,
+    StateStage,
+)
+
+if TYPE_CHECKING:
+    from eventstate.host import Host
+    from eventstate.operation import HostOpData
+    from eventstate.state import State
+
+__all__ = ["run_host_op", "run_ops"]
+
+#: Called as each host finishes an op: ``progress(host, op_hash)``.
+Progress = Callable[["Host", str], None]
+
+
+def _options(data: HostOpData) -> CommandOptions:
+    arguments = data.global_arguments
+    return CommandOptions(
+        sudo=arguments.sudo,
+        sudo_user=arguments.sudo_user,
+        env=arguments.env,
+        chdir=arguments.chdir,
+        timeout=arguments.timeout,
+        shell_executable=arguments.shell_executable,
+        success_exit_codes=arguments.success_exit_codes,
+    )
+
+
+def run_host_op(state: State, host: Host, op_hash: str) -> bool:
+    """Execute one op on one host, with its retries; returns False if the host failed it.
+
+    An op the host does not have (a ``_run_once`` duplicate, or one added for
+    other hosts) is skipped: True, no counts.
+    """
+    state.trigger_callbacks("operation_host_start", host, op_hash)
+    data: HostOpData | None = state.ops[host].get(op_hash)
+    if data is None:
+        return True
+    state.record(HostOperationStarted, host=host.name, op_hash=op_hash)
+
+    arguments = data.global_arguments
+    options = _options(data)
+    retries = arguments.retries
+    attempt = 0
+    while True:
+        did_error = False
+        executed = 0
+        stdout_lines: list[str] = []
+        stderr_lines: list[str] = []
+        commands: list[str] = []
+        for command in data.command_generator():
+            commands.append(command.masked())
+            result = run_command(state, host, command, options, op_hash=op_hash, attempt=attempt)
+            stdout_lines.extend(result.stdout.splitlines())
+            stderr_lines.extend(result.stderr.splitlines())
+            if not result.success:
+                did_error = True
+                if arguments.continue_on_error:
+                    continue
+                break
+            executed += 1
+
+        retry = False
+        if attempt < retries:
+            if did_error:
+                retry = True
+            elif arguments.retry_until is not None:
+                try:
+                    retry = bool(
+                        arguments.retry_until(
+                            {
+                                "stdout_lines": stdout_lines,
+                                "stderr_lines": stderr_lines,
+                                "commands": commands,
+                                "executed_commands": executed,
+                                "host": host.name,
+                                "operation": ", ".join(state.get_op_meta(op_hash).names),
+                            }
+                        )
+                    )
+                except Exception:  # a broken retry_until means no retry, as pyinfra
+                    retry = False
+        if not retry:
+            break
+        attempt += 1
+        state.trigger_callbacks("operation_host_retry", host, op_hash, attempt, retries)
+        state.record(
+            HostOperationRetried,
+            host=host.name,
+            op_hash=op_hash,
+            retry_num=attempt,
+            max_retries=retries,
+        )
+        if arguments.retry_delay:
+            gevent.sleep(arguments.retry_delay)
+
+    data.result.success = not did_error
+    data.result.changed = executed > 0
+    if not did_error:
+        state.record_op_result(
+            host, op_hash, OpOutcome.SUCCESS, commands_executed=executed, retry_count=attempt
+        )
+        state.trigger_callbacks("operation_host_success", host, op_hash, attempt)
+        return True
+    outcome = OpOutcome.IGNORED_ERROR if arguments.ignore_errors else OpOutcome.ERROR
+    state.record_op_result(host, op_hash, outcome, commands_executed=executed, retry_count=attempt)
+    state.trigger_callbacks("operation_host_error", host, op_hash, attempt, retries)
+    return bool(arguments.ignore_errors)
+
+
+def _run_in_context(state: State, host: Host, op_hash: str) -> bool:
+    with using(state, host):
+        return run_host_op(state, host, op_hash)
+
+
+def _run_single_op(state: State, op_hash: str, progress: Progress | None) -> None:
+    state.trigger_callbacks("operation_start", op_hash)
+    state.record(OperationStarted, op_hash=op_hash)
+    execution = state.get_op_meta(op_hash).global_arguments
+    hosts = list(state.active_hosts)
+    failed: list[Host] = []
+
+    if execution.get("_serial"):
+        for host in hosts:
+            if not _run_in_context(state, host, op_hash):
+                failed.append(host)
+            if progress:
+                progress(host, op_hash)
+    else:
+        parallel = execution.get("_parallel") or len(hosts) or 1
+        for start in range(0, len(hosts), parallel):
+            batch = hosts[start : start + parallel]
+            greenlets = [state.pool.spawn(_run_in_context, state, host, op_hash) for host in batch]
+            gevent.joinall(greenlets)
+            for host, greenlet in zip(batch, greenlets, strict=True):
+                # get() re-raises what an op body raised at execute time, as pyinfra.
+                if not greenlet.get():
+                    failed.append(host)
+                if progress:
+                    progress(host, op_hash)
+
+    state.fail_hosts(failed)
+    state.record(OperationEnded, op_hash=op_hash)
+    state.trigger_callbacks("operation_end", op_hash)
+
+
+def _run_host_ops(state: State, host: Host, order: list[str], progress: Progress | None) -> bool:
+    for op_hash in order:
+        ok = _run_in_context(state, host, op_hash)
+        if progress:
+            progress(host, op_hash)
+        if not ok:
+            return False
+    return True
+
+
+def _run_serial(state: State, order: list[str], progress: Progress | None) -> None:
+    for host in list(state.active_hosts):
+        if not _run_host_ops(state, host, order, progress):
+            state.fail_hosts([host])
+
+
+def _run_no_wait(state: State, order: list[str], progress: Progress | None) -> None:
+    hosts = list(state.active_hosts)
+    greenlets = {
+        state.pool.spawn(_run_host_ops, state, host, order, progress): host for host in hosts
+    }
+    try:
+        # Unlike pyinfra, a host whose ops fail is failed -- when its greenlet ends.
+        for greenlet in gevent.iwait(list(greenlets)):
+            if not greenlet.get():
+                state.fail_hosts([greenlets[greenlet]])
+    except BaseException:
+        gevent.killall(list(greenlets))
+        raise
+
+
+def run_ops(
+    state: State, serial: bool = False, no_wait: bool = False, progress: Progress | None = None
+) -> None:
+    """Execute every prepared op on the active hosts.
+
+    By default one op at a time across all hosts (in batches of the op's
+    ``_parallel``, or one at a time with ``_serial``), failing the hosts that
+    failed it -- with FAIL_PERCENT -- before the next. ``serial`` runs host by
+    host; ``no_wait`` runs every host through all its ops at once.
+
+    Raises:
+        DeployError: FAIL_PERCENT was exceeded or no host is left.
+        EventstateError: ops were already executed for this State.
+    """
+    if state.view.is_executing:
+        raise EventstateError("run_ops already ran for this State: one execution per run")
+    if state.current_stage < StateStage.Execute:
+        state.set_stage(StateStage.Execute)
+    state.is_executing = True
+    order = state.get_op_order()
+    if serial:
+        _run_serial(state, order, progress)
+    elif no_wait:
+        _run_no_wait(state, order, progress)
+    else:
+        for op_hash in order:
+            _run_single_op(state, op_hash, progress)
+    state.flush()

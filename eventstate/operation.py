@@ -1,0 +1,226 @@
+"""Operations: the ``@operation`` decorator, and ``add_op`` to prepare one on every host.
+
+An operation is a generator function yielding commands. Calling it inside a
+deploy (a deploy file, or :func:`add_op`) prepares it for the current host:
+global arguments are parsed once, the op gets its order and hash, its meta
+and its place in the host's order are recorded as events, and -- with change
+detection on -- the generator runs up to its first command to learn whether
+the op will change anything.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from hashlib import sha1
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from eventstate.arguments import GlobalArguments, OperationArgumentError, pop_global_arguments
+from eventstate.commands import Command, Secret, make_command
+from eventstate.context import current, using
+from eventstate.errors import EventstateError
+
+if TYPE_CHECKING:
+    from eventstate.host import Host
+    from eventstate.state import State
+
+__all__ = [
+    "HostOpData",
+    "NestedOperationError",
+    "OperationResult",
+    "add_op",
+    "operation",
+]
+
+
+class NestedOperationError(EventstateError):
+    """An operation called while another was executing failed."""
+
+
+class OperationResult:
+    """What calling an operation returns: its hash and whether it will change the host."""
+
+    __slots__ = ("changed", "op_hash", "success", "will_change")
+
+    def __init__(self, op_hash: str, will_change: bool | None) -> None:
+        self.op_hash = op_hash
+        self.will_change = will_change
+        #: Set once executed: whether it succeeded, and whether it ran any command.
+        self.success: bool | None = None
+        self.changed: bool | None = None
+
+    def __repr__(self) -> str:
+        return f"OperationResult(op_hash={self.op_hash!r}, will_change={self.will_change})"
+
+
+@attrs.define
+class HostOpData:
+    """What executing one op on one host needs (runtime data: code, so never in the log)."""
+
+    command_generator: Callable[[], Iterator[Command]]
+    global_arguments: GlobalArguments
+    result: OperationResult
+
+
+def _display(value: Any) -> str:
+    if isinstance(value, Secret):
+        return "***"
+    if callable(value):
+        return getattr(value, "__name__", repr(value))
+    return str(value)
+
+
+def _deploy_lines(filename: str) -> list[int]:
+    # The call site's line numbers inside the deploy file, outermost first: the
+    # op's position in the deploy code, stable across runs. sys._getframe walks
+    # live frames; inspect.stack() would read every source file on every call.
+    lines: list[int] = []
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename == filename:
+            lines.append(frame.f_lineno)
+        frame = frame.f_back  # type: ignore[assignment]
+    lines.reverse()
+    return lines
+
+
+def _order_and_hash(state: State, host: Host) -> tuple[tuple[int, ...], str]:
+    """The op's order key and hash, as pyinfra's ``solve_operation_consistency``.
+
+    In a deploy file: (file number, call-site lines..., loop positions); in
+    API mode: (ops already added to the host, loop positions). Duplicate hashes
+    on one host get ``-0``, ``-0-1``... and the count joins the order.
+    """
+    if state.deploy_filename is not None:
+        order = [state.deploy_file_number, *_deploy_lines(state.deploy_filename)]
+    else:
+        order = [len(host.op_hash_order)]
+    order.extend(host.loop_position)
+    op_hash = sha1(repr(tuple(order)).encode()).hexdigest()
+    taken = host.op_hash_order
+    duplicates = 0
+    while op_hash in taken:
+        op_hash = f"{op_hash}-{duplicates}"
+        duplicates += 1
+    if duplicates:
+        order.append(duplicates)
+    return tuple(order), op_hash
+
+
+def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResult]:
+    """Make ``func`` -- a generator yielding commands -- an operation.
+
+    Called inside a deploy, the operation is prepared for the current host
+    and returns an :class:`OperationResult`. Global arguments (``_sudo``,
+    ``_retries``... see :mod:`eventstate.arguments`) may be passed to any
+    operation; anything else must fit ``func``'s signature.
+
+    Example:
+        >>> @operation
+        ... def touch(path: str):
+        ...     yield f"touch {path}"
+    """
+    module = (func.__module__ or "").rsplit(".", 1)[-1]
+    op_name = f"{module}.{func.__name__}" if module else func.__name__
+    signature = inspect.signature(func)  # once, not per call
+
+    @functools.wraps(func)
+    def call(*args: Any, **kwargs: Any) -> OperationResult:
+        state, host = current()
+        if host.in_op:
+            raise EventstateError(
+                f"{op_name} called inside another operation's body: call it from deploy code"
+            )
+        global_arguments = pop_global_arguments(kwargs, state.config, host)
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as error:
+            raise OperationArgumentError(f"{op_name}: {error}") from None
+
+        if global_arguments.name:
+            names, shown = [global_arguments.name], []
+        else:
+            names = [op_name]
+            shown = [_display(arg) for arg in args]
+            shown += [f"{key}={_display(value)}" for key, value in kwargs.items()]
+        op_order, op_hash = _order_and_hash(state, host)
+        state.add_op_meta(op_hash, op_order, names, shown, global_arguments.execution())
+
+        if global_arguments.run_once and any(op_hash in ops for ops in state.ops.values()):
+            state.add_op_to_host(host, op_hash, None, counted=False)
+            return OperationResult(op_hash, False)
+
+        def command_generator() -> Iterator[Command]:
+            if state.is_executing and not _if_holds(global_arguments.if_):
+                return
+            host.in_op = True
+            try:
+                for command in func(*args, **kwargs):
+                    yield make_command(command)
+            finally:
+                host.in_op = False
+
+        is_change: bool | None = None
+        if state.should_check_for_changes():
+            is_change = False
+            commands = command_generator()
+            for _ in commands:
+                is_change = True
+                break
+            commands.close()
+
+        result = OperationResult(op_hash, is_change)
+        state.add_op_to_host(host, op_hash, is_change)
+        state.set_op_data_for_host(
+            host, op_hash, HostOpData(command_generator, global_arguments, result)
+        )
+
+        if state.is_executing:
+            # Added while executing (from a Python step): run it now, inside its parent.
+            from eventstate.execute import run_host_op
+
+            if not run_host_op(state, host, op_hash):
+                raise NestedOperationError(f"nested operation {op_name} failed on {host.name}")
+        return result
+
+    call.__wrapped_operation__ = func  # type: ignore[attr-defined]
+    call.op_name = op_name  # type: ignore[attr-defined]
+    return call
+
+
+def _if_holds(condition: Any) -> bool:
+    if condition is None:
+        return True
+    if isinstance(condition, list):
+        return all(check() for check in condition)
+    return bool(condition())
+
+
+def add_op(
+    state: State,
+    op: Callable[..., OperationResult],
+    *args: Any,
+    host: Host | Iterable[Host] | None = None,
+    **kwargs: Any,
+) -> dict[Host, OperationResult]:
+    """Prepare ``op(*args, **kwargs)`` on every active host (or on ``host``), in inventory order.
+
+    Returns each host's :class:`OperationResult`.
+    """
+    from eventstate.host import Host as HostClass
+
+    if host is None:
+        hosts = list(state.active_hosts)
+    elif isinstance(host, HostClass):
+        hosts = [host]
+    else:
+        hosts = list(host)
+    results: dict[Host, OperationResult] = {}
+    for op_host in hosts:
+        with using(state, op_host):
+            results[op_host] = op(*args, **dict(kwargs))
+    return results
