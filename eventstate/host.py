@@ -6,7 +6,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from eventstate.arguments import GlobalArguments
     from eventstate.connectors.base import Connector
+    from eventstate.facts.base import Fact
     from eventstate.inventory import Inventory
     from eventstate.state import State
     from projections.views import ReadOnlyList
@@ -74,6 +76,8 @@ class Host:
     connected: bool = False
     #: True while an operation's body runs for this host (ops may not nest there).
     in_op: bool = False
+    #: The running op's global arguments: its facts are gathered with its ``_sudo``.
+    current_op_arguments: GlobalArguments | None = None
 
     def __init__(self, name: str, inventory: Inventory, groups: list[str]) -> None:
         self.name = name
@@ -114,6 +118,16 @@ class Host:
         if self.connected and self.connector is not None:
             self.connector.disconnect()
         self.connected = False
+
+    def get_fact(self, fact_class: type[Fact], *args: Any, sudo: bool = False) -> Any:
+        """The value of ``fact_class(*args)`` on this host (gathered once per run)."""
+        from eventstate.facts.base import get_fact
+
+        if self.state is None:
+            raise RuntimeError(f"host {self.name} has no State yet")
+        if self.current_op_arguments is not None and self.current_op_arguments.sudo:
+            sudo = True
+        return get_fact(self.state, self, fact_class, *args, sudo=sudo)
 
     def loop(self, iterable: Iterable[T]) -> Iterator[T]:
         """Iterate ``iterable`` so that ops called in the loop get distinct, stable orders."""

@@ -158,11 +158,13 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
             if state.is_executing and not _if_holds(global_arguments.if_):
                 return
             host.in_op = True
+            host.current_op_arguments = global_arguments
             try:
                 for command in func(*args, **kwargs):
                     yield make_command(command)
             finally:
                 host.in_op = False
+                host.current_op_arguments = None
 
         is_change: bool | None = None
         if state.should_check_for_changes():

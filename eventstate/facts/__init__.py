@@ -1,0 +1,17 @@
+"""Facts: commands plus parsers, cached per host for the run."""
+
+from eventstate.facts.base import Fact, get_fact
+from eventstate.facts.files import Directory, File, FindInFile, Sha256File
+from eventstate.facts.server import DebPackages, LinuxDistribution, SystemdStatus
+
+__all__ = [
+    "DebPackages",
+    "Directory",
+    "Fact",
+    "File",
+    "FindInFile",
+    "LinuxDistribution",
+    "Sha256File",
+    "SystemdStatus",
+    "get_fact",
+]

@@ -1,0 +1,65 @@
+"""Facts: what a host is like now, learned by running a command and parsing its output.
+
+``host.get_fact(File, "/etc/motd")`` runs the fact's command once per host
+and arguments (the answer is cached for the run) and records the command like
+any other, so the log shows what every decision was based on.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from eventstate.command_runner import run_command
+from eventstate.commands import StringCommand
+from eventstate.connectors.base import CommandOptions
+
+if TYPE_CHECKING:
+    from eventstate.host import Host
+    from eventstate.state import State
+
+__all__ = ["Fact", "get_fact"]
+
+
+class Fact:
+    """A question about a host: a shell command, and a parser for its output.
+
+    Subclasses set ``name`` and implement :meth:`command` and :meth:`process`.
+    Commands should succeed with empty output when the answer is "nothing"
+    (a missing file), so that a failed command means the fact could not be
+    gathered.
+    """
+
+    name: ClassVar[str] = "fact"
+
+    def command(self, *args: Any) -> str:
+        """The shell command that gathers the fact."""
+        raise NotImplementedError
+
+    def process(self, lines: list[str]) -> Any:
+        """The fact's value, from the command's output lines."""
+        return lines
+
+    def default(self) -> Any:
+        """The value when the command fails."""
+        return None
+
+
+def get_fact(
+    state: State, host: Host, fact_class: type[Fact], *args: Any, sudo: bool = False
+) -> Any:
+    """The value of ``fact_class(*args)`` on ``host``, gathered once per run."""
+    key = (fact_class, args, sudo)
+    if key in host.facts:
+        return host.facts[key]
+    fact = fact_class()
+    description = f"{fact.name}({', '.join(map(str, args))})"
+    result = run_command(
+        state,
+        host,
+        StringCommand(fact.command(*args)),
+        CommandOptions(sudo=sudo, timeout=state.config.TIMEOUT),
+        fact=description,
+    )
+    value = fact.process(result.stdout.splitlines()) if result.success else fact.default()
+    host.facts[key] = value
+    return value

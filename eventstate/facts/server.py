@@ -1,0 +1,72 @@
+"""Facts about the host's system: its OS, packages and services."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from eventstate.facts.base import Fact
+
+__all__ = ["DebPackages", "LinuxDistribution", "SystemdStatus"]
+
+
+class LinuxDistribution(Fact):
+    """``/etc/os-release`` as a dict (``ID``, ``VERSION_ID``, ``PRETTY_NAME``...)."""
+
+    name = "server.LinuxDistribution"
+
+    def command(self) -> str:  # type: ignore[override]
+        """Read os-release."""
+        return "cat /etc/os-release 2>/dev/null || true"
+
+    def process(self, lines: list[str]) -> dict[str, str]:
+        """KEY=value lines, unquoted."""
+        release: dict[str, str] = {}
+        for line in lines:
+            key, sep, value = line.partition("=")
+            if sep:
+                release[key.strip()] = value.strip().strip('"')
+        return release
+
+
+class DebPackages(Fact):
+    """Installed Debian packages: name -> version."""
+
+    name = "deb.DebPackages"
+
+    def command(self) -> str:  # type: ignore[override]
+        """List installed packages."""
+        return "dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\\n' 2>/dev/null || true"
+
+    def process(self, lines: list[str]) -> dict[str, str]:
+        """Only packages whose status is installed (``ii``)."""
+        packages: dict[str, str] = {}
+        for line in lines:
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "ii":
+                packages[parts[1].split(":")[0]] = parts[2]
+        return packages
+
+    def default(self) -> Any:
+        """No packages known."""
+        return {}
+
+
+class SystemdStatus(Fact):
+    """Whether a systemd service is running and enabled."""
+
+    name = "systemd.SystemdStatus"
+
+    def command(self, service: str) -> str:  # type: ignore[override]
+        """Ask systemctl (a missing systemctl answers 'unknown')."""
+        quoted = shlex.quote(service)
+        return (
+            f"(systemctl is-active {quoted} 2>/dev/null || true); "
+            f"(systemctl is-enabled {quoted} 2>/dev/null || true)"
+        )
+
+    def process(self, lines: list[str]) -> dict[str, bool]:
+        """``{"running": ..., "enabled": ...}``."""
+        active = lines[0].strip() if lines else ""
+        enabled = lines[1].strip() if len(lines) > 1 else ""
+        return {"running": active == "active", "enabled": enabled == "enabled"}

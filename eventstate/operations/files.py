@@ -1,0 +1,166 @@
+"""File operations: directories, files, lines in files, uploaded content."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from eventstate.commands import FileUploadCommand
+from eventstate.context import current
+from eventstate.facts.files import Directory, File, FindInFile, Sha256File
+from eventstate.operation import operation
+
+__all__ = ["directory", "file", "line", "put"]
+
+
+def _mode(mode: int | str | None) -> str | None:
+    # 644, "644" and "0644" all mean the mode stat prints as "644".
+    if mode is None:
+        return None
+    return str(mode).lstrip("0") or "0"
+
+
+def _attributes(
+    path: str, info: dict[str, Any] | None, mode: Any, user: str | None, group: str | None
+) -> Iterator[str]:
+    quoted = shlex.quote(path)
+    wanted = _mode(mode)
+    if wanted is not None and (info is None or info["mode"] != wanted):
+        yield f"chmod {wanted} {quoted}"
+    if user or group:
+        owner = f"{user or ''}{':' + group if group else ''}"
+        if info is None or (user and info["user"] != user) or (group and info["group"] != group):
+            yield f"chown {shlex.quote(owner)} {quoted}"
+
+
+@operation
+def directory(
+    path: str,
+    present: bool = True,
+    mode: int | str | None = None,
+    user: str | None = None,
+    group: str | None = None,
+) -> Iterator[str]:
+    """A directory exists (with its parents), or does not.
+
+    Args:
+        path: The directory.
+        present: Whether it should exist.
+        mode: Its permissions (``755``).
+        user: Its owner.
+        group: Its group.
+    """
+    _, host = current()
+    info = host.get_fact(Directory, path)
+    quoted = shlex.quote(path)
+    if info is False:
+        raise ValueError(f"{path} exists and is not a directory")
+    if not present:
+        if info:
+            yield f"rm -rf {quoted}"
+        return
+    if info is None:
+        yield f"mkdir -p {quoted}"
+    yield from _attributes(path, info, mode, user, group)
+
+
+@operation
+def file(
+    path: str,
+    present: bool = True,
+    touch: bool = False,
+    mode: int | str | None = None,
+    user: str | None = None,
+    group: str | None = None,
+) -> Iterator[str]:
+    """A regular file exists, or does not.
+
+    Args:
+        path: The file.
+        present: Whether it should exist.
+        touch: Update its timestamps even when it exists (always a change).
+        mode: Its permissions (``644``).
+        user: Its owner.
+        group: Its group.
+    """
+    _, host = current()
+    info = host.get_fact(File, path)
+    quoted = shlex.quote(path)
+    if info is False:
+        raise ValueError(f"{path} exists and is not a regular file")
+    if not present:
+        if info:
+            yield f"rm -f {quoted}"
+        return
+    if info is None or touch:
+        yield f"touch {quoted}"
+    yield from _attributes(path, info, mode, user, group)
+
+
+@operation
+def line(path: str, line: str, present: bool = True) -> Iterator[str]:
+    """A line is in a file (appended, creating the file if need be), or is not.
+
+    Args:
+        path: The file.
+        line: The whole line, matched exactly.
+        present: Whether the line should be there.
+    """
+    _, host = current()
+    pattern = f"^{re.escape(line)}$"
+    matches = host.get_fact(FindInFile, path, pattern)
+    quoted = shlex.quote(path)
+    if present and not matches:
+        yield f"printf '%s\\n' {shlex.quote(line)} >> {quoted}"
+    elif not present and matches:
+        # Delete exact matches: keep every other line, then replace the file.
+        awk = shlex.quote(f"$0 != {_awk_string(line)}")
+        yield f"awk {awk} {quoted} > {quoted}.eventstate && cat {quoted}.eventstate > {quoted}"
+        yield f"rm -f {quoted}.eventstate"
+
+
+def _awk_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _read(src: str | Path | IO[Any]) -> bytes:
+    if isinstance(src, (str, Path)):
+        return Path(src).read_bytes()
+    if src.seekable():
+        src.seek(0)  # the body runs at prepare and again at execute: read it whole each time
+    data = src.read()
+    if isinstance(src, io.TextIOBase) or isinstance(data, str):
+        return data.encode() if isinstance(data, str) else data
+    return data
+
+
+@operation
+def put(
+    src: str | Path | IO[Any],
+    dest: str,
+    mode: int | str | None = None,
+    user: str | None = None,
+    group: str | None = None,
+) -> Iterator[Any]:
+    """Upload a local file (or file-like object) to ``dest``; only if the content differs.
+
+    Args:
+        src: A local path, or an open file / ``StringIO`` / ``BytesIO``.
+        dest: The path on the host.
+        mode: Its permissions.
+        user: Its owner.
+        group: Its group.
+    """
+    _, host = current()
+    content = _read(src)
+    remote_hash = host.get_fact(Sha256File, dest)
+    if remote_hash != hashlib.sha256(content).hexdigest():
+        yield FileUploadCommand(content, dest)
+    info = host.get_fact(File, dest) if (mode or user or group) else None
+    if mode or user or group:
+        yield from _attributes(dest, info or None, mode, user, group)
