@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from eventstate.host import Host
     from eventstate.state import State
 
-__all__ = ["current", "using"]
+__all__ = ["current", "current_host", "current_state", "using"]
 
 _current: ContextVar[tuple[State, Host] | None] = ContextVar("eventstate_current", default=None)
 
@@ -50,3 +50,13 @@ def current() -> tuple[State, Host]:
             "operations run inside a deploy: call them from a deploy file, or through add_op"
         )
     return value
+
+
+def current_host() -> Host:
+    """The host the deploy code is being run for (use it in deploy files)."""
+    return current()[1]
+
+
+def current_state() -> State:
+    """The State of the deploy being run."""
+    return current()[0]

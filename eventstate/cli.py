@@ -1,0 +1,226 @@
+"""The ``eventstate`` command line.
+
+Commands parse their options, call the library, and print. A user's mistake
+-- a missing file, a bad option, an unknown host -- is one line on stderr and
+exit status 2; a deploy that ran but failed or aborted exits 1. ``--debug``
+shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from eventstate.config import Config
+from eventstate.connect import connect_all, disconnect_all
+from eventstate.deploy import compile_deploy_file, load_inventory, run_deploy_file
+from eventstate.errors import DeployError, EventstateError
+from eventstate.events import RunStatus, StateStage
+from eventstate.execute import run_ops
+from eventstate.host import Host
+from eventstate.inventory import Inventory
+from eventstate.state import State
+from eventstate.stores.sqlite import SqliteEventLog
+
+__all__ = ["main"]
+
+DEFAULT_DB = "eventstate.db"
+
+
+class UserError(click.ClickException):
+    """A mistake in what the user asked: one line, exit status 2."""
+
+    exit_code = 2
+
+
+@contextmanager
+def _user_errors(debug: bool) -> Iterator[None]:
+    try:
+        yield
+    except EventstateError as error:
+        if debug:
+            raise
+        raise UserError(str(error)) from None
+
+
+@click.group()
+@click.version_option(package_name="eventstate")
+def main() -> None:
+    """eventstate: deploys recorded as an event log you can audit and replay."""
+
+
+def _limit(inventory: Inventory, spec: str | None) -> list[Host] | None:
+    if not spec:
+        return None
+    hosts: dict[str, Host] = {}
+    for name in (part.strip() for part in spec.split(",")):
+        if not name:
+            continue
+        if name in inventory.groups:
+            hosts.update((host.name, host) for host in inventory.groups[name])
+        elif name in inventory.hosts:
+            hosts[name] = inventory.hosts[name]
+        else:
+            raise UserError(f"--limit: no host or group called {name!r} in the inventory")
+    return list(hosts.values())
+
+
+def _summary(state: State) -> list[str]:
+    view = state.view
+    lines = [
+        f"{'host':<20} {'status':<15} {'ops':>4} {'change':>6} {'no-chg':>6} "
+        f"{'success':>7} {'error':>5} {'ignored':>7} {'partial':>7}"
+    ]
+    for host in state.inventory:
+        name = host.name
+        if name in view.host_sets.connect_errors:
+            status = "connect failed"
+        elif name in view.failed_hosts:
+            status = "failed"
+        elif name in view.active_hosts:
+            status = "ok"
+        else:
+            status = "not run"
+        meta, results = view.meta[name], view.results[name]
+        lines.append(
+            f"{name:<20} {status:<15} {meta.ops:>4} {meta.ops_change:>6} {meta.ops_no_change:>6} "
+            f"{results.success_ops:>7} {results.error_ops:>5} {results.ignored_error_ops:>7} "
+            f"{results.partial_ops:>7}"
+        )
+    return lines
+
+
+@main.command()
+@click.argument("inventory")
+@click.argument("deploy_file", metavar="DEPLOY.py", type=click.Path(dir_okay=False))
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="The SQLite event log.")
+@click.option("--limit", help="Only these hosts or groups (comma-separated).")
+@click.option("--dry", is_flag=True, help="Prepare and record the plan; execute nothing.")
+@click.option("--serial", is_flag=True, help="Run host by host.")
+@click.option("--no-wait", is_flag=True, help="Run every host through all its ops at once.")
+@click.option("--parallel", type=click.IntRange(min=1), help="Hosts at once (default: auto).")
+@click.option(
+    "--fail-percent", type=click.IntRange(0, 100), help="Abort when more hosts than this fail."
+)
+@click.option("-v", "--verbose", count=True, help="Print each command as it runs.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def deploy(
+    inventory: str,
+    deploy_file: str,
+    db: str,
+    limit: str | None,
+    dry: bool,
+    serial: bool,
+    no_wait: bool,
+    parallel: int | None,
+    fail_percent: int | None,
+    verbose: int,
+    debug: bool,
+) -> None:
+    """Run DEPLOY.py on the hosts of INVENTORY, recording every step in the log.
+
+    INVENTORY is a Python inventory file, or hosts separated by commas
+    (``@local``, ``@sim/web1,@sim/web2``, ``@docker/NAME``).
+    """
+    if serial and no_wait:
+        raise UserError("--serial and --no-wait cannot be used together")
+    with _user_errors(debug):
+        # Mistakes in the files are found before anything connects or is recorded.
+        code = compile_deploy_file(deploy_file)
+        hosts = load_inventory(inventory)
+        log = SqliteEventLog(db)
+    config = Config(PARALLEL=parallel or 0, FAIL_PERCENT=fail_percent)
+    state = State(hosts, config, initial_limit=_limit(hosts, limit), log=log)
+    if verbose:
+        state.add_callback_handler(_verbose_handler())
+    status = _run(state, deploy_file, code, dry=dry, serial=serial, no_wait=no_wait, debug=debug)
+    for line in _summary(state):
+        click.echo(line)
+    view = state.view
+    click.echo(
+        f"\nrun {state.run_id} {view.run.status.value if view.run.status else '?'}"
+        f" ({state.log.last_event(state.run_id).seq} events in {db})"  # type: ignore[union-attr]
+    )
+    if view.run.error:
+        click.echo(f"Error: {view.run.error}", err=True)
+    log.close()
+    sys.exit(status)
+
+
+def _run(
+    state: State,
+    deploy_file: str,
+    code: Any,
+    *,
+    dry: bool,
+    serial: bool,
+    no_wait: bool,
+    debug: bool,
+) -> int:
+    """Run the deploy's stages; record how it ended. Returns the exit status."""
+    try:
+        connect_all(state)
+        state.set_stage(StateStage.Prepare)
+        run_deploy_file(state, deploy_file, code)
+        if not dry:
+            total = len(state.get_op_order()) * len(state.active_hosts)
+            if sys.stderr.isatty():
+                with click.progressbar(
+                    length=total, label="executing", file=sys.stderr, show_pos=True
+                ) as bar:
+                    run_ops(
+                        state, serial=serial, no_wait=no_wait, progress=lambda h, o: bar.update(1)
+                    )
+            else:
+                run_ops(state, serial=serial, no_wait=no_wait)
+        disconnect_all(state)
+    except DeployError as error:
+        _abort(state, str(error))
+        return 1
+    except EventstateError as error:
+        if debug:
+            raise
+        _abort(state, str(error))
+        return 2
+    except Exception as error:
+        if debug:
+            raise
+        _abort(state, f"{type(error).__name__}: {error}")
+        return 1
+    failed = len(state.failed_hosts) > 0
+    state.finish(RunStatus.FAILED if failed else RunStatus.SUCCESS)
+    return 1 if failed else 0
+
+
+def _abort(state: State, error: str) -> None:
+    try:
+        disconnect_all(state)
+    finally:
+        state.finish(RunStatus.ABORTED, error=error)
+
+
+def _verbose_handler() -> Any:
+    from eventstate.state import BaseStateCallback
+
+    class Verbose(BaseStateCallback):
+        @staticmethod
+        def operation_start(state: State, op_hash: str) -> None:
+            click.echo(f"--> {', '.join(state.get_op_meta(op_hash).names)}", err=True)
+
+        @staticmethod
+        def operation_host_success(
+            state: State, host: Host, op_hash: str, retry_count: int = 0
+        ) -> None:
+            click.echo(f"    [{host.name}] ok", err=True)
+
+        @staticmethod
+        def operation_host_error(
+            state: State, host: Host, op_hash: str, retry_count: int = 0, max_retries: int = 0
+        ) -> None:
+            click.echo(f"    [{host.name}] error", err=True)
+
+    return Verbose()

@@ -1,0 +1,148 @@
+"""Inventory files and deploy files, as ``pyinfra INVENTORY DEPLOY.py`` reads them.
+
+An inventory is a Python file or a comma-separated host list. In a file,
+every top-level list of hosts is a group (a host is a name or a
+``(name, data)`` pair), ``data`` is the data every host shares and
+``<group>_data`` a group's::
+
+    web = ["@sim/web1", ("@sim/web2", {"port": 8080})]
+    web_data = {"role": "web"}
+    data = {"sim_latency": 0.01}
+
+A deploy file is Python run once per active host, in inventory order; the
+operations it calls are prepared for that host, their order taken from the
+lines they are called on.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from eventstate.context import using
+from eventstate.errors import EventstateError, InventoryError
+from eventstate.inventory import Inventory
+
+if TYPE_CHECKING:
+    from eventstate.state import State
+
+__all__ = ["DeployFileError", "compile_deploy_file", "load_inventory", "run_deploy_file"]
+
+
+class DeployFileError(EventstateError):
+    """A deploy or inventory file could not be read, or failed while it ran."""
+
+
+def _is_host_list(value: Any) -> bool:
+    if not isinstance(value, (list, tuple)) or not value:
+        return False
+    return all(
+        isinstance(item, str)
+        or (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str))
+        for item in value
+    )
+
+
+def _where(error: BaseException, filename: str) -> str:
+    # The deepest line of the user's file: where their code went wrong.
+    lines = [
+        frame.lineno
+        for frame in traceback.extract_tb(error.__traceback__)
+        if frame.filename == filename
+    ]
+    return f"{filename}:{lines[-1]}" if lines else filename
+
+
+def _compile(path: Path) -> Any:
+    try:
+        source = path.read_text()
+    except OSError as error:
+        raise DeployFileError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        return compile(source, str(path), "exec")
+    except SyntaxError as error:
+        raise DeployFileError(f"{path}:{error.lineno}: syntax error: {error.msg}") from None
+
+
+def load_inventory(spec: str) -> Inventory:
+    """The inventory a file path or a comma-separated host list describes.
+
+    Raises:
+        DeployFileError: the inventory file cannot be read or raises.
+        InventoryError: the hosts cannot make an inventory.
+    """
+    path = Path(spec)
+    if spec.endswith(".py") or path.is_file():
+        if not path.is_file():
+            raise DeployFileError(f"no inventory file {spec}")
+        code = _compile(path)
+        namespace: dict[str, Any] = {"__file__": str(path), "__name__": "inventory"}
+        try:
+            exec(code, namespace)
+        except Exception as error:
+            raise DeployFileError(
+                f"{_where(error, str(path))}: {type(error).__name__}: {error}"
+            ) from None
+        groups = {
+            name: (list(value), dict(namespace.get(f"{name}_data") or {}))
+            for name, value in namespace.items()
+            if not name.startswith("_") and _is_host_list(value)
+        }
+        if not groups:
+            raise InventoryError(f"{spec} defines no hosts (top-level lists of host names)")
+        names: dict[str, None] = {}
+        for group_hosts, _ in groups.values():
+            for item in group_hosts:
+                names[item[0] if isinstance(item, tuple) else item] = None
+        return Inventory((list(names), dict(namespace.get("data") or {})), **groups)
+    names_list = [name.strip() for name in spec.split(",") if name.strip()]
+    if not names_list:
+        raise InventoryError("the inventory names no hosts")
+    return Inventory((names_list, {}))
+
+
+def compile_deploy_file(path: str | os.PathLike[str]) -> Any:
+    """The deploy file's code, compiled (to find a missing file or a syntax error first).
+
+    Raises:
+        DeployFileError: the file cannot be read or has a syntax error.
+    """
+    return _compile(Path(path).resolve())
+
+
+def run_deploy_file(state: State, path: str | os.PathLike[str], code: Any = None) -> None:
+    """Prepare the deploy file's operations on every active host, in inventory order.
+
+    Args:
+        state: The deploy's State.
+        path: The deploy file.
+        code: Its code from :func:`compile_deploy_file`, if already compiled.
+
+    Raises:
+        DeployFileError: the file cannot be read, has a syntax error, or
+            raised while preparing a host (the message names file, line and host).
+    """
+    if code is None:
+        code = compile_deploy_file(path)
+    filename = code.co_filename
+    state.deploy_filename = filename
+    try:
+        for host in list(state.active_hosts):
+            namespace: dict[str, Any] = {"__file__": filename, "__name__": "deploy"}
+            with using(state, host):
+                try:
+                    exec(code, namespace)
+                except EventstateError as error:
+                    if isinstance(error, DeployFileError):
+                        raise
+                    raise DeployFileError(
+                        f"{_where(error, filename)} on {host.name}: {error}"
+                    ) from error
+                except Exception as error:
+                    raise DeployFileError(
+                        f"{_where(error, filename)} on {host.name}: {type(error).__name__}: {error}"
+                    ) from error
+    finally:
+        state.deploy_filename = None

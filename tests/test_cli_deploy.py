@@ -1,0 +1,129 @@
+"""``eventstate deploy``: the example deploy, its second run, and one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from eventstate.cli import main
+from eventstate.stores import SqliteEventLog
+from replay import rebuild, verify_run
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("EVENTSTATE_DEMO_DIR", str(tmp_path / "demo"))
+    monkeypatch.chdir(tmp_path)
+    return CliRunner()
+
+
+def _deploy(runner: CliRunner, *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(main, ["deploy", *args], catch_exceptions=False)
+
+
+def _row(output: str, host: str) -> list[str]:
+    line = next(line for line in output.splitlines() if line.startswith(host + " "))
+    return line.split()
+
+
+def test_the_example_deploy_then_no_changes_on_the_local_host(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    args = (str(EXAMPLES / "inventory.py"), str(EXAMPLES / "deploy.py"))
+    first = _deploy(runner, *args)
+    assert first.exit_code == 0, first.output
+    ops, change, no_change = _row(first.output, "@local")[2:5]
+    assert (ops, change, no_change) == ("6", "6", "0")
+    assert (tmp_path / "demo" / "conf.d" / "app.conf").read_text() == (
+        "listen = 8080\nworkers = 4\n"
+    )
+    assert (tmp_path / "eventstate.db").exists()  # the default log
+
+    second = _deploy(runner, *args)
+    assert second.exit_code == 0, second.output
+    assert _row(second.output, "@local")[2:5] == ["6", "0", "6"]
+
+    with SqliteEventLog(tmp_path / "eventstate.db", create=False) as log:
+        runs = log.runs()
+        assert len(runs) == 2
+        for run in runs:
+            assert verify_run(log, run.run_id).ok
+            view = rebuild(log, run.run_id)
+            assert view.run.status is not None and view.run.status.value == "success"
+
+
+def test_a_syntax_error_is_one_line_and_records_nothing(runner: CliRunner, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("from eventstate.operations import files\nfiles.file(\n")
+    result = _deploy(runner, "@local", str(bad))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"Error: {bad}:2: syntax error: '(' was never closed"
+    ]
+    assert not (tmp_path / "eventstate.db").exists()
+
+
+def test_an_unknown_operation_argument_aborts_the_run_with_one_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("from eventstate.operations import files\nfiles.file('/tmp/x', _sduo=True)\n")
+    result = _deploy(runner, "@local", str(bad))
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "unknown operation argument _sduo" in errors[0]
+    assert f"{bad}:2 on @local" in errors[0]
+    assert "aborted" in result.output  # the run is recorded as aborted
+
+
+def test_an_unreachable_host_is_a_recorded_failure(runner: CliRunner, tmp_path: Path) -> None:
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text("from eventstate.operations import server\nserver.shell('true')\n")
+    result = _deploy(runner, "@local,web1.invalid", str(deploy))
+    assert result.exit_code == 1, result.output
+    assert _row(result.output, "web1.invalid")[1:3] == ["connect", "failed"]
+    assert _row(result.output, "@local")[1] == "ok"
+    with SqliteEventLog(tmp_path / "eventstate.db", create=False) as log:
+        (run,) = log.runs()
+        types = [event.type for event in log.read(run.run_id)]
+    assert "HostConnectFailed" in types and types[-1] == "RunFinished"
+
+
+def test_fail_percent_aborts_the_run(runner: CliRunner, tmp_path: Path) -> None:
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text("from eventstate.operations import server\nserver.shell('false')\n")
+    result = _deploy(runner, "@sim/a,@sim/b,@local", str(deploy), "--fail-percent", "10")
+    assert result.exit_code == 1
+    assert "Error: Over 10% of hosts failed" in result.output or "aborted" in result.output
+
+
+def test_dry_prepares_and_executes_nothing(runner: CliRunner, tmp_path: Path) -> None:
+    args = (str(EXAMPLES / "inventory.py"), str(EXAMPLES / "deploy.py"), "--dry")
+    result = _deploy(runner, *args)
+    assert result.exit_code == 0, result.output
+    assert _row(result.output, "@local")[2:6] == ["6", "6", "0", "0"]  # planned, none run
+    assert not (tmp_path / "demo").exists()
+
+
+def test_limit_and_its_mistakes(runner: CliRunner, tmp_path: Path) -> None:
+    args = (str(EXAMPLES / "inventory.py"), str(EXAMPLES / "deploy.py"))
+    result = _deploy(runner, *args, "--limit", "db,@local")
+    assert result.exit_code == 0, result.output
+    assert _row(result.output, "@sim/web1")[1] == "not"  # "not run"
+    bad = _deploy(runner, *args, "--limit", "nope")
+    assert bad.exit_code == 2
+    assert bad.output.strip() == "Error: --limit: no host or group called 'nope' in the inventory"
+
+
+@pytest.mark.parametrize("mode", ["--serial", "--no-wait"])
+def test_execution_modes(runner: CliRunner, mode: str) -> None:
+    args = (str(EXAMPLES / "inventory.py"), str(EXAMPLES / "deploy.py"), mode)
+    result = _deploy(runner, *args)
+    assert result.exit_code == 0, result.output
+    assert _row(result.output, "@sim/db1")[5] == "2"
