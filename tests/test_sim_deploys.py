@@ -72,14 +72,15 @@ def _deploy(state: State, ops: int) -> str | None:
     return None
 
 
-@settings(max_examples=max(settings().max_examples, 30), deadline=None)
+@settings(max_examples=max(settings().max_examples * 3, 50), deadline=None)
 @given(
     hosts=st.integers(1, 8),
     ops=st.integers(1, 6),
     seed=st.integers(0, 1000),
     fail_rate=st.sampled_from([0.0, 0.1, 0.3, 0.6, 1.0]),
     connect_rate=st.sampled_from([0.0, 0.2]),
-    fail_percent=st.one_of(st.none(), st.integers(0, 100)),
+    # Percentages a fraction of a few hosts hits exactly test "strictly greater".
+    fail_percent=st.one_of(st.none(), st.sampled_from([0, 25, 50, 75, 100]), st.integers(0, 100)),
 )
 def test_the_outcome_is_the_rules_prediction_and_the_log_reproduces_it(
     hosts: int,
