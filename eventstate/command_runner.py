@@ -35,6 +35,15 @@ def _cap(text: str, limit: int) -> tuple[str, bool]:
     return text[:limit], True
 
 
+def _shown(command: Command, options: CommandOptions) -> str:
+    # The log says how a command ran, not only what it was: privilege included.
+    shown = command.masked()
+    if options.sudo and not isinstance(command, FunctionCommand):
+        user = f"-u {options.sudo_user} " if options.sudo_user else ""
+        shown = f"sudo {user}{shown}"
+    return shown
+
+
 def run_command(
     state: State,
     host: Host,
@@ -81,7 +90,7 @@ def run_command(
         host=host.name,
         op_hash=op_hash,
         fact=fact,
-        command=command.masked(),
+        command=_shown(command, options),
         success=result.success,
         exit_code=result.exit_code,
         duration=round(duration, 6),

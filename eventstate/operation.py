@@ -170,10 +170,17 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
         if state.should_check_for_changes():
             is_change = False
             commands = command_generator()
-            for _ in commands:
-                is_change = True
-                break
-            commands.close()
+            try:
+                for _ in commands:
+                    is_change = True
+                    break
+            except BaseException:
+                # As pyinfra, the op keeps its place in the host's order even when its
+                # body fails: the next op must not take this one's hash and meta.
+                state.add_op_to_host(host, op_hash, None, counted=False)
+                raise
+            finally:
+                commands.close()
 
         result = OperationResult(op_hash, is_change)
         state.add_op_to_host(host, op_hash, is_change)

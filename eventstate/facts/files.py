@@ -64,8 +64,9 @@ class Sha256File(Fact):
     name = "files.Sha256File"
 
     def command(self, path: str) -> str:  # type: ignore[override]
-        """``sha256sum`` the path."""
-        return f"sha256sum {shlex.quote(path)} 2>/dev/null || true"
+        """``sha256sum`` the file's content on stdin (so odd names are never escaped)."""
+        quoted = shlex.quote(path)
+        return f"if [ -f {quoted} ]; then sha256sum < {quoted}; fi"
 
     def process(self, lines: list[str]) -> str | None:
         """The hex digest, or None."""

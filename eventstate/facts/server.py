@@ -39,11 +39,11 @@ class DebPackages(Fact):
         return "dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\\n' 2>/dev/null || true"
 
     def process(self, lines: list[str]) -> dict[str, str]:
-        """Only packages whose status is installed (``ii``)."""
+        """Only installed packages: status ``ii``, or ``hi`` (installed, on hold)."""
         packages: dict[str, str] = {}
         for line in lines:
             parts = line.split()
-            if len(parts) == 3 and parts[0] == "ii":
+            if len(parts) == 3 and parts[0] in ("ii", "hi"):
                 packages[parts[1].split(":")[0]] = parts[2]
         return packages
 
@@ -70,3 +70,7 @@ class SystemdStatus(Fact):
         active = lines[0].strip() if lines else ""
         enabled = lines[1].strip() if len(lines) > 1 else ""
         return {"running": active == "active", "enabled": enabled == "enabled"}
+
+    def default(self) -> dict[str, bool]:
+        """Status unknown: neither running nor enabled."""
+        return {"running": False, "enabled": False}

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 import shlex
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -116,7 +116,11 @@ def line(path: str, line: str, present: bool = True) -> Iterator[str]:
     matches = host.get_fact(FindInFile, path, pattern)
     quoted = shlex.quote(path)
     if present and not matches:
-        yield f"printf '%s\\n' {shlex.quote(line)} >> {quoted}"
+        # A last line with no newline would swallow ours (and never match again).
+        yield (
+            f'if [ -s {quoted} ] && [ -n "$(tail -c 1 {quoted})" ]; then echo >> {quoted}; fi; '
+            f"printf '%s\\n' {shlex.quote(line)} >> {quoted}"
+        )
     elif not present and matches:
         # Delete exact matches: keep every other line, then replace the file.
         awk = shlex.quote(f"$0 != {_awk_string(line)}")
@@ -128,15 +132,24 @@ def _awk_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# Content read from streams that cannot be rewound, by stream: the op's body
+# runs at prepare and again at execute, and a pipe can be read only once.
+_streamed: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
+
+
 def _read(src: str | Path | IO[Any]) -> bytes:
     if isinstance(src, (str, Path)):
         return Path(src).read_bytes()
-    if src.seekable():
-        src.seek(0)  # the body runs at prepare and again at execute: read it whole each time
+    if src in _streamed:
+        return _streamed[src]
+    seekable = src.seekable()
+    if seekable:
+        src.seek(0)
     data = src.read()
-    if isinstance(src, io.TextIOBase) or isinstance(data, str):
-        return data.encode() if isinstance(data, str) else data
-    return data
+    content = data.encode() if isinstance(data, str) else bytes(data)
+    if not seekable:
+        _streamed[src] = content
+    return content
 
 
 @operation
@@ -161,6 +174,6 @@ def put(
     remote_hash = host.get_fact(Sha256File, dest)
     if remote_hash != hashlib.sha256(content).hexdigest():
         yield FileUploadCommand(content, dest)
-    info = host.get_fact(File, dest) if (mode or user or group) else None
-    if mode or user or group:
+    if mode is not None or user or group:
+        info = host.get_fact(File, dest)
         yield from _attributes(dest, info or None, mode, user, group)
