@@ -197,10 +197,9 @@ def _run(
 
 
 def _abort(state: State, error: str) -> None:
-    try:
-        disconnect_all(state)
-    finally:
-        state.finish(RunStatus.ABORTED, error=error)
+    # Record the abort first: it is what happened; disconnecting is clean-up.
+    state.finish(RunStatus.ABORTED, error=error)
+    disconnect_all(state)
 
 
 def _verbose_handler() -> Any:

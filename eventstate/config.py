@@ -83,11 +83,17 @@ class Config:
         return Config(**self.settings())
 
     def snapshot(self) -> dict[str, Any]:
-        """The settings as JSON values, secrets masked: what a run records of its config."""
-        return {
+        """The settings as JSON values, secrets masked: what a run records of its config.
+
+        Passwords and every ``ENV`` value are masked (an environment often
+        carries tokens); ``ENV``'s names are kept.
+        """
+        snapshot = {
             key: ("***" if key in _SECRET_KEYS and value else _json_value(value))
             for key, value in sorted(self.settings().items())
         }
+        snapshot["ENV"] = dict.fromkeys(sorted(self.ENV), "***")
+        return snapshot
 
     def __repr__(self) -> str:
         return f"Config({', '.join(f'{k}={v!r}' for k, v in sorted(self.settings().items()))})"

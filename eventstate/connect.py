@@ -18,14 +18,17 @@ __all__ = ["connect_all", "disconnect_all"]
 
 def _connect(state: State, host: Host) -> str | None:
     state.trigger_callbacks("host_before_connect", host)
+
+    def connected() -> None:
+        state.record(HostConnected, host=host.name)
+        state.trigger_callbacks("host_connect", host)
+
     try:
-        host.connect()
+        host.connect(on_connected=connected)
     except ConnectError as error:
         state.record(HostConnectFailed, host=host.name, error=str(error))
         state.trigger_callbacks("host_connect_error", host, error)
         return str(error)
-    state.record(HostConnected, host=host.name)
-    state.trigger_callbacks("host_connect", host)
     return None
 
 
@@ -54,9 +57,11 @@ def connect_all(state: State) -> None:
 
 
 def _disconnect(state: State, host: Host) -> None:
-    host.disconnect()
-    state.record(HostDisconnected, host=host.name)
-    state.trigger_callbacks("host_disconnect", host)
+    def disconnected() -> None:
+        state.record(HostDisconnected, host=host.name)
+        state.trigger_callbacks("host_disconnect", host)
+
+    host.disconnect(on_disconnected=disconnected)
 
 
 def disconnect_all(state: State) -> None:

@@ -16,13 +16,14 @@ import gevent
 from eventstate.command_runner import run_command
 from eventstate.connectors.base import CommandOptions
 from eventstate.context import using
-from eventstate.errors import EventstateError
+from eventstate.errors import DeployError, EventstateError
 from eventstate.events import (
     HostOperationRetried,
     HostOperationStarted,
     OperationEnded,
     OperationStarted,
     OpOutcome,
+    RunStatus,
     StateStage,
 )
 
@@ -219,11 +220,20 @@ def run_ops(
         state.set_stage(StateStage.Execute)
     state.is_executing = True
     order = state.get_op_order()
-    if serial:
-        _run_serial(state, order, progress)
-    elif no_wait:
-        _run_no_wait(state, order, progress)
-    else:
-        for op_hash in order:
-            _run_single_op(state, op_hash, progress)
+    try:
+        if serial:
+            _run_serial(state, order, progress)
+        elif no_wait:
+            _run_no_wait(state, order, progress)
+        else:
+            for op_hash in order:
+                _run_single_op(state, op_hash, progress)
+    except DeployError as error:
+        # FAIL_PERCENT tripped or no host left: the run ends here, and the log says so.
+        state.finish(RunStatus.ABORTED, error=str(error))
+        raise
+    except Exception as error:
+        # An op body raised at execute time: it propagates (as pyinfra), recorded first.
+        state.finish(RunStatus.ABORTED, error=f"{type(error).__name__}: {error}")
+        raise
     state.flush()

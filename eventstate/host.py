@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -93,8 +93,12 @@ class Host:
         """Attach the host to the State of its deploy."""
         self.state = state
 
-    def connect(self) -> None:
+    def connect(self, on_connected: Callable[[], None] | None = None) -> None:
         """Connect through the host's connector (made on first use).
+
+        Args:
+            on_connected: Called once connected, before the host is marked so
+                (pyinfra fires ``host_connect`` there).
 
         Raises:
             ConnectError: the host cannot be reached, or its connector is not installed.
@@ -111,12 +115,21 @@ class Host:
                 raise ConnectError(str(error)) from None
             self.connector = connector_class(self, self.connector_arg)
         self.connector.connect()
+        if on_connected is not None:
+            on_connected()
         self.connected = True
 
-    def disconnect(self) -> None:
-        """Close the host's connection, if open."""
+    def disconnect(self, on_disconnected: Callable[[], None] | None = None) -> None:
+        """Close the host's connection, if open.
+
+        Args:
+            on_disconnected: Called before the host is marked disconnected
+                (pyinfra fires ``host_disconnect`` there).
+        """
         if self.connected and self.connector is not None:
             self.connector.disconnect()
+        if on_disconnected is not None:
+            on_disconnected()
         self.connected = False
 
     def get_fact(self, fact_class: type[Fact], *args: Any, sudo: bool = False) -> Any:

@@ -157,14 +157,20 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
         def command_generator() -> Iterator[Command]:
             if state.is_executing and not _if_holds(global_arguments.if_):
                 return
-            host.in_op = True
-            host.current_op_arguments = global_arguments
-            try:
-                for command in func(*args, **kwargs):
-                    yield make_command(command)
-            finally:
-                host.in_op = False
-                host.current_op_arguments = None
+            body = func(*args, **kwargs)
+            while True:
+                # "In the op" only while its body runs: between yields the engine runs
+                # the command, and a Python step may add (nested) ops.
+                host.in_op = True
+                host.current_op_arguments = global_arguments
+                try:
+                    command = next(body)
+                except StopIteration:
+                    return
+                finally:
+                    host.in_op = False
+                    host.current_op_arguments = None
+                yield make_command(command)
 
         is_change: bool | None = None
         if state.should_check_for_changes():

@@ -651,8 +651,13 @@ class State:
             self._recorder.flush()
 
     def finish(self, status: RunStatus | str = RunStatus.SUCCESS, error: str | None = None) -> None:
-        """Record the end of the run and write everything to the log."""
-        self.record(RunFinished, status=RunStatus(status), error=error)
+        """Record the end of the run and write everything to the log.
+
+        A run ends once: when it has already ended (``run_ops`` records an
+        abort itself), this only writes what is pending.
+        """
+        if self.view.run.status is None:
+            self.record(RunFinished, status=RunStatus(status), error=error)
         self.flush()
 
     def __enter__(self) -> State:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 from collections.abc import Sequence
 
 from gevent import subprocess
@@ -25,13 +28,16 @@ def run_process(
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            # Its own process group: a timeout kills the shell and whatever it started.
+            start_new_session=True,
         )
     except OSError as error:
         return CommandResult(False, None, "", f"cannot run {argv[0]}: {error.strerror}")
     try:
         stdout, stderr = process.communicate(stdin, timeout=options.timeout)
     except subprocess.TimeoutExpired:
-        process.kill()
+        with contextlib.suppress(ProcessLookupError):  # it may have just exited
+            os.killpg(process.pid, signal.SIGKILL)
         stdout, stderr = process.communicate()
         return CommandResult(
             False,
