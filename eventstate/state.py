@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import getpass
 import logging
-import secrets
 import socket
 import sys
-import time
+import uuid
 from collections.abc import Iterable, Mapping
 from multiprocessing import cpu_count
 from types import TracebackType
@@ -133,11 +132,12 @@ class BaseStateCallback:
 
 
 def new_run_id() -> str:
-    """A new run id: 12 hex digits of milliseconds since the epoch, 20 random ones.
+    """A new run id: 32 random hex digits.
 
-    Ids sort by start time, and any unique prefix can name a run.
+    Random from the first digit, so that a few leading digits -- the short
+    form listings show -- name one run.
     """
-    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
+    return uuid.uuid4().hex
 
 
 def _printable(arg: str) -> str:

@@ -1,6 +1,29 @@
-"""Reading the past: rebuild a stored run's views, verify its integrity."""
+"""Reading the past: open a log, list its runs, see any run's State at any event.
 
+>>> import replay
+>>> with replay.open("eventstate.db") as log:           # doctest: +SKIP
+...     run = log.run("01a2")                          # a unique prefix will do
+...     view = run.state_at(10)                        # the State after event 10
+"""
+
+from replay.info import RunInfo
+from replay.log import ReplayLog, UnknownRunError, open_log
 from replay.rebuild import read_events, rebuild
+from replay.run import Run
 from replay.verify import VerifyReport, verify_run
 
-__all__ = ["VerifyReport", "read_events", "rebuild", "verify_run"]
+#: ``replay.open(path)``: open a stored log for reading.
+open = open_log
+
+__all__ = [
+    "ReplayLog",
+    "Run",
+    "RunInfo",
+    "UnknownRunError",
+    "VerifyReport",
+    "open",
+    "open_log",
+    "read_events",
+    "rebuild",
+    "verify_run",
+]

@@ -90,6 +90,10 @@ class EventLog(abc.ABC):
     def last_event(self, run_id: str) -> StoredEvent | None:
         """The last stored event of ``run_id``, or None for a run with none."""
 
+    def check_guards(self) -> list[str]:
+        """What is missing of the store's own append-only guards (nothing, by default)."""
+        return []
+
     def flush(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
         """Make everything appended so far durable. Stores that commit on append do nothing."""
 

@@ -186,6 +186,20 @@ class SqliteEventLog(EventLog):
         ).fetchone()
         return StoredEvent(*row) if row else None
 
+    def check_guards(self) -> list[str]:
+        """The append-only triggers that are missing from the database."""
+        present = {
+            row[0]
+            for row in self.db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'"
+            )
+        }
+        return [
+            f"the append-only trigger {name} is missing: {statement} is not refused"
+            for name, statement in _APPEND_ONLY_TRIGGERS.items()
+            if name not in present
+        ]
+
     def flush(self) -> None:
         """Every append is already committed; nothing is pending here."""
 

@@ -1,20 +1,13 @@
-"""The ``eventstate`` command line.
-
-Commands parse their options, call the library, and print. A user's mistake
--- a missing file, a bad option, an unknown host -- is one line on stderr and
-exit status 2; a deploy that ran but failed or aborted exits 1. ``--debug``
-shows tracebacks.
-"""
+"""``eventstate deploy``: run a deploy file on an inventory, recording every step."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
 
+from eventstate.cli.base import DEFAULT_DB, UserError, user_errors
 from eventstate.config import Config
 from eventstate.connect import connect_all, disconnect_all
 from eventstate.deploy import compile_deploy_file, load_inventory, run_deploy_file
@@ -26,31 +19,7 @@ from eventstate.inventory import Inventory
 from eventstate.state import State
 from eventstate.stores.sqlite import SqliteEventLog
 
-__all__ = ["main"]
-
-DEFAULT_DB = "eventstate.db"
-
-
-class UserError(click.ClickException):
-    """A mistake in what the user asked: one line, exit status 2."""
-
-    exit_code = 2
-
-
-@contextmanager
-def _user_errors(debug: bool) -> Iterator[None]:
-    try:
-        yield
-    except EventstateError as error:
-        if debug:
-            raise
-        raise UserError(str(error)) from None
-
-
-@click.group()
-@click.version_option(package_name="eventstate")
-def main() -> None:
-    """eventstate: deploys recorded as an event log you can audit and replay."""
+__all__ = ["deploy"]
 
 
 def _limit(inventory: Inventory, spec: str | None) -> list[Host] | None:
@@ -94,7 +63,7 @@ def _summary(state: State) -> list[str]:
     return lines
 
 
-@main.command()
+@click.command()
 @click.argument("inventory")
 @click.argument("deploy_file", metavar="DEPLOY.py", type=click.Path(dir_okay=False))
 @click.option("--db", default=DEFAULT_DB, show_default=True, help="The SQLite event log.")
@@ -128,7 +97,7 @@ def deploy(
     """
     if serial and no_wait:
         raise UserError("--serial and --no-wait cannot be used together")
-    with _user_errors(debug):
+    with user_errors(debug):
         # Mistakes in the files are found before anything connects or is recorded.
         code = compile_deploy_file(deploy_file)
         hosts = load_inventory(inventory)

@@ -1,0 +1,26 @@
+"""The ``eventstate`` command line.
+
+Commands parse their options, call the library, and print. A user's mistake
+-- a missing file, a bad option, an unknown run -- is one line on stderr and
+exit status 2; a deploy that ran but failed or aborted exits 1. ``--debug``
+shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import click
+
+from eventstate.cli.audit import events, export, import_, runs, show, state, verify
+from eventstate.cli.deploy import deploy
+
+__all__ = ["main"]
+
+
+@click.group()
+@click.version_option(package_name="eventstate")
+def main() -> None:
+    """eventstate: deploys recorded as an event log you can audit and replay."""
+
+
+for command in (deploy, runs, show, events, export, import_, state, verify):
+    main.add_command(command)

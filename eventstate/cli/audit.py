@@ -1,0 +1,460 @@
+"""Commands that read the log: runs, show, events, export, import, state, verify."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import click
+
+from eventstate.chain import GENESIS_HASH, chain_hash
+from eventstate.cli.base import DEFAULT_DB, UserError, table, user_errors
+from eventstate.codec import EventCodec
+from eventstate.events import EVENT_TYPES, CommandExecuted, HostOperationFinished, OpOutcome
+from eventstate.stores.base import StoredEvent
+from eventstate.stores.sqlite import SqliteEventLog
+from projections import StateView
+from replay import ReplayLog, Run, RunInfo, open_log, verify_run
+
+__all__ = ["events", "export", "import_", "runs", "show", "state", "verify"]
+
+db_option = click.option(
+    "--db", default=DEFAULT_DB, show_default=True, help="The SQLite event log to read."
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON, for machines.")
+
+
+@contextmanager
+def opened(db: str) -> Iterator[ReplayLog]:
+    """The log at ``db``, opened for reading; its problems become one-line errors."""
+    with user_errors():
+        log = open_log(db)
+    try:
+        with user_errors():
+            yield log
+    finally:
+        log.close()
+
+
+def _short(run_id: str, length: int = 8) -> str:
+    return run_id[:length]
+
+
+def _short_length(run_ids: list[str]) -> int:
+    """The fewest leading characters (8 at least) that tell these runs apart."""
+    length = 8
+    while len({run_id[:length] for run_id in run_ids}) < len(run_ids) and length < 32:
+        length += 2
+    return length
+
+
+def _since(text: str) -> datetime:
+    relative = re.fullmatch(r"(\d+)([mhdw])", text)
+    if relative:
+        amount, unit = int(relative[1]), relative[2]
+        minutes = amount * {"m": 1, "h": 60, "d": 1440, "w": 10080}[unit]
+        return datetime.now(timezone.utc) - timedelta(minutes=minutes)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(
+            f"--since: {text!r} is neither a date (2026-11-25) nor an age (30m, 12h, 2d, 1w)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _info_json(info: RunInfo) -> dict[str, Any]:
+    return {
+        "run_id": info.run_id,
+        "started": info.started,
+        "finished": info.finished,
+        "duration": info.duration,
+        "user": info.user,
+        "machine": info.machine,
+        "command": info.command,
+        "hosts": info.hosts,
+        "status": info.status,
+        "changed": info.changed,
+        "failed": info.failed,
+        "events": info.events,
+        "error": info.error,
+    }
+
+
+@click.command()
+@db_option
+@click.option("--host", help="Only runs whose inventory has this host.")
+@click.option(
+    "--status",
+    type=click.Choice(["success", "failed", "aborted", "interrupted"]),
+    help="Only runs that ended so.",
+)
+@click.option("--since", help="Only runs started since a date (2026-11-25) or an age (2d).")
+@json_option
+def runs(db: str, host: str | None, status: str | None, since: str | None, as_json: bool) -> None:
+    """List past deploys, newest first."""
+    threshold = _since(since) if since else None
+    with opened(db) as log:
+        listed = []
+        for run in log.runs():
+            view = run.state()
+            info = RunInfo.of(view, view.events_applied)
+            if host is not None and host not in view.run.hosts:
+                continue
+            if status is not None and info.status != status:
+                continue
+            if threshold and (not info.started or datetime.fromisoformat(info.started) < threshold):
+                continue
+            listed.append(info)
+    if as_json:
+        click.echo(json.dumps([_info_json(info) for info in listed], indent=2))
+        return
+    length = _short_length([info.run_id for info in listed])
+    rows = [
+        (
+            _short(info.run_id, length),
+            (info.started or "")[:19].replace("T", " "),
+            f"{info.duration:.1f}s" if info.duration is not None else "-",
+            f"{info.user}@{info.machine}",
+            info.command if len(info.command) <= 50 else info.command[:47] + "...",
+            info.hosts,
+            info.status,
+            info.changed,
+            info.failed,
+        )
+        for info in listed
+    ]
+    headers = ("run", "started", "took", "by", "command", "hosts", "status", "changed", "failed")
+    for line in table(headers, rows):
+        click.echo(line)
+
+
+def _host_rows(view: StateView) -> list[dict[str, Any]]:
+    rows = []
+    for name in view.run.hosts:
+        if name in view.host_sets.connect_errors:
+            status = "connect failed"
+        elif name in view.failed_hosts:
+            status = "failed"
+        elif name in view.active_hosts:
+            status = "ok"
+        else:
+            status = "not run"
+        meta, results = view.meta[name], view.results[name]
+        rows.append(
+            {
+                "host": name,
+                "status": status,
+                "ops": meta.ops,
+                "ops_change": meta.ops_change,
+                "ops_no_change": meta.ops_no_change,
+                "results": results.as_dict(),
+            }
+        )
+    return rows
+
+
+_RESULT_KEYS = ("success_ops", "error_ops", "ignored_error_ops", "partial_ops")
+
+
+def _failures(run: Run, view: StateView) -> list[dict[str, Any]]:
+    """Every op that ended in an error, with the commands of its final attempt."""
+    failures: list[dict[str, Any]] = []
+    commands: dict[tuple[str, str], list[CommandExecuted]] = {}
+    for event in run.events(types={"CommandExecuted", "HostOperationFinished"}):
+        if isinstance(event, CommandExecuted) and event.op_hash is not None:
+            commands.setdefault((event.host, event.op_hash), []).append(event)
+        elif isinstance(event, HostOperationFinished) and event.outcome is not OpOutcome.SUCCESS:
+            ran = [
+                c
+                for c in commands.get((event.host, event.op_hash), [])
+                if c.attempt == event.retry_count
+            ]
+            meta = view.op_meta.get(event.op_hash)
+            failures.append(
+                {
+                    "seq": event.seq,
+                    "host": event.host,
+                    "op_hash": event.op_hash,
+                    "operation": ", ".join(meta.names) if meta else event.op_hash,
+                    "outcome": event.outcome.value,
+                    "retries": event.retry_count,
+                    "commands": [
+                        {
+                            "command": c.command,
+                            "success": c.success,
+                            "exit_code": c.exit_code,
+                            "stdout": c.stdout,
+                            "stderr": c.stderr,
+                        }
+                        for c in ran
+                    ],
+                }
+            )
+    return failures
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@db_option
+@json_option
+def show(run_id: str, db: str, as_json: bool) -> None:
+    """A run: who, when, each host's results, the failed operations and their output."""
+    with opened(db) as log:
+        run = log.run(run_id)
+        view = run.state()
+        info = RunInfo.of(view, view.events_applied)
+        hosts = _host_rows(view)
+        failures = _failures(run, view)
+    warnings = {stage.name: count for stage, count in view.stage_warnings.items()}
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "run": _info_json(info),
+                    "hosts": hosts,
+                    "failures": failures,
+                    "warnings": warnings,
+                },
+                indent=2,
+            )
+        )
+        return
+    click.echo(f"run       {info.run_id}")
+    click.echo(f"by        {info.user}@{info.machine}")
+    click.echo(f"command   {info.command}")
+    duration = f" ({info.duration:.2f}s)" if info.duration is not None else ""
+    click.echo(f"started   {info.started}{duration}")
+    click.echo(f"status    {info.status}" + (f": {info.error}" if info.error else ""))
+    click.echo(f"events    {info.events}")
+    click.echo("")
+    headers = (
+        "host",
+        "status",
+        "ops",
+        "change",
+        "no-change",
+        "success",
+        "error",
+        "ignored",
+        "partial",
+    )
+    keys = ("host", "status", "ops", "ops_change", "ops_no_change")
+    rows = [(*(row[k] for k in keys), *(row["results"][k] for k in _RESULT_KEYS)) for row in hosts]
+    for line in table(headers, rows):
+        click.echo(line)
+    if failures:
+        click.echo("\nfailed operations")
+        for failure in failures:
+            retries = f" after {failure['retries']} retries" if failure["retries"] else ""
+            click.echo(
+                f"  [{failure['host']}] {failure['operation']}: {failure['outcome']}{retries}"
+                f" (event {failure['seq']})"
+            )
+            for command in failure["commands"]:
+                ended = "ok" if command["success"] else f"exit {command['exit_code']}"
+                click.echo(f"    $ {command['command']}  -> {ended}")
+                for stream in ("stdout", "stderr"):
+                    for text in command[stream].splitlines()[-10:]:
+                        click.echo(f"      {stream}: {text}")
+    if warnings:
+        click.echo("\nwarnings " + ", ".join(f"{stage}: {n}" for stage, n in warnings.items()))
+
+
+def _fields(event_dict: dict[str, Any]) -> str:
+    skip = {"run_id", "seq", "at", "type", "v", "host"}
+    parts = []
+    for key, value in event_dict.items():
+        if key in skip or value in (None, "", [], {}):
+            continue
+        text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+        if len(text) > 80:
+            text = text[:77] + "..."
+        parts.append(f"{key}={text}")
+    return " ".join(parts)
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@db_option
+@click.option("--host", help="Only events about this host.")
+@click.option("--type", "types", multiple=True, help="Only events of this type (repeatable).")
+@click.option("--from", "first", type=click.IntRange(min=1), default=1, help="First event.")
+@click.option("--to", "last", type=click.IntRange(min=1), help="Last event.")
+@json_option
+def events(
+    run_id: str,
+    db: str,
+    host: str | None,
+    types: tuple[str, ...],
+    first: int,
+    last: int | None,
+    as_json: bool,
+) -> None:
+    """Print a run's events, one per line."""
+    unknown = [t for t in types if t not in EVENT_TYPES]
+    if unknown:
+        raise UserError(
+            f"--type: unknown event type {unknown[0]!r} (known: {', '.join(EVENT_TYPES)})"
+        )
+    with opened(db) as log:
+        run = log.run(run_id)
+        for stored in run.stored(first, last, host=host, types=set(types) or None):
+            data = json.loads(stored.payload)
+            if as_json:
+                click.echo(stored.payload)
+                continue
+            where = f" [{stored.host}]" if stored.host else ""
+            click.echo(
+                f"{stored.seq:>6}  {stored.timestamp[11:23]}  {stored.type}{where}  {_fields(data)}"
+            )
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@db_option
+@click.option(
+    "-o", "--output", type=click.File("w"), default="-", help="File to write (- for stdout)."
+)
+def export(run_id: str, db: str, output: Any) -> None:
+    """Write a run as JSON Lines: one stored event per line, hashes included."""
+    with opened(db) as log:
+        run = log.run(run_id)
+        for stored in run.stored():
+            output.write(
+                json.dumps(
+                    {
+                        "run_id": stored.run_id,
+                        "seq": stored.seq,
+                        "type": stored.type,
+                        "version": stored.version,
+                        "timestamp": stored.timestamp,
+                        "host": stored.host,
+                        "payload": stored.payload,
+                        "prev_hash": stored.prev_hash,
+                        "hash": stored.hash,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+
+
+def _read_export(path: str) -> list[StoredEvent]:
+    rows: list[StoredEvent] = []
+    try:
+        handle = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror}") from None
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(StoredEvent(**json.loads(line)))
+            except (ValueError, TypeError) as error:
+                raise UserError(f"{path}:{number}: not an exported event ({error})") from None
+    return rows
+
+
+@click.command("import")
+@click.argument("path", metavar="FILE")
+@db_option
+def import_(path: str, db: str) -> None:
+    """Read runs exported as JSON Lines into the log, verifying each chain first."""
+    rows = _read_export(path)
+    codec = EventCodec()
+    expected: dict[str, tuple[int, str]] = {}
+    for row in rows:
+        seq, prev = expected.get(row.run_id, (1, GENESIS_HASH))
+        if row.seq != seq:
+            raise UserError(f"{path}: run {row.run_id}, event {seq}: missing")
+        if row.prev_hash != prev or chain_hash(prev, row.payload) != row.hash:
+            raise UserError(f"{path}: run {row.run_id}, event {row.seq}: hash chain broken")
+        with user_errors():
+            event = codec.decode(row.payload)
+        if (event.run_id, event.seq, event.event_type) != (row.run_id, row.seq, row.type):
+            raise UserError(
+                f"{path}: run {row.run_id}, event {row.seq}: row disagrees with payload"
+            )
+        expected[row.run_id] = (seq + 1, row.hash)
+    with user_errors():
+        log = SqliteEventLog(db)
+        try:
+            present = {summary.run_id for summary in log.runs()}
+            clash = next((run_id for run_id in expected if run_id in present), None)
+            if clash:
+                raise UserError(f"run {clash} is already in {db}")
+            log.append(rows)
+        finally:
+            log.close()
+    click.echo(f"imported {len(rows)} events of {len(expected)} run(s) into {db}")
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@click.option(
+    "--at", "seq", type=click.IntRange(min=0), help="After this event (default: the end)."
+)
+@db_option
+@json_option
+def state(run_id: str, seq: int | None, db: str, as_json: bool) -> None:
+    """The State's views as they were after event N: stage, hosts, meta, results, limit."""
+    with opened(db) as log:
+        run = log.run(run_id)
+        last = run.last_seq
+        if seq is not None and seq > last:
+            raise UserError(f"--at {seq}: run {_short(run.run_id)} has {last} events")
+        view = run.state_at(last if seq is None else seq)
+    snapshot = view.snapshot()
+    if as_json:
+        click.echo(json.dumps(snapshot, indent=2))
+        return
+    click.echo(f"after event {view.events_applied} of {last}")
+    click.echo(f"stage       {snapshot['current_stage']} (executing: {snapshot['is_executing']})")
+    for name in ("activated_hosts", "active_hosts", "failed_hosts"):
+        click.echo(f"{name.replace('_hosts', ''):<11} {', '.join(snapshot[name]) or '-'}")
+    limit = snapshot["limit_hosts"]
+    click.echo(f"limit       {', '.join(limit) if limit is not None else 'none'}")
+    click.echo(f"warnings    {snapshot['stage_warnings'] or 'none'}")
+    click.echo("")
+    for line in table(
+        ("host", "ops", "change", "no-change", "success", "error", "ignored", "partial"),
+        [
+            (
+                host,
+                meta["ops"],
+                meta["ops_change"],
+                meta["ops_no_change"],
+                *(snapshot["results"][host][key] for key in _RESULT_KEYS),
+            )
+            for host, meta in snapshot["meta"].items()
+        ],
+    ):
+        click.echo(line)
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN", required=False)
+@db_option
+def verify(run_id: str | None, db: str) -> None:
+    """Check the log: append-only guards, and each run's sequence, hash chain and payloads.
+
+    Exit status 1 names the first bad event.
+    """
+    with opened(db) as log:
+        problems = log.log.check_guards()
+        ids = [log.resolve(run_id)] if run_id else log.run_ids()
+        reports = [verify_run(log.log, one, codec=log.codec) for one in ids]
+    for problem in problems:
+        click.echo(f"log: {problem}")
+    bad = [report for report in reports if not report.ok]
+    for report in reports:
+        click.echo(str(report))
+    if problems or bad:
+        sys.exit(1)

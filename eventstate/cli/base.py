@@ -1,0 +1,53 @@
+"""What every command shares: the one-line error, the default log, tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from eventstate.errors import EventstateError
+
+__all__ = ["DEFAULT_DB", "UserError", "table", "user_errors"]
+
+#: The log every command uses unless given ``--db``.
+DEFAULT_DB = "eventstate.db"
+
+
+class UserError(click.ClickException):
+    """A mistake in what the user asked: one line on stderr, exit status 2."""
+
+    exit_code = 2
+
+
+@contextmanager
+def user_errors(debug: bool = False) -> Iterator[None]:
+    """Turn the library's errors into one-line :class:`UserError` s (tracebacks with --debug)."""
+    try:
+        yield
+    except EventstateError as error:
+        if debug:
+            raise
+        raise UserError(str(error)) from None
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """Rows as aligned text: numbers to the right, the rest to the left."""
+    cells = [[str(value) for value in row] for row in rows]
+    widths = [
+        max([len(header), *(len(row[i]) for row in cells)]) for i, header in enumerate(headers)
+    ]
+    numeric = [
+        bool(rows) and all(isinstance(row[i], (int, float)) for row in rows)
+        for i in range(len(headers))
+    ]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            value.rjust(width) if right else value.ljust(width)
+            for value, width, right in zip(values, widths, numeric, strict=True)
+        ).rstrip()
+
+    return [line(list(headers)), *(line(row) for row in cells)]

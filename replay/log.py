@@ -1,0 +1,94 @@
+"""Opening a stored log, and naming its runs (short ids welcome)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from types import TracebackType
+
+from eventstate.codec import EventCodec
+from eventstate.errors import EventstateError
+from eventstate.events import Event
+from eventstate.stores.base import EventLog
+from eventstate.stores.sqlite import SqliteEventLog
+from replay.info import RunInfo
+from replay.run import Run
+
+__all__ = ["ReplayLog", "RunInfo", "UnknownRunError", "open_log"]
+
+
+class UnknownRunError(EventstateError):
+    """No run (or more than one) matches the id given."""
+
+
+class ReplayLog:
+    """A stored event log, opened to read its runs.
+
+    Args:
+        log: The store to read.
+        codec: Decodes stored events; a new :class:`EventCodec` by default.
+    """
+
+    def __init__(self, log: EventLog, codec: EventCodec | None = None) -> None:
+        self.log = log
+        self.codec = codec or EventCodec()
+
+    def run_ids(self) -> list[str]:
+        """Every run id, oldest first."""
+        return [summary.run_id for summary in self.log.runs()]
+
+    def resolve(self, run_id: str) -> str:
+        """The full id of the run ``run_id`` names: the id itself, or a unique prefix.
+
+        Raises:
+            UnknownRunError: no run, or several, match.
+        """
+        ids = self.run_ids()
+        if run_id in ids:
+            return run_id
+        matches = [candidate for candidate in ids if candidate.startswith(run_id)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise UnknownRunError(f"no run {run_id!r} in this log")
+        raise UnknownRunError(f"{run_id!r} names {len(matches)} runs: give more of the id")
+
+    def run(self, run_id: str) -> Run:
+        """The run ``run_id`` (or a unique prefix of it) names."""
+        return Run(self.log, self.resolve(run_id), self.codec)
+
+    def runs(self) -> list[Run]:
+        """Every run, newest first."""
+        return [Run(self.log, run_id, self.codec) for run_id in reversed(self.run_ids())]
+
+    def infos(self) -> list[RunInfo]:
+        """A :class:`RunInfo` of every run, newest first."""
+        return [run.info() for run in self.runs()]
+
+    def events(self, run_id: str) -> Iterator[Event]:
+        """The decoded events of a run."""
+        return self.run(run_id).events()
+
+    def close(self) -> None:
+        """Close the store."""
+        self.log.close()
+
+    def __enter__(self) -> ReplayLog:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def open_log(path: str | os.PathLike[str]) -> ReplayLog:
+    """Open the SQLite log at ``path`` for reading.
+
+    Raises:
+        StoreError: there is no log there, it is not SQLite, or a newer eventstate wrote it.
+    """
+    return ReplayLog(SqliteEventLog(path, create=False))
