@@ -21,14 +21,25 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from eventstate.connect import connect_all, disconnect_all
 from eventstate.context import using
-from eventstate.errors import EventstateError, InventoryError
+from eventstate.errors import DeployError, EventstateError, InventoryError
+from eventstate.events import DeployLoaded, RunStatus, StateStage
+from eventstate.execute import Progress, run_ops
 from eventstate.inventory import Inventory
 
 if TYPE_CHECKING:
     from eventstate.state import State
 
-__all__ = ["DeployFileError", "compile_deploy_file", "load_inventory", "run_deploy_file"]
+__all__ = [
+    "DeployFileError",
+    "compile_deploy_file",
+    "inventory_from_source",
+    "load_inventory",
+    "record_deploy",
+    "run_deploy",
+    "run_deploy_file",
+]
 
 
 class DeployFileError(EventstateError):
@@ -77,30 +88,42 @@ def load_inventory(spec: str) -> Inventory:
     if spec.endswith(".py") or path.is_file():
         if not path.is_file():
             raise DeployFileError(f"no inventory file {spec}")
-        code = _compile(path)
-        namespace: dict[str, Any] = {"__file__": str(path), "__name__": "inventory"}
         try:
-            exec(code, namespace)
-        except Exception as error:
-            raise DeployFileError(
-                f"{_where(error, str(path))}: {type(error).__name__}: {error}"
-            ) from None
-        groups = {
-            name: (list(value), dict(namespace.get(f"{name}_data") or {}))
-            for name, value in namespace.items()
-            if not name.startswith("_") and _is_host_list(value)
-        }
-        if not groups:
-            raise InventoryError(f"{spec} defines no hosts (top-level lists of host names)")
-        names: dict[str, None] = {}
-        for group_hosts, _ in groups.values():
-            for item in group_hosts:
-                names[item[0] if isinstance(item, tuple) else item] = None
-        return Inventory((list(names), dict(namespace.get("data") or {})), **groups)
+            source = path.read_text()
+        except OSError as error:
+            raise DeployFileError(f"cannot read {path}: {error.strerror}") from None
+        return inventory_from_source(source, str(path))
     names_list = [name.strip() for name in spec.split(",") if name.strip()]
     if not names_list:
         raise InventoryError("the inventory names no hosts")
     return Inventory((names_list, {}))
+
+
+def inventory_from_source(source: str, filename: str) -> Inventory:
+    """The inventory an inventory file's text describes (see the module's docstring)."""
+    try:
+        code = compile(source, filename, "exec")
+    except SyntaxError as error:
+        raise DeployFileError(f"{filename}:{error.lineno}: syntax error: {error.msg}") from None
+    namespace: dict[str, Any] = {"__file__": filename, "__name__": "inventory"}
+    try:
+        exec(code, namespace)
+    except Exception as error:
+        raise DeployFileError(
+            f"{_where(error, filename)}: {type(error).__name__}: {error}"
+        ) from None
+    groups = {
+        name: (list(value), dict(namespace.get(f"{name}_data") or {}))
+        for name, value in namespace.items()
+        if not name.startswith("_") and _is_host_list(value)
+    }
+    if not groups:
+        raise InventoryError(f"{filename} defines no hosts (top-level lists of host names)")
+    names: dict[str, None] = {}
+    for group_hosts, _ in groups.values():
+        for item in group_hosts:
+            names[item[0] if isinstance(item, tuple) else item] = None
+    return Inventory((list(names), dict(namespace.get("data") or {})), **groups)
 
 
 def compile_deploy_file(path: str | os.PathLike[str]) -> Any:
@@ -146,3 +169,69 @@ def run_deploy_file(state: State, path: str | os.PathLike[str], code: Any = None
                     ) from error
     finally:
         state.deploy_filename = None
+
+
+def record_deploy(state: State, inventory: str, deploy_file: str, options: dict[str, Any]) -> None:
+    """Record the deploy's code, inventory and options in the run (``DeployLoaded``)."""
+    inventory_path = Path(inventory)
+    inventory_source = (
+        inventory_path.read_text()
+        if inventory.endswith(".py") or inventory_path.is_file()
+        else None
+    )
+    deploy_path = Path(deploy_file).resolve()
+    state.record(
+        DeployLoaded,
+        inventory=inventory,
+        inventory_source=inventory_source,
+        deploy_file=str(deploy_path),
+        deploy_source=deploy_path.read_text(),
+        options=options,
+    )
+
+
+def run_deploy(
+    state: State,
+    deploy_file: str,
+    code: Any = None,
+    *,
+    dry: bool = False,
+    serial: bool = False,
+    no_wait: bool = False,
+    progress: Progress | None = None,
+) -> RunStatus:
+    """A whole deploy: connect, prepare the deploy file, execute, disconnect -- recorded.
+
+    Returns how the run ended. A deploy stopped by its hosts failing
+    (FAIL_PERCENT, no host left) is an aborted run, not an exception.
+
+    Raises:
+        EventstateError: a mistake in the deploy (an unknown argument...), or
+            anything else the deploy code raised -- after the run is recorded
+            as aborted with it.
+    """
+    try:
+        connect_all(state)
+        state.set_stage(StateStage.Prepare)
+        run_deploy_file(state, deploy_file, code)
+        if not dry:
+            run_ops(state, serial=serial, no_wait=no_wait, progress=progress)
+        disconnect_all(state)
+    except DeployError as error:
+        _abort(state, str(error))
+        return RunStatus.ABORTED
+    except EventstateError as error:
+        _abort(state, str(error))
+        raise
+    except Exception as error:
+        _abort(state, f"{type(error).__name__}: {error}")
+        raise
+    status = RunStatus.FAILED if len(state.failed_hosts) else RunStatus.SUCCESS
+    state.finish(status)
+    return status
+
+
+def _abort(state: State, error: str) -> None:
+    # Record the abort first: it is what happened; disconnecting is clean-up.
+    state.finish(RunStatus.ABORTED, error=error)
+    disconnect_all(state)

@@ -24,6 +24,7 @@ import attrs
 __all__ = [
     "EVENT_TYPES",
     "CommandExecuted",
+    "DeployLoaded",
     "Event",
     "ExecutionStarted",
     "FailOutcome",
@@ -125,6 +126,30 @@ class RunStarted(Event):
     hosts: tuple[str, ...]
     groups: Mapping[str, tuple[str, ...]] = attrs.field(converter=_frozen_mapping)
     config: Mapping[str, Any] = attrs.field(converter=_frozen_mapping)
+
+
+@attrs.frozen(kw_only=True)
+class DeployLoaded(Event):
+    """The deploy's code and inventory, as they were when it ran.
+
+    Recorded by ``eventstate deploy``: the audit shows exactly what code ran,
+    and ``eventstate rerun`` re-runs it even after the files have changed.
+
+    Attributes:
+        inventory: The inventory as given: a file path or a host list.
+        inventory_source: The inventory file's text, or None for a host list.
+        deploy_file: The deploy file's absolute path.
+        deploy_source: Its text.
+        options: The command's options (limit, dry, serial, no_wait...).
+    """
+
+    event_type: ClassVar[str] = "DeployLoaded"
+
+    inventory: str
+    inventory_source: str | None
+    deploy_file: str
+    deploy_source: str
+    options: Mapping[str, Any] = attrs.field(converter=_frozen_mapping)
 
 
 @attrs.frozen(kw_only=True)
@@ -387,6 +412,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = types.MappingProxyType(
         cls.event_type: cls
         for cls in (
             RunStarted,
+            DeployLoaded,
             StageChanged,
             HostActivated,
             HostsFailed,

@@ -67,11 +67,19 @@ class HostOpData:
 
 
 def _display(value: Any) -> str:
+    # How an argument is shown in the op's meta: it must be the same in every run of
+    # the same deploy (no memory addresses), and never reveal a secret.
     if isinstance(value, Secret):
         return "***"
+    if value is None or isinstance(value, (str, int, float, bool, list, tuple, dict)):
+        return str(value)
     if callable(value):
-        return getattr(value, "__name__", repr(value))
-    return str(value)
+        return getattr(value, "__name__", type(value).__name__)
+    if hasattr(value, "getvalue"):  # StringIO / BytesIO: name the content by its hash
+        content = value.getvalue()
+        digest = sha1(content.encode() if isinstance(content, str) else content).hexdigest()
+        return f"{type(value).__name__}(sha1={digest[:12]})"
+    return f"<{type(value).__name__}>"
 
 
 def _deploy_lines(filename: str) -> list[int]:

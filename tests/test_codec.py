@@ -20,6 +20,7 @@ from eventstate.errors import CodecError, SchemaVersionError, UnknownEventTypeEr
 from eventstate.events import (
     EVENT_TYPES,
     CommandExecuted,
+    DeployLoaded,
     Event,
     ExecutionStarted,
     FailOutcome,
@@ -608,6 +609,16 @@ def _golden_events() -> list[Event]:
             run_id=run, seq=18, at=at(37), host="web1", op_hash=op, retry_num=1, max_retries=2
         ),
         OperationEnded(run_id=run, seq=19, at=at(38), op_hash=op),
+        DeployLoaded(
+            run_id=run,
+            seq=20,
+            at=at(39),
+            inventory="inventory.py",
+            inventory_source='web = ["@sim/web1"]\n',
+            deploy_file="/srv/deploy.py",
+            deploy_source="from eventstate.operations import server\nserver.shell('uptime')\n",
+            options={"dry": False, "limit": None, "serial": False},
+        ),
     ]
 
 

@@ -10,7 +10,18 @@ from __future__ import annotations
 
 import click
 
-from eventstate.cli.audit import events, export, import_, runs, show, state, verify
+from eventstate.cli.audit import (
+    diff,
+    events,
+    export,
+    import_,
+    rerun,
+    runs,
+    show,
+    state,
+    step,
+    verify,
+)
 from eventstate.cli.deploy import deploy
 
 __all__ = ["main"]
@@ -22,5 +33,5 @@ def main() -> None:
     """eventstate: deploys recorded as an event log you can audit and replay."""
 
 
-for command in (deploy, runs, show, events, export, import_, state, verify):
+for command in (deploy, runs, show, events, export, import_, state, step, diff, verify, rerun):
     main.add_command(command)

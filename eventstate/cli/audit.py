@@ -16,12 +16,26 @@ from eventstate.chain import GENESIS_HASH, chain_hash
 from eventstate.cli.base import DEFAULT_DB, UserError, table, user_errors
 from eventstate.codec import EventCodec
 from eventstate.events import EVENT_TYPES, CommandExecuted, HostOperationFinished, OpOutcome
+from eventstate.rerun import rerun as rerun_run
 from eventstate.stores.base import StoredEvent
 from eventstate.stores.sqlite import SqliteEventLog
 from projections import StateView
 from replay import ReplayLog, Run, RunInfo, open_log, verify_run
+from replay.diff import diff_runs
+from replay.step import step as step_through
 
-__all__ = ["events", "export", "import_", "runs", "show", "state", "verify"]
+__all__ = [
+    "diff",
+    "events",
+    "export",
+    "import_",
+    "rerun",
+    "runs",
+    "show",
+    "state",
+    "step",
+    "verify",
+]
 
 db_option = click.option(
     "--db", default=DEFAULT_DB, show_default=True, help="The SQLite event log to read."
@@ -458,3 +472,56 @@ def verify(run_id: str | None, db: str) -> None:
         click.echo(str(report))
     if problems or bad:
         sys.exit(1)
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@db_option
+@click.option("--from", "first", type=click.IntRange(min=1), default=1, help="First event.")
+@click.option("--to", "last", type=click.IntRange(min=1), help="Last event.")
+@click.option("--host", help="Only events about this host.")
+def step(run_id: str, db: str, first: int, last: int | None, host: str | None) -> None:
+    """Walk a run event by event, printing what each changed in the State's views."""
+    with opened(db) as log:
+        run = log.run(run_id)
+        for event, found in step_through(run, first, last, host=host):
+            where = f" [{event.host}]" if getattr(event, "host", None) else ""  # type: ignore[attr-defined]
+            click.echo(f"{event.seq:>6}  {event.event_type}{where}")
+            for change in found:
+                click.echo(f"          {change}")
+
+
+@click.command()
+@click.argument("run_a", metavar="RUN_A")
+@click.argument("run_b", metavar="RUN_B")
+@db_option
+def diff(run_a: str, run_b: str, db: str) -> None:
+    """What RUN_B did differently from RUN_A. Exit status 1 when they differ."""
+    with opened(db) as log:
+        found = diff_runs(log.run(run_a), log.run(run_b))
+    if found.same:
+        click.echo("the runs did the same")
+        return
+    for line in found.lines():
+        click.echo(line)
+    sys.exit(1)
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@db_option
+def rerun(run_id: str, db: str) -> None:
+    """Re-run a recorded deploy through this engine, answered from the log; compare.
+
+    No host is touched: every command gets its recorded outcome. Exit status 1
+    prints the first divergence, both sides.
+    """
+    with opened(db) as log:
+        full_id = log.resolve(run_id)
+        report = rerun_run(log.log, full_id, log.codec)
+    if report.same:
+        click.echo(f"rerun of {full_id}: {report.compared} events compared, no divergence")
+        return
+    for line in report.divergence.lines():  # type: ignore[union-attr]
+        click.echo(line)
+    sys.exit(1)

@@ -9,11 +9,9 @@ import click
 
 from eventstate.cli.base import DEFAULT_DB, UserError, user_errors
 from eventstate.config import Config
-from eventstate.connect import connect_all, disconnect_all
-from eventstate.deploy import compile_deploy_file, load_inventory, run_deploy_file
-from eventstate.errors import DeployError, EventstateError
-from eventstate.events import RunStatus, StateStage
-from eventstate.execute import run_ops
+from eventstate.deploy import compile_deploy_file, load_inventory, record_deploy, run_deploy
+from eventstate.errors import EventstateError
+from eventstate.events import RunStatus
 from eventstate.host import Host
 from eventstate.inventory import Inventory
 from eventstate.state import State
@@ -104,9 +102,18 @@ def deploy(
         log = SqliteEventLog(db)
     config = Config(PARALLEL=parallel or 0, FAIL_PERCENT=fail_percent)
     state = State(hosts, config, initial_limit=_limit(hosts, limit), log=log)
+    options = {
+        "limit": limit,
+        "dry": dry,
+        "serial": serial,
+        "no_wait": no_wait,
+        "parallel": parallel,
+        "fail_percent": fail_percent,
+    }
+    record_deploy(state, inventory, deploy_file, options)
     if verbose:
         state.add_callback_handler(_verbose_handler())
-    status = _run(state, deploy_file, code, dry=dry, serial=serial, no_wait=no_wait, debug=debug)
+    status = _execute(state, deploy_file, code, options, debug=debug)
     for line in _summary(state):
         click.echo(line)
     view = state.view
@@ -120,55 +127,32 @@ def deploy(
     sys.exit(status)
 
 
-def _run(
-    state: State,
-    deploy_file: str,
-    code: Any,
-    *,
-    dry: bool,
-    serial: bool,
-    no_wait: bool,
-    debug: bool,
+def _execute(
+    state: State, deploy_file: str, code: Any, options: dict[str, Any], *, debug: bool
 ) -> int:
-    """Run the deploy's stages; record how it ended. Returns the exit status."""
+    """Run the deploy with a progress bar on a terminal; the exit status."""
+    modes = {"dry": options["dry"], "serial": options["serial"], "no_wait": options["no_wait"]}
     try:
-        connect_all(state)
-        state.set_stage(StateStage.Prepare)
-        run_deploy_file(state, deploy_file, code)
-        if not dry:
-            total = len(state.get_op_order()) * len(state.active_hosts)
-            if sys.stderr.isatty():
-                with click.progressbar(
-                    length=total, label="executing", file=sys.stderr, show_pos=True
-                ) as bar:
-                    run_ops(
-                        state, serial=serial, no_wait=no_wait, progress=lambda h, o: bar.update(1)
-                    )
-            else:
-                run_ops(state, serial=serial, no_wait=no_wait)
-        disconnect_all(state)
-    except DeployError as error:
-        _abort(state, str(error))
-        return 1
-    except EventstateError as error:
+        if sys.stderr.isatty() and not options["dry"]:
+            with click.progressbar(length=0, label="executing", file=sys.stderr) as bar:
+
+                def progress(host: Host, op_hash: str) -> None:
+                    if not bar.length:
+                        bar.length = len(state.get_op_order()) * len(state.active_hosts)
+                    bar.update(1)
+
+                status = run_deploy(state, deploy_file, code, progress=progress, **modes)
+        else:
+            status = run_deploy(state, deploy_file, code, **modes)
+    except EventstateError:
         if debug:
             raise
-        _abort(state, str(error))
-        return 2
-    except Exception as error:
+        return 2  # a mistake in the deploy: recorded as the abort's error, printed below
+    except Exception:
         if debug:
             raise
-        _abort(state, f"{type(error).__name__}: {error}")
         return 1
-    failed = len(state.failed_hosts) > 0
-    state.finish(RunStatus.FAILED if failed else RunStatus.SUCCESS)
-    return 1 if failed else 0
-
-
-def _abort(state: State, error: str) -> None:
-    # Record the abort first: it is what happened; disconnecting is clean-up.
-    state.finish(RunStatus.ABORTED, error=error)
-    disconnect_all(state)
+    return 0 if status is RunStatus.SUCCESS else 1
 
 
 def _verbose_handler() -> Any:

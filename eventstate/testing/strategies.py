@@ -34,6 +34,7 @@ from hypothesis.errors import InvalidArgument
 from eventstate.events import (
     EVENT_TYPES,
     CommandExecuted,
+    DeployLoaded,
     Event,
     ExecutionStarted,
     FailOutcome,
@@ -266,6 +267,13 @@ _FIELDS: Mapping[type[Event], _FieldsStrategy] = {
         outcome=_const(st.sampled_from(OpOutcome)),
         commands_executed=_const(_COUNTS),
         retry_count=_const(st.integers(min_value=0, max_value=100)),
+    ),
+    DeployLoaded: _fields(
+        inventory=_const(_NAMES),
+        inventory_source=_const(st.none() | _TEXT),
+        deploy_file=_const(_NAMES),
+        deploy_source=_const(_TEXT),
+        options=_const(_JSON_OBJECTS),
     ),
     OperationStarted: _fields(op_hash=_const(_OP_HASHES)),
     OperationEnded: _fields(op_hash=_const(_OP_HASHES)),

@@ -1,0 +1,64 @@
+"""A connector that answers from a recorded run: re-running touches no host."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from eventstate.commands import StringCommand
+from eventstate.connectors.base import CommandOptions, CommandResult, Connector
+from eventstate.errors import ConnectError
+from eventstate.events import CommandExecuted
+
+__all__ = ["ReplayConnector"]
+
+# How command_runner records a Python step: never sent to a connector.
+_PYTHON_STEP = "python: "
+
+
+class ReplayConnector(Connector):
+    """Plays back one host's recorded connection and commands, in order.
+
+    Args:
+        host: The host.
+        commands: The host's recorded ``CommandExecuted`` events, in order.
+        connect_error: The recorded connect failure, or None if it connected.
+
+    A command that is not the next one recorded is answered with a failure
+    naming the one expected -- so the rerun diverges there, visibly.
+    """
+
+    name = "replay"
+
+    def __init__(
+        self, host: Any, commands: list[CommandExecuted], connect_error: str | None
+    ) -> None:
+        super().__init__(host, None)
+        self.recorded = deque(c for c in commands if not c.command.startswith(_PYTHON_STEP))
+        self.connect_error = connect_error
+
+    def connect(self) -> None:
+        """Connect, or fail as the recorded run did."""
+        if self.connect_error is not None:
+            raise ConnectError(self.connect_error)
+
+    def _answer(self, shown: str, options: CommandOptions) -> CommandResult:
+        if options.sudo:
+            user = f"-u {options.sudo_user} " if options.sudo_user else ""
+            shown = f"sudo {user}{shown}"
+        if not self.recorded:
+            return CommandResult(False, None, "", f"rerun: no recorded command left for {shown!r}")
+        expected = self.recorded.popleft()
+        if expected.command != shown:
+            return CommandResult(
+                False, None, "", f"rerun: expected {expected.command!r}, got {shown!r}"
+            )
+        return CommandResult(expected.success, expected.exit_code, expected.stdout, expected.stderr)
+
+    def run_shell_command(self, command: StringCommand, options: CommandOptions) -> CommandResult:
+        """The recorded answer to ``command``."""
+        return self._answer(command.masked(), options)
+
+    def put_file(self, content: bytes, dest: str, options: CommandOptions) -> CommandResult:
+        """The recorded answer to the upload."""
+        return self._answer(f"upload {len(content)} bytes to {dest}", options)

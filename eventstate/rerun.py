@@ -1,0 +1,200 @@
+"""Re-running a recorded deploy through the current engine, answered from the log.
+
+``rerun`` rebuilds the deploy from what the run recorded -- its inventory and
+deploy code (``DeployLoaded``), its config -- and runs it with every host's
+connector replaced by a :class:`ReplayConnector` that answers each command
+with the recorded outcome. No host is touched. The new events are compared
+with the recorded ones, host by host and for the run as a whole: the same
+events in the same per-host order, or the first divergence with both sides.
+This is how an engine change is checked against yesterday's real deploys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from eventstate.codec import EventCodec
+from eventstate.config import Config
+from eventstate.connectors.replay import ReplayConnector
+from eventstate.deploy import inventory_from_source, load_inventory, run_deploy
+from eventstate.errors import EventstateError
+from eventstate.events import (
+    CommandExecuted,
+    DeployLoaded,
+    Event,
+    HostConnectFailed,
+    LimitSet,
+    RunStarted,
+)
+from eventstate.state import State
+from eventstate.stores.base import EventLog
+from eventstate.stores.memory import MemoryEventLog
+
+__all__ = ["Divergence", "RerunReport", "compare_events", "rerun"]
+
+# What differs between any two runs and says nothing of what they did.
+_ENVELOPE = frozenset({"run_id", "seq", "at", "duration"})
+# Run-level events that describe the run, not the deploy.
+_RUN_HEADER = frozenset({"RunStarted"})
+
+
+class NotRerunnableError(EventstateError):
+    """The run did not record what re-running it needs."""
+
+
+@attrs.frozen
+class Divergence:
+    """Where a rerun first differs from the recorded run.
+
+    Attributes:
+        host: The host whose events differ, or None for run-level events.
+        position: The index in that host's (or the run's) event sequence.
+        recorded: The recorded event there, as compared (None: the rerun has more).
+        rerun: The rerun's event there (None: the recorded run has more).
+    """
+
+    host: str | None
+    position: int
+    recorded: dict[str, Any] | None
+    rerun: dict[str, Any] | None
+
+    def lines(self) -> list[str]:
+        """The divergence, both sides."""
+        where = f"host {self.host}" if self.host else "the run"
+        return [
+            f"first divergence for {where}, at its event {self.position + 1}:",
+            f"  recorded: {self.recorded}",
+            f"  rerun:    {self.rerun}",
+        ]
+
+
+@attrs.frozen
+class RerunReport:
+    """What a rerun found: the number of events compared, and any divergence."""
+
+    run_id: str
+    compared: int
+    divergence: Divergence | None
+    rerun_log: EventLog
+    rerun_id: str
+
+    @property
+    def same(self) -> bool:
+        """Whether the rerun did exactly what the recorded run did."""
+        return self.divergence is None
+
+
+def _comparable(event: Event, codec: EventCodec) -> dict[str, Any]:
+    # As stored (plain JSON values), minus what differs between any two runs.
+    data = json.loads(codec.encode(event))
+    return {key: value for key, value in data.items() if key not in _ENVELOPE and key != "v"}
+
+
+Sequences = dict[str | None, list[tuple[int, dict[str, Any]]]]
+
+
+def _sequences(events: Iterable[Event], codec: EventCodec) -> Sequences:
+    sequences: Sequences = {}
+    for event in events:
+        if event.event_type in _RUN_HEADER:
+            continue
+        host = getattr(event, "host", None)
+        sequences.setdefault(host, []).append((event.seq, _comparable(event, codec)))
+    return sequences
+
+
+def compare_events(
+    recorded: Iterable[Event], rerun: Iterable[Event], codec: EventCodec | None = None
+) -> tuple[int, Divergence | None]:
+    """Compare two runs per host (and run-level events in order).
+
+    Returns the number of events compared and the divergence that comes
+    first in the recorded run, if any.
+    """
+    codec = codec or EventCodec()
+    ours, theirs = _sequences(recorded, codec), _sequences(rerun, codec)
+    compared = 0
+    found: list[tuple[int, Divergence]] = []
+    for key in [*ours, *(key for key in theirs if key not in ours)]:
+        left, right = ours.get(key, []), theirs.get(key, [])
+        for position in range(max(len(left), len(right))):
+            one = left[position] if position < len(left) else None
+            two = right[position] if position < len(right) else None
+            if one is None or two is None or one[1] != two[1]:
+                at = (one or two)[0]  # type: ignore[index]
+                found.append((at, Divergence(key, position, one and one[1], two and two[1])))
+                break
+            compared += 1
+    if not found:
+        return compared, None
+    return compared, min(found, key=lambda item: item[0])[1]
+
+
+def rerun(log: EventLog, run_id: str, codec: EventCodec | None = None) -> RerunReport:
+    """Re-run ``run_id`` from ``log`` through the current engine; compare the events.
+
+    Raises:
+        NotRerunnableError: the run was not recorded by ``eventstate deploy``.
+    """
+    codec = codec or EventCodec()
+    recorded = [codec.decode(stored.payload) for stored in log.read(run_id)]
+    started = next((e for e in recorded if isinstance(e, RunStarted)), None)
+    loaded = next((e for e in recorded if isinstance(e, DeployLoaded)), None)
+    if started is None or loaded is None:
+        raise NotRerunnableError(
+            f"run {run_id} did not record its deploy code (only `eventstate deploy` runs can "
+            "be re-run)"
+        )
+    if loaded.inventory_source is not None:
+        inventory = inventory_from_source(loaded.inventory_source, loaded.inventory)
+    else:
+        inventory = load_inventory(loaded.inventory)
+
+    options = dict(loaded.options)
+    config = Config(
+        PARALLEL=started.config.get("PARALLEL", 0), FAIL_PERCENT=started.config.get("FAIL_PERCENT")
+    )
+    first_limit = next((e for e in recorded if isinstance(e, LimitSet)), None)
+    limit = None if first_limit is None or first_limit.hosts is None else list(first_limit.hosts)
+    rerun_log = MemoryEventLog()
+    state = State(inventory, config, initial_limit=limit, log=rerun_log)
+    state.record(
+        DeployLoaded,
+        inventory=loaded.inventory,
+        inventory_source=loaded.inventory_source,
+        deploy_file=loaded.deploy_file,
+        deploy_source=loaded.deploy_source,
+        options=options,
+    )
+
+    commands: dict[str, list[CommandExecuted]] = {}
+    connect_errors: dict[str, str] = {}
+    for event in recorded:
+        if isinstance(event, CommandExecuted):
+            commands.setdefault(event.host, []).append(event)
+        elif isinstance(event, HostConnectFailed):
+            connect_errors[event.host] = event.error
+    for host in inventory:
+        host.connector = ReplayConnector(
+            host, commands.get(host.name, []), connect_errors.get(host.name)
+        )
+
+    code = compile(loaded.deploy_source, loaded.deploy_file, "exec")
+    # A deploy that raised did so in the recorded run too, or the comparison shows it.
+    with contextlib.suppress(Exception):
+        run_deploy(
+            state,
+            loaded.deploy_file,
+            code,
+            dry=bool(options.get("dry")),
+            serial=bool(options.get("serial")),
+            no_wait=bool(options.get("no_wait")),
+        )
+    replayed = [codec.decode(stored.payload) for stored in rerun_log.read(state.run_id)]
+    compared, divergence = compare_events(recorded, replayed, codec)
+    return RerunReport(run_id, compared, divergence, rerun_log, state.run_id)
