@@ -20,6 +20,7 @@ from eventstate.cli.audit import (
     show,
     state,
     step,
+    timeline,
     verify,
 )
 from eventstate.cli.deploy import deploy
@@ -33,5 +34,18 @@ def main() -> None:
     """eventstate: deploys recorded as an event log you can audit and replay."""
 
 
-for command in (deploy, runs, show, events, export, import_, state, step, diff, verify, rerun):
+for command in (
+    deploy,
+    runs,
+    show,
+    events,
+    export,
+    import_,
+    state,
+    step,
+    diff,
+    verify,
+    rerun,
+    timeline,
+):
     main.add_command(command)

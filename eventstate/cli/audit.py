@@ -23,6 +23,7 @@ from projections import StateView
 from replay import ReplayLog, Run, RunInfo, open_log, verify_run
 from replay.diff import diff_runs
 from replay.step import step as step_through
+from replay.timeline import timeline_html
 
 __all__ = [
     "diff",
@@ -34,6 +35,7 @@ __all__ = [
     "show",
     "state",
     "step",
+    "timeline",
     "verify",
 ]
 
@@ -525,3 +527,21 @@ def rerun(run_id: str, db: str) -> None:
     for line in report.divergence.lines():  # type: ignore[union-attr]
         click.echo(line)
     sys.exit(1)
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@db_option
+@click.option(
+    "--html", "path", required=True, type=click.Path(dir_okay=False), help="The page to write."
+)
+def timeline(run_id: str, db: str, path: str) -> None:
+    """Write a run's timeline as a self-contained HTML page: a row per host, a bar per op."""
+    with opened(db) as log:
+        page = timeline_html(log.run(run_id))
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(page)
+    except OSError as error:
+        raise UserError(f"cannot write {path}: {error.strerror}") from None
+    click.echo(f"wrote {path}")

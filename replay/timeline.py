@@ -1,0 +1,148 @@
+"""A run as a self-contained HTML timeline: a row per host, a bar per operation."""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import datetime
+from typing import Any
+
+from eventstate.events import (
+    CommandExecuted,
+    HostOperationFinished,
+    HostOperationStarted,
+    OperationAdded,
+)
+from replay.run import Run
+
+__all__ = ["timeline_data", "timeline_html"]
+
+_OUTPUT_LIMIT = 2000  # characters of each command's output shown on hover
+
+
+def timeline_data(run: Run) -> dict[str, Any]:
+    """What the timeline draws: per host, each op's start, end, outcome and commands.
+
+    Times are milliseconds since the run started.
+    """
+    view = run.state()
+    started_at = datetime.fromisoformat(view.run.started_at) if view.run.started_at else None
+    names: dict[str, str] = {}
+    open_ops: dict[tuple[str, str], dict[str, Any]] = {}
+    bars: dict[str, list[dict[str, Any]]] = {host: [] for host in view.run.hosts}
+    end = 0.0
+
+    def ms(at: datetime) -> float:
+        return (at - started_at).total_seconds() * 1000 if started_at else 0.0
+
+    for event in run.events(
+        types={"OperationAdded", "HostOperationStarted", "CommandExecuted", "HostOperationFinished"}
+    ):
+        if isinstance(event, OperationAdded):
+            names.setdefault(event.op_hash, ", ".join(event.names))
+        elif isinstance(event, HostOperationStarted):
+            open_ops[(event.host, event.op_hash)] = {
+                "op": names.get(event.op_hash, event.op_hash),
+                "start": ms(event.at),
+                "commands": [],
+            }
+        elif isinstance(event, CommandExecuted) and event.op_hash is not None:
+            bar = open_ops.get((event.host, event.op_hash))
+            if bar is not None:
+                bar["commands"].append(
+                    {
+                        "command": event.command,
+                        "exit_code": event.exit_code,
+                        "success": event.success,
+                        "stdout": event.stdout[:_OUTPUT_LIMIT],
+                        "stderr": event.stderr[:_OUTPUT_LIMIT],
+                    }
+                )
+        elif isinstance(event, HostOperationFinished):
+            bar = open_ops.pop((event.host, event.op_hash), None)
+            if bar is None:
+                continue
+            bar["end"] = ms(event.at)
+            bar["outcome"] = event.outcome.value
+            bar["retries"] = event.retry_count
+            end = max(end, bar["end"])
+            bars.setdefault(event.host, []).append(bar)
+    status = view.run.status.value if view.run.status else "interrupted"
+    return {
+        "run_id": view.run.run_id,
+        "started": view.run.started_at,
+        "status": status,
+        "duration_ms": max(end, 1.0),
+        "hosts": [{"host": host, "bars": host_bars} for host, host_bars in bars.items()],
+    }
+
+
+_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>eventstate run {title}</title>
+<style>
+  body {{ font: 14px system-ui, sans-serif; margin: 1.5em; color: #222; }}
+  h1 {{ font-size: 1.2em; }}
+  .legend span {{ display: inline-block; padding: 0 .6em; margin-right: .5em; border-radius: 3px; }}
+  .row {{ display: flex; align-items: center; height: 26px; border-bottom: 1px solid #eee; }}
+  .host {{ width: 14em; flex: none; font-family: monospace; overflow: hidden; }}
+  .track {{ position: relative; flex: 1; height: 18px; background: #fafafa; }}
+  .bar {{ position: absolute; top: 0; height: 18px; min-width: 3px; border-radius: 2px;
+          opacity: .9; cursor: default; }}
+  .success {{ background: #2e9d4b; color: #fff; }}
+  .error {{ background: #d23b3b; color: #fff; }}
+  .ignored_error {{ background: #e6a23c; color: #222; }}
+</style>
+</head>
+<body>
+<h1>Run {title}</h1>
+<p id="summary"></p>
+<p class="legend"><span class="success">success</span><span class="error">error</span>
+<span class="ignored_error">ignored error</span> &mdash; hover a bar for its commands and output</p>
+<div id="timeline"></div>
+<script>
+const DATA = {data};
+const timeline = document.getElementById("timeline");
+document.getElementById("summary").textContent =
+  `${{DATA.status}}, ${{(DATA.duration_ms / 1000).toFixed(2)}}s, started ${{DATA.started}}`;
+for (const row of DATA.hosts) {{
+  const line = document.createElement("div");
+  line.className = "row";
+  const label = document.createElement("div");
+  label.className = "host";
+  label.textContent = row.host;
+  const track = document.createElement("div");
+  track.className = "track";
+  for (const bar of row.bars) {{
+    const el = document.createElement("div");
+    el.className = "bar " + bar.outcome;
+    el.style.left = (100 * bar.start / DATA.duration_ms) + "%";
+    el.style.width = (100 * Math.max(bar.end - bar.start, 0) / DATA.duration_ms) + "%";
+    const retried = bar.retries ? ` after ${{bar.retries}} retries` : "";
+    const lines = [`${{bar.op}}: ${{bar.outcome}}${{retried}}`];
+    for (const c of bar.commands) {{
+      lines.push(`$ ${{c.command}}  (${{c.success ? "ok" : "exit " + c.exit_code}})`);
+      if (c.stdout) lines.push(c.stdout);
+      if (c.stderr) lines.push(c.stderr);
+    }}
+    el.title = lines.join("\\n");
+    el.dataset.op = bar.op;
+    track.appendChild(el);
+  }}
+  line.append(label, track);
+  timeline.appendChild(line);
+}}
+</script>
+</body>
+</html>
+"""
+
+
+def timeline_html(run: Run) -> str:
+    """The run's timeline as one self-contained HTML page (no external files)."""
+    data = timeline_data(run)
+    # Inside <script>, "</" would end the script: escape it in the JSON.
+    payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    return _PAGE.format(title=html.escape(run.run_id), data=payload)
