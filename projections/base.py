@@ -60,3 +60,7 @@ class Projection:
     def snapshot(self) -> dict[str, Any]:
         """The projection's data as plain, JSON-ready values (for comparison and storage)."""
         raise NotImplementedError
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Take the data back from a :meth:`snapshot` (of the whole view: keys are unique)."""
+        raise NotImplementedError

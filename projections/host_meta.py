@@ -83,6 +83,14 @@ class HostMetaProjection(Projection):
         values[_CHANGE if event.is_change else _NO_CHANGE] += 1
         meta._op_hashes[event.op_hash] = None
 
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Take every host's meta back from a snapshot."""
+        self._meta.clear()
+        for name, values in snapshot["meta"].items():
+            meta = self._host(name)
+            meta._values[:] = [values["ops"], values["ops_change"], values["ops_no_change"]]
+            meta._op_hashes.update(dict.fromkeys(values["op_hashes"]))
+
     def snapshot(self) -> dict[str, Any]:
         """Each host's meta as plain values."""
         return {"meta": {name: meta.as_dict() for name, meta in self._meta.items()}}

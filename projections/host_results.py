@@ -88,6 +88,12 @@ class HostResultsProjection(Projection):
         if event.commands_executed > 0:
             values[_PARTIAL] += 1
 
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Take every host's results back from a snapshot."""
+        self._results.clear()
+        for name, values in snapshot["results"].items():
+            self._host(name)._values[:] = [values[key] for key in _NAMES]
+
     def snapshot(self) -> dict[str, Any]:
         """Each host's results as plain values."""
         return {"results": {name: r.as_dict() for name, r in self._results.items()}}

@@ -67,6 +67,21 @@ class HostSetsProjection(Projection):
     def _disconnected(self, event: HostDisconnected) -> None:
         self._connected.discard(event.host)
 
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Take the sets back from a snapshot (inventory order from its ``hosts``)."""
+        self._order.clear()
+        self._order.update((name, i) for i, name in enumerate(snapshot["hosts"]))
+        for target, key in (
+            (self._activated, "activated_hosts"),
+            (self._active, "active_hosts"),
+            (self._failed, "failed_hosts"),
+            (self._connected, "connected_hosts"),
+        ):
+            target.clear()
+            target.update(snapshot[key])
+        self._connect_errors.clear()
+        self._connect_errors.update(snapshot["connect_errors"])
+
     def snapshot(self) -> dict[str, Any]:
         """Each set as a list in inventory order."""
         return {

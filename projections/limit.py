@@ -24,6 +24,11 @@ class LimitProjection(Projection):
         """Whether ``host`` is within the limit (every host is, without one)."""
         return self.limit_hosts is None or host in self.limit_hosts
 
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Take the limit back from a snapshot."""
+        limit = snapshot["limit_hosts"]
+        self.limit_hosts = None if limit is None else tuple(limit)
+
     def snapshot(self) -> dict[str, Any]:
         """The limit as a list, or None."""
         return {"limit_hosts": None if self.limit_hosts is None else list(self.limit_hosts)}

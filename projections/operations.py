@@ -144,6 +144,20 @@ class OperationsProjection(Projection):
             final.extend(group)
         return final
 
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Take op meta and each host's op order back from a snapshot."""
+        self._hosts = tuple(snapshot["hosts"])
+        self._op_meta.clear()
+        for op_hash, values in snapshot["op_meta"].items():
+            meta = self._op_meta[op_hash] = OperationMeta(tuple(values["op_order"]))
+            meta._names.update(dict.fromkeys(values["names"]))
+            meta._args.extend(values["args"])
+            meta._global_arguments.update(values["global_arguments"])
+        self._orders.clear()
+        self._order_views.clear()
+        for host, order in snapshot["op_hash_order"].items():
+            self._order(host).extend(order)
+
     def snapshot(self) -> dict[str, Any]:
         """Op meta by hash and each host's op order, as plain values."""
         return {

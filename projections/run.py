@@ -53,6 +53,23 @@ class RunProjection(Projection):
         self.error = event.error
         self.finished_at = event.at.isoformat()
 
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Take the run header back from a snapshot."""
+        self.run_id = snapshot["run_id"]
+        self.started_at = snapshot["started_at"]
+        self.user = snapshot["user"]
+        self.machine = snapshot["machine"]
+        self.command_line = tuple(snapshot["command_line"])
+        self.engine_version = snapshot["engine_version"]
+        self.hosts = tuple(snapshot["hosts"])
+        self.groups = ReadOnlyDict({k: tuple(v) for k, v in snapshot["groups"].items()})
+        self.config = ReadOnlyDict(dict(snapshot["config"]))
+        self.host_order.clear()
+        self.host_order.update((name, i) for i, name in enumerate(self.hosts))
+        self.status = RunStatus(snapshot["status"]) if snapshot["status"] else None
+        self.error = snapshot["error"]
+        self.finished_at = snapshot["finished_at"]
+
     def snapshot(self) -> dict[str, Any]:
         """The run header as plain values."""
         return {

@@ -25,6 +25,11 @@ class StageProjection(Projection):
     def _executing(self, event: ExecutionStarted) -> None:
         self.is_executing = True
 
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Take stage and flag back from a snapshot."""
+        self.current_stage = StateStage[snapshot["current_stage"]]
+        self.is_executing = snapshot["is_executing"]
+
     def snapshot(self) -> dict[str, Any]:
         """Stage (by name) and the executing flag."""
         return {"current_stage": self.current_stage.name, "is_executing": self.is_executing}

@@ -26,6 +26,13 @@ class WarningsProjection(Projection):
         """The warnings raised in ``stage``."""
         return self._counts.get(stage, 0)
 
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Take the counts back from a snapshot."""
+        self._counts.clear()
+        self._counts.update(
+            (StateStage[name], count) for name, count in snapshot["stage_warnings"].items()
+        )
+
     def snapshot(self) -> dict[str, Any]:
         """Counts by stage name, in stage order."""
         return {"stage_warnings": {s.name: n for s, n in sorted(self._counts.items())}}

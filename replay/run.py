@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Iterator
+from pathlib import Path
 
+import projections
 from eventstate.codec import EventCodec
 from eventstate.events import Event
 from eventstate.stores.base import EventLog, StoredEvent
 from projections import StateView
 from replay.info import RunInfo
 
-__all__ = ["Run"]
+__all__ = ["PROJECTION_VERSION", "SNAPSHOT_INTERVAL", "Run"]
+
+#: Store a snapshot of the views every this many events when folding a run.
+SNAPSHOT_INTERVAL = 2000
+
+
+def _projection_version() -> str:
+    # The projections' own source: a snapshot made by other code is not reused.
+    digest = hashlib.sha256()
+    for path in sorted(Path(projections.__file__).parent.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+#: The version of the projection code; snapshots made by another version are not used.
+PROJECTION_VERSION = _projection_version()
 
 
 class Run:
@@ -67,12 +86,30 @@ class Run:
             yield event, view
 
     def state_at(self, seq: int) -> StateView:
-        """The State's views as they were right after event ``seq`` (0: before any)."""
-        return StateView().apply_all(self.events(1, seq)) if seq > 0 else StateView()
+        """The State's views as they were right after event ``seq`` (0: before any).
+
+        Starts from the nearest stored snapshot at or before ``seq`` made by
+        this projection code, and stores new snapshots every
+        :data:`SNAPSHOT_INTERVAL` events on the way, so seeking a long run
+        never folds it from the start twice.
+        """
+        if seq <= 0:
+            return StateView()
+        store = self.log.snapshots()
+        found = store.latest(self.run_id, seq, PROJECTION_VERSION)
+        if found is None:
+            view, first = StateView(), 1
+        else:
+            view, first = StateView.from_json(found[1]), found[0] + 1
+        for event in self.events(first, seq):
+            view.apply(event)
+            if event.seq % SNAPSHOT_INTERVAL == 0:
+                store.put(self.run_id, event.seq, PROJECTION_VERSION, view.to_json())
+        return view
 
     def state(self) -> StateView:
         """The State's views at the end of the run."""
-        return StateView().apply_all(self.events())
+        return self.state_at(self.last_seq)
 
     def info(self) -> RunInfo:
         """The run's listing line."""

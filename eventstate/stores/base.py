@@ -15,6 +15,7 @@ from types import TracebackType
 import attrs
 
 from eventstate.errors import SequenceError
+from eventstate.stores.snapshots import MemorySnapshotStore, SnapshotStore
 
 __all__ = ["EventLog", "RunSummary", "StoredEvent"]
 
@@ -89,6 +90,16 @@ class EventLog(abc.ABC):
     @abc.abstractmethod
     def last_event(self, run_id: str) -> StoredEvent | None:
         """The last stored event of ``run_id``, or None for a run with none."""
+
+    def snapshots(self) -> SnapshotStore:
+        """Where this store keeps snapshots of its runs' views (made on first use)."""
+        store = getattr(self, "_snapshot_store", None)
+        if store is None:
+            store = self._snapshot_store = self._make_snapshot_store()
+        return store
+
+    def _make_snapshot_store(self) -> SnapshotStore:
+        return MemorySnapshotStore()
 
     def check_guards(self) -> list[str]:
         """What is missing of the store's own append-only guards (nothing, by default)."""

@@ -21,6 +21,7 @@ import sqlite_utils
 
 from eventstate.errors import SequenceError, StoreError
 from eventstate.stores.base import EventLog, RunSummary, StoredEvent, check_sequence
+from eventstate.stores.snapshots import SnapshotStore, SqliteSnapshotStore
 
 __all__ = ["SCHEMA_VERSION", "SqliteEventLog"]
 
@@ -185,6 +186,9 @@ class SqliteEventLog(EventLog):
             f"{_SELECT} WHERE run_id = ? ORDER BY seq DESC LIMIT 1", [run_id]
         ).fetchone()
         return StoredEvent(*row) if row else None
+
+    def _make_snapshot_store(self) -> SnapshotStore:
+        return SqliteSnapshotStore(self.db)
 
     def check_guards(self) -> list[str]:
         """The append-only triggers that are missing from the database."""

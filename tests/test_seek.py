@@ -1,0 +1,100 @@
+"""state_at(n) equals the fold of the first n events, with or without snapshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import replay.run
+from eventstate import Config, Inventory, SqliteEventLog, State
+from eventstate.connect import connect_all, disconnect_all
+from eventstate.execute import run_ops
+from eventstate.operation import add_op
+from eventstate.operations import server
+from projections import fold
+from replay import open_log
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Recorded runs: a sim deploy with failures, and a hand-driven State."""
+    path = tmp_path_factory.mktemp("seek") / "events.db"
+    with SqliteEventLog(path) as log:
+        names = [f"@sim/h{i}" for i in range(5)]
+        data = {"sim_seed": 4, "sim_fail_rate": 0.15}
+        state = State(Inventory((names, data)), Config(FAIL_PERCENT=90), log=log)
+        connect_all(state)
+        for i in range(8):
+            add_op(state, server.shell, f"step {i}", _retries=1, _retry_delay=0)
+        run_ops(state)
+        disconnect_all(state)
+        state.finish()
+
+        other = State(Inventory((["a", "b"], {})), Config(), log=log)
+        for host in other.inventory:
+            other.activate_host(host)
+        other.increment_warning_counter()
+        other.limit_hosts = [other.inventory.get_host("a")]
+        other.fail_hosts([other.inventory.get_host("b")])
+        other.finish()
+    return path
+
+
+@settings(
+    max_examples=max(settings().max_examples, 40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data(), interval=st.sampled_from([1, 3, 7, 50, 2000]))
+def test_state_at_equals_the_fold_of_the_first_n_events(
+    db: Path, data: st.DataObject, interval: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(replay.run, "SNAPSHOT_INTERVAL", interval)
+    with open_log(db) as log:
+        run = log.run(data.draw(st.sampled_from(log.run_ids())))
+        events = list(run.events())
+        # Several seeks on one log: later ones start from snapshots earlier ones stored.
+        for n in data.draw(st.lists(st.integers(0, len(events)), min_size=1, max_size=6)):
+            assert run.state_at(n) == fold(events[:n])
+            assert run.state_at(n).events_applied == n
+
+
+def test_every_n_on_every_run(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replay.run, "SNAPSHOT_INTERVAL", 5)
+    with open_log(db) as log:
+        for run_id in log.run_ids():
+            run = log.run(run_id)
+            events = list(run.events())
+            for n in range(len(events) + 1):
+                assert run.state_at(n) == fold(events[:n]), n
+
+
+def test_snapshots_of_other_projection_code_are_not_used(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open_log(db) as log:
+        run = log.run(log.run_ids()[0])
+        store = log.log.snapshots()
+        # A snapshot that would be wrong -- made by "other code" -- must be ignored.
+        wrong = fold([]).to_json()
+        store.put(run.run_id, 10, "other-version", wrong)
+        assert run.state_at(12) == fold(list(run.events(1, 12)))
+        # The same snapshot under this code's version would be trusted: the version is the guard.
+        monkeypatch.setattr(replay.run, "PROJECTION_VERSION", "other-version")
+        assert run.state_at(12) != fold(list(run.events(1, 12)))
+
+
+def test_a_restored_view_equals_the_folded_one(db: Path) -> None:
+    from projections import StateView
+
+    with open_log(db) as log:
+        for run_id in log.run_ids():
+            view = log.run(run_id).state()
+            restored = StateView.from_json(view.to_json())
+            assert restored == view
+            assert restored.events_applied == view.events_applied
+            assert list(restored.active_hosts) == list(view.active_hosts)
+            assert restored.get_op_order() == view.get_op_order()
