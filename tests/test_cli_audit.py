@@ -327,7 +327,7 @@ def test_show_a_failed_run(recorded: Recorded, length: int) -> None:
         assert cells[4:] == [str(getattr(results, key)) for key in RESULT_KEYS]
     assert lines[11:] == [
         "",
-        "failed operations",
+        "operations with errors",
         f"  [@local] server.shell: error (event {_finished_seq(recorded, run_id)})",
         "    $ false  -> exit 1",
     ]
@@ -442,18 +442,11 @@ def test_events_prints_every_event_once_in_order(recorded: Recorded, which: str)
     assert [seq for seq, _, _ in stored] == list(range(1, len(stored) + 1))
 
 
-MULTILINE = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `events` prints a string field as is, so DeployLoaded's deploy_source "
-    "(the deploy file's text, with its newlines) spills over several lines",
-)
-
-
 @pytest.mark.parametrize(
     "which",
     [
-        pytest.param("first", marks=MULTILINE),
-        pytest.param("failed", marks=MULTILINE),
+        "first",
+        "failed",
         "interrupted",
     ],
 )
@@ -800,11 +793,6 @@ def test_verify_names_missing_guards(recorded: Recorded, tmp_path: Path) -> None
     assert len(result.stdout.splitlines()) == 2 + 5  # every run still verified
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: SqliteEventLog.runs() joins on seq = 1, so a run whose first event was "
-    "deleted vanishes from the log's run list and `verify` never checks it (exit 0)",
-)
 def test_verify_a_deleted_first_event(recorded: Recorded, tmp_path: Path) -> None:
     run_id = recorded.failed
     db = _tampered(
@@ -962,11 +950,6 @@ def test_an_event_of_a_newer_version_is_one_line(
     assert cli("show", recorded.first, "--db", db).exit_code == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor): opening a 0-byte file with a read command turns it into a "
-    "SQLite database (open_log -> SqliteEventLog(create=False) enables WAL first)",
-)
 def test_reading_an_empty_file_leaves_it_alone(tmp_path: Path) -> None:
     empty = tmp_path / "empty.db"
     empty.write_bytes(b"")

@@ -15,6 +15,7 @@ import click
 from eventstate.chain import GENESIS_HASH, chain_hash
 from eventstate.cli.base import DEFAULT_DB, UserError, table, user_errors
 from eventstate.codec import EventCodec
+from eventstate.errors import EventstateError
 from eventstate.events import EVENT_TYPES, CommandExecuted, HostOperationFinished, OpOutcome
 from eventstate.rerun import rerun as rerun_run
 from eventstate.stores.base import StoredEvent
@@ -114,11 +115,16 @@ def _info_json(info: RunInfo) -> dict[str, Any]:
 @json_option
 def runs(db: str, host: str | None, status: str | None, since: str | None, as_json: bool) -> None:
     """List past deploys, newest first."""
-    threshold = _since(since) if since else None
+    threshold = _since(since) if since is not None else None
     with opened(db) as log:
         listed = []
         for run in log.runs():
-            view = run.state()
+            try:
+                view = run.state()
+            except EventstateError as error:
+                # One unreadable run must not hide the others: list it, say why.
+                click.echo(f"Warning: run {run.run_id}: {error}", err=True)
+                continue
             info = RunInfo.of(view, view.events_applied)
             if host is not None and host not in view.run.hosts:
                 continue
@@ -265,7 +271,7 @@ def show(run_id: str, db: str, as_json: bool) -> None:
     for line in table(headers, rows):
         click.echo(line)
     if failures:
-        click.echo("\nfailed operations")
+        click.echo("\noperations with errors")
         for failure in failures:
             retries = f" after {failure['retries']} retries" if failure["retries"] else ""
             click.echo(
@@ -288,7 +294,9 @@ def _fields(event_dict: dict[str, Any]) -> str:
     for key, value in event_dict.items():
         if key in skip or value in (None, "", [], {}):
             continue
-        text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+        # One line per event: a string with line breaks (a deploy's source) is shown as JSON.
+        plain = isinstance(value, str) and "\n" not in value and "\r" not in value
+        text = value if plain else json.dumps(value, ensure_ascii=False)
         if len(text) > 80:
             text = text[:77] + "..."
         parts.append(f"{key}={text}")
@@ -465,7 +473,7 @@ def verify(run_id: str | None, db: str) -> None:
     """
     with opened(db) as log:
         problems = log.log.check_guards()
-        ids = [log.resolve(run_id)] if run_id else log.run_ids()
+        ids = [log.resolve(run_id)] if run_id is not None else log.run_ids()
         reports = [verify_run(log.log, one, codec=log.codec) for one in ids]
     for problem in problems:
         click.echo(f"log: {problem}")

@@ -53,8 +53,11 @@ class SqliteEventLog(EventLog):
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
         self.path = str(path)
-        if not create and self.path != ":memory:" and not Path(self.path).exists():
-            raise StoreError(f"no event log at {self.path}")
+        if not create and self.path != ":memory:":
+            file = Path(self.path)
+            # An empty file is an empty SQLite database: opening it would write to it.
+            if not file.exists() or (file.is_file() and file.stat().st_size == 0):
+                raise StoreError(f"no event log at {self.path}")
         try:
             if self.path == ":memory:":
                 self.db = sqlite_utils.Database(memory=True)
@@ -171,12 +174,14 @@ class SqliteEventLog(EventLog):
         return (StoredEvent(*row) for row in cursor)
 
     def runs(self) -> list[RunSummary]:
-        """Every run, in the order they started."""
+        """Every run, in the order their first events were stored.
+
+        A run is listed from any of its events -- not only its first -- so a
+        run missing its start is still there for ``verify`` to report.
+        """
         rows = self.db.execute(
-            "SELECT e.run_id, e.timestamp, m.last_seq FROM "
-            "(SELECT run_id, MAX(seq) AS last_seq FROM events GROUP BY run_id) AS m "
-            "JOIN events AS e ON e.run_id = m.run_id AND e.seq = 1 "
-            "ORDER BY e.rowid"
+            "SELECT run_id, MIN(timestamp), MAX(seq) FROM events "
+            "GROUP BY run_id ORDER BY MIN(rowid)"
         ).fetchall()
         return [RunSummary(run_id=r[0], started=r[1], last_seq=r[2]) for r in rows]
 
