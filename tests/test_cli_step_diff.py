@@ -61,11 +61,10 @@ def test_step_takes_a_range_and_a_host(db: tuple[Path, list[str]]) -> None:
         "step", failed, "--db", str(path), "--from", "5", "--to", "30", "--host", "@sim/a"
     )
     assert result.exit_code == 0, result.output
-    seqs = [int(line.split()[0]) for line in result.output.splitlines() if not line.startswith(" ")]
+    events = [line for line in result.output.splitlines() if line.split()[0].isdigit()]
+    seqs = [int(line.split()[0]) for line in events]
     assert seqs and all(5 <= seq <= 30 for seq in seqs)
-    assert all(
-        "[@sim/a]" in line for line in result.output.splitlines() if not line.startswith(" ")
-    )
+    assert all("[@sim/a]" in line for line in events)
 
 
 def test_changes_names_paths() -> None:
