@@ -15,6 +15,12 @@ __all__ = ["GENESIS_HASH", "chain_hash"]
 GENESIS_HASH = "0" * 64
 
 
-def chain_hash(prev_hash: str, payload: str) -> str:
-    """The hash of the event whose canonical JSON is ``payload``, following ``prev_hash``."""
-    return sha256(f"{prev_hash}\n{payload}".encode()).hexdigest()
+def chain_hash(prev_hash: str, payload: str | bytes) -> str:
+    """The hash of the event whose canonical JSON is ``payload``, following ``prev_hash``.
+
+    ``sha256(prev_hash + "\\n" + payload)``, over UTF-8; pass the payload's bytes
+    when you have them (the writer does) to skip encoding it again.
+    """
+    if isinstance(payload, str):
+        payload = payload.encode()
+    return sha256(prev_hash.encode() + b"\n" + payload).hexdigest()

@@ -23,11 +23,19 @@ from datetime import datetime
 from typing import Any, get_args, get_origin
 
 import cattrs
+import orjson
 
 from eventstate.errors import CodecError, SchemaVersionError, UnknownEventTypeError
 from eventstate.events import EVENT_TYPES, Event, FailOutcome, OpOutcome, RunStatus, StateStage
 
-__all__ = ["EventCodec", "Upcaster", "canonical_json", "configure_converter", "make_converter"]
+__all__ = [
+    "EventCodec",
+    "Upcaster",
+    "canonical_bytes",
+    "canonical_json",
+    "configure_converter",
+    "make_converter",
+]
 
 #: Turns the payload dict of version ``n`` of an event into version ``n + 1``.
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -35,21 +43,27 @@ Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 _TYPE_KEY = "type"
 _VERSION_KEY = "v"
 
-_dumps = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-).encode
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS
+
+
+def canonical_bytes(data: Mapping[str, Any]) -> bytes:
+    """``data`` as canonical JSON, UTF-8: sorted keys, no whitespace, text unescaped.
+
+    These are the bytes an event's hash is taken over. orjson writes them
+    (several times faster than the standard library on the append path).
+
+    Raises:
+        CodecError: ``data`` holds a value JSON cannot (a set, an object, a huge int).
+    """
+    try:
+        return orjson.dumps(data, option=_ORJSON_OPTIONS)
+    except TypeError as error:
+        raise CodecError(f"cannot encode as JSON: {error}") from None
 
 
 def canonical_json(data: Mapping[str, Any]) -> str:
-    """``data`` as canonical JSON: sorted keys, no whitespace, UTF-8 text kept as is.
-
-    Raises:
-        CodecError: ``data`` holds a value JSON cannot (NaN, a set, an object).
-    """
-    try:
-        return _dumps(data)
-    except (TypeError, ValueError) as error:
-        raise CodecError(f"cannot encode as JSON: {error}") from None
+    """:func:`canonical_bytes`, as text."""
+    return canonical_bytes(data).decode()
 
 
 def _structure_stage(value: Any, _: type) -> StateStage:

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from eventstate.chain import GENESIS_HASH, chain_hash
-from eventstate.codec import EventCodec, canonical_json
+from eventstate.codec import EventCodec, canonical_bytes
 from eventstate.events import Event
 from eventstate.stores.base import EventLog, StoredEvent
 
@@ -77,9 +77,9 @@ class EventRecorder:
         seq = self._seq + 1
         event = event_class(run_id=self.run_id, seq=seq, at=datetime.now(_utc), **fields)
         data = self._to_dict(event)
-        payload = canonical_json(data)
+        encoded = canonical_bytes(data)
         prev_hash = self._prev_hash
-        digest = chain_hash(prev_hash, payload)
+        digest = chain_hash(prev_hash, encoded)  # over the bytes just encoded, not again
         pending = self._pending
         if not pending:
             self._pending_since = time.monotonic()
@@ -91,7 +91,7 @@ class EventRecorder:
                 event_class.version,
                 data["at"],
                 data.get("host"),
-                payload,
+                encoded.decode(),
                 prev_hash,
                 digest,
             )

@@ -125,6 +125,13 @@ class ReadOnlyList(MutationRefused, Sequence[T]):
     def __len__(self) -> int:
         return len(self._data)
 
+    # Sequence's own __contains__ and __iter__ index item by item in Python.
+    def __contains__(self, item: object) -> bool:
+        return item in self._data
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._data)
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, ReadOnlyList):
             return list(self._data) == list(other._data)
