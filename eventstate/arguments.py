@@ -57,6 +57,8 @@ ARGUMENTS: Mapping[str, tuple[str, Callable[[Config], Any], tuple[type, ...]]] =
     "_if": ("if_", _constant(None), (Callable, list)),  # type: ignore[arg-type]
 }
 
+_DEFAULTS = tuple((attribute, default) for attribute, default, _ in ARGUMENTS.values())
+
 #: The arguments every host must agree on: they decide how the op runs across hosts.
 EXECUTION_ARGUMENTS = ("_parallel", "_run_once", "_serial")
 
@@ -114,25 +116,26 @@ def pop_global_arguments(kwargs: dict[str, Any], config: Config, host: Host) -> 
             f"unknown operation argument {unknown[0]} "
             f"(global arguments are {', '.join(k for k in ARGUMENTS if k != 'name')})"
         )
-    host_data = host.data.dict()
     values: dict[str, Any] = {}
-    for keyword, (attribute, default, types) in ARGUMENTS.items():
-        if keyword in kwargs:
-            value = kwargs.pop(keyword)
-        elif keyword in host_data and keyword != "name":
-            value = host_data[keyword]
-        else:
-            value = default(config)
-            if value is None:
-                continue
-            values[attribute] = value
-            continue
-        if value is not None and not isinstance(value, types):
-            raise OperationArgumentError(
-                f"argument {keyword} must be {' or '.join(t.__name__ for t in types)}, "
-                f"not {type(value).__name__}"
-            )
+    for attribute, default in _DEFAULTS:
+        value = default(config)
         if value is not None:
+            values[attribute] = value
+    # Host data may set arguments too (``_sudo`` for one host); the call wins over it.
+    for source in (host.argument_data(), kwargs):
+        for keyword in [key for key in source if key in ARGUMENTS]:
+            value = source.pop(keyword) if source is kwargs else source[keyword]
+            if keyword == "name" and source is not kwargs:
+                continue
+            attribute, _, types = ARGUMENTS[keyword]
+            if value is None:
+                values.pop(attribute, None)
+                continue
+            if not isinstance(value, types):
+                raise OperationArgumentError(
+                    f"argument {keyword} must be {' or '.join(t.__name__ for t in types)}, "
+                    f"not {type(value).__name__}"
+                )
             values[attribute] = value
     env = {key: os.environ[key] for key in config.INHERIT_ENV if key in os.environ}
     env.update(config.ENV)

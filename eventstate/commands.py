@@ -43,11 +43,18 @@ class StringCommand:
         quote: Quote each part for the shell (for arguments that may hold spaces).
     """
 
-    __slots__ = ("parts", "quote")
+    __slots__ = ("_masked", "_raw", "parts", "quote")
 
     def __init__(self, *parts: str, quote: bool = False) -> None:
         self.parts = tuple(parts)
         self.quote = quote
+        # Joined once: a command is shown, recorded and run, each asking for its text.
+        self._raw = self._join(str)
+        self._masked = (
+            self._join(lambda part: MASK if isinstance(part, Secret) else part)
+            if any(isinstance(part, Secret) for part in self.parts)
+            else self._raw
+        )
 
     def _join(self, show: Callable[[str], str]) -> str:
         if self.quote:
@@ -56,11 +63,11 @@ class StringCommand:
 
     def raw(self) -> str:
         """The command as the host runs it, secrets included."""
-        return self._join(str)
+        return self._raw
 
     def masked(self) -> str:
         """The command as it may be shown and recorded, secrets as ``***``."""
-        return self._join(lambda part: MASK if isinstance(part, Secret) else part)
+        return self._masked
 
     def secrets(self) -> list[str]:
         """The secret values in the command (to scrub from its output)."""

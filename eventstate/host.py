@@ -88,6 +88,7 @@ class Host:
         self.connector_name, self.connector_arg = connector_of(name)
         #: Facts gathered on this host during the run, by fact and arguments.
         self.facts: dict[tuple[Any, ...], Any] = {}
+        self._argument_data: dict[str, Any] | None = None
 
     def init(self, state: State) -> None:
         """Attach the host to the State of its deploy."""
@@ -131,6 +132,17 @@ class Host:
         if on_disconnected is not None:
             on_disconnected()
         self.connected = False
+
+    def argument_data(self) -> dict[str, Any]:
+        """The global operation arguments (``_sudo``...) the host's data sets.
+
+        Read once per run: inventory data does not change while a deploy runs.
+        """
+        if self._argument_data is None:
+            self._argument_data = {
+                key: value for key, value in self.data.dict().items() if key.startswith("_")
+            }
+        return self._argument_data
 
     def get_fact(self, fact_class: type[Fact], *args: Any, sudo: bool = False) -> Any:
         """The value of ``fact_class(*args)`` on this host (gathered once per run)."""
