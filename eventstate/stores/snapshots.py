@@ -9,6 +9,7 @@ new ones are made from the log.
 from __future__ import annotations
 
 import abc
+import zlib
 
 import sqlite_utils
 
@@ -46,13 +47,16 @@ class MemorySnapshotStore(SnapshotStore):
 
 
 class SqliteSnapshotStore(SnapshotStore):
-    """Snapshots in a ``snapshots`` table beside the events (not append-only: a cache)."""
+    """Snapshots in a ``snapshots`` table beside the events (not append-only: a cache).
+
+    Stored zlib-compressed: views' JSON repeats itself (host names, counter names).
+    """
 
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
         if not db["snapshots"].exists():  # type: ignore[union-attr]
             db["snapshots"].create(  # type: ignore[union-attr]
-                {"run_id": str, "version": str, "seq": int, "data": str},
+                {"run_id": str, "version": str, "seq": int, "data": bytes},
                 pk=("run_id", "version", "seq"),
             )
 
@@ -63,12 +67,12 @@ class SqliteSnapshotStore(SnapshotStore):
             "ORDER BY seq DESC LIMIT 1",
             [run_id, version, seq],
         ).fetchone()
-        return None if row is None else (row[0], row[1])
+        return None if row is None else (row[0], zlib.decompress(row[1]).decode())
 
     def put(self, run_id: str, seq: int, version: str, data: str) -> None:
         """See :meth:`SnapshotStore.put`."""
         with self.db.atomic():
             self.db.execute(
                 "INSERT OR REPLACE INTO snapshots (run_id, version, seq, data) VALUES (?, ?, ?, ?)",
-                [run_id, version, seq, data],
+                [run_id, version, seq, zlib.compress(data.encode(), 1)],
             )
