@@ -128,6 +128,16 @@ class StateView:
         """The hosts in the limit, or None for no limit."""
         return self.limit.limit_hosts
 
+    def host_status(self, host: str) -> str:
+        """How a host stands: ``connect failed``, ``failed``, ``ok`` (active) or ``not run``."""
+        if host in self.host_sets.connect_errors:
+            return "connect failed"
+        if host in self.failed_hosts:
+            return "failed"
+        if host in self.active_hosts:
+            return "ok"
+        return "not run"
+
     def op_hash_order(self, host: str) -> ReadOnlyList[str]:
         """The op hashes added to ``host``, in order."""
         return self.operations.op_hash_order(host)

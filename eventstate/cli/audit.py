@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from eventstate.chain import GENESIS_HASH, chain_hash
-from eventstate.cli.base import DEFAULT_DB, UserError, table, user_errors
+from eventstate.cli.base import DEFAULT_DB, HOST_HEADERS, UserError, host_table, table, user_errors
 from eventstate.codec import EventCodec
 from eventstate.errors import EventstateError
 from eventstate.events import EVENT_TYPES, CommandExecuted, HostOperationFinished, OpOutcome
@@ -157,28 +157,18 @@ def runs(db: str, host: str | None, status: str | None, since: str | None, as_js
 
 
 def _host_rows(view: StateView) -> list[dict[str, Any]]:
-    rows = []
-    for name in view.run.hosts:
-        if name in view.host_sets.connect_errors:
-            status = "connect failed"
-        elif name in view.failed_hosts:
-            status = "failed"
-        elif name in view.active_hosts:
-            status = "ok"
-        else:
-            status = "not run"
-        meta, results = view.meta[name], view.results[name]
-        rows.append(
-            {
-                "host": name,
-                "status": status,
-                "ops": meta.ops,
-                "ops_change": meta.ops_change,
-                "ops_no_change": meta.ops_no_change,
-                "results": results.as_dict(),
-            }
-        )
-    return rows
+    """The host table as dicts, for --json."""
+    return [
+        {
+            "host": row[0],
+            "status": row[1],
+            "ops": row[2],
+            "ops_change": row[3],
+            "ops_no_change": row[4],
+            "results": view.results[row[0]].as_dict(),
+        }
+        for row in host_table(view)
+    ]
 
 
 _RESULT_KEYS = ("success_ops", "error_ops", "ignored_error_ops", "partial_ops")
@@ -255,20 +245,7 @@ def show(run_id: str, db: str, as_json: bool) -> None:
     click.echo(f"status    {info.status}" + (f": {info.error}" if info.error else ""))
     click.echo(f"events    {info.events}")
     click.echo("")
-    headers = (
-        "host",
-        "status",
-        "ops",
-        "change",
-        "no-change",
-        "success",
-        "error",
-        "ignored",
-        "partial",
-    )
-    keys = ("host", "status", "ops", "ops_change", "ops_no_change")
-    rows = [(*(row[k] for k in keys), *(row["results"][k] for k in _RESULT_KEYS)) for row in hosts]
-    for line in table(headers, rows):
+    for line in table(HOST_HEADERS, host_table(view)):
         click.echo(line)
     if failures:
         click.echo("\noperations with errors")

@@ -9,8 +9,9 @@ from typing import Any
 import click
 
 from eventstate.errors import EventstateError
+from projections import StateView
 
-__all__ = ["DEFAULT_DB", "UserError", "table", "user_errors"]
+__all__ = ["DEFAULT_DB", "HOST_HEADERS", "UserError", "host_table", "table", "user_errors"]
 
 #: The log every command uses unless given ``--db``.
 DEFAULT_DB = "eventstate.db"
@@ -51,3 +52,38 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
         ).rstrip()
 
     return [line(list(headers)), *(line(row) for row in cells)]
+
+
+#: The columns of a per-host results table.
+HOST_HEADERS = (
+    "host",
+    "status",
+    "ops",
+    "change",
+    "no-change",
+    "success",
+    "error",
+    "ignored",
+    "partial",
+)
+
+
+def host_table(view: StateView) -> list[tuple[Any, ...]]:
+    """A row per inventory host: status, meta (planned) and results (executed)."""
+    rows = []
+    for name in view.run.hosts:
+        meta, results = view.meta[name], view.results[name]
+        rows.append(
+            (
+                name,
+                view.host_status(name),
+                meta.ops,
+                meta.ops_change,
+                meta.ops_no_change,
+                results.success_ops,
+                results.error_ops,
+                results.ignored_error_ops,
+                results.partial_ops,
+            )
+        )
+    return rows

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from eventstate.cli.base import DEFAULT_DB, UserError, user_errors
+from eventstate.cli.base import DEFAULT_DB, HOST_HEADERS, UserError, host_table, table, user_errors
 from eventstate.config import Config
 from eventstate.deploy import compile_deploy_file, load_inventory, record_deploy, run_deploy
 from eventstate.errors import EventstateError
@@ -34,31 +34,6 @@ def _limit(inventory: Inventory, spec: str | None) -> list[Host] | None:
         else:
             raise UserError(f"--limit: no host or group called {name!r} in the inventory")
     return list(hosts.values())
-
-
-def _summary(state: State) -> list[str]:
-    view = state.view
-    lines = [
-        f"{'host':<20} {'status':<15} {'ops':>4} {'change':>6} {'no-chg':>6} "
-        f"{'success':>7} {'error':>5} {'ignored':>7} {'partial':>7}"
-    ]
-    for host in state.inventory:
-        name = host.name
-        if name in view.host_sets.connect_errors:
-            status = "connect failed"
-        elif name in view.failed_hosts:
-            status = "failed"
-        elif name in view.active_hosts:
-            status = "ok"
-        else:
-            status = "not run"
-        meta, results = view.meta[name], view.results[name]
-        lines.append(
-            f"{name:<20} {status:<15} {meta.ops:>4} {meta.ops_change:>6} {meta.ops_no_change:>6} "
-            f"{results.success_ops:>7} {results.error_ops:>5} {results.ignored_error_ops:>7} "
-            f"{results.partial_ops:>7}"
-        )
-    return lines
 
 
 @click.command()
@@ -114,7 +89,7 @@ def deploy(
     if verbose:
         state.add_callback_handler(_verbose_handler())
     status = _execute(state, deploy_file, code, options, debug=debug)
-    for line in _summary(state):
+    for line in table(HOST_HEADERS, host_table(state.view)):
         click.echo(line)
     view = state.view
     click.echo(
