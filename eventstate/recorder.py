@@ -47,7 +47,7 @@ class EventRecorder:
         apply: Callable[[Event], None],
         *,
         codec: EventCodec | None = None,
-        batch_size: int = 2000,
+        batch_size: int = 20000,
         max_delay: float = 1.0,
     ) -> None:
         self.log = log
