@@ -1,0 +1,449 @@
+"""The measured cases. Each runs once, in its own process, and returns its metrics.
+
+Every case is a function taking keyword arguments (ints and strings, from the
+command line of :mod:`benchmarks.case`) and returning a dict of JSON values.
+Times are wall-clock seconds from :func:`time.perf_counter` and cover only
+the work named; imports and untimed set-up (building input rows, clearing a
+snapshot table) come before the clock starts. A case that finds a wrong
+result raises :class:`CaseError`: a fast wrong answer is no benchmark.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import random
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable
+from hashlib import sha1, sha256
+from pathlib import Path
+from typing import Any
+
+__all__ = ["CASES", "CaseError"]
+
+Metrics = dict[str, Any]
+
+#: Hosts the append cases spread their events over (as a 1000-host deploy would).
+APPEND_HOSTS = 1000
+
+
+class CaseError(RuntimeError):
+    """A case did not do what it measures (a failed op, a missing event...)."""
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise CaseError(message)
+
+
+# Deploys
+
+
+def deploy_ours(hosts: int, ops: int, log: str = "sqlite", path: str = "") -> Metrics:
+    """Our engine: ``hosts`` ``@sim`` hosts x ``ops`` one-command ``server.shell`` ops.
+
+    Args:
+        hosts: Number of hosts (zero latency, zero failure).
+        ops: Number of operations, each one ``echo`` command.
+        log: ``memory`` (:class:`MemoryEventLog`) or ``sqlite`` (:class:`SqliteEventLog`).
+        path: Where the SQLite log goes (kept); a temporary file (removed) if empty.
+    """
+    from eventstate import Config, Inventory, MemoryEventLog, SqliteEventLog, State
+    from eventstate.connect import connect_all, disconnect_all
+    from eventstate.execute import run_ops
+    from eventstate.operation import add_op
+    from eventstate.operations import server
+
+    scratch: Path | None = None
+    if log == "sqlite" and not path:
+        scratch = Path(tempfile.mkdtemp(prefix="eventstate-bench-"))
+        path = str(scratch / "events.db")
+    names = [f"@sim/h{i}" for i in range(hosts)]
+    commands = [[f"echo {i}"] for i in range(ops)]
+    try:
+        started = time.perf_counter()
+        if log == "memory":
+            event_log: Any = MemoryEventLog()
+        elif log == "sqlite":
+            event_log = SqliteEventLog(path)
+        else:
+            raise CaseError(f"unknown log {log!r}: memory or sqlite")
+        state = State(Inventory((names, {})), Config(), log=event_log)
+        connect_all(state)
+        connected = time.perf_counter()
+        for command in commands:
+            add_op(state, server.shell, commands=command)
+        prepared = time.perf_counter()
+        run_ops(state)
+        executed = time.perf_counter()
+        disconnect_all(state)
+        state.finish()
+        finished = time.perf_counter()
+
+        results = [state.results[host].success_ops for host in state.inventory]
+        _check(len(results) == hosts, f"{len(results)} hosts in the results, not {hosts}")
+        wrong = sum(1 for success_ops in results if success_ops != ops)
+        _check(not wrong, f"{wrong} hosts have success_ops != {ops}")
+        last = event_log.last_event(state.run_id)
+        events = last.seq if last else 0
+        event_log.close()
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    total = finished - started
+    return {
+        "setup_s": connected - started,
+        "prepare_s": prepared - connected,
+        "execute_s": executed - prepared,
+        "finish_s": finished - executed,
+        "total_s": total,
+        "events": events,
+        "events_per_s": events / total,
+        "run_id": state.run_id,
+        "host_ops": hosts * ops,
+    }
+
+
+def deploy_pyinfra(hosts: int, ops: int) -> Metrics:
+    """pyinfra 3.10, API mode: the same deploy on ``@bench`` hosts (commands return at once).
+
+    The inventory is one ``@bench/h0,h1,...`` name (see
+    :mod:`benchmarks.pyinfra_connector`); each op is
+    ``pyinfra.operations.server.shell(commands=[...])`` added with ``add_op``.
+    """
+    from benchmarks import pyinfra_connector
+
+    connector_dir = pyinfra_connector.register()
+    try:
+        from pyinfra.api import Config, Inventory, State
+        from pyinfra.api.connect import connect_all, disconnect_all
+        from pyinfra.api.operation import add_op
+        from pyinfra.api.operations import run_ops
+        from pyinfra.operations import server
+
+        name = pyinfra_connector.inventory_name(hosts)
+        commands = [[f"echo {i}"] for i in range(ops)]
+
+        started = time.perf_counter()
+        inventory = Inventory(([name], {}))
+        state = State(inventory, Config())
+        connect_all(state)
+        connected = time.perf_counter()
+        for command in commands:
+            add_op(state, server.shell, commands=command)
+        prepared = time.perf_counter()
+        run_ops(state)
+        executed = time.perf_counter()
+        disconnect_all(state)
+        finished = time.perf_counter()
+    finally:
+        shutil.rmtree(connector_dir, ignore_errors=True)
+
+    _check(len(inventory) == hosts, f"{len(inventory)} hosts in the inventory, not {hosts}")
+    results = [state.results[host].success_ops for host in inventory]
+    wrong = sum(1 for success_ops in results if success_ops != ops)
+    _check(not wrong, f"{wrong} hosts have success_ops != {ops}")
+    return {
+        "setup_s": connected - started,
+        "prepare_s": prepared - connected,
+        "execute_s": executed - prepared,
+        "finish_s": finished - executed,
+        "total_s": finished - started,
+        "host_ops": hosts * ops,
+    }
+
+
+# The append path
+
+
+def _append_inputs(events: int) -> tuple[list[str], list[str]]:
+    """The host names and op hashes the append cases cycle through (deploy-shaped)."""
+    hosts = [f"@sim/h{i}" for i in range(APPEND_HOSTS)]
+    op_count = max(1, events // APPEND_HOSTS)
+    op_hashes = [sha1(repr((i,)).encode()).hexdigest() for i in range(op_count)]
+    return hosts, op_hashes
+
+
+def _discard(event: Any) -> None:
+    """The no-op apply callback: the append cases measure the store path only."""
+
+
+def append_ours(events: int, path: str) -> Metrics:
+    """``EventRecorder.record(HostOperationFinished, ...)`` ``events`` times into a new SQLite log.
+
+    What a deploy does per op result -- build the event, encode it, chain its
+    hash, queue it, write it in batched transactions (the recorder's default
+    batch size, reported) -- with the projections' apply replaced by a no-op.
+    The clock covers the records and the last flush.
+    """
+    from eventstate import EventRecorder, SqliteEventLog, new_run_id
+    from eventstate.events import HostOperationFinished, OpOutcome
+
+    hosts, op_hashes = _append_inputs(events)
+    host_count = len(hosts)
+    log = SqliteEventLog(path)
+    run_id = new_run_id()
+    recorder = EventRecorder(log, run_id, _discard)
+    record = recorder.record
+    success = OpOutcome.SUCCESS
+
+    started = time.perf_counter()
+    for i in range(events):
+        record(
+            HostOperationFinished,
+            host=hosts[i % host_count],
+            op_hash=op_hashes[(i // host_count) % len(op_hashes)],
+            outcome=success,
+            commands_executed=1,
+        )
+    recorder.flush()
+    elapsed = time.perf_counter() - started
+
+    last = log.last_event(run_id)
+    _check(last is not None and last.seq == events, f"the log does not end at event {events}")
+    assert last is not None
+    payload_bytes = len(last.payload.encode())
+    log.close()
+    batch = inspect.signature(EventRecorder).parameters.get("batch_size")
+    return {
+        "append_s": elapsed,
+        "events": events,
+        "events_per_s": events / elapsed,
+        "payload_bytes": payload_bytes,
+        "batch_size": batch.default if batch is not None else None,
+        "run_id": run_id,
+    }
+
+
+_RAW_SCHEMA = (
+    "CREATE TABLE events (run_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, "
+    "version INTEGER NOT NULL, timestamp TEXT NOT NULL, host TEXT, payload TEXT NOT NULL, "
+    "prev_hash TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (run_id, seq))",
+    "CREATE INDEX events_host ON events (host)",
+)
+_RAW_INSERT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _raw_rows(events: int) -> list[tuple[Any, ...]]:
+    """``events`` stored rows exactly as our store would hold them, built untimed.
+
+    Each payload is the canonical JSON of a real ``HostOperationFinished`` with
+    the same fields the append case records; the hashes are 64 hex digits.
+    """
+    from datetime import datetime, timezone
+
+    from eventstate import EventCodec, new_run_id
+    from eventstate.codec import canonical_json
+    from eventstate.events import HostOperationFinished, OpOutcome
+
+    hosts, op_hashes = _append_inputs(events)
+    to_dict = EventCodec().to_dict
+    run_id = new_run_id()
+    at = datetime.now(timezone.utc)
+    template = to_dict(
+        HostOperationFinished(
+            run_id=run_id,
+            seq=1,
+            at=at,
+            host=hosts[0],
+            op_hash=op_hashes[0],
+            outcome=OpOutcome.SUCCESS,
+            commands_executed=1,
+        )
+    )
+    rows: list[tuple[Any, ...]] = []
+    prev_hash = "0" * 64
+    for i in range(events):
+        data = dict(template)
+        data["seq"] = i + 1
+        data["host"] = hosts[i % len(hosts)]
+        data["op_hash"] = op_hashes[(i // len(hosts)) % len(op_hashes)]
+        payload = canonical_json(data)
+        digest = sha256(payload.encode()).hexdigest()
+        rows.append(
+            (
+                run_id,
+                i + 1,
+                "HostOperationFinished",
+                1,
+                data["at"],
+                data["host"],
+                payload,
+                prev_hash,
+                digest,
+            )
+        )
+        prev_hash = digest
+    return rows
+
+
+def append_raw(events: int, path: str) -> Metrics:
+    """The ceiling: plain ``sqlite3`` ``executemany`` of ``events`` pre-built rows, one transaction.
+
+    Same columns, ``(run_id, seq)`` primary key, host index, WAL and
+    ``synchronous=NORMAL`` as our store; the rows are built before the clock starts.
+    """
+    rows = _raw_rows(events)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    for statement in _RAW_SCHEMA:
+        conn.execute(statement)
+
+    started = time.perf_counter()
+    conn.execute("BEGIN")
+    conn.executemany(_RAW_INSERT, rows)
+    conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+
+    stored = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    _check(stored == events, f"{stored} rows stored, not {events}")
+    payload_bytes = len(rows[-1][6].encode())
+    conn.close()
+    return {
+        "append_s": elapsed,
+        "events": events,
+        "events_per_s": events / elapsed,
+        "payload_bytes": payload_bytes,
+    }
+
+
+# Reading back
+
+
+def _clear_snapshots(path: str) -> None:
+    """Empty the log's snapshot cache (untimed), so no stored snapshot is used."""
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            conn.execute("DELETE FROM snapshots")
+    except sqlite3.OperationalError:  # no snapshot table yet
+        pass
+    finally:
+        conn.close()
+
+
+def rebuild_fold(path: str, run: str, events: int = 0) -> Metrics:
+    """``replay.open(path).run(run).state()``: read every event and fold every projection.
+
+    Snapshots are disabled (``replay.run.SNAPSHOT_INTERVAL`` set past the run's
+    end, and the snapshot table emptied first): a pure read + decode + fold.
+    ``events``, when given, is checked against the events folded.
+    """
+    import replay
+    import replay.run as replay_run
+
+    _clear_snapshots(path)
+    snapshots = "disabled"
+    if hasattr(replay_run, "SNAPSHOT_INTERVAL"):
+        replay_run.SNAPSHOT_INTERVAL = 2**62
+    else:  # the engine changed how it snapshots: say so rather than guess
+        snapshots = "fresh table (SNAPSHOT_INTERVAL not found)"
+
+    started = time.perf_counter()
+    with replay.open(path) as log:
+        stored_run = log.run(run)
+        opened = time.perf_counter()
+        view = stored_run.state()
+    elapsed = time.perf_counter() - started
+
+    folded = view.events_applied
+    _check(folded > 0, "no event folded")
+    _check(not events or folded == events, f"{folded} events folded, not {events}")
+    return {
+        "rebuild_s": elapsed,
+        "open_s": opened - started,
+        "events": folded,
+        "events_per_s": folded / elapsed,
+        "snapshots": snapshots,
+    }
+
+
+def rebuild_raw(path: str, run: str, events: int = 0) -> Metrics:
+    """The ceiling: plain ``sqlite3`` read of the run's payloads, each decoded, no fold."""
+    from eventstate import EventCodec
+
+    decode = EventCodec().decode
+    started = time.perf_counter()
+    conn = sqlite3.connect(path)
+    count = 0
+    for (payload,) in conn.execute(
+        "SELECT payload FROM events WHERE run_id = ? ORDER BY seq", (run,)
+    ):
+        decode(payload)
+        count += 1
+    elapsed = time.perf_counter() - started
+    conn.close()
+    _check(count > 0, "no event read")
+    _check(not events or count == events, f"{count} events read, not {events}")
+    return {"rebuild_s": elapsed, "events": count, "events_per_s": count / elapsed}
+
+
+def _nearest_rank(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile: the smallest value with ``fraction`` of them at or below."""
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(len(ordered) * fraction)) - 1]
+
+
+def state_at(path: str, run: str, samples: int = 50, seed: int = 20240901) -> Metrics:
+    """``Run.state_at(n)`` latency at ``samples`` random ``n``, after one warm pass.
+
+    The snapshot table is emptied, then ``state()`` folds the whole run once,
+    storing a snapshot every ``SNAPSHOT_INTERVAL`` events (the warm pass, timed
+    on its own); then each seek starts from the nearest snapshot. Each result
+    is checked to have folded exactly ``n`` events.
+    """
+    import replay
+
+    _clear_snapshots(path)
+    rng = random.Random(seed)
+    with replay.open(path) as log:
+        stored_run = log.run(run)
+        started = time.perf_counter()
+        last = stored_run.state().events_applied
+        warm = time.perf_counter() - started
+        points = [rng.randint(1, last) for _ in range(samples)]
+        latencies: list[float] = []
+        for seq in points:
+            started = time.perf_counter()
+            view = stored_run.state_at(seq)
+            latencies.append(time.perf_counter() - started)
+            _check(view.events_applied == seq, f"state_at({seq}) folded {view.events_applied}")
+        snapshot_rows, snapshot_bytes = _snapshot_size(path)
+    return {
+        "warm_s": warm,
+        "events": last,
+        "samples": samples,
+        "median_ms": _nearest_rank(latencies, 0.5) * 1000,
+        "p90_ms": _nearest_rank(latencies, 0.9) * 1000,
+        "max_ms": max(latencies) * 1000,
+        "latencies_ms": [round(x * 1000, 3) for x in latencies],
+        "snapshot_rows": snapshot_rows,
+        "snapshot_mb": snapshot_bytes / 2**20,
+    }
+
+
+def _snapshot_size(path: str) -> tuple[int, int]:
+    conn = sqlite3.connect(path)
+    try:
+        rows, size = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0) FROM snapshots"
+        ).fetchone()
+    finally:
+        conn.close()
+    return rows, size
+
+
+#: Every case, by the name ``python -m benchmarks.case`` takes.
+CASES: dict[str, Callable[..., Metrics]] = {
+    "deploy-ours": deploy_ours,
+    "deploy-pyinfra": deploy_pyinfra,
+    "append-ours": append_ours,
+    "append-raw": append_raw,
+    "rebuild-fold": rebuild_fold,
+    "rebuild-raw": rebuild_raw,
+    "state-at": state_at,
+}

@@ -1,0 +1,597 @@
+"""What ``python -m benchmarks`` measures, in full or ``--quick``, and the rows it makes.
+
+Each ``measure_*`` function runs its cases through a :class:`Runner`
+(repetition ``i`` of every variant back to back, so that the ratios compare
+measurements taken under the same conditions) and adds rows to the sections
+it is given. A failed case fails its rows, not the whole suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+
+from benchmarks.report import Row, Section, Target
+from benchmarks.runner import Case, CaseFailed, Measurement, Runner
+from benchmarks.stats import Stat, ratios
+
+__all__ = [
+    "FULL",
+    "QUICK",
+    "Plan",
+    "Sections",
+    "measure_append",
+    "measure_deploys",
+    "measure_rebuild",
+    "measure_scaling",
+]
+
+Shape = tuple[int, int]
+
+#: Peak RSS bound for a 1M-event deploy and for its rebuild (MiB).
+RSS_LIMIT_MB = 300
+
+
+@attrs.frozen
+class Plan:
+    """The sizes and repetitions of one benchmark mode.
+
+    Attributes:
+        mode: ``full`` or ``quick``.
+        shapes: The deploy shapes compared with pyinfra, as (hosts, ops).
+        cheap_reps: Repetitions of a deploy shape below ``big_from`` host-ops.
+        big_reps: Repetitions of a deploy shape of ``big_from`` host-ops or more.
+        big_from: Host-ops from which a deploy shape is big.
+        append_events: Events the append cases write.
+        append_reps: Repetitions of the append cases.
+        rebuild_shape: The deploy (hosts, ops) whose log the rebuild cases read.
+        rebuild_reps: Repetitions of the rebuild cases.
+        state_at_reps: Repetitions of the state_at case (each with its warm pass).
+        state_at_samples: Random seeks per state_at case.
+        scaling_hosts: Host counts of the host series (x ``scaling_base`` ops).
+        scaling_ops: Op counts of the op series (x ``scaling_base`` hosts).
+        scaling_base: The fixed side of each scaling series.
+        scaling_reps: Repetitions of every scaling point; None: as deploys (:meth:`reps`).
+    """
+
+    mode: str
+    shapes: tuple[Shape, ...]
+    cheap_reps: int
+    big_reps: int
+    big_from: int
+    append_events: int
+    append_reps: int
+    rebuild_shape: Shape
+    rebuild_reps: int
+    state_at_reps: int
+    state_at_samples: int
+    scaling_hosts: tuple[int, ...]
+    scaling_ops: tuple[int, ...]
+    scaling_base: int = 10
+    scaling_reps: int | None = None
+
+    def reps(self, hosts: int, ops: int) -> int:
+        """Repetitions of a deploy of ``hosts`` x ``ops``."""
+        return self.big_reps if hosts * ops >= self.big_from else self.cheap_reps
+
+    def point_reps(self, hosts: int, ops: int) -> int:
+        """Repetitions of the scaling point ``hosts`` x ``ops``."""
+        return self.scaling_reps if self.scaling_reps is not None else self.reps(hosts, ops)
+
+    def scaling_points(self) -> list[Shape]:
+        """Every (hosts, ops) the scaling series run, each once."""
+        points = [(hosts, self.scaling_base) for hosts in self.scaling_hosts]
+        points += [(self.scaling_base, ops) for ops in self.scaling_ops]
+        return list(dict.fromkeys(points))
+
+    def runs(self) -> dict[str, int]:
+        """How many case runs each group makes (for the progress counter)."""
+        return {
+            "deploy": sum(3 * self.reps(*shape) for shape in self.shapes),
+            "append": 2 * self.append_reps,
+            "rebuild": 1 + 2 * self.rebuild_reps + self.state_at_reps,
+            "scaling": sum(2 * self.point_reps(*point) for point in self.scaling_points()),
+        }
+
+    def to_json(self) -> dict[str, object]:
+        """The plan as plain values."""
+        return attrs.asdict(self)
+
+
+FULL = Plan(
+    mode="full",
+    shapes=((10, 100), (100, 100), (1000, 20), (1000, 100)),
+    cheap_reps=5,
+    big_reps=3,
+    big_from=20_000,
+    append_events=1_000_000,
+    append_reps=3,
+    rebuild_shape=(1000, 250),  # 1,003,756 events
+    rebuild_reps=3,
+    state_at_reps=3,
+    state_at_samples=50,
+    scaling_hosts=(10, 100, 1000, 10_000),
+    scaling_ops=(10, 100, 1000),
+)
+
+QUICK = Plan(
+    mode="quick",
+    shapes=((10, 100), (100, 100), (1000, 20)),
+    cheap_reps=3,
+    big_reps=1,
+    big_from=10_000,
+    append_events=100_000,
+    append_reps=3,
+    rebuild_shape=(1000, 25),  # 103,126 events
+    rebuild_reps=3,
+    state_at_reps=3,
+    state_at_samples=50,
+    scaling_hosts=(10, 100, 1000),
+    scaling_ops=(10, 100, 1000),
+    scaling_reps=1,
+)
+
+
+@attrs.define
+class Sections:
+    """The sections of the report, filled by the ``measure_*`` functions."""
+
+    deploy: Section = attrs.field(
+        factory=lambda: Section(
+            "Deploy vs pyinfra 3.10: total wall time",
+            "H hosts x M ops, one instant command each; ratio = ours / pyinfra, per repetition"
+            " (lower is better),\nmedian [min-max]; total = inventory + state + connect +"
+            " prepare + execute + disconnect (+ finish), imports excluded.",
+        )
+    )
+    phases: Section = attrs.field(
+        factory=lambda: Section(
+            "Deploy phases (medians)",
+            "prepare = the add_op loop, execute = run_ops; us/host-op = total / (H x M).",
+        )
+    )
+    rss: Section = attrs.field(
+        factory=lambda: Section(
+            "Peak RSS (whole case process, ru_maxrss)",
+            "ratio = ours / pyinfra per repetition; each case in a fresh interpreter.",
+        )
+    )
+    append: Section = attrs.field(
+        factory=lambda: Section(
+            "Append path vs raw sqlite3 executemany",
+            "ours = EventRecorder.record(HostOperationFinished, ...) into SqliteEventLog: encode +"
+            " hash chain +\nbatched inserts, one transaction per batch ('batch' = the recorder's"
+            " default size);\nthe apply callback is a no-op (no projections).\nraw = one"
+            " executemany of pre-built rows of the same shape, one transaction. Same disk, same"
+            " run.",
+        )
+    )
+    rebuild: Section = attrs.field(
+        factory=lambda: Section(
+            "Rebuild vs raw read + decode",
+            "fold = replay.open(path).run(id).state() with snapshots disabled (and the snapshot"
+            " table emptied);\nraw = sqlite3 SELECT payload ... ORDER BY seq + EventCodec().decode"
+            " of each, no fold.\nThe run is a real deploy's log (@sim hosts, SQLite log).",
+        )
+    )
+    seek: Section = attrs.field(
+        factory=lambda: Section(
+            "Seek: Run.state_at(n) on the same run",
+            "one warm pass (state() on a fresh snapshot table, storing a snapshot every"
+            " SNAPSHOT_INTERVAL events),\nthen 50 random n (fixed seed); the target is on p90.",
+        )
+    )
+    scaling: Section = attrs.field(
+        factory=lambda: Section(
+            "Scaling (ours, SQLite log): microseconds per host-op",
+            "work = (prepare + execute) / host-ops; 'x first' = work over the series' first point"
+            " (1.00 = linear);\ntotal adds the fixed costs (state, connect, finish); rebuild ="
+            " the fold case on the deploy's own log,\nin its own process (its fixed open cost"
+            " included). MB = peak RSS of each process.",
+        )
+    )
+
+    def all(self) -> list[Section]:
+        """Every section, in report order."""
+        return [
+            self.deploy,
+            self.phases,
+            self.rss,
+            self.append,
+            self.rebuild,
+            self.seek,
+            self.scaling,
+        ]
+
+
+def _values(runs: list[Measurement], key: str) -> list[float]:
+    return [float(run[key]) for run in runs]
+
+
+def _rss(runs: list[Measurement]) -> list[float]:
+    return [run.peak_rss_mb for run in runs]
+
+
+def _median(runs: list[Measurement], key: str) -> float:
+    return Stat.of(_values(runs, key)).median
+
+
+def _remove_db(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _shape(hosts: int, ops: int) -> str:
+    return f"{hosts}x{ops}"
+
+
+# Deploys
+
+
+def measure_deploys(runner: Runner, plan: Plan, sections: Sections) -> None:
+    """Every deploy shape: pyinfra, ours with a memory log, ours with a SQLite log."""
+    for hosts, ops in plan.shapes:
+        shape = _shape(hosts, ops)
+        variants = {
+            "pyinfra": Case("deploy-pyinfra", {"hosts": hosts, "ops": ops}),
+            "memory": Case("deploy-ours", {"hosts": hosts, "ops": ops, "log": "memory"}),
+            "sqlite": Case("deploy-ours", {"hosts": hosts, "ops": ops, "log": "sqlite"}),
+        }
+        runs: dict[str, list[Measurement]] = {name: [] for name in variants}
+        try:
+            reps = plan.reps(hosts, ops)
+            for rep in range(reps):
+                for name, case in variants.items():
+                    runs[name].append(runner.run(case, f"deploy {shape} {name} {rep + 1}/{reps}"))
+        except CaseFailed as error:
+            for section in (sections.deploy, sections.rss):
+                section.failed(shape, str(error))
+            continue
+        _deploy_rows(sections, shape, hosts * ops, runs)
+
+
+def _deploy_rows(
+    sections: Sections, shape: str, host_ops: int, runs: dict[str, list[Measurement]]
+) -> None:
+    base = runs["pyinfra"]
+    targets = {
+        "memory": Target.at_most(0.05, "<= 0.05x"),
+        "sqlite": Target.at_most(0.10, "<= 0.10x"),
+    }
+    for log in ("memory", "sqlite"):
+        ours = runs[log]
+        total = ratios(_values(ours, "total_s"), _values(base, "total_s"))
+        sections.deploy.add(
+            Row(
+                f"{shape} {log}",
+                {
+                    "reps": str(len(ours)),
+                    "pyinfra s": Stat.of(_values(base, "total_s")).format(3),
+                    "ours s": Stat.of(_values(ours, "total_s")).format(3),
+                    "ours/pyinfra": total.format(3),
+                    "prepare ratio": ratios(
+                        _values(ours, "prepare_s"), _values(base, "prepare_s")
+                    ).format(3),
+                    "execute ratio": ratios(
+                        _values(ours, "execute_s"), _values(base, "execute_s")
+                    ).format(3),
+                },
+                {
+                    "pyinfra_total_s": Stat.of(_values(base, "total_s")),
+                    "ours_total_s": Stat.of(_values(ours, "total_s")),
+                    "ratio_total": total,
+                    "ratio_prepare": ratios(_values(ours, "prepare_s"), _values(base, "prepare_s")),
+                    "ratio_execute": ratios(_values(ours, "execute_s"), _values(base, "execute_s")),
+                },
+                targets[log],
+                total.median,
+            )
+        )
+        rss = ratios(_rss(ours), _rss(base))
+        sections.rss.add(
+            Row(
+                f"{shape} {log}",
+                {
+                    "pyinfra MB": Stat.of(_rss(base)).format(0),
+                    "ours MB": Stat.of(_rss(ours)).format(0),
+                    "ours/pyinfra": rss.format(2),
+                },
+                {"pyinfra_mb": Stat.of(_rss(base)), "ours_mb": Stat.of(_rss(ours)), "ratio": rss},
+                Target.at_most(1.0, "<= 1.00x"),
+                rss.median,
+            )
+        )
+    for name in ("pyinfra", "memory", "sqlite"):
+        measured = runs[name]
+        sections.phases.add(
+            Row(
+                f"{shape} {'ours ' + name if name != 'pyinfra' else name}",
+                {
+                    "setup s": f"{_median(measured, 'setup_s'):.3f}",
+                    "prepare s": f"{_median(measured, 'prepare_s'):.3f}",
+                    "execute s": f"{_median(measured, 'execute_s'):.3f}",
+                    "total s": f"{_median(measured, 'total_s'):.3f}",
+                    "us/host-op": f"{_median(measured, 'total_s') / host_ops * 1e6:.1f}",
+                    "events": f"{measured[0].metrics['events']:,}"
+                    if "events" in measured[0].metrics
+                    else "",
+                    "peak MB": f"{Stat.of(_rss(measured)).median:.0f}",
+                },
+                {
+                    key: Stat.of(_values(measured, key))
+                    for key in ("setup_s", "prepare_s", "execute_s", "finish_s", "total_s")
+                },
+            )
+        )
+
+
+# The append path
+
+
+def measure_append(runner: Runner, plan: Plan, sections: Sections, workdir: Path) -> None:
+    """Our append path vs plain executemany, ``plan.append_events`` events each."""
+    events = plan.append_events
+    runs: dict[str, list[Measurement]] = {"ours": [], "raw": []}
+    try:
+        for rep in range(plan.append_reps):
+            for name in runs:
+                path = workdir / f"append-{name}.db"
+                _remove_db(path)
+                case = Case(f"append-{name}", {"events": events, "path": str(path)})
+                label = f"append {name} {rep + 1}/{plan.append_reps}"
+                try:
+                    runs[name].append(runner.run(case, label))
+                finally:
+                    _remove_db(path)
+    except CaseFailed as error:
+        sections.append.failed(f"{events:,} events", str(error))
+        return
+    ours, raw = runs["ours"], runs["raw"]
+    ratio = ratios(_values(ours, "events_per_s"), _values(raw, "events_per_s"))
+    sections.append.add(
+        Row(
+            f"{events:,} HostOperationFinished",
+            {
+                "reps": str(len(ours)),
+                "ours ev/s": Stat.of(_values(ours, "events_per_s")).format(0),
+                "raw ev/s": Stat.of(_values(raw, "events_per_s")).format(0),
+                "ours/raw": ratio.format(3),
+                "batch": f"{ours[-1].metrics.get('batch_size') or '?'}",
+                "payload B": str(ours[0].metrics["payload_bytes"]),
+                "ours MB": Stat.of(_rss(ours)).format(0),
+            },
+            {
+                "ours_events_per_s": Stat.of(_values(ours, "events_per_s")),
+                "raw_events_per_s": Stat.of(_values(raw, "events_per_s")),
+                "ratio": ratio,
+                "ours_rss_mb": Stat.of(_rss(ours)),
+                "raw_rss_mb": Stat.of(_rss(raw)),
+            },
+            Target.at_least(0.70, ">= 0.70x"),
+            ratio.median,
+        )
+    )
+
+
+# Rebuild and seek
+
+
+def measure_rebuild(runner: Runner, plan: Plan, sections: Sections, workdir: Path) -> None:
+    """Write one deploy's log of about ``plan.rebuild_shape`` events, then read it back."""
+    hosts, ops = plan.rebuild_shape
+    path = workdir / "rebuild.db"
+    _remove_db(path)
+    try:
+        source = runner.run(
+            Case("deploy-ours", {"hosts": hosts, "ops": ops, "log": "sqlite", "path": str(path)}),
+            "rebuild source deploy",
+        )
+    except CaseFailed as error:
+        sections.rebuild.failed("source deploy", str(error))
+        _remove_db(path)
+        return
+    events = int(source["events"])
+    sections.rss.add(
+        Row(
+            f"deploy writing {events:,} events ({_shape(hosts, ops)}, SQLite)",
+            {"ours MB": f"{source.peak_rss_mb:.0f}"},
+            {"events": events, "ours_mb": source.peak_rss_mb, "total_s": source["total_s"]},
+            Target.at_most(RSS_LIMIT_MB, f"< {RSS_LIMIT_MB} MB"),
+            source.peak_rss_mb,
+        )
+    )
+    args = {"path": str(path), "run": source["run_id"], "events": events}
+    try:
+        _fold_rows(runner, plan, sections, args)
+        _state_at_rows(runner, plan, sections, args)
+    finally:
+        _remove_db(path)
+
+
+def _fold_rows(runner: Runner, plan: Plan, sections: Sections, args: dict[str, object]) -> None:
+    events = int(args["events"])  # type: ignore[call-overload]
+    runs: dict[str, list[Measurement]] = {"fold": [], "raw": []}
+    try:
+        for rep in range(plan.rebuild_reps):
+            for name in runs:
+                label = f"rebuild {name} {rep + 1}/{plan.rebuild_reps}"
+                runs[name].append(runner.run(Case(f"rebuild-{name}", args), label))
+    except CaseFailed as error:
+        sections.rebuild.failed(f"fold {events:,} events", str(error))
+        return
+    fold, raw = runs["fold"], runs["raw"]
+    ratio = ratios(_values(fold, "events_per_s"), _values(raw, "events_per_s"))
+    sections.rebuild.add(
+        Row(
+            f"fold {events:,} events (snapshots {fold[0].metrics['snapshots']})",
+            {
+                "reps": str(len(fold)),
+                "ours ev/s": Stat.of(_values(fold, "events_per_s")).format(0),
+                "raw ev/s": Stat.of(_values(raw, "events_per_s")).format(0),
+                "ours/raw": ratio.format(3),
+            },
+            {
+                "fold_events_per_s": Stat.of(_values(fold, "events_per_s")),
+                "raw_events_per_s": Stat.of(_values(raw, "events_per_s")),
+                "fold_s": Stat.of(_values(fold, "rebuild_s")),
+                "open_s": Stat.of(_values(fold, "open_s")),
+                "ratio": ratio,
+            },
+            Target.at_least(0.60, ">= 0.60x"),
+            ratio.median,
+        )
+    )
+    sections.rss.add(
+        Row(
+            f"rebuild (fold) of {events:,} events",
+            {"ours MB": Stat.of(_rss(fold)).format(0)},
+            {"events": events, "ours_mb": Stat.of(_rss(fold)), "raw_mb": Stat.of(_rss(raw))},
+            Target.at_most(RSS_LIMIT_MB, f"< {RSS_LIMIT_MB} MB"),
+            Stat.of(_rss(fold)).median,
+        )
+    )
+
+
+def _state_at_rows(runner: Runner, plan: Plan, sections: Sections, args: dict[str, object]) -> None:
+    events = int(args["events"])  # type: ignore[call-overload]
+    seek_args = {**args, "samples": plan.state_at_samples}
+    seek_args.pop("events")
+    try:
+        runs = [
+            runner.run(Case("state-at", seek_args), f"state_at {rep + 1}/{plan.state_at_reps}")
+            for rep in range(plan.state_at_reps)
+        ]
+    except CaseFailed as error:
+        sections.seek.failed("state_at", str(error))
+        return
+    latencies = [value for run in runs for value in run["latencies_ms"]]
+    p90 = Stat.of(_values(runs, "p90_ms"))
+    sections.seek.add(
+        Row(
+            f"state_at(n), {plan.state_at_samples} random n of {events:,}",
+            {
+                "reps": str(len(runs)),
+                "median ms": Stat.of(_values(runs, "median_ms")).format(1),
+                "p90 ms": p90.format(1),
+                "max ms": Stat.of(_values(runs, "max_ms")).format(1),
+            },
+            {
+                "median_ms": Stat.of(_values(runs, "median_ms")),
+                "p90_ms": p90,
+                "max_ms": Stat.of(_values(runs, "max_ms")),
+                "latencies_ms": latencies,
+            },
+            Target.at_most(50, "p90 <= 50 ms"),
+            p90.median,
+        )
+    )
+    warm = Stat.of(_values(runs, "warm_s"))
+    sections.seek.add(
+        Row(
+            "  warm pass: state() storing snapshots",
+            {
+                "reps": str(len(runs)),
+                "warm s": warm.format(2),
+                "warm ev/s": f"{events / warm.median:,.0f}",
+                "snapshots": f"{runs[0]['snapshot_rows']} rows, {runs[0]['snapshot_mb']:,.0f} MB",
+            },
+            {
+                "warm_s": warm,
+                "snapshot_rows": runs[0]["snapshot_rows"],
+                "snapshot_mb": runs[0]["snapshot_mb"],
+            },
+        )
+    )
+    sections.rss.add(
+        Row(
+            f"state_at case (warm pass + seeks) on {events:,} events",
+            {"ours MB": Stat.of(_rss(runs)).format(0)},
+            {"events": events, "ours_mb": Stat.of(_rss(runs))},
+        )
+    )
+
+
+# Scaling
+
+
+def measure_scaling(runner: Runner, plan: Plan, sections: Sections, workdir: Path) -> None:
+    """Ours (SQLite log) across host counts and op counts: cost per host-op, and memory."""
+    results: dict[Shape, tuple[list[Measurement], list[Measurement]] | str] = {}
+    for hosts, ops in plan.scaling_points():
+        path = workdir / f"scaling-{hosts}x{ops}.db"
+        deploys: list[Measurement] = []
+        folds: list[Measurement] = []
+        reps = plan.point_reps(hosts, ops)
+        try:
+            for rep in range(reps):
+                _remove_db(path)
+                label = f"scaling {_shape(hosts, ops)} {rep + 1}/{reps}"
+                deploy = runner.run(
+                    Case(
+                        "deploy-ours",
+                        {"hosts": hosts, "ops": ops, "log": "sqlite", "path": str(path)},
+                    ),
+                    label + " deploy",
+                )
+                deploys.append(deploy)
+                fold_args = {"path": str(path), "run": deploy["run_id"], "events": deploy["events"]}
+                folds.append(runner.run(Case("rebuild-fold", fold_args), label + " rebuild"))
+            results[(hosts, ops)] = (deploys, folds)
+        except CaseFailed as error:
+            results[(hosts, ops)] = str(error)
+        finally:
+            _remove_db(path)
+
+    for series, points in _series(plan):
+        first: float | None = None
+        for hosts, ops in points:
+            label = f"{series}: {hosts} hosts x {ops} ops"
+            result = results[(hosts, ops)]
+            if isinstance(result, str):
+                sections.scaling.failed(label, result)
+                continue
+            deploys, folds = result
+            host_ops = hosts * ops
+
+            def per_op(runs: list[Measurement], key: str, host_ops: int = host_ops) -> float:
+                return _median(runs, key) / host_ops * 1e6
+
+            work = per_op(deploys, "prepare_s") + per_op(deploys, "execute_s")
+            first = first if first is not None else work
+            sections.scaling.add(
+                Row(
+                    label,
+                    {
+                        "reps": str(len(deploys)),
+                        "events": f"{deploys[0]['events']:,}",
+                        "prepare": f"{per_op(deploys, 'prepare_s'):.1f}",
+                        "execute": f"{per_op(deploys, 'execute_s'):.1f}",
+                        "work": f"{work:.1f}",
+                        "x first": f"{work / first:.2f}",
+                        "total": f"{per_op(deploys, 'total_s'):.1f}",
+                        "rebuild": f"{per_op(folds, 'rebuild_s'):.1f}",
+                        "deploy MB": f"{Stat.of(_rss(deploys)).median:.0f}",
+                        "rebuild MB": f"{Stat.of(_rss(folds)).median:.0f}",
+                    },
+                    {
+                        "hosts": hosts,
+                        "ops": ops,
+                        "events": deploys[0]["events"],
+                        "prepare_s": Stat.of(_values(deploys, "prepare_s")),
+                        "execute_s": Stat.of(_values(deploys, "execute_s")),
+                        "total_s": Stat.of(_values(deploys, "total_s")),
+                        "rebuild_s": Stat.of(_values(folds, "rebuild_s")),
+                        "deploy_rss_mb": Stat.of(_rss(deploys)),
+                        "rebuild_rss_mb": Stat.of(_rss(folds)),
+                        "work_us_per_host_op": work,
+                        "vs_first": work / first,
+                    },
+                )
+            )
+
+
+def _series(plan: Plan) -> Iterator[tuple[str, list[Shape]]]:
+    yield "hosts", [(hosts, plan.scaling_base) for hosts in plan.scaling_hosts]
+    yield "ops", [(plan.scaling_base, ops) for ops in plan.scaling_ops]
