@@ -127,3 +127,17 @@ def test_execution_modes(runner: CliRunner, mode: str) -> None:
     result = _deploy(runner, *args)
     assert result.exit_code == 0, result.output
     assert _row(result.output, "@sim/db1")[5] == "2"
+
+
+def test_python_dash_m_eventstate_runs_the_cli(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "eventstate", "runs", "--db", str(tmp_path / "missing.db")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr == f"Error: no event log at {tmp_path / 'missing.db'}\n"
