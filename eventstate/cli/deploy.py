@@ -48,7 +48,9 @@ def _limit(inventory: Inventory, spec: str | None) -> list[Host] | None:
 @click.option(
     "--fail-percent", type=click.IntRange(0, 100), help="Abort when more hosts than this fail."
 )
-@click.option("-v", "--verbose", count=True, help="Print each command as it runs.")
+@click.option(
+    "-v", "--verbose", count=True, help="Print each op, and each host's outcome, as they happen."
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def deploy(
     inventory: str,
