@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 import gevent
 
 from eventstate.command_runner import run_command
-from eventstate.connectors.base import CommandOptions
 from eventstate.context import using
 from eventstate.errors import DeployError, EventstateError
 from eventstate.events import (
@@ -38,19 +37,6 @@ __all__ = ["run_host_op", "run_ops"]
 Progress = Callable[["Host", str], None]
 
 
-def _options(data: HostOpData) -> CommandOptions:
-    arguments = data.global_arguments
-    return CommandOptions(
-        sudo=arguments.sudo,
-        sudo_user=arguments.sudo_user,
-        env=arguments.env,
-        chdir=arguments.chdir,
-        timeout=arguments.timeout,
-        shell_executable=arguments.shell_executable,
-        success_exit_codes=arguments.success_exit_codes,
-    )
-
-
 def run_host_op(state: State, host: Host, op_hash: str) -> bool:
     """Execute one op on one host, with its retries; returns False if the host failed it.
 
@@ -64,9 +50,11 @@ def run_host_op(state: State, host: Host, op_hash: str) -> bool:
     state.record(HostOperationStarted, host=host.name, op_hash=op_hash)
 
     arguments = data.global_arguments
-    options = _options(data)
+    options = data.options
     retries = arguments.retries
     attempt = 0
+    # Output is gathered only for a _retry_until to read.
+    keep_output = arguments.retry_until is not None
     while True:
         did_error = False
         executed = 0
@@ -74,10 +62,11 @@ def run_host_op(state: State, host: Host, op_hash: str) -> bool:
         stderr_lines: list[str] = []
         commands: list[str] = []
         for command in data.command_generator():
-            commands.append(command.masked())
             result = run_command(state, host, command, options, op_hash=op_hash, attempt=attempt)
-            stdout_lines.extend(result.stdout.splitlines())
-            stderr_lines.extend(result.stderr.splitlines())
+            if keep_output:
+                commands.append(command.masked())
+                stdout_lines.extend(result.stdout.splitlines())
+                stderr_lines.extend(result.stderr.splitlines())
             if not result.success:
                 did_error = True
                 if arguments.continue_on_error:

@@ -21,6 +21,7 @@ import attrs
 
 from eventstate.arguments import GlobalArguments, OperationArgumentError, pop_global_arguments
 from eventstate.commands import Command, Secret, make_command
+from eventstate.connectors.base import CommandOptions
 from eventstate.context import current, using
 from eventstate.errors import EventstateError
 
@@ -64,6 +65,20 @@ class HostOpData:
     command_generator: Callable[[], Iterator[Command]]
     global_arguments: GlobalArguments
     result: OperationResult
+    #: How its commands run, built once from the arguments.
+    options: CommandOptions = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        arguments = self.global_arguments
+        self.options = CommandOptions(
+            sudo=arguments.sudo,
+            sudo_user=arguments.sudo_user,
+            env=arguments.env,
+            chdir=arguments.chdir,
+            timeout=arguments.timeout,
+            shell_executable=arguments.shell_executable,
+            success_exit_codes=arguments.success_exit_codes,
+        )
 
 
 def _display(value: Any) -> str:
