@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import attrs
 import click
 
 from eventstate.chain import GENESIS_HASH, chain_hash
@@ -86,21 +87,8 @@ def _since(text: str) -> datetime:
 
 
 def _info_json(info: RunInfo) -> dict[str, Any]:
-    return {
-        "run_id": info.run_id,
-        "started": info.started,
-        "finished": info.finished,
-        "duration": info.duration,
-        "user": info.user,
-        "machine": info.machine,
-        "command": info.command,
-        "hosts": info.hosts,
-        "status": info.status,
-        "changed": info.changed,
-        "failed": info.failed,
-        "events": info.events,
-        "error": info.error,
-    }
+    # Every field of the listing line, and its duration (a property).
+    return {**attrs.asdict(info), "duration": info.duration}
 
 
 @click.command()
