@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from eventstate.connectors.base import CommandOptions
 from eventstate.errors import EventstateError
 
 if TYPE_CHECKING:
@@ -84,6 +85,23 @@ class GlobalArguments:
     retry_delay: float = 5
     retry_until: Callable[[dict[str, Any]], bool] | None = None
     if_: Any = None
+    #: How commands run under these arguments, built once.
+    options: CommandOptions = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(
+            self,
+            "options",
+            CommandOptions(
+                sudo=self.sudo,
+                sudo_user=self.sudo_user,
+                env=self.env,
+                chdir=self.chdir,
+                timeout=self.timeout,
+                shell_executable=self.shell_executable,
+                success_exit_codes=self.success_exit_codes,
+            ),
+        )
 
     def execution(self) -> dict[str, Any]:
         """The arguments every host must agree on, by keyword (recorded with the op)."""
@@ -103,8 +121,17 @@ class GlobalArguments:
         return values
 
 
-def pop_global_arguments(kwargs: dict[str, Any], config: Config, host: Host) -> GlobalArguments:
+def pop_global_arguments(
+    kwargs: dict[str, Any],
+    config: Config,
+    host: Host,
+    interned: dict[Any, GlobalArguments] | None = None,
+) -> GlobalArguments:
     """Take the global arguments out of ``kwargs`` and resolve them for ``host``.
+
+    With ``interned`` (one dict per run), equal arguments resolve to one shared
+    object: most hosts get the same ones, and a large deploy holds one per
+    host-op until it ends.
 
     Raises:
         OperationArgumentError: an unknown ``_``-prefixed argument, or a value
@@ -143,4 +170,22 @@ def pop_global_arguments(kwargs: dict[str, Any], config: Config, host: Host) -> 
     values["env"] = env
     if "success_exit_codes" in values:
         values["success_exit_codes"] = tuple(values["success_exit_codes"])
-    return GlobalArguments(**values)
+    if interned is None:
+        return GlobalArguments(**values)
+    try:
+        key = tuple(sorted((name, _frozen(value)) for name, value in values.items()))
+        hash(key)
+    except TypeError:  # an unhashable value (a list in _if...): not shared
+        return GlobalArguments(**values)
+    arguments = interned.get(key)
+    if arguments is None:
+        arguments = interned[key] = GlobalArguments(**values)
+    return arguments
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted(value.items()))
+    if isinstance(value, list):
+        return tuple(value)
+    return value

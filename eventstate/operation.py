@@ -65,20 +65,11 @@ class HostOpData:
     command_generator: Callable[[], Iterator[Command]]
     global_arguments: GlobalArguments
     result: OperationResult
-    #: How its commands run, built once from the arguments.
-    options: CommandOptions = attrs.field(init=False)
 
-    def __attrs_post_init__(self) -> None:
-        arguments = self.global_arguments
-        self.options = CommandOptions(
-            sudo=arguments.sudo,
-            sudo_user=arguments.sudo_user,
-            env=arguments.env,
-            chdir=arguments.chdir,
-            timeout=arguments.timeout,
-            shell_executable=arguments.shell_executable,
-            success_exit_codes=arguments.success_exit_codes,
-        )
+    @property
+    def options(self) -> CommandOptions:
+        """How its commands run."""
+        return self.global_arguments.options
 
 
 def _display(value: Any) -> str:
@@ -123,11 +114,12 @@ def _order_and_hash(state: State, host: Host) -> tuple[tuple[int, ...], str]:
     else:
         order = [len(host.op_hash_order)]
     order.extend(host.loop_position)
-    op_hash = sha1(repr(tuple(order)).encode()).hexdigest()
+    # Interned: every host of a deploy holds the same hashes, many times over.
+    op_hash = sys.intern(sha1(repr(tuple(order)).encode()).hexdigest())
     taken = host.op_hash_order
     duplicates = 0
     while op_hash in taken:
-        op_hash = f"{op_hash}-{duplicates}"
+        op_hash = sys.intern(f"{op_hash}-{duplicates}")
         duplicates += 1
     if duplicates:
         order.append(duplicates)
@@ -158,7 +150,9 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
             raise EventstateError(
                 f"{op_name} called inside another operation's body: call it from deploy code"
             )
-        global_arguments = pop_global_arguments(kwargs, state.config, host)
+        global_arguments = pop_global_arguments(
+            kwargs, state.config, host, state.interned_arguments
+        )
         try:
             signature.bind(*args, **kwargs)
         except TypeError as error:

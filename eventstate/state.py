@@ -245,6 +245,8 @@ class State:
         self.config = config
         #: Each host's runtime op data (command generators): code, so never in the log.
         self.ops: dict[Host, dict[str, Any]] = {host: {} for host in inventory}
+        #: Global arguments shared by the ops that resolve to equal ones (most do).
+        self.interned_arguments: dict[Any, Any] = {}
 
         self.log = log if log is not None else MemoryEventLog()
         self.run_id = run_id or new_run_id()

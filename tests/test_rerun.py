@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 from click.testing import CliRunner
 
@@ -74,9 +75,7 @@ def test_a_changed_engine_rule_shows_the_first_divergence(
     def strict(state, host, op_hash):  # type: ignore[no-untyped-def]
         data = state.ops[host].get(op_hash)
         if data is not None and data.global_arguments.ignore_errors:
-            data.global_arguments = type(data.global_arguments)(
-                **{**_fields(data.global_arguments), "ignore_errors": False}
-            )
+            data.global_arguments = attrs.evolve(data.global_arguments, ignore_errors=False)
         return real(state, host, op_hash)
 
     monkeypatch.setattr(eventstate.execute, "run_host_op", strict)
@@ -93,12 +92,6 @@ def test_a_changed_engine_rule_shows_the_first_divergence(
         "ignored_error",
         "error",
     )
-
-
-def _fields(arguments):  # type: ignore[no-untyped-def]
-    import attrs
-
-    return attrs.asdict(arguments, recurse=False)
 
 
 def test_the_rerun_command(recorded: Path) -> None:
