@@ -107,18 +107,6 @@ class GlobalArguments:
         """The arguments every host must agree on, by keyword (recorded with the op)."""
         return {"_parallel": self.parallel, "_run_once": self.run_once, "_serial": self.serial}
 
-    def recorded(self) -> dict[str, Any]:
-        """The arguments worth keeping in the log, as JSON values (callables by name)."""
-        values: dict[str, Any] = self.execution()
-        for keyword in ("_sudo", "_sudo_user", "_chdir", "_timeout", "_ignore_errors"):
-            value = getattr(self, ARGUMENTS[keyword][0])
-            if value not in (None, False):
-                values[keyword] = value
-        if self.retries:
-            values["_retries"] = self.retries
-        if self.env:
-            values["_env"] = sorted(self.env)  # names only: values may be secret
-        return values
 
 
 def pop_global_arguments(
