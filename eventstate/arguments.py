@@ -108,7 +108,6 @@ class GlobalArguments:
         return {"_parallel": self.parallel, "_run_once": self.run_once, "_serial": self.serial}
 
 
-
 def pop_global_arguments(
     kwargs: dict[str, Any],
     config: Config,

@@ -34,7 +34,6 @@ __all__ = [
     "HostDisconnected",
     "HostOperationFinished",
     "HostOperationRetried",
-    "HostOperationStarted",
     "HostsFailed",
     "LimitSet",
     "OpOutcome",
@@ -273,6 +272,8 @@ class HostOperationFinished(Event):
         outcome: Success, error, or an error the op was told to ignore.
         commands_executed: Commands that succeeded in the final attempt.
         retry_count: Retries made before this outcome.
+        duration: Seconds from the op's start on the host to this outcome,
+            retries included (so the op started at ``at - duration``).
     """
 
     event_type: ClassVar[str] = "HostOperationFinished"
@@ -282,6 +283,7 @@ class HostOperationFinished(Event):
     outcome: OpOutcome
     commands_executed: int = 0
     retry_count: int = 0
+    duration: float = 0.0
 
     @property
     def partial(self) -> bool:
@@ -304,16 +306,6 @@ class OperationEnded(Event):
 
     event_type: ClassVar[str] = "OperationEnded"
 
-    op_hash: str
-
-
-@attrs.frozen(kw_only=True)
-class HostOperationStarted(Event):
-    """An operation began on one host."""
-
-    event_type: ClassVar[str] = "HostOperationStarted"
-
-    host: str
     op_hash: str
 
 
@@ -424,7 +416,6 @@ EVENT_TYPES: Mapping[str, type[Event]] = types.MappingProxyType(
             HostOperationFinished,
             OperationStarted,
             OperationEnded,
-            HostOperationStarted,
             HostOperationRetried,
             CommandExecuted,
             WarningRaised,

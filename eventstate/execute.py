@@ -8,6 +8,7 @@ retries, every command, and the outcome.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,6 @@ from eventstate.context import using
 from eventstate.errors import DeployError, EventstateError
 from eventstate.events import (
     HostOperationRetried,
-    HostOperationStarted,
     OperationEnded,
     OperationStarted,
     OpOutcome,
@@ -47,7 +47,7 @@ def run_host_op(state: State, host: Host, op_hash: str) -> bool:
     data: HostOpData | None = state.ops[host].get(op_hash)
     if data is None:
         return True
-    state.record(HostOperationStarted, host=host.name, op_hash=op_hash)
+    started = time.perf_counter()
 
     arguments = data.global_arguments
     options = data.options
@@ -112,12 +112,24 @@ def run_host_op(state: State, host: Host, op_hash: str) -> bool:
     data.result.changed = executed > 0
     if not did_error:
         state.record_op_result(
-            host, op_hash, OpOutcome.SUCCESS, commands_executed=executed, retry_count=attempt
+            host,
+            op_hash,
+            OpOutcome.SUCCESS,
+            commands_executed=executed,
+            retry_count=attempt,
+            duration=time.perf_counter() - started,
         )
         state.trigger_callbacks("operation_host_success", host, op_hash, attempt)
         return True
     outcome = OpOutcome.IGNORED_ERROR if arguments.ignore_errors else OpOutcome.ERROR
-    state.record_op_result(host, op_hash, outcome, commands_executed=executed, retry_count=attempt)
+    state.record_op_result(
+        host,
+        op_hash,
+        outcome,
+        commands_executed=executed,
+        retry_count=attempt,
+        duration=time.perf_counter() - started,
+    )
     state.trigger_callbacks("operation_host_error", host, op_hash, attempt, retries)
     return bool(arguments.ignore_errors)
 

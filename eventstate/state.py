@@ -484,8 +484,12 @@ class State:
         *,
         commands_executed: int = 0,
         retry_count: int = 0,
+        duration: float = 0.0,
     ) -> None:
-        """Record how an op ended on a host; its results follow pyinfra's arithmetic."""
+        """Record how an op ended on a host; its results follow pyinfra's arithmetic.
+
+        ``duration`` is the seconds the op took on the host, retries included.
+        """
         name = self._host_name(host)
         self.record(
             HostOperationFinished,
@@ -494,6 +498,7 @@ class State:
             outcome=OpOutcome(outcome),
             commands_executed=commands_executed,
             retry_count=retry_count,
+            duration=round(duration, 6),
         )
 
     # Per-host views

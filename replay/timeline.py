@@ -7,12 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from eventstate.events import (
-    CommandExecuted,
-    HostOperationFinished,
-    HostOperationStarted,
-    OperationAdded,
-)
+from eventstate.events import CommandExecuted, HostOperationFinished, OperationAdded
 from replay.run import Run
 
 __all__ = ["timeline_data", "timeline_html"]
@@ -28,45 +23,40 @@ def timeline_data(run: Run) -> dict[str, Any]:
     view = run.state()
     started_at = datetime.fromisoformat(view.run.started_at) if view.run.started_at else None
     names: dict[str, str] = {}
-    open_ops: dict[tuple[str, str], dict[str, Any]] = {}
+    commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
     bars: dict[str, list[dict[str, Any]]] = {host: [] for host in view.run.hosts}
     end = 0.0
 
     def ms(at: datetime) -> float:
         return (at - started_at).total_seconds() * 1000 if started_at else 0.0
 
-    for event in run.events(
-        types={"OperationAdded", "HostOperationStarted", "CommandExecuted", "HostOperationFinished"}
-    ):
+    for event in run.events(types={"OperationAdded", "CommandExecuted", "HostOperationFinished"}):
         if isinstance(event, OperationAdded):
             names.setdefault(event.op_hash, ", ".join(event.names))
-        elif isinstance(event, HostOperationStarted):
-            open_ops[(event.host, event.op_hash)] = {
-                "op": names.get(event.op_hash, event.op_hash),
-                "start": ms(event.at),
-                "commands": [],
-            }
         elif isinstance(event, CommandExecuted) and event.op_hash is not None:
-            bar = open_ops.get((event.host, event.op_hash))
-            if bar is not None:
-                bar["commands"].append(
-                    {
-                        "command": event.command,
-                        "exit_code": event.exit_code,
-                        "success": event.success,
-                        "stdout": event.stdout[:_OUTPUT_LIMIT],
-                        "stderr": event.stderr[:_OUTPUT_LIMIT],
-                    }
-                )
+            commands.setdefault((event.host, event.op_hash), []).append(
+                {
+                    "command": event.command,
+                    "exit_code": event.exit_code,
+                    "success": event.success,
+                    "stdout": event.stdout[:_OUTPUT_LIMIT],
+                    "stderr": event.stderr[:_OUTPUT_LIMIT],
+                }
+            )
         elif isinstance(event, HostOperationFinished):
-            bar = open_ops.pop((event.host, event.op_hash), None)
-            if bar is None:
-                continue
-            bar["end"] = ms(event.at)
-            bar["outcome"] = event.outcome.value
-            bar["retries"] = event.retry_count
-            end = max(end, bar["end"])
-            bars.setdefault(event.host, []).append(bar)
+            finished = ms(event.at)
+            end = max(end, finished)
+            bars.setdefault(event.host, []).append(
+                {
+                    "op": names.get(event.op_hash, event.op_hash),
+                    # The op started its duration before it finished.
+                    "start": max(finished - event.duration * 1000, 0.0),
+                    "end": finished,
+                    "outcome": event.outcome.value,
+                    "retries": event.retry_count,
+                    "commands": commands.pop((event.host, event.op_hash), []),
+                }
+            )
     status = view.run.status.value if view.run.status else "interrupted"
     return {
         "run_id": view.run.run_id,

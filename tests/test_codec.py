@@ -31,7 +31,6 @@ from eventstate.events import (
     HostDisconnected,
     HostOperationFinished,
     HostOperationRetried,
-    HostOperationStarted,
     HostsFailed,
     LimitSet,
     OperationAdded,
@@ -581,6 +580,7 @@ def _golden_events() -> list[Event]:
             outcome=OpOutcome.IGNORED_ERROR,
             commands_executed=2,
             retry_count=1,
+            duration=1.25,
         ),
         HostDisconnected(run_id=run, seq=13, at=at(34), host="web1"),
         RunFinished(
@@ -591,7 +591,6 @@ def _golden_events() -> list[Event]:
             error="Over 50% of hosts failed (67%)",
         ),
         OperationStarted(run_id=run, seq=15, at=at(36), op_hash=op),
-        HostOperationStarted(run_id=run, seq=16, at=at(36, 10), host="web1", op_hash=op),
         CommandExecuted(
             run_id=run,
             seq=17,

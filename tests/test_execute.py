@@ -33,7 +33,6 @@ from eventstate.events import (
     HostDisconnected,
     HostOperationFinished,
     HostOperationRetried,
-    HostOperationStarted,
     HostsFailed,
     OperationAddedForHost,
     OperationEnded,
@@ -248,7 +247,7 @@ def test_a_failed_host_is_failed_after_the_op_and_runs_no_later_op(deploy) -> No
         ("operation_host_start", "@sim/a", second),
         ("operation_host_start", "@sim/c", second),
     ]
-    assert events(state, HostOperationStarted, host="@sim/b")[-1].op_hash == first
+    assert events(state, HostOperationFinished, host="@sim/b")[-1].op_hash == first
     assert results(state, "@sim/b")["error_ops"] == 1
 
 
@@ -351,7 +350,7 @@ def test_run_once_runs_on_the_first_host_in_inventory_order_only(deploy) -> None
     assert [e.host for e in events(state, CommandExecuted)] == ["@sim/z"]
     added = {e.host: e.counted for e in events(state, OperationAddedForHost)}
     assert added == {"@sim/z": True, "@sim/a": False, "@sim/m": False}
-    assert [e.host for e in events(state, HostOperationStarted)] == ["@sim/z"]
+    assert [e.host for e in events(state, HostOperationFinished)] == ["@sim/z"]
     # The others are skipped: they get operation_host_start, and nothing is counted.
     assert recorder.named("operation_host_start", "operation_host_success") == [
         ("operation_host_start", "@sim/z", op),

@@ -37,7 +37,7 @@ from eventstate import (
 )
 from eventstate.connect import connect_all, disconnect_all
 from eventstate.connectors import local as local_connector
-from eventstate.events import CommandExecuted, Event, ExecutionStarted, HostOperationStarted
+from eventstate.events import CommandExecuted, Event, ExecutionStarted
 from eventstate.execute import run_ops
 from eventstate.operation import OperationResult, add_op
 from eventstate.operations import apt, files, server
@@ -118,8 +118,6 @@ def check_log(run: Run) -> None:
     for event in run.events:
         if isinstance(event, ExecutionStarted):
             executing = True
-        elif isinstance(event, HostOperationStarted):
-            open_ops.add(event.op_hash)
         elif isinstance(event, HostOperationFinished):
             open_ops.discard(event.op_hash)
             run.by_hash[event.op_hash] = event
@@ -133,7 +131,9 @@ def check_log(run: Run) -> None:
                 # the op executes -- never between ops.
                 assert not executing or open_ops, f"fact gathered between ops: {event}"
             else:
-                assert event.op_hash in open_ops, f"op command outside its op: {event}"
+                # An op is open from its first command until its outcome is recorded.
+                assert event.op_hash not in run.by_hash, f"op command after its outcome: {event}"
+                open_ops.add(event.op_hash)
                 counts = successes if event.success else failures
                 counts[event.op_hash] = counts.get(event.op_hash, 0) + 1
     for op_hash, finished in run.by_hash.items():

@@ -44,7 +44,6 @@ from eventstate.events import (
     HostDisconnected,
     HostOperationFinished,
     HostOperationRetried,
-    HostOperationStarted,
     HostsFailed,
     LimitSet,
     OperationAdded,
@@ -267,6 +266,7 @@ _FIELDS: Mapping[type[Event], _FieldsStrategy] = {
         outcome=_const(st.sampled_from(OpOutcome)),
         commands_executed=_const(_COUNTS),
         retry_count=_const(st.integers(min_value=0, max_value=100)),
+        duration=_const(st.floats(min_value=0, max_value=86_400, allow_nan=False)),
     ),
     DeployLoaded: _fields(
         inventory=_const(_NAMES),
@@ -277,7 +277,6 @@ _FIELDS: Mapping[type[Event], _FieldsStrategy] = {
     ),
     OperationStarted: _fields(op_hash=_const(_OP_HASHES)),
     OperationEnded: _fields(op_hash=_const(_OP_HASHES)),
-    HostOperationStarted: _fields(host=_one_host, op_hash=_const(_OP_HASHES)),
     HostOperationRetried: _fields(
         host=_one_host,
         op_hash=_const(_OP_HASHES),
