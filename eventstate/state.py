@@ -247,6 +247,8 @@ class State:
         self.ops: dict[Host, dict[str, Any]] = {host: {} for host in inventory}
         #: Global arguments shared by the ops that resolve to equal ones (most do).
         self.interned_arguments: dict[Any, Any] = {}
+        #: Each operation's last call (argument identities, args, kwargs), to share them.
+        self.last_calls: dict[Any, Any] = {}
 
         self.log = log if log is not None else MemoryEventLog()
         self.run_id = run_id or new_run_id()
