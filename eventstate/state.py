@@ -287,13 +287,11 @@ class State:
         The engine's one write path (connectors, execution and facts use it);
         the envelope -- run id, sequence number, time -- is filled in here.
         """
-        if self._recorder is None:
-            raise StateNotInitialisedError("the State has no inventory yet: call State.init first")
-        return self._recorder.record(event_class, **fields)
+        self._require_init()
+        return self._recorder.record(event_class, **fields)  # type: ignore[union-attr]
 
     def _host_name(self, host: Host | str) -> str:
-        if self._recorder is None:  # not `initialised`: init itself names the limit's hosts
-            raise StateNotInitialisedError("the State has no inventory yet: call State.init first")
+        self._require_init()
         if isinstance(host, Host):
             if self.inventory.hosts.get(host.name) is not host:
                 raise InventoryError(f"host {host.name} is not in this State's inventory")
@@ -303,7 +301,8 @@ class State:
         raise InventoryError(f"{host!r} is not a host of this State's inventory")
 
     def _require_init(self) -> None:
-        if not self.initialised:
+        # The recorder, not `initialised`: init itself records and names the limit's hosts.
+        if self._recorder is None:
             raise StateNotInitialisedError("the State has no inventory yet: call State.init first")
 
     # Stages and counters
