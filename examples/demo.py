@@ -108,9 +108,7 @@ def audit(path: str, run_id: str) -> None:
     print("{:<6} {:<8} {:>4} {:>7} {:>8} {:>6} {:>8} {:>8}".format(*header))
     for host in run.hosts:
         meta, results = view.meta[host], view.results[host]
-        status = (
-            "failed" if host in view.failed_hosts else "ok" if host in view.active_hosts else "-"
-        )
+        status = view.host_status(host)
         print(
             f"{host:<6} {status:<8} {meta.ops:>4} {meta.ops_change:>7} {results.success_ops:>8} "
             f"{results.error_ops:>6} {results.ignored_error_ops:>8} {results.partial_ops:>8}"
