@@ -333,8 +333,8 @@ def rebuild_fold(path: str, run: str, events: int = 0) -> Metrics:
     end, and the snapshot table emptied first): a pure read + decode + fold.
     ``events``, when given, is checked against the events folded.
     """
-    import replay
-    import replay.run as replay_run
+    import eventstate.replay.run as replay_run
+    from eventstate import replay
 
     _clear_snapshots(path)
     snapshots = "disabled"
@@ -396,7 +396,7 @@ def state_at(path: str, run: str, samples: int = 50, seed: int = 20240901) -> Me
     on its own); then each seek starts from the nearest snapshot. Each result
     is checked to have folded exactly ``n`` events.
     """
-    import replay
+    from eventstate import replay
 
     _clear_snapshots(path)
     rng = random.Random(seed)

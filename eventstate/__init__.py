@@ -3,61 +3,90 @@
 pyinfra's ``State`` -- stages, hosts, operations, results -- where every
 change is an immutable event in a hash-chained log and every view is a fold
 of projections over it.
+
+The public names below are loaded on first use (PEP 562), not when the package
+is imported: ``eventstate.projections`` and ``eventstate.replay`` live inside
+this package, and importing them must not load the State, gevent or a store.
 """
 
-# The vocabulary first: projections import it while this package initialises.
-from eventstate.chain import GENESIS_HASH, chain_hash
-from eventstate.codec import EventCodec, make_converter
-from eventstate.config import Config
-from eventstate.errors import (
-    CallbackHandlerError,
-    CodecError,
-    DeployError,
-    EventstateError,
-    FailPercentExceededError,
-    IntegrityError,
-    InventoryError,
-    NoGroupError,
-    NoHostError,
-    NoHostsRemainingError,
-    OperationOrderCycleError,
-    OperationValueError,
-    ReadOnlyViewError,
-    SchemaVersionError,
-    SequenceError,
-    StageError,
-    StateNotInitialisedError,
-    StoreError,
-    UnknownEventTypeError,
-)
-from eventstate.events import (
-    EVENT_TYPES,
-    Event,
-    ExecutionStarted,
-    FailOutcome,
-    HostActivated,
-    HostConnected,
-    HostConnectFailed,
-    HostDisconnected,
-    HostOperationFinished,
-    HostsFailed,
-    LimitSet,
-    OperationAdded,
-    OperationAddedForHost,
-    OpOutcome,
-    RunFinished,
-    RunStarted,
-    RunStatus,
-    StageChanged,
-    StateStage,
-    WarningRaised,
-)
-from eventstate.host import Host
-from eventstate.inventory import Inventory
-from eventstate.recorder import EventRecorder
-from eventstate.state import MAX_PARALLEL, BaseStateCallback, State, new_run_id
-from eventstate.stores import EventLog, MemoryEventLog, RunSummary, SqliteEventLog, StoredEvent
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from eventstate.version import __version__
+
+#: Each public name and the module that defines it.
+_PUBLIC: dict[str, str] = {
+    # eventstate.chain
+    "GENESIS_HASH": "eventstate.chain",
+    "chain_hash": "eventstate.chain",
+    # eventstate.codec
+    "EventCodec": "eventstate.codec",
+    "make_converter": "eventstate.codec",
+    # eventstate.config
+    "Config": "eventstate.config",
+    # eventstate.errors
+    "CallbackHandlerError": "eventstate.errors",
+    "CodecError": "eventstate.errors",
+    "DeployError": "eventstate.errors",
+    "EventstateError": "eventstate.errors",
+    "FailPercentExceededError": "eventstate.errors",
+    "IntegrityError": "eventstate.errors",
+    "InventoryError": "eventstate.errors",
+    "NoGroupError": "eventstate.errors",
+    "NoHostError": "eventstate.errors",
+    "NoHostsRemainingError": "eventstate.errors",
+    "OperationOrderCycleError": "eventstate.errors",
+    "OperationValueError": "eventstate.errors",
+    "ReadOnlyViewError": "eventstate.errors",
+    "SchemaVersionError": "eventstate.errors",
+    "SequenceError": "eventstate.errors",
+    "StageError": "eventstate.errors",
+    "StateNotInitialisedError": "eventstate.errors",
+    "StoreError": "eventstate.errors",
+    "UnknownEventTypeError": "eventstate.errors",
+    # eventstate.events
+    "EVENT_TYPES": "eventstate.events",
+    "Event": "eventstate.events",
+    "ExecutionStarted": "eventstate.events",
+    "FailOutcome": "eventstate.events",
+    "HostActivated": "eventstate.events",
+    "HostConnected": "eventstate.events",
+    "HostConnectFailed": "eventstate.events",
+    "HostDisconnected": "eventstate.events",
+    "HostOperationFinished": "eventstate.events",
+    "HostsFailed": "eventstate.events",
+    "LimitSet": "eventstate.events",
+    "OperationAdded": "eventstate.events",
+    "OperationAddedForHost": "eventstate.events",
+    "OpOutcome": "eventstate.events",
+    "RunFinished": "eventstate.events",
+    "RunStarted": "eventstate.events",
+    "RunStatus": "eventstate.events",
+    "StageChanged": "eventstate.events",
+    "StateStage": "eventstate.events",
+    "WarningRaised": "eventstate.events",
+    # eventstate.host
+    "Host": "eventstate.host",
+    # eventstate.inventory
+    "Inventory": "eventstate.inventory",
+    # eventstate.recorder
+    "EventRecorder": "eventstate.recorder",
+    # eventstate.state
+    "MAX_PARALLEL": "eventstate.state",
+    "BaseStateCallback": "eventstate.state",
+    "State": "eventstate.state",
+    "new_run_id": "eventstate.state",
+    # eventstate.stores
+    "EventLog": "eventstate.stores",
+    "MemoryEventLog": "eventstate.stores",
+    "RunSummary": "eventstate.stores",
+    "SqliteEventLog": "eventstate.stores",
+    "StoredEvent": "eventstate.stores",
+    # eventstate.version
+    "__version__": "eventstate.version",
+}
 
 __all__ = [
     "EVENT_TYPES",
@@ -118,3 +147,98 @@ __all__ = [
     "make_converter",
     "new_run_id",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'eventstate' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})
+
+
+if TYPE_CHECKING:
+    from eventstate.chain import (
+        GENESIS_HASH,
+        chain_hash,
+    )
+    from eventstate.codec import (
+        EventCodec,
+        make_converter,
+    )
+    from eventstate.config import (
+        Config,
+    )
+    from eventstate.errors import (
+        CallbackHandlerError,
+        CodecError,
+        DeployError,
+        EventstateError,
+        FailPercentExceededError,
+        IntegrityError,
+        InventoryError,
+        NoGroupError,
+        NoHostError,
+        NoHostsRemainingError,
+        OperationOrderCycleError,
+        OperationValueError,
+        ReadOnlyViewError,
+        SchemaVersionError,
+        SequenceError,
+        StageError,
+        StateNotInitialisedError,
+        StoreError,
+        UnknownEventTypeError,
+    )
+    from eventstate.events import (
+        EVENT_TYPES,
+        Event,
+        ExecutionStarted,
+        FailOutcome,
+        HostActivated,
+        HostConnected,
+        HostConnectFailed,
+        HostDisconnected,
+        HostOperationFinished,
+        HostsFailed,
+        LimitSet,
+        OperationAdded,
+        OperationAddedForHost,
+        OpOutcome,
+        RunFinished,
+        RunStarted,
+        RunStatus,
+        StageChanged,
+        StateStage,
+        WarningRaised,
+    )
+    from eventstate.host import (
+        Host,
+    )
+    from eventstate.inventory import (
+        Inventory,
+    )
+    from eventstate.recorder import (
+        EventRecorder,
+    )
+    from eventstate.state import (
+        MAX_PARALLEL,
+        BaseStateCallback,
+        State,
+        new_run_id,
+    )
+    from eventstate.stores import (
+        EventLog,
+        MemoryEventLog,
+        RunSummary,
+        SqliteEventLog,
+        StoredEvent,
+    )
+    from eventstate.version import (
+        __version__,
+    )

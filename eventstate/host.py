@@ -10,8 +10,8 @@ if TYPE_CHECKING:
     from eventstate.connectors.base import Connector
     from eventstate.facts.base import Fact
     from eventstate.inventory import Inventory
+    from eventstate.projections.views import ReadOnlyList
     from eventstate.state import State
-    from projections.views import ReadOnlyList
 
 __all__ = ["Host", "HostData", "connector_of"]
 

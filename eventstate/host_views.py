@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from eventstate.host import Host
-from projections.views import MutationRefused
+from eventstate.projections.views import MutationRefused
 
 if TYPE_CHECKING:
     from eventstate.inventory import Inventory

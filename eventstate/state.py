@@ -54,12 +54,12 @@ from eventstate.events import (
 from eventstate.host import Host
 from eventstate.host_views import HostList, HostMapping, HostSet
 from eventstate.inventory import Inventory
+from eventstate.projections import HostMeta, HostResults, OperationMeta, StateView
+from eventstate.projections.views import ReadOnlyDict, refuse
 from eventstate.recorder import EventRecorder
 from eventstate.stores.base import EventLog
 from eventstate.stores.memory import MemoryEventLog
 from eventstate.version import __version__
-from projections import HostMeta, HostResults, OperationMeta, StateView
-from projections.views import ReadOnlyDict, refuse
 
 __all__ = ["MAX_PARALLEL", "BaseStateCallback", "State", "StateStage", "new_run_id"]
 

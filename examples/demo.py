@@ -27,7 +27,7 @@ from eventstate import (
     StateStage,
     StoreError,
 )
-from replay import rebuild, verify_run
+from eventstate.replay import rebuild, verify_run
 
 OPERATIONS = [
     ("apt.update", ()),

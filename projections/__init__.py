@@ -5,17 +5,17 @@ and hands out read-only views of it. The live State and a rebuild from disk
 run this same code, so they cannot disagree.
 """
 
-from projections.base import Projection, applies
-from projections.host_meta import HostMeta, HostMetaProjection
-from projections.host_results import HostResults, HostResultsProjection
-from projections.host_sets import HostSetsProjection
-from projections.limit import LimitProjection
-from projections.operations import OperationMeta, OperationsProjection
-from projections.run import RunProjection
-from projections.stage import StageProjection
-from projections.state_view import StateView, fold
-from projections.views import ReadOnlyDict, ReadOnlyList, ReadOnlyRecord, ReadOnlySet
-from projections.warnings import WarningsProjection
+from eventstate.projections.base import Projection, applies
+from eventstate.projections.host_meta import HostMeta, HostMetaProjection
+from eventstate.projections.host_results import HostResults, HostResultsProjection
+from eventstate.projections.host_sets import HostSetsProjection
+from eventstate.projections.limit import LimitProjection
+from eventstate.projections.operations import OperationMeta, OperationsProjection
+from eventstate.projections.run import RunProjection
+from eventstate.projections.stage import StageProjection
+from eventstate.projections.state_view import StateView, fold
+from eventstate.projections.views import ReadOnlyDict, ReadOnlyList, ReadOnlyRecord, ReadOnlySet
+from eventstate.projections.warnings import WarningsProjection
 
 __all__ = [
     "HostMeta",

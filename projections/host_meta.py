@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from eventstate.events import OperationAddedForHost, RunStarted
-from projections.base import Projection, applies
-from projections.views import ReadOnlyDict, ReadOnlyRecord, ReadOnlySet, record_property
+from eventstate.projections.base import Projection, applies
+from eventstate.projections.views import ReadOnlyDict, ReadOnlyRecord, ReadOnlySet, record_property
 
 __all__ = ["HostMeta", "HostMetaProjection"]
 

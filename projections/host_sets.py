@@ -12,8 +12,8 @@ from eventstate.events import (
     HostsFailed,
     RunStarted,
 )
-from projections.base import Projection, applies
-from projections.views import ReadOnlyDict, ReadOnlySet
+from eventstate.projections.base import Projection, applies
+from eventstate.projections.views import ReadOnlyDict, ReadOnlySet
 
 __all__ = ["HostSetsProjection"]
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from eventstate.errors import OperationOrderCycleError
 from eventstate.events import OperationAdded, OperationAddedForHost, RunStarted
-from projections.base import Projection, applies
-from projections.views import ReadOnlyDict, ReadOnlyList, ReadOnlyRecord, ReadOnlySet
+from eventstate.projections.base import Projection, applies
+from eventstate.projections.views import ReadOnlyDict, ReadOnlyList, ReadOnlyRecord, ReadOnlySet
 
 __all__ = ["OperationMeta", "OperationsProjection"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from eventstate.events import ExecutionStarted, StageChanged, StateStage
-from projections.base import Projection, applies
+from eventstate.projections.base import Projection, applies
 
 __all__ = ["StageProjection"]
 

@@ -7,16 +7,16 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from eventstate.events import Event, StateStage
-from projections.base import Projection
-from projections.host_meta import HostMeta, HostMetaProjection
-from projections.host_results import HostResults, HostResultsProjection
-from projections.host_sets import HostSetsProjection
-from projections.limit import LimitProjection
-from projections.operations import OperationMeta, OperationsProjection
-from projections.run import RunProjection
-from projections.stage import StageProjection
-from projections.views import ReadOnlyDict, ReadOnlyList, ReadOnlySet
-from projections.warnings import WarningsProjection
+from eventstate.projections.base import Projection
+from eventstate.projections.host_meta import HostMeta, HostMetaProjection
+from eventstate.projections.host_results import HostResults, HostResultsProjection
+from eventstate.projections.host_sets import HostSetsProjection
+from eventstate.projections.limit import LimitProjection
+from eventstate.projections.operations import OperationMeta, OperationsProjection
+from eventstate.projections.run import RunProjection
+from eventstate.projections.stage import StageProjection
+from eventstate.projections.views import ReadOnlyDict, ReadOnlyList, ReadOnlySet
+from eventstate.projections.warnings import WarningsProjection
 
 __all__ = ["StateView", "fold"]
 

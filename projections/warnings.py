@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from eventstate.events import StateStage, WarningRaised
-from projections.base import Projection, applies
-from projections.views import ReadOnlyDict
+from eventstate.projections.base import Projection, applies
+from eventstate.projections.views import ReadOnlyDict
 
 __all__ = ["WarningsProjection"]
 

@@ -6,11 +6,11 @@
 ...     view = run.state_at(10)                        # the State after event 10
 """
 
-from replay.info import RunInfo
-from replay.log import ReplayLog, UnknownRunError, open_log
-from replay.rebuild import read_events, rebuild
-from replay.run import Run
-from replay.verify import VerifyReport, verify_run
+from eventstate.replay.info import RunInfo
+from eventstate.replay.log import ReplayLog, UnknownRunError, open_log
+from eventstate.replay.rebuild import read_events, rebuild
+from eventstate.replay.run import Run
+from eventstate.replay.verify import VerifyReport, verify_run
 
 #: ``replay.open(path)``: open a stored log for reading.
 open = open_log

@@ -12,7 +12,7 @@ from eventstate.events import (
     OperationAdded,
     OperationAddedForHost,
 )
-from replay.run import Run
+from eventstate.replay.run import Run
 
 __all__ = ["RunDiff", "diff_runs"]
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import attrs
 
 from eventstate.events import RunStatus
-from projections import StateView
+from eventstate.projections import StateView
 
 __all__ = ["RunInfo"]
 

@@ -9,10 +9,10 @@ from types import TracebackType
 from eventstate.codec import EventCodec
 from eventstate.errors import EventstateError
 from eventstate.events import Event
+from eventstate.replay.info import RunInfo
+from eventstate.replay.run import Run
 from eventstate.stores.base import EventLog
 from eventstate.stores.sqlite import SqliteEventLog
-from replay.info import RunInfo
-from replay.run import Run
 
 __all__ = ["ReplayLog", "RunInfo", "UnknownRunError", "open_log"]
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 from eventstate.codec import EventCodec
 from eventstate.events import Event
+from eventstate.projections import StateView
 from eventstate.stores.base import EventLog
-from projections import StateView
 
 __all__ = ["read_events", "rebuild"]
 

@@ -6,12 +6,12 @@ import hashlib
 from collections.abc import Collection, Iterator
 from pathlib import Path
 
-import projections
+from eventstate import projections
 from eventstate.codec import EventCodec
 from eventstate.events import Event
+from eventstate.projections import StateView
+from eventstate.replay.info import RunInfo
 from eventstate.stores.base import EventLog, StoredEvent
-from projections import StateView
-from replay.info import RunInfo
 
 __all__ = ["PROJECTION_VERSION", "SNAPSHOT_INTERVAL", "Run"]
 

@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 
 from eventstate.events import Event
-from replay.run import Run
+from eventstate.replay.run import Run
 
 __all__ = ["Change", "changes", "step"]
 

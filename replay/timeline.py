@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from eventstate.events import CommandExecuted, HostOperationFinished, OperationAdded
-from replay.run import Run
+from eventstate.replay.run import Run
 
 __all__ = ["timeline_data", "timeline_html"]
 

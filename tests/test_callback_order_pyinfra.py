@@ -45,7 +45,7 @@ from eventstate.context import current
 from eventstate.execute import run_ops as es_run_ops
 from eventstate.operation import add_op as es_add_op
 from eventstate.operation import operation as es_operation
-from replay import rebuild, verify_run
+from eventstate.replay import rebuild, verify_run
 
 CALLBACKS = (
     "host_before_connect",

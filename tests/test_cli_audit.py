@@ -22,8 +22,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-import replay
-from eventstate import Inventory, SqliteEventLog, State
+from eventstate import Inventory, SqliteEventLog, State, replay
 from eventstate.chain import GENESIS_HASH, chain_hash
 from eventstate.cli import main
 from eventstate.codec import EventCodec, canonical_json

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from eventstate.cli import main
+from eventstate.replay import rebuild, verify_run
 from eventstate.stores import SqliteEventLog
-from replay import rebuild, verify_run
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

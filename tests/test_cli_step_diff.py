@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from eventstate.cli import main
-from replay import open_log
-from replay.diff import diff_runs
-from replay.step import Change, changes
+from eventstate.replay import open_log
+from eventstate.replay.diff import diff_runs
+from eventstate.replay.step import Change, changes
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = (str(ROOT / "examples" / "inventory.py"), str(ROOT / "examples" / "deploy.py"))

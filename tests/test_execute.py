@@ -43,7 +43,7 @@ from eventstate.events import (
 )
 from eventstate.execute import run_ops
 from eventstate.operation import add_op, operation
-from replay import read_events, rebuild, verify_run
+from eventstate.replay import read_events, rebuild, verify_run
 
 # Operations
 

@@ -8,7 +8,7 @@ from eventstate import Config, Inventory, State
 from eventstate.connect import connect_all, disconnect_all
 from eventstate.execute import run_ops
 from eventstate.operation import add_op, operation
-from replay import rebuild, verify_run
+from eventstate.replay import rebuild, verify_run
 
 
 @operation

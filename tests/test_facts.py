@@ -30,7 +30,7 @@ from eventstate.facts import (
     SystemdStatus,
     get_fact,
 )
-from replay import read_events
+from eventstate.replay import read_events
 
 ABSENT = "__eventstate_absent__"
 HEX = hashlib.sha256(b"x").hexdigest()

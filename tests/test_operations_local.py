@@ -41,9 +41,9 @@ from eventstate.events import CommandExecuted, Event, ExecutionStarted
 from eventstate.execute import run_ops
 from eventstate.operation import OperationResult, add_op
 from eventstate.operations import apt, files, server
-from projections.host_meta import HostMeta
-from projections.host_results import HostResults
-from replay import read_events
+from eventstate.projections.host_meta import HostMeta
+from eventstate.projections.host_results import HostResults
+from eventstate.replay import read_events
 
 ABSENT = "__eventstate_absent__"  # what the file facts print for a missing path
 

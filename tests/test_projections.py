@@ -23,8 +23,8 @@ from eventstate.events import (
     StateStage,
     WarningRaised,
 )
-from projections import StateView, fold
-from projections.host_results import HostResultsProjection
+from eventstate.projections import StateView, fold
+from eventstate.projections.host_results import HostResultsProjection
 
 AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

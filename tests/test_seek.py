@@ -8,14 +8,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import replay.run
+import eventstate.replay.run as replay_run_module
 from eventstate import Config, Inventory, SqliteEventLog, State
 from eventstate.connect import connect_all, disconnect_all
 from eventstate.execute import run_ops
 from eventstate.operation import add_op
 from eventstate.operations import server
-from projections import fold
-from replay import open_log
+from eventstate.projections import fold
+from eventstate.replay import open_log
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_state_at_equals_the_fold_of_the_first_n_events(
     db: Path, data: st.DataObject, interval: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(replay.run, "SNAPSHOT_INTERVAL", interval)
+    monkeypatch.setattr(replay_run_module, "SNAPSHOT_INTERVAL", interval)
     with open_log(db) as log:
         run = log.run(data.draw(st.sampled_from(log.run_ids())))
         events = list(run.events())
@@ -63,7 +63,7 @@ def test_state_at_equals_the_fold_of_the_first_n_events(
 
 
 def test_every_n_on_every_run(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(replay.run, "SNAPSHOT_INTERVAL", 5)
+    monkeypatch.setattr(replay_run_module, "SNAPSHOT_INTERVAL", 5)
     with open_log(db) as log:
         for run_id in log.run_ids():
             run = log.run(run_id)
@@ -83,12 +83,12 @@ def test_snapshots_of_other_projection_code_are_not_used(
         store.put(run.run_id, 10, "other-version", wrong)
         assert run.state_at(12) == fold(list(run.events(1, 12)))
         # The same snapshot under this code's version would be trusted: the version is the guard.
-        monkeypatch.setattr(replay.run, "PROJECTION_VERSION", "other-version")
+        monkeypatch.setattr(replay_run_module, "PROJECTION_VERSION", "other-version")
         assert run.state_at(12) != fold(list(run.events(1, 12)))
 
 
 def test_a_restored_view_equals_the_folded_one(db: Path) -> None:
-    from projections import StateView
+    from eventstate.projections import StateView
 
     with open_log(db) as log:
         for run_id in log.run_ids():

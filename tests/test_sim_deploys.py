@@ -20,7 +20,7 @@ from eventstate.connectors.sim import sim_draw
 from eventstate.execute import run_ops
 from eventstate.operation import add_op
 from eventstate.operations import server
-from replay import rebuild, verify_run
+from eventstate.replay import rebuild, verify_run
 
 
 def _predict(

@@ -18,7 +18,7 @@ from eventstate import (
     StateStage,
 )
 from eventstate.events import HostsFailed, OperationAdded, RunStarted
-from replay import read_events
+from eventstate.replay import read_events
 
 
 def _types(state: State) -> list[str]:

@@ -35,7 +35,7 @@ from eventstate import (
     State,
     StateStage,
 )
-from replay import rebuild, verify_run
+from eventstate.replay import rebuild, verify_run
 
 HOST_POOL = [f"host{i}" for i in range(6)]
 OP_POOL = [f"op{i}" for i in range(5)]

@@ -9,10 +9,10 @@ import pytest
 
 from eventstate import Config, Inventory, State, StateStage
 from eventstate.errors import StoreError
+from eventstate.replay import verify_run
 from eventstate.stores import EventLog, SqliteEventLog
 from eventstate.stores.sqlite import SCHEMA_VERSION
 from eventstate.testing import EventLogContract, stored_events
-from replay import verify_run
 
 
 class TestSqliteEventLog(EventLogContract):

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from eventstate.cli import main
-from replay import open_log
-from replay.timeline import timeline_data
+from eventstate.replay import open_log
+from eventstate.replay.timeline import timeline_data
 
 ROOT = Path(__file__).resolve().parent.parent
 

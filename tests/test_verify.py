@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from eventstate import Config, IntegrityError, Inventory, SqliteEventLog, State
-from replay import rebuild, verify_run
+from eventstate.replay import rebuild, verify_run
 
 
 @pytest.fixture

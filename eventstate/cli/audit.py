@@ -18,14 +18,14 @@ from eventstate.cli.base import DEFAULT_DB, HOST_HEADERS, UserError, host_table,
 from eventstate.codec import EventCodec
 from eventstate.errors import EventstateError
 from eventstate.events import EVENT_TYPES, CommandExecuted, HostOperationFinished, OpOutcome
+from eventstate.projections import StateView
+from eventstate.replay import ReplayLog, Run, RunInfo, open_log, verify_run
+from eventstate.replay.diff import diff_runs
+from eventstate.replay.step import step as step_through
+from eventstate.replay.timeline import timeline_html
 from eventstate.rerun import rerun as rerun_run
 from eventstate.stores.base import StoredEvent
 from eventstate.stores.sqlite import SqliteEventLog
-from projections import StateView
-from replay import ReplayLog, Run, RunInfo, open_log, verify_run
-from replay.diff import diff_runs
-from replay.step import step as step_through
-from replay.timeline import timeline_html
 
 __all__ = [
     "diff",

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from eventstate.errors import EventstateError
-from projections import StateView
+from eventstate.projections import StateView
 
 __all__ = ["DEFAULT_DB", "HOST_HEADERS", "UserError", "host_table", "table", "user_errors"]
 

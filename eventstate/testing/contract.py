@@ -136,7 +136,7 @@ class EventLogContract(abc.ABC):
         assert list(log.read("run-a")) == rows
 
     def test_a_state_records_its_run_and_the_rebuild_matches(self, log: EventLog) -> None:
-        from replay import rebuild, verify_run
+        from eventstate.replay import rebuild, verify_run
 
         inventory = Inventory((["web1", "web2", "db1"], {}), db=(["db1"], {}))
         state = State(inventory, Config(FAIL_PERCENT=50), log=log)
