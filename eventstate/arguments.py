@@ -20,7 +20,6 @@ from eventstate.errors import EventstateError
 
 if TYPE_CHECKING:
     from eventstate.config import Config
-    from eventstate.host import Host
 
 __all__ = ["ARGUMENTS", "GlobalArguments", "OperationArgumentError", "pop_global_arguments"]
 
@@ -111,7 +110,7 @@ class GlobalArguments:
 def pop_global_arguments(
     kwargs: dict[str, Any],
     config: Config,
-    host: Host,
+    host_arguments: Mapping[str, Any],
     interned: dict[Any, GlobalArguments] | None = None,
 ) -> GlobalArguments:
     """Take the global arguments out of ``kwargs`` and resolve them for ``host``.
@@ -136,7 +135,7 @@ def pop_global_arguments(
         if value is not None:
             values[attribute] = value
     # Host data may set arguments too (``_sudo`` for one host); the call wins over it.
-    for source in (host.argument_data(), kwargs):
+    for source in (host_arguments, kwargs):
         for keyword in [key for key in source if key in ARGUMENTS]:
             value = source.pop(keyword) if source is kwargs else source[keyword]
             if keyword == "name" and source is not kwargs:

@@ -9,7 +9,7 @@ scrubbed of secrets and cut at ``config.MAX_OUTPUT`` characters.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import Any, Protocol, TypeVar
 
 from eventstate.commands import (
     Command,
@@ -18,15 +18,34 @@ from eventstate.commands import (
     StringCommand,
     scrub,
 )
+from eventstate.config import Config
+from eventstate.connections import HostConnections
 from eventstate.connectors.base import CommandOptions, CommandResult
 from eventstate.errors import ConnectError
-from eventstate.events import CommandExecuted
+from eventstate.events import CommandExecuted, Event
+from eventstate.host import Host
 
-if TYPE_CHECKING:
-    from eventstate.host import Host
-    from eventstate.state import State
+__all__ = ["CommandContext", "run_command"]
 
-__all__ = ["run_command"]
+E = TypeVar("E", bound=Event)
+
+
+class CommandContext(Protocol):
+    """What running a command needs of the deploy: the State provides it.
+
+    Typed here, below the State, so that commands and facts never import it.
+    """
+
+    @property
+    def config(self) -> Config:
+        """The run's settings (``MAX_OUTPUT``, ``TIMEOUT``)."""
+
+    @property
+    def connections(self) -> HostConnections:
+        """The run's connections."""
+
+    def record(self, event_class: type[E], **fields: Any) -> E:
+        """Append an event to the run."""
 
 
 def _cap(text: str, limit: int) -> tuple[str, bool]:
@@ -45,7 +64,7 @@ def _shown(command: Command, options: CommandOptions) -> str:
 
 
 def run_command(
-    state: State,
+    state: CommandContext,
     host: Host,
     command: Command,
     options: CommandOptions,
@@ -62,10 +81,7 @@ def run_command(
     secrets: list[str] = []
     started = time.perf_counter()
     try:
-        if not host.connected:
-            host.connect()
-        connector = host.connector
-        assert connector is not None
+        connector = state.connections.connect(host)
         if isinstance(command, StringCommand):
             secrets = command.secrets()
             result = connector.run_shell_command(command, options)

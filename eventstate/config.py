@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from eventstate.state import State
+from typing import Any
 
 __all__ = ["DEFAULTS", "Config"]
 
@@ -58,8 +55,6 @@ class Config:
         >>> Config(PARALLEL=10, TIMEOUT=30).PARALLEL
         10
     """
-
-    state: State | None = None
 
     FAIL_PERCENT: int | None
     CONNECT_TIMEOUT: int

@@ -1,17 +1,18 @@
-"""Connecting to the inventory, and disconnecting from it, in parallel on the pool."""
+"""Connecting to the inventory, and disconnecting from it, in parallel on the pool.
+
+The State's :class:`~eventstate.connections.HostConnections` makes and opens
+each host's connector; this module records each connection and its failure
+and fires the callbacks, in pyinfra 3.10's order.
+"""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import gevent
 
 from eventstate.errors import ConnectError
 from eventstate.events import HostConnected, HostConnectFailed, HostDisconnected, StateStage
-
-if TYPE_CHECKING:
-    from eventstate.host import Host
-    from eventstate.state import State
+from eventstate.host import Host
+from eventstate.state import State
 
 __all__ = ["connect_all", "disconnect_all"]
 
@@ -24,7 +25,7 @@ def _connect(state: State, host: Host) -> str | None:
         state.trigger_callbacks("host_connect", host)
 
     try:
-        host.connect(on_connected=connected)
+        state.connections.connect(host, on_connected=connected)
     except ConnectError as error:
         state.record(HostConnectFailed, host=host.name, error=str(error))
         state.trigger_callbacks("host_connect_error", host, error)
@@ -61,7 +62,7 @@ def _disconnect(state: State, host: Host) -> None:
         state.record(HostDisconnected, host=host.name)
         state.trigger_callbacks("host_disconnect", host)
 
-    host.disconnect(on_disconnected=disconnected)
+    state.connections.disconnect(host, on_disconnected=disconnected)
 
 
 def disconnect_all(state: State) -> None:

@@ -11,25 +11,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import Any
 
-from eventstate.errors import EventstateError
+from eventstate.errors import NoDeployContextError
 
-if TYPE_CHECKING:
-    from eventstate.host import Host
-    from eventstate.state import State
+__all__ = [
+    "NoDeployContextError",
+    "current",
+    "current_deploy",
+    "current_host",
+    "current_state",
+    "using",
+]
 
-__all__ = ["current", "current_host", "current_state", "using"]
-
-_current: ContextVar[tuple[State, Host] | None] = ContextVar("eventstate_current", default=None)
-
-
-class NoDeployContextError(EventstateError):
-    """An operation was called outside a deploy (not through add_op or a deploy file)."""
+# The bottom of the engine: Host asks it for its deploy, so it may import no
+# engine module, not even for types -- the pair is typed Any here and the
+# State and Host where they are used.
+_current: ContextVar[tuple[Any, Any] | None] = ContextVar("eventstate_current", default=None)
 
 
 @contextmanager
-def using(state: State, host: Host) -> Iterator[None]:
+def using(state: Any, host: Any) -> Iterator[None]:
     """Make ``(state, host)`` current for operation calls inside the block."""
     token = _current.set((state, host))
     try:
@@ -38,7 +40,7 @@ def using(state: State, host: Host) -> Iterator[None]:
         _current.reset(token)
 
 
-def current() -> tuple[State, Host]:
+def current() -> tuple[Any, Any]:
     """The current ``(state, host)``.
 
     Raises:
@@ -52,11 +54,15 @@ def current() -> tuple[State, Host]:
     return value
 
 
-def current_host() -> Host:
-    """The host the deploy code is being run for (use it in deploy files)."""
+def current_host() -> Any:
+    """The :class:`~eventstate.host.Host` the deploy code is being run for (in deploy files)."""
     return current()[1]
 
 
-def current_state() -> State:
-    """The State of the deploy being run."""
+def current_deploy() -> Any:
+    """The :class:`~eventstate.state.State` of the deploy being run."""
     return current()[0]
+
+
+#: The State of the deploy being run (the name deploy files have used).
+current_state = current_deploy

@@ -37,6 +37,10 @@ class OperationValueError(DeployError, ValueError):
     """An operation was added twice with conflicting execution arguments."""
 
 
+class NestedOperationError(EventstateError):
+    """An operation was called inside another's body, or a nested operation failed."""
+
+
 class StageError(EventstateError):
     """A stage change that would move the deploy backwards."""
 
@@ -64,8 +68,25 @@ class NoGroupError(InventoryError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class NoDeployContextError(EventstateError):
+    """An operation (or ``host.get_fact``) was called outside a deploy: not from a
+    deploy file, an operation or ``add_op``."""
+
+
 class StateNotInitialisedError(EventstateError):
     """The State was used before ``init`` gave it an inventory."""
+
+
+class StateAlreadyInitialisedError(EventstateError):
+    """``init`` was called on a State that already runs a deploy: one State per run."""
+
+
+class UnknownOperationError(EventstateError):
+    """An operation hash was used that no ``add_op_meta`` recorded."""
+
+
+class ExecutionAlreadyRanError(EventstateError):
+    """``run_ops`` was called a second time for the same State: one execution per run."""
 
 
 class ReadOnlyViewError(EventstateError, TypeError):

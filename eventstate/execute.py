@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import gevent
 
 from eventstate.command_runner import run_command
 from eventstate.context import using
-from eventstate.errors import DeployError, EventstateError
+from eventstate.errors import DeployError, ExecutionAlreadyRanError
 from eventstate.events import (
     HostOperationRetried,
     OperationEnded,
@@ -25,11 +24,9 @@ from eventstate.events import (
     RunStatus,
     StateStage,
 )
-
-if TYPE_CHECKING:
-    from eventstate.host import Host
-    from eventstate.operation import HostOpData
-    from eventstate.state import State
+from eventstate.host import Host
+from eventstate.host_op import HostOpData
+from eventstate.state import State
 
 __all__ = ["run_host_op", "run_ops"]
 
@@ -219,7 +216,7 @@ def run_ops(
         EventstateError: ops were already executed for this State.
     """
     if state.view.is_executing:
-        raise EventstateError("run_ops already ran for this State: one execution per run")
+        raise ExecutionAlreadyRanError("run_ops already ran for this State: one execution per run")
     if state.current_stage < StateStage.Execute:
         state.set_stage(StateStage.Execute)
     state.is_executing = True

@@ -1,17 +1,17 @@
-"""A target host: its name, groups and data, and its place in the State."""
+"""A target host: its name, groups and data. Plain data: no State, no I/O.
+
+A Host reaches nothing: connecting is :mod:`eventstate.connections`' business,
+facts are the State's (``host.get_fact`` asks the deploy the host is running
+in, through :mod:`eventstate.context`), and its op order is a read-only view the
+State hands it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
-if TYPE_CHECKING:
-    from eventstate.arguments import GlobalArguments
-    from eventstate.connectors.base import Connector
-    from eventstate.facts.base import Fact
-    from eventstate.inventory import Inventory
-    from eventstate.projections.views import ReadOnlyList
-    from eventstate.state import State
+from eventstate.context import current_deploy
 
 __all__ = ["Host", "HostData", "connector_of"]
 
@@ -25,23 +25,16 @@ class HostData(Mapping[str, Any]):
     a ``KeyError`` at once, not a silent fall-through.
     """
 
-    def __init__(self, host: Host) -> None:
-        self._host = host
-
-    def _layers(self) -> tuple[Mapping[str, Any], ...]:
-        inventory = self._host.inventory
-        return (
-            inventory.get_override_data(),
-            inventory.get_host_data(self._host.name),
-            inventory.get_groups_data(self._host.groups),
-            inventory.get_data(),
-        )
+    def __init__(self, host_name: str, layers: Sequence[Mapping[str, Any]]) -> None:
+        self._host_name = host_name
+        # Highest priority first; the inventory's own dicts, read live, never copied.
+        self._layers = tuple(layers)
 
     def __getitem__(self, key: str) -> Any:
-        for layer in self._layers():
+        for layer in self._layers:
             if key in layer:
                 return layer[key]
-        raise KeyError(f"host {self._host.name} has no data {key!r}")
+        raise KeyError(f"host {self._host_name} has no data {key!r}")
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.dict())
@@ -52,7 +45,7 @@ class HostData(Mapping[str, Any]):
     def dict(self) -> dict[str, Any]:
         """All of the host's data as one dict."""
         merged: dict[str, Any] = {}
-        for layer in reversed(self._layers()):
+        for layer in reversed(self._layers):
             merged.update(layer)
         return merged
 
@@ -69,69 +62,34 @@ def connector_of(name: str) -> tuple[str, str | None]:
 
 
 class Host:
-    """A host of the inventory. Hosts compare by identity, as pyinfra's do."""
+    """A host of the inventory. Hosts compare by identity, as pyinfra's do.
 
-    state: State | None = None
-    connector: Connector | None = None
+    Args:
+        name: The host's name: a hostname (SSH) or ``@connector/arg``.
+        groups: The groups it belongs to, in inventory order.
+        data_layers: Its data, highest priority first (override, host, groups,
+            inventory): see :class:`HostData`.
+    """
+
+    #: Whether its connector is connected now (set by :mod:`eventstate.connections`).
     connected: bool = False
     #: True while an operation's body runs for this host (ops may not nest there).
     in_op: bool = False
     #: The running op's global arguments: its facts are gathered with its ``_sudo``.
-    current_op_arguments: GlobalArguments | None = None
+    current_op_arguments: Any = None
 
-    def __init__(self, name: str, inventory: Inventory, groups: list[str]) -> None:
+    def __init__(
+        self, name: str, groups: Iterable[str] = (), data_layers: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
         self.name = name
-        self.inventory = inventory
         self.groups = list(groups)
-        self.data = HostData(self)
+        self.data = HostData(name, data_layers)
         self.loop_position: list[int] = []
         self.connector_name, self.connector_arg = connector_of(name)
-        #: Facts gathered on this host during the run, by fact and arguments.
-        self.facts: dict[tuple[Any, ...], Any] = {}
+        #: The hashes of the ops added to this host, in order: a read-only view
+        #: of the run's projections, handed over by ``State.init``.
+        self.op_hash_order: Sequence[str] = ()
         self._argument_data: dict[str, Any] | None = None
-
-    def init(self, state: State) -> None:
-        """Attach the host to the State of its deploy."""
-        self.state = state
-
-    def connect(self, on_connected: Callable[[], None] | None = None) -> None:
-        """Connect through the host's connector (made on first use).
-
-        Args:
-            on_connected: Called once connected, before the host is marked so
-                (pyinfra fires ``host_connect`` there).
-
-        Raises:
-            ConnectError: the host cannot be reached, or its connector is not installed.
-        """
-        if self.connected:
-            return
-        if self.connector is None:
-            from eventstate.connectors import get_connector
-            from eventstate.errors import ConnectError, ConnectorNotFoundError
-
-            try:
-                connector_class = get_connector(self.connector_name)
-            except ConnectorNotFoundError as error:
-                raise ConnectError(str(error)) from None
-            self.connector = connector_class(self, self.connector_arg)
-        self.connector.connect()
-        if on_connected is not None:
-            on_connected()
-        self.connected = True
-
-    def disconnect(self, on_disconnected: Callable[[], None] | None = None) -> None:
-        """Close the host's connection, if open.
-
-        Args:
-            on_disconnected: Called before the host is marked disconnected
-                (pyinfra fires ``host_disconnect`` there).
-        """
-        if self.connected and self.connector is not None:
-            self.connector.disconnect()
-        if on_disconnected is not None:
-            on_disconnected()
-        self.connected = False
 
     def argument_data(self) -> dict[str, Any]:
         """The global operation arguments (``_sudo``...) the host's data sets.
@@ -144,15 +102,16 @@ class Host:
             }
         return self._argument_data
 
-    def get_fact(self, fact_class: type[Fact], *args: Any, sudo: bool = False) -> Any:
-        """The value of ``fact_class(*args)`` on this host (gathered once per run)."""
-        from eventstate.facts.base import get_fact
+    def get_fact(self, fact_class: Any, *args: Any, **kwargs: Any) -> Any:
+        """The value of ``fact_class(*args)`` on this host, gathered once per run.
 
-        if self.state is None:
-            raise RuntimeError(f"host {self.name} has no State yet")
-        if self.current_op_arguments is not None and self.current_op_arguments.sudo:
-            sudo = True
-        return get_fact(self.state, self, fact_class, *args, sudo=sudo)
+        Asks the deploy this host's code is running in (a deploy file, an
+        operation, ``add_op``); outside one, use ``state.get_fact(host, ...)``.
+
+        Raises:
+            NoDeployContextError: no deploy is running here.
+        """
+        return current_deploy().get_fact(self, fact_class, *args, **kwargs)
 
     def loop(self, iterable: Iterable[T]) -> Iterator[T]:
         """Iterate ``iterable`` so that ops called in the loop get distinct, stable orders."""
@@ -163,13 +122,6 @@ class Host:
                 yield item
         finally:
             self.loop_position.pop()
-
-    @property
-    def op_hash_order(self) -> ReadOnlyList[str] | tuple[()]:
-        """The hashes of the operations added to this host, in order (read-only)."""
-        if self.state is None:
-            return ()
-        return self.state.view.op_hash_order(self.name)
 
     def __str__(self) -> str:
         return self.name

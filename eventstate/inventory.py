@@ -1,16 +1,17 @@
-"""The inventory: the hosts of a deploy, their groups and their data."""
+"""The inventory: the hosts of a deploy, their groups and their data. Plain data.
+
+The inventory knows no State and no connector: which hosts are active is the
+State's (``state.active_hosts``), and an unknown ``@connector`` is found when a
+State is made for the inventory.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from eventstate.connectors import get_connector
 from eventstate.errors import InventoryError, NoGroupError, NoHostError
-from eventstate.host import Host, connector_of
-
-if TYPE_CHECKING:
-    from eventstate.state import State
+from eventstate.host import Host
 
 __all__ = ["Inventory"]
 
@@ -45,8 +46,6 @@ class Inventory:
         >>> [host.name for host in inventory.get_group("web")]
         ['web1']
     """
-
-    state: State | None = None
 
     def __init__(
         self,
@@ -84,17 +83,21 @@ class Inventory:
         for name in group_names:
             ordered[name] = None
 
-        for name in ordered:
-            connector, _ = connector_of(name)
-            if connector != "ssh":
-                get_connector(connector)  # an unknown @connector is an inventory error
         self.hosts: dict[str, Host] = {
-            name: Host(name, inventory=self, groups=group_names.get(name, [])) for name in ordered
+            name: Host(name, group_names.get(name, []), self._data_layers(name, group_names))
+            for name in ordered
         }
         self.groups: dict[str, list[Host]] = {group_name: [] for group_name in groups}
         for host in self.hosts.values():
             for group_name in host.groups:
                 self.groups[group_name].append(host)
+
+    def _data_layers(
+        self, name: str, group_names: Mapping[str, list[str]]
+    ) -> list[Mapping[str, Any]]:
+        # Highest priority first; later groups win over earlier ones.
+        groups = [self.group_data[group] for group in reversed(group_names.get(name, []))]
+        return [self.override_data, self.host_data[name], *groups, self.data]
 
     @staticmethod
     def empty() -> Inventory:
@@ -168,26 +171,3 @@ class Inventory:
         for group in groups:
             data.update(self.get_group_data(group))
         return data
-
-    def get_active_hosts(self) -> list[Host]:
-        """The active hosts, in inventory order."""
-        return list(self._state().active_hosts)
-
-    def len_active_hosts(self) -> int:
-        """How many hosts are active."""
-        return len(self._state().active_hosts)
-
-    def iter_activated_hosts(self) -> Iterator[Host]:
-        """The activated hosts, in inventory order."""
-        return iter(self._state().activated_hosts)
-
-    def len_activated_hosts(self) -> int:
-        """How many hosts were ever activated."""
-        return len(self._state().activated_hosts)
-
-    def _state(self) -> State:
-        if self.state is None:
-            from eventstate.errors import StateNotInitialisedError
-
-            raise StateNotInitialisedError("this inventory has no State yet: call State.init")
-        return self.state

@@ -15,19 +15,16 @@ import inspect
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from hashlib import sha1
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import attrs
-
-from eventstate.arguments import GlobalArguments, OperationArgumentError, pop_global_arguments
+from eventstate.arguments import OperationArgumentError, pop_global_arguments
 from eventstate.commands import Command, Secret, make_command
-from eventstate.connectors.base import CommandOptions
 from eventstate.context import current, using
-from eventstate.errors import EventstateError
-
-if TYPE_CHECKING:
-    from eventstate.host import Host
-    from eventstate.state import State
+from eventstate.errors import NestedOperationError
+from eventstate.execute import run_host_op
+from eventstate.host import Host
+from eventstate.host_op import HostOpData, OperationResult
+from eventstate.state import State
 
 __all__ = [
     "HostOpData",
@@ -36,40 +33,6 @@ __all__ = [
     "add_op",
     "operation",
 ]
-
-
-class NestedOperationError(EventstateError):
-    """An operation called while another was executing failed."""
-
-
-class OperationResult:
-    """What calling an operation returns: its hash and whether it will change the host."""
-
-    __slots__ = ("changed", "op_hash", "success", "will_change")
-
-    def __init__(self, op_hash: str, will_change: bool | None) -> None:
-        self.op_hash = op_hash
-        self.will_change = will_change
-        #: Set once executed: whether it succeeded, and whether it ran any command.
-        self.success: bool | None = None
-        self.changed: bool | None = None
-
-    def __repr__(self) -> str:
-        return f"OperationResult(op_hash={self.op_hash!r}, will_change={self.will_change})"
-
-
-@attrs.define
-class HostOpData:
-    """What executing one op on one host needs (runtime data: code, so never in the log)."""
-
-    command_generator: Callable[[], Iterator[Command]]
-    global_arguments: GlobalArguments
-    result: OperationResult
-
-    @property
-    def options(self) -> CommandOptions:
-        """How its commands run."""
-        return self.global_arguments.options
 
 
 def _display(value: Any) -> str:
@@ -145,13 +108,15 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
 
     @functools.wraps(func)
     def call(*args: Any, **kwargs: Any) -> OperationResult:
+        state: State
+        host: Host
         state, host = current()
         if host.in_op:
-            raise EventstateError(
+            raise NestedOperationError(
                 f"{op_name} called inside another operation's body: call it from deploy code"
             )
         global_arguments = pop_global_arguments(
-            kwargs, state.config, host, state.interned_arguments
+            kwargs, state.config, host.argument_data(), state.interned_arguments
         )
         try:
             signature.bind(*args, **kwargs)
@@ -219,12 +184,9 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
             host, op_hash, HostOpData(command_generator, global_arguments, result)
         )
 
-        if state.is_executing:
-            # Added while executing (from a Python step): run it now, inside its parent.
-            from eventstate.execute import run_host_op
-
-            if not run_host_op(state, host, op_hash):
-                raise NestedOperationError(f"nested operation {op_name} failed on {host.name}")
+        # Added while executing (from a Python step): run it now, inside its parent.
+        if state.is_executing and not run_host_op(state, host, op_hash):
+            raise NestedOperationError(f"nested operation {op_name} failed on {host.name}")
         return result
 
     call.__wrapped_operation__ = func  # type: ignore[attr-defined]
@@ -251,11 +213,9 @@ def add_op(
 
     Returns each host's :class:`OperationResult`.
     """
-    from eventstate.host import Host as HostClass
-
     if host is None:
         hosts = list(state.active_hosts)
-    elif isinstance(host, HostClass):
+    elif isinstance(host, Host):
         hosts = [host]
     else:
         hosts = list(host)

@@ -20,7 +20,7 @@ import attrs
 
 from eventstate.codec import EventCodec
 from eventstate.config import Config
-from eventstate.connectors.replay import ReplayConnector
+from eventstate.connectors.playback import PlaybackConnector
 from eventstate.deploy import inventory_from_source, load_inventory, run_deploy
 from eventstate.errors import EventstateError
 from eventstate.events import (
@@ -180,9 +180,9 @@ def rerun(log: EventLog, run_id: str, codec: EventCodec | None = None) -> RerunR
         elif isinstance(event, HostConnectFailed):
             connect_errors[event.host] = event.error
     for host in inventory:
-        host.connector = ReplayConnector(
-            host, commands.get(host.name, []), connect_errors.get(host.name)
-        )
+        recorded_commands = commands.get(host.name, [])
+        playback = PlaybackConnector(host.name, recorded_commands, connect_errors.get(host.name))
+        state.connections.use(host, playback)
 
     code = compile(loaded.deploy_source, loaded.deploy_file, "exec")
     # A deploy that raised did so in the recorded run too, or the comparison shows it.

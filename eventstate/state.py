@@ -23,15 +23,17 @@ from typing import Any, TypeVar
 from gevent.pool import Pool
 
 from eventstate.config import Config
+from eventstate.connections import HostConnections
 from eventstate.errors import (
     CallbackHandlerError,
-    EventstateError,
     FailPercentExceededError,
     InventoryError,
     NoHostsRemainingError,
     OperationValueError,
     StageError,
+    StateAlreadyInitialisedError,
     StateNotInitialisedError,
+    UnknownOperationError,
 )
 from eventstate.events import (
     Event,
@@ -51,6 +53,7 @@ from eventstate.events import (
     StateStage,
     WarningRaised,
 )
+from eventstate.facts.base import Fact, gather_fact
 from eventstate.host import Host
 from eventstate.host_views import HostList, HostMapping, HostSet
 from eventstate.inventory import Inventory
@@ -222,7 +225,9 @@ class State:
             run_id: The run's id; a new one if None.
         """
         if self.initialised:
-            raise EventstateError("this State is already initialised: use one State per deploy")
+            raise StateAlreadyInitialisedError(
+                "this State is already initialised: use one State per deploy"
+            )
         if not isinstance(inventory, Inventory):
             raise InventoryError(f"State needs an Inventory, not {type(inventory).__name__}")
         if config is None:
@@ -243,6 +248,10 @@ class State:
         self.fact_pool = Pool(config.PARALLEL)
         self.inventory = inventory
         self.config = config
+        #: Each host's connector, made on first use; unknown ``@connector`` names fail here.
+        self.connections = HostConnections(inventory)
+        #: Facts gathered during the run, by host, fact, arguments and sudo.
+        self.facts: dict[tuple[Any, ...], Any] = {}
         #: Each host's runtime op data (command generators): code, so never in the log.
         self.ops: dict[Host, dict[str, Any]] = {host: {} for host in inventory}
         #: Global arguments shared by the ops that resolve to equal ones (most do).
@@ -254,9 +263,9 @@ class State:
         self.run_id = run_id or new_run_id()
         self._recorder = EventRecorder(self.log, self.run_id, self.view.apply)
 
-        inventory.state = config.state = self
         for host in inventory:
-            host.init(self)
+            # Data, not a pointer back: the host's op order, read-only and live.
+            host.op_hash_order = self.view.op_hash_order(host.name)
 
         self._host_sets = (
             HostSet(self.view.activated_hosts, inventory),
@@ -289,6 +298,20 @@ class State:
         """
         self._require_init()
         return self._recorder.record(event_class, **fields)  # type: ignore[union-attr]
+
+    def get_fact(self, host: Host, fact_class: type[Fact], *args: Any, sudo: bool = False) -> Any:
+        """The value of ``fact_class(*args)`` on ``host``, gathered once per run.
+
+        Inside an operation the fact is gathered with that op's ``_sudo``.
+        """
+        arguments = host.current_op_arguments
+        if arguments is not None and arguments.sudo:
+            sudo = True
+        key = (host.name, fact_class, args, sudo)
+        if key in self.facts:
+            return self.facts[key]
+        value = self.facts[key] = gather_fact(self, host, fact_class, *args, sudo=sudo)
+        return value
 
     def _host_name(self, host: Host | str) -> str:
         self._require_init()
@@ -472,7 +495,9 @@ class State:
         """
         name = self._host_name(host)
         if op_hash not in self.view.op_meta:
-            raise EventstateError(f"operation {op_hash} has no meta: call State.add_op_meta first")
+            raise UnknownOperationError(
+                f"operation {op_hash} has no meta: call State.add_op_meta first"
+            )
         self.record(
             OperationAddedForHost, host=name, op_hash=op_hash, is_change=is_change, counted=counted
         )

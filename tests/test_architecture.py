@@ -107,6 +107,71 @@ def _imports(package: str) -> dict[str, set[str]]:
     return found
 
 
+def _module_graph() -> dict[str, set[str]]:
+    """Each module of ours and the modules of ours it imports: at the top, deferred
+    inside functions, and under ``TYPE_CHECKING`` alike."""
+    paths: dict[str, Path] = {}
+    for package, prefix in (
+        ("eventstate", ""),
+        ("projections", "eventstate."),
+        ("replay", "eventstate."),
+    ):
+        for path in (ROOT / package).rglob("*.py"):
+            if path.is_relative_to(ROOT / "eventstate" / "projections") or path.is_relative_to(
+                ROOT / "eventstate" / "replay"
+            ):
+                continue  # the links: their files are named under projections/ and replay/
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            paths[prefix + ".".join(parts)] = path
+    graph: dict[str, set[str]] = {}
+    for module, path in paths.items():
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, *([node.module] if node.module else [])])
+                targets.add(base)
+                targets.update(f"{base}.{alias.name}" for alias in node.names)
+        graph[module] = set()
+        for target in targets:
+            # The longest module of ours the name falls in (``a.b.Name`` is ``a.b``).
+            parts = target.split(".")
+            for end in range(len(parts), 0, -1):
+                candidate = ".".join(parts[:end])
+                if candidate in paths:
+                    if candidate != module:
+                        graph[module].add(candidate)
+                    break
+    return graph
+
+
+def test_no_import_cycles() -> None:
+    graph = _module_graph()
+    assert "eventstate.projections.state_view" in graph and "eventstate.replay.run" in graph
+    # Depth-first search; a back edge is a cycle, reported as the path round it.
+    finished: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> None:
+        if module in path:
+            cycle = [*path[path.index(module) :], module]
+            raise AssertionError("import cycle: " + " -> ".join(cycle))
+        if module in finished:
+            return
+        for imported in sorted(graph[module]):
+            visit(imported, [*path, module])
+        finished.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
+
+
 def test_projections_import_only_the_event_vocabulary() -> None:
     # Deferred and TYPE_CHECKING imports included: the source says what a fold may know.
     allowed = {"eventstate.events", "eventstate.errors"}

@@ -51,7 +51,8 @@ def test_sim_draws_are_fixed_by_their_parts() -> None:
 
 def test_docker_runs_commands_through_docker_exec() -> None:
     inventory = Inventory((["@docker/web"], {}))
-    connector = DockerConnector(inventory.get_host("@docker/web"), "web")
+    host = inventory.get_host("@docker/web")
+    connector = DockerConnector(host.name, host.data, "web")
     argv = connector.exec_argv(shell_argv("uptime", CommandOptions()), stdin=True)
     assert argv == ["docker", "exec", "-i", "web", "sh", "-c", "uptime"]
 
@@ -68,14 +69,16 @@ def test_docker_without_a_running_container_is_a_recorded_connect_failure() -> N
 
 def test_a_missing_container_name_is_a_connect_error() -> None:
     inventory = Inventory((["@docker"], {}))
-    State(inventory)
+    state = State(inventory)
     with pytest.raises(ConnectError, match="@docker needs a container"):
-        inventory.get_host("@docker").connect()
+        state.connections.connect(inventory.get_host("@docker"))
 
 
 def test_an_unknown_connector_is_an_inventory_error() -> None:
+    # The inventory is plain data; the State made for it looks its connectors up.
+    inventory = Inventory((["@nope/x"], {}))
     with pytest.raises(InventoryError, match="no connector called 'nope'"):
-        Inventory((["@nope/x"], {}))
+        State(inventory)
     with pytest.raises(ConnectorNotFoundError):
         get_connector("nope")
 

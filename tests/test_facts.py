@@ -18,6 +18,8 @@ from eventstate import Config, Host, Inventory, State
 from eventstate.connect import connect_all
 from eventstate.connectors import CommandOptions, shell_argv
 from eventstate.connectors.process import run_process
+from eventstate.context import using
+from eventstate.errors import NoDeployContextError
 from eventstate.events import CommandExecuted
 from eventstate.facts import (
     DebPackages,
@@ -28,7 +30,6 @@ from eventstate.facts import (
     LinuxDistribution,
     Sha256File,
     SystemdStatus,
-    get_fact,
 )
 from eventstate.replay import read_events
 
@@ -352,10 +353,11 @@ def test_get_fact_runs_its_command_once(local: tuple[State, Host], tmp_path: Pat
     state, host = local
     path = tmp_path / "f"
 
-    assert host.get_fact(File, str(path)) is None
+    assert state.get_fact(host, File, str(path)) is None
     path.write_text("now it exists")
-    assert host.get_fact(File, str(path)) is None  # cached: gathered once per run
-    assert get_fact(state, host, File, str(path)) is None
+    assert state.get_fact(host, File, str(path)) is None  # cached: gathered once per run
+    with using(state, host):  # in deploy code, the host asks its deploy
+        assert host.get_fact(File, str(path)) is None
 
     (event,) = fact_events(state)
     assert event.fact == f"files.File({path})"
@@ -364,8 +366,8 @@ def test_get_fact_runs_its_command_once(local: tuple[State, Host], tmp_path: Pat
     assert (event.success, event.exit_code, event.stdout) == (True, 0, f"{ABSENT}\n")
 
     # Other arguments, or another fact on the same path, are other questions.
-    assert host.get_fact(File, str(tmp_path / "g")) is None
-    assert host.get_fact(Directory, str(path)) is False
+    assert state.get_fact(host, File, str(tmp_path / "g")) is None
+    assert state.get_fact(host, Directory, str(path)) is False
     assert [e.fact for e in fact_events(state)] == [
         f"files.File({path})",
         f"files.File({tmp_path / 'g'})",
@@ -374,26 +376,25 @@ def test_get_fact_runs_its_command_once(local: tuple[State, Host], tmp_path: Pat
 
 
 def test_get_fact_caches_mutable_values_by_identity(local: tuple[State, Host]) -> None:
-    _, host = local
-    first = host.get_fact(LinuxDistribution)
-    assert host.get_fact(LinuxDistribution) is first
+    state, host = local
+    first = state.get_fact(host, LinuxDistribution)
+    assert state.get_fact(host, LinuxDistribution) is first
 
 
 def test_get_fact_keys_on_sudo() -> None:
     state, host = make_sim({"sim_outputs": {"dpkg-query": "ii nginx 1.0\n"}})
-    assert host.get_fact(DebPackages) == {"nginx": "1.0"}
-    assert host.get_fact(DebPackages) == {"nginx": "1.0"}
-    assert host.get_fact(DebPackages, sudo=True) == {"nginx": "1.0"}
-    assert host.get_fact(DebPackages, sudo=True) == {"nginx": "1.0"}
+    assert state.get_fact(host, DebPackages) == {"nginx": "1.0"}
+    assert state.get_fact(host, DebPackages) == {"nginx": "1.0"}
+    assert state.get_fact(host, DebPackages, sudo=True) == {"nginx": "1.0"}
+    assert state.get_fact(host, DebPackages, sudo=True) == {"nginx": "1.0"}
     assert len(fact_events(state)) == 2
-    assert host.connector is not None
-    assert host.connector.commands_run == 2  # type: ignore[attr-defined]
+    assert state.connections.connector(host).commands_run == 2  # type: ignore[attr-defined]
 
 
 def test_a_failing_fact_command_gives_the_default(local: tuple[State, Host]) -> None:
     state, host = local
-    assert host.get_fact(Failing) == "the default"
-    assert host.get_fact(Failing) == "the default"  # the failure is cached too
+    assert state.get_fact(host, Failing) == "the default"
+    assert state.get_fact(host, Failing) == "the default"  # the failure is cached too
     (event,) = fact_events(state)
     assert event.fact == "test.Failing()"
     assert (event.success, event.exit_code) == (False, 3)
@@ -417,14 +418,14 @@ def test_every_fact_defaults_when_its_command_fails(
     state, host = make_sim(
         {"sim_fail_rate": 1.0, "sim_outputs": {".": "ii nginx 1.0\nactive\nenabled\n"}}
     )
-    assert host.get_fact(fact, *args) == default
+    assert state.get_fact(host, fact, *args) == default
     (event,) = fact_events(state)
     assert not event.success
 
 
 def test_systemd_status_default_is_a_status() -> None:
-    _, host = make_sim({"sim_fail_rate": 1.0})
-    assert host.get_fact(SystemdStatus, "nginx") == {"running": False, "enabled": False}
+    state, host = make_sim({"sim_fail_rate": 1.0})
+    assert state.get_fact(host, SystemdStatus, "nginx") == {"running": False, "enabled": False}
 
 
 # Quoting: any path is one shell word
@@ -474,3 +475,11 @@ def test_find_in_file_with_an_escaped_line_finds_only_it(tmp_path: Path, line: s
     path.write_text(f"{line}x\nx{line}\n{line}\n")
     pattern = f"^{re.escape(line)}$"  # what files.line asks
     assert FindInFile().process(shell(FindInFile().command(str(path), pattern))) == [line]
+
+
+def test_host_get_fact_outside_a_deploy_says_where_to_ask() -> None:
+    # Hosts hold no State: outside deploy code the State is asked directly.
+    state, host = make_sim({})
+    with pytest.raises(NoDeployContextError, match="operations run inside a deploy"):
+        host.get_fact(File, "/etc/motd")
+    assert state.get_fact(host, File, "/etc/motd") is None

@@ -43,8 +43,10 @@ def test_state_initialisation(state: State) -> None:
     assert state.initialised
     assert config.PARALLEL == 10 and config.TIMEOUT == 30
     assert state.pool.size == 10 and state.fact_pool.size == 10
-    assert inventory.state is state and config.state is state
-    assert all(host.state is state for host in inventory)
+    # A deliberate difference: no back-pointers from inventory, config or hosts to the
+    # State (pyinfra sets ``inventory.state = config.state = host.state = self``).
+    assert state.inventory is inventory and state.config is config
+    assert not any(hasattr(thing, "state") for thing in (inventory, config, *inventory))
     assert state.callback_handlers == []
     assert set(state.activated_hosts) == set() == set(state.active_hosts) == set(state.failed_hosts)
     assert state.limit_hosts is None

@@ -17,7 +17,6 @@ import attrs
 
 if TYPE_CHECKING:
     from eventstate.commands import StringCommand
-    from eventstate.host import Host
 
 __all__ = ["CommandOptions", "CommandResult", "Connector", "shell_argv"]
 
@@ -76,14 +75,20 @@ class Connector(abc.ABC):
     """How the engine reaches one host.
 
     Subclasses set ``name`` (the ``@name`` in an inventory) and implement
-    the abstract methods. ``arg`` is what follows the slash in
-    ``@name/arg``, or None.
+    the abstract methods. A connector is made from plain values, never a live
+    Host: it cannot reach the State, the inventory or other hosts.
+
+    Args:
+        host_name: The host's name in the inventory (``@sim/web1``, ``web1.example.com``).
+        data: The host's data, merged (``ssh_user``, ``sim_seed``...).
+        arg: What follows the slash in ``@name/arg``, or None.
     """
 
     name: ClassVar[str]
 
-    def __init__(self, host: Host, arg: str | None) -> None:
-        self.host = host
+    def __init__(self, host_name: str, data: Mapping[str, Any], arg: str | None) -> None:
+        self.host_name = host_name
+        self.data = data
         self.arg = arg
 
     @classmethod

@@ -17,6 +17,7 @@ all, in inventory data):
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from hashlib import blake2b
 from typing import Any
 
@@ -40,9 +41,8 @@ class SimConnector(Connector):
 
     name = "sim"
 
-    def __init__(self, host: Any, arg: str | None) -> None:
-        super().__init__(host, arg)
-        data = host.data
+    def __init__(self, host_name: str, data: Mapping[str, Any], arg: str | None) -> None:
+        super().__init__(host_name, data, arg)
         self.seed = data.get("sim_seed", 0)
         self.latency = float(data.get("sim_latency", 0) or 0)
         self.fail_rate = float(data.get("sim_fail_rate", 0) or 0)
@@ -61,8 +61,8 @@ class SimConnector(Connector):
         """Connect, unless the draw for this host says the connection fails."""
         if self.latency:
             gevent.sleep(self.latency)
-        if sim_draw(self.seed, self.host.name, "connect") < self.connect_fail_rate:
-            raise ConnectError(f"simulated connection failure to {self.host.name}")
+        if sim_draw(self.seed, self.host_name, "connect") < self.connect_fail_rate:
+            raise ConnectError(f"simulated connection failure to {self.host_name}")
 
     def _rate(self, text: str) -> float:
         for pattern, rate in self.fail_patterns:
@@ -83,7 +83,7 @@ class SimConnector(Connector):
         self.commands_run += 1
         if self.latency:
             gevent.sleep(self.latency)
-        if sim_draw(self.seed, self.host.name, self.commands_run, text) < self._rate(text):
+        if sim_draw(self.seed, self.host_name, self.commands_run, text) < self._rate(text):
             return CommandResult(False, 1, "", "simulated failure")
         stdout = next((out for pattern, out in self.outputs if pattern.search(text)), "")
         return CommandResult(True, 0, stdout, "")

@@ -1,23 +1,21 @@
 """Facts: what a host is like now, learned by running a command and parsing its output.
 
-``host.get_fact(File, "/etc/motd")`` runs the fact's command once per host
-and arguments (the answer is cached for the run) and records the command like
-any other, so the log shows what every decision was based on.
+``host.get_fact(File, "/etc/motd")`` (or ``state.get_fact(host, File, ...)``)
+runs the fact's command once per host and arguments -- the State keeps the
+answers for the run -- and records the command like any other, so the log
+shows what every decision was based on.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from eventstate.command_runner import run_command
+from eventstate.command_runner import CommandContext, run_command
 from eventstate.commands import StringCommand
 from eventstate.connectors.base import CommandOptions
+from eventstate.host import Host
 
-if TYPE_CHECKING:
-    from eventstate.host import Host
-    from eventstate.state import State
-
-__all__ = ["Fact", "get_fact"]
+__all__ = ["Fact", "gather_fact"]
 
 
 class Fact:
@@ -44,13 +42,13 @@ class Fact:
         return None
 
 
-def get_fact(
-    state: State, host: Host, fact_class: type[Fact], *args: Any, sudo: bool = False
+def gather_fact(
+    state: CommandContext, host: Host, fact_class: type[Fact], *args: Any, sudo: bool = False
 ) -> Any:
-    """The value of ``fact_class(*args)`` on ``host``, gathered once per run."""
-    key = (fact_class, args, sudo)
-    if key in host.facts:
-        return host.facts[key]
+    """Run ``fact_class(*args)``'s command on ``host``, record it, and parse its output.
+
+    Not cached: :meth:`eventstate.state.State.get_fact` keeps the answers.
+    """
     fact = fact_class()
     description = f"{fact.name}({', '.join(map(str, args))})"
     result = run_command(
@@ -60,6 +58,4 @@ def get_fact(
         CommandOptions(sudo=sudo, timeout=state.config.TIMEOUT),
         fact=description,
     )
-    value = fact.process(result.stdout.splitlines()) if result.success else fact.default()
-    host.facts[key] = value
-    return value
+    return fact.process(result.stdout.splitlines()) if result.success else fact.default()

@@ -1,26 +1,25 @@
-"""A connector that answers from a recorded run: re-running touches no host."""
+"""``PlaybackConnector``: answers each command from a recorded run, so a rerun touches no host."""
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
 
 from eventstate.commands import StringCommand
 from eventstate.connectors.base import CommandOptions, CommandResult, Connector
 from eventstate.errors import ConnectError
 from eventstate.events import CommandExecuted
 
-__all__ = ["ReplayConnector"]
+__all__ = ["PlaybackConnector"]
 
 # How command_runner records a Python step: never sent to a connector.
 _PYTHON_STEP = "python: "
 
 
-class ReplayConnector(Connector):
+class PlaybackConnector(Connector):
     """Plays back one host's recorded connection and commands, in order.
 
     Args:
-        host: The host.
+        host_name: The host.
         commands: The host's recorded ``CommandExecuted`` events, in order.
         connect_error: The recorded connect failure, or None if it connected.
 
@@ -28,12 +27,12 @@ class ReplayConnector(Connector):
     naming the one expected -- so the rerun diverges there, visibly.
     """
 
-    name = "replay"
+    name = "playback"
 
     def __init__(
-        self, host: Any, commands: list[CommandExecuted], connect_error: str | None
+        self, host_name: str, commands: list[CommandExecuted], connect_error: str | None
     ) -> None:
-        super().__init__(host, None)
+        super().__init__(host_name, {}, None)
         self.recorded = deque(c for c in commands if not c.command.startswith(_PYTHON_STEP))
         self.connect_error = connect_error
 

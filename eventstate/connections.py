@@ -1,0 +1,96 @@
+"""A run's connections: which connector each host uses, made and opened on first use.
+
+Hosts are plain data; connecting is the engine's business. One
+:class:`HostConnections` per State holds each host's connector, looked up by
+the connector name the host's name asks for (``@sim/web1`` is ``sim``), made
+from the host's name, data and argument, never from the live Host. It records
+nothing and fires no callbacks: :mod:`eventstate.connect` does both around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from eventstate.connectors import Connector, get_connector
+from eventstate.errors import ConnectError, ConnectorNotFoundError
+from eventstate.host import Host
+
+__all__ = ["HostConnections"]
+
+
+class HostConnections:
+    """Each host's connector and whether it is connected, for one run.
+
+    Args:
+        hosts: The inventory's hosts. Every ``@connector`` they name is looked
+            up now, so that an unknown one is an error before anything runs.
+
+    Raises:
+        ConnectorNotFoundError: a host names a connector that is not installed.
+            (Hosts reached over SSH are checked when they connect: a missing
+            SSH connector is that host's connect failure.)
+    """
+
+    def __init__(self, hosts: Iterable[Host]) -> None:
+        self._classes: dict[str, type[Connector]] = {}
+        for host in hosts:
+            if host.connector_name != "ssh":
+                self._classes[host.name] = get_connector(host.connector_name)
+        self._connectors: dict[str, Connector] = {}
+
+    def use(self, host: Host, connector: Connector) -> None:
+        """Reach ``host`` through ``connector`` (a rerun plays a recorded run back this way)."""
+        self._connectors[host.name] = connector
+        host.connected = False
+
+    def connector(self, host: Host) -> Connector:
+        """The connector of ``host``, made on first use (not connected by this).
+
+        Raises:
+            ConnectError: its connector is not installed.
+        """
+        connector = self._connectors.get(host.name)
+        if connector is None:
+            connector_class = self._classes.get(host.name)
+            if connector_class is None:
+                try:
+                    connector_class = get_connector(host.connector_name)
+                except ConnectorNotFoundError as error:
+                    raise ConnectError(str(error)) from None
+            connector = connector_class(host.name, host.data, host.connector_arg)
+            self._connectors[host.name] = connector
+        return connector
+
+    def connect(self, host: Host, on_connected: Callable[[], None] | None = None) -> Connector:
+        """Connect to ``host`` unless connected; its connector.
+
+        Args:
+            host: The host.
+            on_connected: Called once connected, before the host counts as
+                connected (pyinfra fires ``host_connect`` there).
+
+        Raises:
+            ConnectError: the host cannot be reached, or its connector is not installed.
+        """
+        connector = self.connector(host)
+        if not host.connected:
+            connector.connect()
+            if on_connected is not None:
+                on_connected()
+            # A flag on the host, as pyinfra's: callbacks read it.
+            host.connected = True
+        return connector
+
+    def disconnect(self, host: Host, on_disconnected: Callable[[], None] | None = None) -> None:
+        """Close the connection to ``host``, if open.
+
+        Args:
+            host: The host.
+            on_disconnected: Called before the host counts as disconnected
+                (pyinfra fires ``host_disconnect`` there), open or not.
+        """
+        if host.connected:
+            self._connectors[host.name].disconnect()
+        if on_disconnected is not None:
+            on_disconnected()
+        host.connected = False
