@@ -11,21 +11,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
 from eventstate.connectors.base import CommandOptions
-from eventstate.errors import EventstateError
+from eventstate.errors import OperationArgumentError
 
 if TYPE_CHECKING:
     from eventstate.config import Config
 
 __all__ = ["ARGUMENTS", "GlobalArguments", "OperationArgumentError", "pop_global_arguments"]
-
-
-class OperationArgumentError(EventstateError, TypeError):
-    """An operation was called with an argument it does not take, or of the wrong type."""
 
 
 def _config(key: str) -> Callable[[Config], Any]:
@@ -35,6 +31,9 @@ def _config(key: str) -> Callable[[Config], Any]:
 def _constant(value: Any) -> Callable[[Config], Any]:
     return lambda config: value
 
+
+# ``isinstance(value, Callable)`` works; the checker sees a special form, not a type.
+_CALLABLE = cast(type, Callable)
 
 # keyword -> (attribute, default from config, accepted types)
 ARGUMENTS: Mapping[str, tuple[str, Callable[[Config], Any], tuple[type, ...]]] = {
@@ -53,8 +52,8 @@ ARGUMENTS: Mapping[str, tuple[str, Callable[[Config], Any], tuple[type, ...]]] =
     "_parallel": ("parallel", _constant(0), (int,)),
     "_retries": ("retries", _config("RETRY"), (int,)),
     "_retry_delay": ("retry_delay", _config("RETRY_DELAY"), (int, float)),
-    "_retry_until": ("retry_until", _constant(None), (Callable,)),  # type: ignore[arg-type]
-    "_if": ("if_", _constant(None), (Callable, list)),  # type: ignore[arg-type]
+    "_retry_until": ("retry_until", _constant(None), (_CALLABLE,)),
+    "_if": ("if_", _constant(None), (_CALLABLE, list)),
 }
 
 _DEFAULTS = tuple((attribute, default) for attribute, default, _ in ARGUMENTS.values())

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventstate.connect import connect_all, disconnect_all
 from eventstate.context import using
-from eventstate.errors import DeployError, EventstateError, InventoryError
+from eventstate.errors import DeployError, DeployFileError, EventstateError, InventoryError
 from eventstate.events import DeployLoaded, RunStatus, StateStage
 from eventstate.execute import Progress, run_ops
 from eventstate.inventory import Inventory
@@ -40,10 +40,6 @@ __all__ = [
     "run_deploy",
     "run_deploy_file",
 ]
-
-
-class DeployFileError(EventstateError):
-    """A deploy or inventory file could not be read, or failed while it ran."""
 
 
 def _is_host_list(value: Any) -> bool:
@@ -123,7 +119,7 @@ def inventory_from_source(source: str, filename: str) -> Inventory:
     for group_hosts, _ in groups.values():
         for item in group_hosts:
             names[item[0] if isinstance(item, tuple) else item] = None
-    return Inventory((list(names), dict(namespace.get("data") or {})), **groups)
+    return Inventory((list(names), dict(namespace.get("data") or {})), None, **groups)
 
 
 def compile_deploy_file(path: str | os.PathLike[str]) -> Any:

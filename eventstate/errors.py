@@ -41,6 +41,14 @@ class NestedOperationError(EventstateError):
     """An operation was called inside another's body, or a nested operation failed."""
 
 
+class OperationArgumentError(EventstateError, TypeError):
+    """An operation was called with an argument it does not take, or of the wrong type."""
+
+
+class DeployFileError(EventstateError):
+    """A deploy or inventory file could not be read, or failed while it ran."""
+
+
 class StageError(EventstateError):
     """A stage change that would move the deploy backwards."""
 

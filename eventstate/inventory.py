@@ -134,7 +134,7 @@ class Inventory:
             return host
         if default is _MISSING:
             raise NoHostError(f"No such host: {name}")
-        return default  # type: ignore[no-any-return]
+        return default
 
     def get_group(self, name: str, default: Any = _MISSING) -> list[Host]:
         """The hosts of group ``name``; ``default`` if given and there is none.
@@ -147,7 +147,7 @@ class Inventory:
             return group
         if default is _MISSING:
             raise NoGroupError(f"No such group: {name}")
-        return default  # type: ignore[no-any-return]
+        return default
 
     def get_data(self) -> dict[str, Any]:
         """The data every host shares."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from hashlib import sha1
 from typing import Any
 
@@ -144,7 +144,7 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
             state.add_op_to_host(host, op_hash, None, counted=False)
             return OperationResult(op_hash, False)
 
-        def command_generator() -> Iterator[Command]:
+        def command_generator() -> Generator[Command, None, None]:
             if state.is_executing and not _if_holds(global_arguments.if_):
                 return
             body = func(*args, **kwargs)

@@ -26,6 +26,11 @@ class HostMeta(ReadOnlyRecord):
     ops_change = record_property(_CHANGE, "Of those, operations expected to change the host.")
     ops_no_change = record_property(_NO_CHANGE, "Operations expected to change nothing.")
 
+    #: The hashes of the ops counted for the host (pyinfra never fills its own).
+    op_hashes: ReadOnlySet[str]
+    _values: list[int]
+    _op_hashes: dict[str, None]
+
     def __init__(self) -> None:
         op_hashes: dict[str, None] = {}
         object.__setattr__(self, "_values", [0, 0, 0])

@@ -29,6 +29,8 @@ class HostResults(ReadOnlyRecord):
     ignored_error_ops = record_property(_IGNORED, "Operations that failed, ignored.")
     partial_ops = record_property(_PARTIAL, "Failed operations that had run some commands.")
 
+    _values: list[int]
+
     def __init__(self) -> None:
         object.__setattr__(self, "_values", [0, 0, 0, 0, 0])
 

@@ -31,6 +31,18 @@ class OperationMeta(ReadOnlyRecord):
         "op_order",
     )
 
+    #: The op's position key: the first call's, kept by every later one.
+    op_order: tuple[int, ...]
+    #: Its names (usually one), in the order recorded.
+    names: ReadOnlySet[str]
+    #: Its arguments as shown, in the order recorded.
+    args: ReadOnlyList[str]
+    #: The execution arguments every host agrees on (``_serial``...).
+    global_arguments: ReadOnlyDict[str, Any]
+    _names: dict[str, None]
+    _args: list[str]
+    _global_arguments: dict[str, Any]
+
     def __init__(self, op_order: tuple[int, ...]) -> None:
         names: dict[str, None] = {}
         args: list[str] = []

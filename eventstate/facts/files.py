@@ -29,7 +29,7 @@ class File(Fact):
 
     name = "files.File"
 
-    def command(self, path: str) -> str:  # type: ignore[override]
+    def command(self, path: str) -> str:
         """``stat`` the path."""
         return _stat(path)
 
@@ -46,7 +46,7 @@ class Directory(Fact):
 
     name = "files.Directory"
 
-    def command(self, path: str) -> str:  # type: ignore[override]
+    def command(self, path: str) -> str:
         """``stat`` the path."""
         return _stat(path)
 
@@ -63,7 +63,7 @@ class Sha256File(Fact):
 
     name = "files.Sha256File"
 
-    def command(self, path: str) -> str:  # type: ignore[override]
+    def command(self, path: str) -> str:
         """``sha256sum`` the file's content on stdin (so odd names are never escaped)."""
         quoted = shlex.quote(path)
         return f"if [ -f {quoted} ]; then sha256sum < {quoted}; fi"
@@ -78,7 +78,7 @@ class FindInFile(Fact):
 
     name = "files.FindInFile"
 
-    def command(self, path: str, pattern: str) -> str:  # type: ignore[override]
+    def command(self, path: str, pattern: str) -> str:
         """``grep -E`` the file, marking a missing one."""
         quoted = shlex.quote(path)
         return (

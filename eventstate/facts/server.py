@@ -15,7 +15,7 @@ class LinuxDistribution(Fact):
 
     name = "server.LinuxDistribution"
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         """Read os-release."""
         return "cat /etc/os-release 2>/dev/null || true"
 
@@ -34,7 +34,7 @@ class DebPackages(Fact):
 
     name = "deb.DebPackages"
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         """List installed packages."""
         return "dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\\n' 2>/dev/null || true"
 
@@ -57,7 +57,7 @@ class SystemdStatus(Fact):
 
     name = "systemd.SystemdStatus"
 
-    def command(self, service: str) -> str:  # type: ignore[override]
+    def command(self, service: str) -> str:
         """Ask systemctl (a missing systemctl answers 'unknown')."""
         quoted = shlex.quote(service)
         return (

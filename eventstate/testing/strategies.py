@@ -390,7 +390,7 @@ def _sequences(draw: st.DrawFn, run_ids: st.SearchStrategy[str], max_size: int) 
     hosts = _pool_hosts(pool)
     middle = draw(st.lists(st.sampled_from(_MIDDLE_TYPES), max_size=max_size - 1))
     finished = len(middle) < max_size - 1 and draw(st.booleans())
-    classes = [RunStarted, *middle, *([RunFinished] if finished else [])]
+    classes: list[type[Event]] = [RunStarted, *middle, *([RunFinished] if finished else [])]
     at = draw(_RUN_STARTS)
     run = []
     for seq, cls in enumerate(classes, start=1):
