@@ -75,7 +75,7 @@ def _store_error(path: str, error: sqlite3.Error, failed: str) -> StoreError:
         primary is None and ("not a database" in text or "malformed" in text)
     ):
         return StoreCorruptError(
-            f"{path} is not an eventstate SQLite log: not a database, or a damaged one ({text})"
+            f"{path} is not a SQLite database, or a damaged one: cannot {failed} ({text})"
         )
     if isinstance(error, sqlite3.ProgrammingError) and "closed" in text:
         return StoreError(f"{path}: cannot {failed}: the log is closed")
@@ -235,7 +235,15 @@ class SqliteEventLog(EventLog):
         if not events:
             return
         try:
-            updated = check_sequence(events, self._last_seq)
+            try:
+                updated = check_sequence(events, self._last_seq)
+            except SequenceError:
+                if not self._last_seqs:
+                    raise
+                # What we know of a run's end may be stale: another writer may have
+                # appended to it. Judge the batch again against the database.
+                self._last_seqs.clear()
+                updated = check_sequence(events, self._last_seq)
             rows = [
                 (
                     e.run_id,
