@@ -198,7 +198,7 @@ def test_a_file_that_is_not_a_database(tmp_path: Path, url: str, create: bool) -
     (tmp_path / "notes.txt").write_text("these are not events\n" * 100)
     with pytest.raises(StoreCorruptError) as caught:
         open_log(url, create=create)
-    assert _one_line(caught).startswith("notes.txt is not a SQLite database")
+    assert _one_line(caught).startswith("notes.txt is not an eventstate SQLite log")
     assert (tmp_path / "notes.txt").read_text() == "these are not events\n" * 100
 
 
@@ -263,7 +263,7 @@ def test_a_sqlite_url_for_deploy_then_runs(tmp_path: Path, monkeypatch: pytest.M
     [
         ("postgresql://deployer:s3cret@db/runs", "the PostgreSQL store is not available yet"),
         ("missing.db", "no event log at missing.db"),
-        ("notes.txt", "notes.txt is not a SQLite database"),
+        ("notes.txt", "notes.txt is not an eventstate SQLite log"),
     ],
 )
 def test_a_bad_log_is_one_line_from_the_cli(tmp_path: Path, db: str, says: str) -> None:

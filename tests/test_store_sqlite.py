@@ -80,7 +80,7 @@ def test_schema_has_the_primary_key_host_index_and_wal(db_path: Path) -> None:
 def test_a_non_sqlite_file_is_a_one_line_corrupt_error(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("these are not events\n" * 100)
-    with pytest.raises(StoreCorruptError, match="is not a SQLite database") as caught:
+    with pytest.raises(StoreCorruptError, match="is not an eventstate SQLite log") as caught:
         SqliteEventLog(path)
     assert str(caught.value).startswith(str(path))
     assert "\n" not in str(caught.value)
@@ -170,7 +170,8 @@ def test_a_locked_database_is_a_locked_error_and_nothing_is_stored(db_path: Path
 
 
 def test_an_insert_refused_for_another_reason_is_not_a_sequence_error(db_path: Path) -> None:
-    bad = attrs.evolve(stored_events("run-a", 4)[3], payload=None)  # type: ignore[arg-type]  # deliberately invalid
+    # Deliberately invalid: the database's NOT NULL refuses it, not the sequence check.
+    bad = attrs.evolve(stored_events("run-a", 4)[3], payload=None)  # type: ignore[arg-type]
     with SqliteEventLog(db_path) as log:
         with pytest.raises(StoreError, match="NOT NULL") as caught:
             log.append([bad])

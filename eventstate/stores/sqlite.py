@@ -71,12 +71,10 @@ def _store_error(path: str, error: sqlite3.Error, failed: str) -> StoreError:
         return StoreLockedError(
             f"{path} is locked by another connection: cannot {failed} ({text}); try again"
         )
-    if primary in (_CORRUPT, _NOTADB) or (
-        primary is None and ("not a database" in text or "malformed" in text)
-    ):
-        return StoreCorruptError(
-            f"{path} is not a SQLite database, or a damaged one: cannot {failed} ({text})"
-        )
+    if primary == _NOTADB or (primary is None and "not a database" in text):
+        return StoreCorruptError(f"{path} is not an eventstate SQLite log ({text})")
+    if primary == _CORRUPT or (primary is None and "malformed" in text):
+        return StoreCorruptError(f"{path} is a damaged SQLite database: cannot {failed} ({text})")
     if isinstance(error, sqlite3.ProgrammingError) and "closed" in text:
         return StoreError(f"{path}: cannot {failed}: the log is closed")
     return StoreError(f"{path}: cannot {failed}: {text}")
