@@ -62,22 +62,23 @@ _BUSY, _LOCKED, _CORRUPT, _NOTADB = 5, 6, 11, 26
 _PRIMARY_KEY = 1555  # SQLITE_CONSTRAINT_PRIMARYKEY
 
 
-def _store_error(path: str, error: sqlite3.Error, failed: str) -> StoreError:
-    """The :class:`StoreError` for ``error``, met while trying to ``failed`` the log at ``path``."""
+def _store_error(path: str, error: sqlite3.Error, action: str) -> StoreError:
+    """The :class:`StoreError` for ``error``, met on the log at ``path`` while trying to
+    ``action`` ("append", "read", ...): one line, naming the file."""
     text = " ".join(str(error).split())  # one line, whatever the driver said
     code = getattr(error, "sqlite_errorcode", None)
     primary = None if code is None else code & 0xFF
     if primary in (_BUSY, _LOCKED) or (primary is None and "is locked" in text):
         return StoreLockedError(
-            f"{path} is locked by another connection: cannot {failed} ({text}); try again"
+            f"{path} is locked by another connection: cannot {action} ({text}); try again"
         )
     if primary == _NOTADB or (primary is None and "not a database" in text):
         return StoreCorruptError(f"{path} is not an eventstate SQLite log ({text})")
     if primary == _CORRUPT or (primary is None and "malformed" in text):
-        return StoreCorruptError(f"{path} is a damaged SQLite database: cannot {failed} ({text})")
+        return StoreCorruptError(f"{path} is a damaged SQLite database: cannot {action} ({text})")
     if isinstance(error, sqlite3.ProgrammingError) and "closed" in text:
-        return StoreError(f"{path}: cannot {failed}: the log is closed")
-    return StoreError(f"{path}: cannot {failed}: {text}")
+        return StoreError(f"{path}: cannot {action}: the log is closed")
+    return StoreError(f"{path}: cannot {action}: {text}")
 
 
 def _is_primary_key_clash(error: sqlite3.IntegrityError) -> bool:
