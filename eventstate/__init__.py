@@ -44,7 +44,10 @@ _PUBLIC: dict[str, str] = {
     "SequenceError": "eventstate.errors",
     "StageError": "eventstate.errors",
     "StateNotInitialisedError": "eventstate.errors",
+    "StoreCorruptError": "eventstate.errors",
     "StoreError": "eventstate.errors",
+    "StoreLockedError": "eventstate.errors",
+    "StoreNotFoundError": "eventstate.errors",
     "UnknownEventTypeError": "eventstate.errors",
     # eventstate.events
     "EVENT_TYPES": "eventstate.events",
@@ -84,6 +87,7 @@ _PUBLIC: dict[str, str] = {
     "RunSummary": "eventstate.stores",
     "SqliteEventLog": "eventstate.stores",
     "StoredEvent": "eventstate.stores",
+    "open_log": "eventstate.stores",
     # eventstate.version
     "__version__": "eventstate.version",
 }
@@ -138,7 +142,10 @@ __all__ = [
     "State",
     "StateNotInitialisedError",
     "StateStage",
+    "StoreCorruptError",
     "StoreError",
+    "StoreLockedError",
+    "StoreNotFoundError",
     "StoredEvent",
     "UnknownEventTypeError",
     "WarningRaised",
@@ -146,6 +153,7 @@ __all__ = [
     "chain_hash",
     "make_converter",
     "new_run_id",
+    "open_log",
 ]
 
 
@@ -192,7 +200,10 @@ if TYPE_CHECKING:
         SequenceError,
         StageError,
         StateNotInitialisedError,
+        StoreCorruptError,
         StoreError,
+        StoreLockedError,
+        StoreNotFoundError,
         UnknownEventTypeError,
     )
     from eventstate.events import (
@@ -238,6 +249,7 @@ if TYPE_CHECKING:
         RunSummary,
         SqliteEventLog,
         StoredEvent,
+        open_log,
     )
     from eventstate.version import (
         __version__,

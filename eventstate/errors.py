@@ -121,6 +121,18 @@ class SequenceError(StoreError):
     """An append would leave a gap or repeat a sequence number in a run."""
 
 
+class StoreNotFoundError(StoreError):
+    """There is no event log where one was to be opened (and it was not to be created)."""
+
+
+class StoreLockedError(StoreError):
+    """Another connection holds the store's lock past the wait: try again later."""
+
+
+class StoreCorruptError(StoreError):
+    """The store's file is not a database, or a damaged one: restore it or use another."""
+
+
 class IntegrityError(EventstateError):
     """A stored run fails verification: its hash chain or sequence is broken."""
 

@@ -11,8 +11,8 @@ from eventstate.errors import EventstateError
 from eventstate.events import Event
 from eventstate.replay.info import RunInfo
 from eventstate.replay.run import Run
+from eventstate.stores import open_log as open_store
 from eventstate.stores.base import EventLog
-from eventstate.stores.sqlite import SqliteEventLog
 
 __all__ = ["ReplayLog", "RunInfo", "UnknownRunError", "open_log"]
 
@@ -85,10 +85,13 @@ class ReplayLog:
         self.close()
 
 
-def open_log(path: str | os.PathLike[str]) -> ReplayLog:
-    """Open the SQLite log at ``path`` for reading.
+def open_log(url: str | os.PathLike[str]) -> ReplayLog:
+    """Open the log ``url`` names, a path or a store URL, for reading.
+
+    ``url`` takes the forms :func:`eventstate.stores.open_log` does.
 
     Raises:
-        StoreError: there is no log there, it is not SQLite, or a newer eventstate wrote it.
+        StoreError: there is no log there, it is not an eventstate log, or a
+            newer eventstate wrote it.
     """
-    return ReplayLog(SqliteEventLog(path, create=False))
+    return ReplayLog(open_store(url, create=False))

@@ -1,14 +1,23 @@
-"""The SQLite store keeps the store contract, and the database enforces append-only."""
+"""The SQLite store: the store contract, append-only enforced by the database, and every
+driver error a StoreError."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
+import attrs
 import pytest
 
 from eventstate import Config, Inventory, State, StateStage
-from eventstate.errors import StoreError
+from eventstate.errors import (
+    SequenceError,
+    StoreCorruptError,
+    StoreError,
+    StoreLockedError,
+    StoreNotFoundError,
+)
 from eventstate.replay import verify_run
 from eventstate.stores import EventLog, SqliteEventLog
 from eventstate.stores.sqlite import SCHEMA_VERSION
@@ -20,10 +29,17 @@ class TestSqliteEventLog(EventLogContract):
         tmp_path.mkdir(parents=True, exist_ok=True)
         return SqliteEventLog(tmp_path / "events.db")
 
+    def open_second(self, log: EventLog) -> EventLog:
+        assert isinstance(log, SqliteEventLog)
+        return SqliteEventLog(log.path, create=False)  # a second connection to the file
+
 
 class TestSqliteInMemory(EventLogContract):
     def create_log(self, tmp_path: Path) -> EventLog:
         return SqliteEventLog(":memory:")
+
+    def open_second(self, log: EventLog) -> EventLog:
+        return log  # a private in-memory database has no second connection
 
 
 @pytest.fixture
@@ -61,11 +77,12 @@ def test_schema_has_the_primary_key_host_index_and_wal(db_path: Path) -> None:
     assert triggers == {"events_no_update", "events_no_delete"}
 
 
-def test_a_non_sqlite_file_is_a_one_line_error(tmp_path: Path) -> None:
+def test_a_non_sqlite_file_is_a_one_line_corrupt_error(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("these are not events\n" * 100)
-    with pytest.raises(StoreError, match="is not an eventstate SQLite log") as caught:
+    with pytest.raises(StoreCorruptError, match="is not an eventstate SQLite log") as caught:
         SqliteEventLog(path)
+    assert str(caught.value).startswith(str(path))
     assert "\n" not in str(caught.value)
 
 
@@ -89,9 +106,121 @@ def test_a_newer_schema_is_refused(db_path: Path) -> None:
 
 
 def test_a_missing_file_is_refused_without_create(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="no event log at"):
+    with pytest.raises(StoreNotFoundError, match="no event log at"):
         SqliteEventLog(tmp_path / "missing.db", create=False)
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_file_in_a_missing_directory_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "no-such-dir" / "events.db"
+    with pytest.raises(StoreError, match="cannot open the log") as caught:
+        SqliteEventLog(path)
+    assert str(caught.value).startswith(str(path))
+
+
+def test_a_non_ascii_file_name_is_fine(tmp_path: Path) -> None:
+    path = tmp_path / "journal de déploiement 🚀.db"
+    with SqliteEventLog(path) as log:
+        log.append(stored_events("run-a", 2))
+    with SqliteEventLog(path, create=False) as log:
+        assert [e.seq for e in log.read("run-a")] == [1, 2]
+
+
+def _damage(path: Path) -> None:
+    """Overwrite pages in the middle of the file with garbage, as a failing disk might."""
+    size = path.stat().st_size
+    with path.open("r+b") as file:
+        file.seek(size // 2 - (size // 2) % 4096)
+        file.write(b"\xa5" * 4096 * 4)
+
+
+def test_a_damaged_database_is_a_corrupt_error_while_reading(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    rows = stored_events("run-a", 3000)
+    with SqliteEventLog(path) as log:
+        log.append(rows)
+    _damage(path)
+    with SqliteEventLog(path, create=False) as log:
+        events = log.read("run-a")
+        assert next(events) == rows[0]  # the first pages are whole...
+        with pytest.raises(StoreCorruptError, match="damaged") as caught:
+            list(events)  # ...the damage is met part-way through the iteration
+        assert str(caught.value).startswith(str(path))
+        assert "\n" not in str(caught.value)
+        with pytest.raises(StoreCorruptError):
+            log.runs()
+
+
+def test_a_locked_database_is_a_locked_error_and_nothing_is_stored(db_path: Path) -> None:
+    rows = stored_events("run-a", 5)
+    other = sqlite3.connect(db_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    with SqliteEventLog(db_path, timeout=0) as log:
+        with pytest.raises(StoreLockedError, match="locked by another connection") as caught:
+            log.append(rows[3:])
+        assert str(caught.value).startswith(str(db_path))
+        assert "\n" not in str(caught.value)
+        with pytest.raises(StoreLockedError):
+            log.snapshots().put("run-a", 3, "v1", "{}")
+        assert list(log.read("run-a")) == rows[:3]  # readers are not blocked (WAL)
+        other.execute("ROLLBACK")
+        other.close()
+        log.append(rows[3:])  # the same batch, once the lock is gone
+        assert list(log.read("run-a")) == rows
+
+
+def test_an_insert_refused_for_another_reason_is_not_a_sequence_error(db_path: Path) -> None:
+    # Deliberately invalid: the database's NOT NULL refuses it, not the sequence check.
+    bad = attrs.evolve(stored_events("run-a", 4)[3], payload=None)  # type: ignore[arg-type]
+    with SqliteEventLog(db_path) as log:
+        with pytest.raises(StoreError, match="NOT NULL") as caught:
+            log.append([bad])
+        assert not isinstance(caught.value, SequenceError)
+        assert log.last_event("run-a").seq == 3  # type: ignore[union-attr]
+
+
+def test_a_missing_guard_is_reported(db_path: Path) -> None:
+    conn = sqlite3.connect(db_path)
+    conn.execute("DROP TRIGGER events_no_delete")
+    conn.close()
+    with SqliteEventLog(db_path, create=False) as log:
+        assert log.check_guards() == [
+            "the append-only trigger events_no_delete is missing: DELETE is not refused"
+        ]
+
+
+_ON_A_CLOSED_LOG: dict[str, Callable[[SqliteEventLog], object]] = {
+    "append": lambda log: log.append(stored_events("run-a", 4)[3:]),
+    "read": lambda log: log.read("run-a"),
+    "runs": lambda log: log.runs(),
+    "last_event": lambda log: log.last_event("run-a"),
+    "check_guards": lambda log: log.check_guards(),
+    "snapshots().latest": lambda log: log.snapshots().latest("run-a", 3, "v1"),
+    "snapshots().put": lambda log: log.snapshots().put("run-a", 3, "v1", "{}"),
+}
+
+
+@pytest.mark.parametrize("call", _ON_A_CLOSED_LOG.values(), ids=_ON_A_CLOSED_LOG.keys())
+def test_a_closed_log_raises_store_errors_not_driver_errors(
+    db_path: Path, call: Callable[[SqliteEventLog], object]
+) -> None:
+    log = SqliteEventLog(db_path)
+    log.snapshots()  # made while open: its methods then meet the closed connection
+    log.close()
+    with pytest.raises(StoreError, match="the log is closed") as caught:
+        call(log)
+    assert not isinstance(caught.value, sqlite3.Error)
+    log.flush()  # nothing pending: nothing to fail
+    log.close()  # closing twice does nothing
+
+
+def test_a_read_interrupted_by_close_raises_a_store_error(db_path: Path) -> None:
+    log = SqliteEventLog(db_path)
+    events = log.read("run-a")
+    next(events)
+    log.close()
+    with pytest.raises(StoreError, match="the log is closed"):
+        list(events)
 
 
 def _stored_count(path: Path, run_id: str) -> int:

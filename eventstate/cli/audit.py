@@ -14,7 +14,7 @@ import attrs
 import click
 
 from eventstate.chain import GENESIS_HASH, chain_hash
-from eventstate.cli.base import DEFAULT_DB, HOST_HEADERS, UserError, host_table, table, user_errors
+from eventstate.cli.base import HOST_HEADERS, UserError, db_option, host_table, table, user_errors
 from eventstate.codec import EventCodec
 from eventstate.errors import EventstateError
 from eventstate.events import EVENT_TYPES, CommandExecuted, HostOperationFinished, OpOutcome
@@ -24,8 +24,8 @@ from eventstate.replay.diff import diff_runs
 from eventstate.replay.step import step as step_through
 from eventstate.replay.timeline import timeline_html
 from eventstate.rerun import rerun as rerun_run
+from eventstate.stores import open_log as open_store
 from eventstate.stores.base import StoredEvent
-from eventstate.stores.sqlite import SqliteEventLog
 
 __all__ = [
     "diff",
@@ -41,9 +41,6 @@ __all__ = [
     "verify",
 ]
 
-db_option = click.option(
-    "--db", default=DEFAULT_DB, show_default=True, help="The SQLite event log to read."
-)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON, for machines.")
 
 
@@ -373,7 +370,7 @@ def import_(path: str, db: str) -> None:
             )
         expected[row.run_id] = (seq + 1, row.hash)
     with user_errors():
-        log = SqliteEventLog(db)
+        log = open_store(db)
         try:
             present = {summary.run_id for summary in log.runs()}
             clash = next((run_id for run_id in expected if run_id in present), None)

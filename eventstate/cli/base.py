@@ -1,8 +1,8 @@
-"""What every command shares: the one-line error, the default log, tables."""
+"""What every command shares: the one-line error, the log's option, tables."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -10,11 +10,37 @@ import click
 
 from eventstate.errors import EventstateError
 from eventstate.projections import StateView
+from eventstate.stores.url import URL_FORMS
 
-__all__ = ["DEFAULT_DB", "HOST_HEADERS", "UserError", "host_table", "table", "user_errors"]
+__all__ = [
+    "DB_ENVVAR",
+    "DEFAULT_DB",
+    "HOST_HEADERS",
+    "UserError",
+    "db_option",
+    "host_table",
+    "table",
+    "user_errors",
+]
 
-#: The log every command uses unless given ``--db``.
-DEFAULT_DB = "eventstate.db"
+#: The log every command uses unless given ``--db`` or :data:`DB_ENVVAR`.
+DEFAULT_DB = "./eventstate.db"
+
+#: The environment variable that names the log when ``--db`` is not given.
+DB_ENVVAR = "EVENTSTATE_DB"
+
+
+#: The ``--db`` option of every command: a path or a store URL, from ``$EVENTSTATE_DB``
+#: when not given (see :func:`eventstate.stores.open_log` for the forms).
+db_option: Callable[[Callable[..., Any]], Callable[..., Any]] = click.option(
+    "--db",
+    envvar=DB_ENVVAR,
+    default=DEFAULT_DB,
+    show_default=True,
+    show_envvar=True,
+    metavar="PATH|URL",
+    help=f"The event log: {URL_FORMS}.",
+)
 
 
 class UserError(click.ClickException):

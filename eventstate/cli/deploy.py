@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from eventstate.cli.base import DEFAULT_DB, HOST_HEADERS, UserError, host_table, table, user_errors
+from eventstate.cli.base import HOST_HEADERS, UserError, db_option, host_table, table, user_errors
 from eventstate.config import Config
 from eventstate.deploy import compile_deploy_file, load_inventory, record_deploy, run_deploy
 from eventstate.errors import EventstateError
@@ -15,7 +15,7 @@ from eventstate.events import RunStatus
 from eventstate.host import Host
 from eventstate.inventory import Inventory
 from eventstate.state import State
-from eventstate.stores.sqlite import SqliteEventLog
+from eventstate.stores import open_log
 
 __all__ = ["deploy"]
 
@@ -39,7 +39,7 @@ def _limit(inventory: Inventory, spec: str | None) -> list[Host] | None:
 @click.command()
 @click.argument("inventory")
 @click.argument("deploy_file", metavar="DEPLOY.py", type=click.Path(dir_okay=False))
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="The SQLite event log.")
+@db_option
 @click.option("--limit", help="Only these hosts or groups (comma-separated).")
 @click.option("--dry", is_flag=True, help="Prepare and record the plan; execute nothing.")
 @click.option("--serial", is_flag=True, help="Run host by host.")
@@ -76,7 +76,7 @@ def deploy(
         # Mistakes in the files are found before anything connects or is recorded.
         code = compile_deploy_file(deploy_file)
         hosts = load_inventory(inventory)
-        log = SqliteEventLog(db)
+        log = open_log(db)
     config = Config(PARALLEL=parallel or 0, FAIL_PERCENT=fail_percent)
     state = State(hosts, config, initial_limit=_limit(hosts, limit), log=log)
     options = {

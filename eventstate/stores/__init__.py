@@ -1,7 +1,48 @@
-"""Event stores: one :class:`EventLog` interface, in memory and in SQLite."""
+"""Event stores: one :class:`EventLog` interface, in memory and in SQLite, opened by URL.
+
+:func:`open_log` opens a store from a path or URL. The SQLite store is loaded
+on first use (PEP 562): importing this package loads no database driver.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from eventstate.stores.base import EventLog, RunSummary, StoredEvent
 from eventstate.stores.memory import MemoryEventLog
-from eventstate.stores.sqlite import SqliteEventLog
+from eventstate.stores.snapshots import MemorySnapshotStore, SnapshotStore
+from eventstate.stores.url import open_log
 
-__all__ = ["EventLog", "MemoryEventLog", "RunSummary", "SqliteEventLog", "StoredEvent"]
+__all__ = [
+    "EventLog",
+    "MemoryEventLog",
+    "MemorySnapshotStore",
+    "RunSummary",
+    "SnapshotStore",
+    "SqliteEventLog",
+    "StoredEvent",
+    "open_log",
+]
+
+#: The names loaded on first use, and the backend module that defines each.
+_LAZY: dict[str, str] = {
+    "SqliteEventLog": "eventstate.stores.sqlite",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'eventstate.stores' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
+if TYPE_CHECKING:
+    from eventstate.stores.sqlite import SqliteEventLog

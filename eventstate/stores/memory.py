@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from eventstate.errors import StoreError, StoreNotFoundError
 from eventstate.stores.base import EventLog, RunSummary, StoredEvent, check_sequence
 
-__all__ = ["MemoryEventLog"]
+__all__ = ["MemoryEventLog", "open_memory_url"]
 
 
 class MemoryEventLog(EventLog):
@@ -42,3 +43,18 @@ class MemoryEventLog(EventLog):
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def open_memory_url(url: str, *, create: bool = True) -> MemoryEventLog:
+    """A new :class:`MemoryEventLog` for the URL ``memory://`` (which takes nothing after it).
+
+    Raises:
+        StoreNotFoundError: ``create`` is False: a new in-memory log holds
+            nothing, so there is no existing log to open.
+        StoreError: something follows ``memory://``.
+    """
+    if url.partition("://")[2]:
+        raise StoreError("memory:// takes nothing after it: each one opens a new, empty log")
+    if not create:
+        raise StoreNotFoundError("no event log at memory://: an in-memory log starts empty")
+    return MemoryEventLog()

@@ -1,17 +1,24 @@
 """The contract every :class:`~eventstate.stores.EventLog` must keep, as a test-suite.
 
 Subclass :class:`EventLogContract` in a test module and implement
-``create_log``; pytest collects the inherited tests (the class itself is not
-named ``Test*``, so it is not collected on its own)::
+``create_log`` and ``open_second``; pytest collects the inherited tests (the
+class itself is not named ``Test*``, so it is not collected on its own)::
 
     class TestMyLog(EventLogContract):
         def create_log(self, tmp_path):
             return MyEventLog(tmp_path / "events")
+
+        def open_second(self, log):
+            return MyEventLog(log.path)
+
+The runs it stores are built from events alone (:mod:`eventstate.testing.runs`):
+the suite needs no State, inventory or gevent.
 """
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,23 +26,37 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eventstate.chain import GENESIS_HASH, chain_hash
-from eventstate.config import Config
+from eventstate.codec import EventCodec
 from eventstate.errors import SequenceError
-from eventstate.inventory import Inventory
-from eventstate.state import State
+from eventstate.events import CommandExecuted, Event, HostConnectFailed
 from eventstate.stores.base import EventLog, StoredEvent
+from eventstate.testing.runs import sample_run, stored_rows
+from eventstate.testing.strategies import event_sequences
 
 __all__ = ["EventLogContract", "stored_events"]
 
+#: Host names a store must keep as given: accents, other scripts, emoji.
+NON_ASCII_HOSTS = ("wéb-1.exämple", "数据库-2", "сервер", "edge-🚀")
+
+_PROPERTY_SETTINGS = settings(
+    max_examples=25,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.differing_executors],
+)
+
 
 def stored_events(
-    run_id: str, count: int, first: int = 1, host: str | None = "h1"
+    run_id: str, count: int, first: int = 1, host: str | None = "h1", tag: str = ""
 ) -> list[StoredEvent]:
-    """``count`` chained rows of ``run_id`` from sequence number ``first``; stand-in payloads."""
+    """``count`` chained rows of ``run_id`` from sequence number ``first``; stand-in payloads.
+
+    Rows with a different ``tag`` have different payloads (and hashes) at the
+    same sequence numbers: what a rival writer would store.
+    """
     rows = []
     prev_hash = GENESIS_HASH if first == 1 else f"{first - 1:064x}"
     for seq in range(first, first + count):
-        payload = f'{{"run_id":"{run_id}","seq":{seq},"type":"HostActivated","v":1}}'
+        mark = f',"tag":"{tag}"' if tag else ""
+        payload = f'{{"run_id":"{run_id}","seq":{seq}{mark},"type":"HostActivated","v":1}}'
         digest = chain_hash(prev_hash, payload)
         rows.append(
             StoredEvent(
@@ -61,11 +82,28 @@ class EventLogContract(abc.ABC):
     def create_log(self, tmp_path: Path) -> EventLog:
         """A new, empty store (files, if any, under ``tmp_path``)."""
 
+    @abc.abstractmethod
+    def open_second(self, log: EventLog) -> EventLog:
+        """Another handle on the store ``log`` uses, as a second writer would open it.
+
+        A store no second handle can reach (one in memory) returns ``log``
+        itself; the suite closes a handle that is not ``log``.
+        """
+
     @pytest.fixture
-    def log(self, tmp_path: Path):  # type: ignore[no-untyped-def]
+    def log(self, tmp_path: Path) -> Iterator[EventLog]:
         log = self.create_log(tmp_path)
         yield log
         log.close()
+
+    @pytest.fixture
+    def second(self, log: EventLog) -> Iterator[EventLog]:
+        other = self.open_second(log)
+        yield other
+        if other is not log:
+            other.close()
+
+    # -- Appending and reading ------------------------------------------------------------------
 
     def test_a_new_log_is_empty(self, log: EventLog) -> None:
         assert log.runs() == []
@@ -110,6 +148,8 @@ class EventLogContract(abc.ABC):
         assert list(log.read("run-a")) == a
         assert list(log.read("run-b")) == b
 
+    # -- Refusing what would break a run --------------------------------------------------------
+
     def test_a_gap_is_refused(self, log: EventLog) -> None:
         rows = stored_events("run-a", 4)
         log.append(rows[:2])
@@ -135,27 +175,143 @@ class EventLogContract(abc.ABC):
         log.append(rows[2:])
         assert list(log.read("run-a")) == rows
 
-    def test_a_state_records_its_run_and_the_rebuild_matches(self, log: EventLog) -> None:
+    # -- Two writers on one store ---------------------------------------------------------------
+
+    def test_two_writers_take_turns_on_one_run(self, log: EventLog, second: EventLog) -> None:
+        rows = stored_events("run-a", 6)
+        log.append(rows[:2])
+        second.append(rows[2:4])
+        log.append(rows[4:])
+        for handle in (log, second):
+            assert list(handle.read("run-a")) == rows
+            assert handle.last_event("run-a") == rows[-1]
+            assert [(r.run_id, r.last_seq) for r in handle.runs()] == [("run-a", 6)]
+
+    def test_a_rival_append_from_the_second_writer_is_refused_whole(
+        self, log: EventLog, second: EventLog
+    ) -> None:
+        ours = stored_events("run-a", 4)
+        theirs = stored_events("run-a", 4, tag="rival")
+        other_run = stored_events("run-b", 1)
+        second.append(ours[:2])  # the second writer starts the run and knows it ends at 2...
+        log.append(ours[2:])  # ...while the first writer continues it
+        with pytest.raises(SequenceError):
+            second.append([other_run[0], theirs[2]])
+        for handle in (log, second):
+            assert list(handle.read("run-a")) == ours  # the rival event 3 is not stored...
+            assert list(handle.read("run-b")) == []  # ...nor the rest of its batch
+            assert [r.run_id for r in handle.runs()] == ["run-a"]
+        # The refused writer goes on from what the store holds.
+        with pytest.raises(SequenceError, match="run run-a: event 3 repeats"):
+            second.append(theirs[2:3])
+        second.append(other_run)
+        assert list(log.read("run-b")) == other_run
+
+    def test_flushed_events_are_seen_by_the_second_writer(
+        self, log: EventLog, second: EventLog
+    ) -> None:
+        log.flush()  # nothing appended yet: nothing to do
+        rows = stored_events("run-a", 3)
+        log.append(rows)
+        log.flush()
+        log.flush()
+        assert list(second.read("run-a")) == rows
+        assert second.last_event("run-a") == rows[-1]
+
+    # -- Round trips of what events hold --------------------------------------------------------
+
+    def test_events_about_no_host_keep_host_none(self, log: EventLog) -> None:
+        rows = stored_events("run-a", 3, host=None)
+        log.append(rows)
+        assert [e.host for e in log.read("run-a")] == [None, None, None]
+        assert log.last_event("run-a") == rows[-1]
+
+    def test_non_ascii_hosts_and_text_round_trip(self, log: EventLog) -> None:
+        run = sample_run("run-ü", NON_ASCII_HOSTS)
+        run.add(HostConnectFailed, host=NON_ASCII_HOSTS[1], error="connexion refusée — 拒绝")
+        run.add(
+            CommandExecuted,
+            host=NON_ASCII_HOSTS[3],
+            command="echo 'déjà vu ✓' > /tmp/ñ",
+            success=True,
+            exit_code=0,
+            stdout="✓ fini 🎉\nΩ≈ç√∫\n",
+            stderr="предупреждение: 注意 👀",
+        )
+        rows = run.rows()
+        log.append(rows)
+        stored = list(log.read("run-ü"))
+        assert stored == rows
+        assert {e.host for e in stored} == {None, *NON_ASCII_HOSTS}
+        codec = EventCodec()
+        assert [codec.decode(e.payload) for e in stored] == run.events
+        assert log.runs()[0].run_id == "run-ü"
+
+    @_PROPERTY_SETTINGS
+    @given(run=event_sequences(max_size=12))
+    def test_any_run_reads_back_and_decodes_equal(self, tmp_path: Path, run: list[Event]) -> None:
+        codec = EventCodec()
+        rows = stored_rows(run, codec=codec)
+        log = self.create_log(tmp_path / f"run-{run[0].run_id}-{id(run)}")
+        try:
+            log.append(rows)
+            assert list(log.read(run[0].run_id)) == rows
+            assert [codec.decode(e.payload) for e in log.read(run[0].run_id)] == run
+        finally:
+            log.close()
+
+    def test_a_recorded_run_verifies_and_rebuilds_to_its_fold(self, log: EventLog) -> None:
+        from eventstate.projections import StateView
         from eventstate.replay import rebuild, verify_run
 
-        inventory = Inventory((["web1", "web2", "db1"], {}), db=(["db1"], {}))
-        state = State(inventory, Config(FAIL_PERCENT=50), log=log)
-        for host in inventory:
-            state.activate_host(host)
-        state.increment_warning_counter()
-        state.fail_hosts([inventory.get_host("db1")])
-        state.finish()
-        assert verify_run(log, state.run_id).ok
-        assert rebuild(log, state.run_id) == state.view
-        assert log.last_event(state.run_id).type == "RunFinished"  # type: ignore[union-attr]
+        run = sample_run("run-a")
+        log.append(run.rows())
+        assert verify_run(log, "run-a").ok
+        assert rebuild(log, "run-a") == StateView().apply_all(run.events)
+        assert log.last_event("run-a").type == "RunFinished"  # type: ignore[union-attr]
 
-    @settings(
-        max_examples=25,
-        suppress_health_check=[
-            HealthCheck.function_scoped_fixture,
-            HealthCheck.differing_executors,
-        ],
-    )
+    # -- Snapshots, guards ----------------------------------------------------------------------
+
+    def test_snapshots_give_the_latest_at_or_before_a_seq(self, log: EventLog) -> None:
+        snapshots = log.snapshots()
+        assert snapshots is log.snapshots()
+        assert snapshots.latest("run-a", 100, "v1") is None
+        snapshots.put("run-a", 10, "v1", '{"at":10}')
+        snapshots.put("run-a", 20, "v1", '{"at":20}')
+        assert snapshots.latest("run-a", 9, "v1") is None
+        assert snapshots.latest("run-a", 10, "v1") == (10, '{"at":10}')
+        assert snapshots.latest("run-a", 19, "v1") == (10, '{"at":10}')
+        assert snapshots.latest("run-a", 20, "v1") == (20, '{"at":20}')
+        assert snapshots.latest("run-a", 10**9, "v1") == (20, '{"at":20}')
+
+    def test_snapshots_are_kept_per_run_and_version(self, log: EventLog) -> None:
+        snapshots = log.snapshots()
+        snapshots.put("run-a", 10, "v1", "a1")
+        snapshots.put("run-a", 15, "v2", "a2")
+        snapshots.put("run-b", 5, "v1", "b1")
+        assert snapshots.latest("run-a", 100, "v1") == (10, "a1")
+        assert snapshots.latest("run-a", 100, "v2") == (15, "a2")
+        assert snapshots.latest("run-a", 14, "v2") is None
+        assert snapshots.latest("run-b", 100, "v1") == (5, "b1")
+        assert snapshots.latest("run-b", 100, "v2") is None
+        assert snapshots.latest("run-c", 100, "v1") is None
+
+    def test_a_snapshot_at_the_same_place_is_replaced(self, log: EventLog) -> None:
+        snapshots = log.snapshots()
+        snapshots.put("run-a", 10, "v1", '{"old":true}')
+        snapshots.put("run-a", 10, "v1", '{"hôte":"数据库-🚀"}')
+        assert snapshots.latest("run-a", 10, "v1") == (10, '{"hôte":"数据库-🚀"}')
+
+    def test_snapshots_are_seen_by_the_second_writer(self, log: EventLog, second: EventLog) -> None:
+        log.snapshots().put("run-a", 10, "v1", "seen")
+        assert second.snapshots().latest("run-a", 10, "v1") == (10, "seen")
+
+    def test_a_new_store_has_all_its_guards(self, log: EventLog) -> None:
+        assert log.check_guards() == []
+        log.append(stored_events("run-a", 3))
+        assert log.check_guards() == []
+
+    @_PROPERTY_SETTINGS
     @given(sizes=st.lists(st.integers(min_value=0, max_value=40), max_size=8))
     def test_any_batching_reads_back_the_same_run(self, tmp_path: Path, sizes: list[int]) -> None:
         total = sum(sizes)
