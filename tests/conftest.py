@@ -24,3 +24,7 @@ elif os.environ.get("CI"):
     settings.load_profile("ci")
 else:
     settings.load_profile("dev")
+
+# The CLI reads its log from EVENTSTATE_DB when --db is absent: a value in the
+# shell that runs the tests must not redirect the tests' logs.
+os.environ.pop("EVENTSTATE_DB", None)

@@ -171,7 +171,7 @@ class SqliteEventLog(EventLog):
             db.enable_wal()
         db.execute("PRAGMA synchronous=NORMAL")
         meta = db["eventstate_meta"]
-        if meta.exists():  # type: ignore[union-attr]
+        if meta.exists():
             row = db.execute(
                 "SELECT value FROM eventstate_meta WHERE key = 'schema_version'"
             ).fetchone()
@@ -373,7 +373,7 @@ class SqliteSnapshotStore(SnapshotStore):
         self.db = db
         self.path = path
         try:
-            if not db["snapshots"].exists():  # type: ignore[union-attr]
+            if not db["snapshots"].exists():
                 db["snapshots"].create(  # type: ignore[union-attr]
                     {"run_id": str, "version": str, "seq": int, "data": bytes},
                     pk=("run_id", "version", "seq"),
