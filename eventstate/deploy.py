@@ -26,6 +26,7 @@ from eventstate.context import using
 from eventstate.errors import DeployError, DeployFileError, EventstateError, InventoryError
 from eventstate.events import DeployLoaded, RunStatus, StateStage
 from eventstate.execute import Progress, run_ops
+from eventstate.host import Host
 from eventstate.inventory import Inventory
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DeployFileError",
     "compile_deploy_file",
+    "hosts_in_limit",
     "inventory_from_source",
     "load_inventory",
     "record_deploy",
@@ -93,6 +95,27 @@ def load_inventory(spec: str) -> Inventory:
     if not names_list:
         raise InventoryError("the inventory names no hosts")
     return Inventory((names_list, {}))
+
+
+def hosts_in_limit(inventory: Inventory, spec: str | None) -> list[Host] | None:
+    """The hosts a ``--limit`` names: host or group names, comma-separated; None for all.
+
+    Raises:
+        InventoryError: a name is neither a host nor a group of the inventory.
+    """
+    if not spec:
+        return None
+    hosts: dict[str, Host] = {}
+    for name in (part.strip() for part in spec.split(",")):
+        if not name:
+            continue
+        if name in inventory.groups:
+            hosts.update((host.name, host) for host in inventory.groups[name])
+        elif name in inventory.hosts:
+            hosts[name] = inventory.hosts[name]
+        else:
+            raise InventoryError(f"--limit: no host or group called {name!r} in the inventory")
+    return list(hosts.values())
 
 
 def inventory_from_source(source: str, filename: str) -> Inventory:

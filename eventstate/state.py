@@ -163,7 +163,8 @@ class State:
         inventory: The hosts; when given (and not empty) ``init`` is called.
         config: The settings; a default :class:`Config` if None.
         check_for_changes: Whether preparing operations detects changes.
-        **kwargs: Passed to :meth:`init` (``initial_limit``, ``log``, ``run_id``).
+        **kwargs: Passed to :meth:`init` (``initial_limit``, ``log``, ``run_id``,
+            ``connections``).
 
     Example:
         >>> state = State(Inventory((["web1", "web2"], {})), Config(PARALLEL=10))
@@ -213,6 +214,7 @@ class State:
         *,
         log: EventLog | None = None,
         run_id: str | None = None,
+        connections: HostConnections | None = None,
     ) -> None:
         """Attach the inventory and config, and start the run in ``log``.
 
@@ -223,6 +225,10 @@ class State:
             initial_limit: Hosts (or names) to limit the deploy to.
             log: Where events go; an in-memory log if None.
             run_id: The run's id; a new one if None.
+            connections: How to reach the hosts; made from the inventory if None.
+
+        Raises:
+            ConnectorNotFoundError: a host names a connector that is not installed.
         """
         if self.initialised:
             raise StateAlreadyInitialisedError(
@@ -249,7 +255,7 @@ class State:
         self.inventory = inventory
         self.config = config
         #: Each host's connector, made on first use; unknown ``@connector`` names fail here.
-        self.connections = HostConnections(inventory)
+        self.connections = connections or HostConnections(inventory)
         #: Facts gathered during the run, by host, fact, arguments and sudo.
         self.facts: dict[tuple[Any, ...], Any] = {}
         #: Each host's runtime op data (command generators): code, so never in the log.

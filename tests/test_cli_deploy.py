@@ -68,6 +68,17 @@ def test_a_syntax_error_is_one_line_and_records_nothing(runner: CliRunner, tmp_p
     assert not (tmp_path / "eventstate.db").exists()
 
 
+def test_an_unknown_connector_is_one_line_and_records_nothing(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    result = _deploy(runner, "@local,@nope/x", str(EXAMPLES / "deploy.py"))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "Error: no connector called 'nope' (installed: docker, local, sim)"
+    ]
+    assert not (tmp_path / "eventstate.db").exists()
+
+
 def test_an_unknown_operation_argument_aborts_the_run_with_one_line(
     runner: CliRunner, tmp_path: Path
 ) -> None:

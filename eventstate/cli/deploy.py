@@ -9,31 +9,21 @@ import click
 
 from eventstate.cli.base import HOST_HEADERS, UserError, db_option, host_table, table, user_errors
 from eventstate.config import Config
-from eventstate.deploy import compile_deploy_file, load_inventory, record_deploy, run_deploy
+from eventstate.connections import HostConnections
+from eventstate.deploy import (
+    compile_deploy_file,
+    hosts_in_limit,
+    load_inventory,
+    record_deploy,
+    run_deploy,
+)
 from eventstate.errors import EventstateError
 from eventstate.events import RunStatus
 from eventstate.host import Host
-from eventstate.inventory import Inventory
-from eventstate.state import State
+from eventstate.state import BaseStateCallback, State
 from eventstate.stores import open_log
 
 __all__ = ["deploy"]
-
-
-def _limit(inventory: Inventory, spec: str | None) -> list[Host] | None:
-    if not spec:
-        return None
-    hosts: dict[str, Host] = {}
-    for name in (part.strip() for part in spec.split(",")):
-        if not name:
-            continue
-        if name in inventory.groups:
-            hosts.update((host.name, host) for host in inventory.groups[name])
-        elif name in inventory.hosts:
-            hosts[name] = inventory.hosts[name]
-        else:
-            raise UserError(f"--limit: no host or group called {name!r} in the inventory")
-    return list(hosts.values())
 
 
 @click.command()
@@ -76,9 +66,12 @@ def deploy(
         # Mistakes in the files are found before anything connects or is recorded.
         code = compile_deploy_file(deploy_file)
         hosts = load_inventory(inventory)
+        initial_limit = hosts_in_limit(hosts, limit)
+        # Made before the log opens: an unknown @connector is found here.
+        connections = HostConnections(hosts)
         log = open_log(db)
     config = Config(PARALLEL=parallel or 0, FAIL_PERCENT=fail_percent)
-    state = State(hosts, config, initial_limit=_limit(hosts, limit), log=log)
+    state = State(hosts, config, initial_limit=initial_limit, log=log, connections=connections)
     options = {
         "limit": limit,
         "dry": dry,
@@ -132,9 +125,7 @@ def _execute(
     return 0 if status is RunStatus.SUCCESS else 1
 
 
-def _verbose_handler() -> Any:
-    from eventstate.state import BaseStateCallback
-
+def _verbose_handler() -> BaseStateCallback:
     class Verbose(BaseStateCallback):
         @staticmethod
         def operation_start(state: State, op_hash: str) -> None:
