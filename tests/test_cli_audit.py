@@ -559,7 +559,7 @@ def test_importing_twice_is_refused(recorded: Recorded, tmp_path: Path) -> None:
     new = tmp_path / "new.db"
     assert cli("import", path, "--db", new).exit_code == 0
     line = one_error(cli("import", path, "--db", new))
-    assert line == f"Error: run {recorded.aborted} is already in {new}"
+    assert line == f"Error: run {recorded.aborted} is already in this log"
     assert _rows(new) == _rows(recorded.db, recorded.aborted)  # nothing added
 
 
@@ -583,7 +583,11 @@ def test_importing_a_tampered_export_names_the_run_and_event(
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     new = tmp_path / "new.db"
     line = one_error(cli("import", path, "--db", new))
-    assert line == f"Error: {path}: run {run_id}, event {row['seq']}: hash chain broken"
+    # The words of `verify`: one check for a stored run and an export.
+    assert line == (
+        f"Error: {path}: run {run_id}, event {row['seq']}: "
+        "payload does not match its hash (changed after it was written)"
+    )
     assert not new.exists()
 
 
@@ -593,8 +597,10 @@ def test_importing_an_export_with_a_missing_event(recorded: Recorded, tmp_path: 
     del lines[6]
     path = tmp_path / "gap.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    line = one_error(cli("import", path, "--db", tmp_path / "new.db"))
-    assert line == f"Error: {path}: run {run_id}, event 7: missing"
+    new = tmp_path / "new.db"
+    line = one_error(cli("import", path, "--db", new))
+    assert line == f"Error: {path}: run {run_id}, event 7: missing: the next stored event is 8"
+    assert not new.exists()
 
 
 @pytest.mark.parametrize("bad", ["not json", '{"run_id": "x"}', "[1, 2]"])
