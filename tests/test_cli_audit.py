@@ -563,6 +563,31 @@ def test_importing_twice_is_refused(recorded: Recorded, tmp_path: Path) -> None:
     assert _rows(new) == _rows(recorded.db, recorded.aborted)  # nothing added
 
 
+def test_importing_is_all_or_nothing(recorded: Recorded, tmp_path: Path) -> None:
+    good = cli("export", recorded.first, "--db", recorded.db).stdout.splitlines()
+    bad = cli("export", recorded.failed, "--db", recorded.db).stdout.splitlines()
+    row = json.loads(bad[-1])
+    row["payload"] = row["payload"].replace("failed", "success")
+    bad[-1] = json.dumps(row)
+    path = tmp_path / "both.jsonl"
+    path.write_text("\n".join(good + bad) + "\n", encoding="utf-8")
+    new = tmp_path / "new.db"
+    line = one_error(cli("import", path, "--db", new))
+    assert line.startswith(f"Error: {path}: run {recorded.failed}, event {row['seq']}: ")
+    assert not new.exists()  # the good run before it was not written either
+    # A run already there refuses the whole import, the new runs with it.
+    once = tmp_path / "first.jsonl"
+    once.write_text("\n".join(good) + "\n", encoding="utf-8")
+    assert cli("import", once, "--db", new).exit_code == 0
+    again = tmp_path / "again.jsonl"
+    aborted = cli("export", recorded.aborted, "--db", recorded.db).stdout
+    again.write_text(aborted + "\n".join(good) + "\n", encoding="utf-8")
+    assert one_error(cli("import", again, "--db", new)) == (
+        f"Error: run {recorded.first} is already in this log"
+    )
+    assert _rows(new) == _rows(recorded.db, recorded.first)
+
+
 def _export_lines(recorded: Recorded, run_id: str) -> list[str]:
     return cli("export", run_id, "--db", recorded.db).stdout.splitlines()
 
