@@ -7,6 +7,7 @@ run this same code, so they cannot disagree.
 
 from eventstate.projections.base import Projection, applies
 from eventstate.projections.host_meta import HostMeta, HostMetaProjection
+from eventstate.projections.host_ops import ExecutedCommand, HostOp, HostOpsProjection
 from eventstate.projections.host_results import HostResults, HostResultsProjection
 from eventstate.projections.host_sets import HostSetsProjection
 from eventstate.projections.limit import LimitProjection
@@ -18,8 +19,11 @@ from eventstate.projections.views import ReadOnlyDict, ReadOnlyList, ReadOnlyRec
 from eventstate.projections.warnings import WarningsProjection
 
 __all__ = [
+    "ExecutedCommand",
     "HostMeta",
     "HostMetaProjection",
+    "HostOp",
+    "HostOpsProjection",
     "HostResults",
     "HostResultsProjection",
     "HostSetsProjection",

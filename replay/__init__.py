@@ -6,11 +6,19 @@
 ...     view = run.state_at(10)                        # the State after event 10
 """
 
+from eventstate.replay.export import (
+    VerifiedExport,
+    export_line,
+    export_lines,
+    import_runs,
+    read_export,
+    verify_export,
+)
 from eventstate.replay.info import RunInfo
 from eventstate.replay.log import ReplayLog, UnknownRunError, open_log
 from eventstate.replay.rebuild import read_events, rebuild
 from eventstate.replay.run import Run
-from eventstate.replay.verify import VerifyReport, verify_run
+from eventstate.replay.verify import VerifyReport, verify_events, verify_run
 
 #: ``replay.open(path)``: open a stored log for reading.
 open = open_log
@@ -20,10 +28,17 @@ __all__ = [
     "Run",
     "RunInfo",
     "UnknownRunError",
+    "VerifiedExport",
     "VerifyReport",
+    "export_line",
+    "export_lines",
+    "import_runs",
     "open",
     "open_log",
     "read_events",
+    "read_export",
     "rebuild",
+    "verify_events",
+    "verify_export",
     "verify_run",
 ]

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
-from eventstate.events import (
-    CommandExecuted,
-    HostOperationFinished,
-    OperationAdded,
-    OperationAddedForHost,
-)
+from eventstate.projections import HostOp
 from eventstate.replay.run import Run
 
 __all__ = ["RunDiff", "diff_runs"]
@@ -51,52 +44,20 @@ class RunDiff:
         return found + self.ops
 
 
-_OP_EVENTS = {"OperationAdded", "OperationAddedForHost", "CommandExecuted", "HostOperationFinished"}
-
-
-def _ops(run: Run) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, str]]:
-    per_host: dict[str, dict[str, dict[str, Any]]] = {}
-    names: dict[str, str] = {}
-    for event in run.events(
-        types={
-            "OperationAdded",
-            "OperationAddedForHost",
-            "CommandExecuted",
-            "HostOperationFinished",
-        }
-    ):
-        if isinstance(event, OperationAdded):
-            names.setdefault(event.op_hash, ", ".join(event.names))
-        elif isinstance(event, OperationAddedForHost):
-            per_host.setdefault(event.host, {})[event.op_hash] = {
-                "change": event.is_change,
-                "outcome": None,
-                "commands": [],
-            }
-        elif isinstance(event, CommandExecuted) and event.op_hash is not None:
-            op = per_host.setdefault(event.host, {}).setdefault(
-                event.op_hash, {"change": None, "outcome": None, "commands": []}
-            )
-            op["commands"].append(event.command)
-        elif isinstance(event, HostOperationFinished):
-            op = per_host.setdefault(event.host, {}).setdefault(
-                event.op_hash, {"change": None, "outcome": None, "commands": []}
-            )
-            op["outcome"] = event.outcome.value
-    return per_host, names
+def _outcome(op: HostOp) -> str | None:
+    return None if op.outcome is None else op.outcome.value
 
 
 def diff_runs(a: Run, b: Run) -> RunDiff:
     """What run ``b`` did differently from run ``a`` (ops matched by op hash)."""
     view_a, view_b = a.state(), b.state()
     hosts_a, hosts_b = list(view_a.run.hosts), list(view_b.run.hosts)
-    ops_a, names_a = _ops(a)
-    ops_b, names_b = _ops(b)
+    ops_a, ops_b = a.host_ops(), b.host_ops()
     lines: list[str] = []
     for host in [h for h in hosts_a if h in hosts_b]:
-        host_a, host_b = ops_a.get(host, {}), ops_b.get(host, {})
+        host_a, host_b = ops_a.host_ops(host), ops_b.host_ops(host)
         for op_hash in [*host_a, *(h for h in host_b if h not in host_a)]:
-            name = names_b.get(op_hash) or names_a.get(op_hash) or op_hash
+            name = ops_b.op_name(op_hash) or ops_a.op_name(op_hash) or op_hash
             if op_hash not in host_a:
                 lines.append(f"+ [{host}] {name}: only in B")
                 continue
@@ -104,11 +65,14 @@ def diff_runs(a: Run, b: Run) -> RunDiff:
                 lines.append(f"- [{host}] {name}: only in A")
                 continue
             one, two = host_a[op_hash], host_b[op_hash]
-            for key, label in (("change", "change"), ("outcome", "outcome")):
-                if one[key] != two[key]:
-                    lines.append(f"~ [{host}] {name}: {label} {one[key]} -> {two[key]}")
-            if one["commands"] != two["commands"]:
-                lines.append(f"~ [{host}] {name}: commands {one['commands']} -> {two['commands']}")
+            if one.is_change != two.is_change:
+                lines.append(f"~ [{host}] {name}: change {one.is_change} -> {two.is_change}")
+            if _outcome(one) != _outcome(two):
+                lines.append(f"~ [{host}] {name}: outcome {_outcome(one)} -> {_outcome(two)}")
+            commands_a = [command.command for command in one.commands]
+            commands_b = [command.command for command in two.commands]
+            if commands_a != commands_b:
+                lines.append(f"~ [{host}] {name}: commands {commands_a} -> {commands_b}")
     failed_a, failed_b = set(view_a.failed_hosts), set(view_b.failed_hosts)
     return RunDiff(
         hosts_added=[h for h in hosts_b if h not in hosts_a],

@@ -9,7 +9,7 @@ from pathlib import Path
 from eventstate import projections
 from eventstate.codec import EventCodec
 from eventstate.events import Event
-from eventstate.projections import StateView
+from eventstate.projections import HostOpsProjection, StateView
 from eventstate.replay.info import RunInfo
 from eventstate.stores.base import EventLog, StoredEvent
 
@@ -30,6 +30,9 @@ def _projection_version() -> str:
 
 #: The version of the projection code; snapshots made by another version are not used.
 PROJECTION_VERSION = _projection_version()
+
+#: The stored types :meth:`Run.host_ops` decodes; the rest it skips unread.
+_HOST_OPS_TYPES = frozenset(cls.event_type for cls in HostOpsProjection.handlers)
 
 
 class Run:
@@ -110,6 +113,16 @@ class Run:
     def state(self) -> StateView:
         """The State's views at the end of the run."""
         return self.state_at(self.last_seq)
+
+    def host_ops(self) -> HostOpsProjection:
+        """Each host's operations -- plan, commands, outcome -- folded from the whole run.
+
+        Folded anew on each call and never snapshotted: it is the audit's view,
+        not part of the State's (see :mod:`eventstate.projections.host_ops`).
+        """
+        projection = HostOpsProjection()
+        projection.apply_all(self.events(types=_HOST_OPS_TYPES))
+        return projection
 
     def info(self) -> RunInfo:
         """The run's listing line."""

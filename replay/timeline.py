@@ -7,7 +7,6 @@ import json
 from datetime import datetime
 from typing import Any
 
-from eventstate.events import CommandExecuted, HostOperationFinished, OperationAdded
 from eventstate.replay.run import Run
 
 __all__ = ["timeline_data", "timeline_html"]
@@ -18,45 +17,40 @@ _OUTPUT_LIMIT = 2000  # characters of each command's output shown on hover
 def timeline_data(run: Run) -> dict[str, Any]:
     """What the timeline draws: per host, each op's start, end, outcome and commands.
 
-    Times are milliseconds since the run started.
+    Times are milliseconds since the run started; bars come in the order the ops finished.
     """
     view = run.state()
     started_at = datetime.fromisoformat(view.run.started_at) if view.run.started_at else None
-    names: dict[str, str] = {}
-    commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
     bars: dict[str, list[dict[str, Any]]] = {host: [] for host in view.run.hosts}
     end = 0.0
 
     def ms(at: datetime) -> float:
         return (at - started_at).total_seconds() * 1000 if started_at else 0.0
 
-    for event in run.events(types={"OperationAdded", "CommandExecuted", "HostOperationFinished"}):
-        if isinstance(event, OperationAdded):
-            names.setdefault(event.op_hash, ", ".join(event.names))
-        elif isinstance(event, CommandExecuted) and event.op_hash is not None:
-            commands.setdefault((event.host, event.op_hash), []).append(
-                {
-                    "command": event.command,
-                    "exit_code": event.exit_code,
-                    "success": event.success,
-                    "stdout": event.stdout[:_OUTPUT_LIMIT],
-                    "stderr": event.stderr[:_OUTPUT_LIMIT],
-                }
-            )
-        elif isinstance(event, HostOperationFinished):
-            finished = ms(event.at)
-            end = max(end, finished)
-            bars.setdefault(event.host, []).append(
-                {
-                    "op": names.get(event.op_hash, event.op_hash),
-                    # The op started its duration before it finished.
-                    "start": max(finished - event.duration * 1000, 0.0),
-                    "end": finished,
-                    "outcome": event.outcome.value,
-                    "retries": event.retry_count,
-                    "commands": commands.pop((event.host, event.op_hash), []),
-                }
-            )
+    for op in run.host_ops().finished():
+        assert op.finished_at is not None and op.outcome is not None  # it finished
+        finished = ms(op.finished_at)
+        end = max(end, finished)
+        bars.setdefault(op.host, []).append(
+            {
+                "op": op.name,
+                # The op started its duration before it finished.
+                "start": max(finished - (op.duration or 0.0) * 1000, 0.0),
+                "end": finished,
+                "outcome": op.outcome.value,
+                "retries": op.retry_count,
+                "commands": [
+                    {
+                        "command": command.command,
+                        "exit_code": command.exit_code,
+                        "success": command.success,
+                        "stdout": command.stdout[:_OUTPUT_LIMIT],
+                        "stderr": command.stderr[:_OUTPUT_LIMIT],
+                    }
+                    for command in op.commands
+                ],
+            }
+        )
     status = view.run.status.value if view.run.status else "interrupted"
     return {
         "run_id": view.run.run_id,

@@ -1,15 +1,21 @@
-"""Verify a stored run: its sequence, its hash chain, and that every event decodes."""
+"""Verify a run's rows: their sequence, their hash chain, and that every event decodes.
+
+One check, wherever the rows come from: a store (``eventstate verify``) or an
+export about to be imported (``eventstate import``).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import attrs
 
 from eventstate.chain import GENESIS_HASH, chain_hash
 from eventstate.codec import EventCodec
 from eventstate.errors import CodecError, IntegrityError
-from eventstate.stores.base import EventLog
+from eventstate.stores.base import EventLog, StoredEvent
 
-__all__ = ["VerifyReport", "verify_run"]
+__all__ = ["VerifyReport", "verify_events", "verify_run"]
 
 
 @attrs.frozen
@@ -46,11 +52,13 @@ class VerifyReport:
             raise IntegrityError(str(self))
 
 
-def verify_run(log: EventLog, run_id: str, *, codec: EventCodec | None = None) -> VerifyReport:
-    """Check ``run_id`` event by event and report the first problem.
+def verify_events(
+    run_id: str, rows: Iterable[StoredEvent], *, codec: EventCodec | None = None
+) -> VerifyReport:
+    """Check the rows of ``run_id``, in order, and report the first problem.
 
-    Each event must follow the last with no gap, link to its hash, hash to
-    what it stores, agree with its row's columns, and decode.
+    Each row must belong to the run, follow the last with no gap, link to
+    its hash, hash to what it stores, agree with its payload, and decode.
     """
     codec = codec or EventCodec()
     expected_seq = 1
@@ -60,7 +68,9 @@ def verify_run(log: EventLog, run_id: str, *, codec: EventCodec | None = None) -
     def bad(seq: int, problem: str) -> VerifyReport:
         return VerifyReport(run_id, checked, seq, problem)
 
-    for stored in log.read(run_id):
+    for stored in rows:
+        if stored.run_id != run_id:
+            return bad(stored.seq, f"belongs to another run ({stored.run_id})")
         if stored.seq != expected_seq:
             return bad(expected_seq, f"missing: the next stored event is {stored.seq}")
         if stored.prev_hash != prev_hash:
@@ -79,3 +89,8 @@ def verify_run(log: EventLog, run_id: str, *, codec: EventCodec | None = None) -
     if checked == 0:
         return VerifyReport(run_id, 0, None, "no events stored for this run")
     return VerifyReport(run_id, checked)
+
+
+def verify_run(log: EventLog, run_id: str, *, codec: EventCodec | None = None) -> VerifyReport:
+    """Check the stored run ``run_id`` with :func:`verify_events` and report the first problem."""
+    return verify_events(run_id, log.read(run_id), codec=codec)

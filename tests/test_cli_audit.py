@@ -559,8 +559,33 @@ def test_importing_twice_is_refused(recorded: Recorded, tmp_path: Path) -> None:
     new = tmp_path / "new.db"
     assert cli("import", path, "--db", new).exit_code == 0
     line = one_error(cli("import", path, "--db", new))
-    assert line == f"Error: run {recorded.aborted} is already in {new}"
+    assert line == f"Error: run {recorded.aborted} is already in this log"
     assert _rows(new) == _rows(recorded.db, recorded.aborted)  # nothing added
+
+
+def test_importing_is_all_or_nothing(recorded: Recorded, tmp_path: Path) -> None:
+    good = cli("export", recorded.first, "--db", recorded.db).stdout.splitlines()
+    bad = cli("export", recorded.failed, "--db", recorded.db).stdout.splitlines()
+    row = json.loads(bad[-1])
+    row["payload"] = row["payload"].replace("failed", "success")
+    bad[-1] = json.dumps(row)
+    path = tmp_path / "both.jsonl"
+    path.write_text("\n".join(good + bad) + "\n", encoding="utf-8")
+    new = tmp_path / "new.db"
+    line = one_error(cli("import", path, "--db", new))
+    assert line.startswith(f"Error: {path}: run {recorded.failed}, event {row['seq']}: ")
+    assert not new.exists()  # the good run before it was not written either
+    # A run already there refuses the whole import, the new runs with it.
+    once = tmp_path / "first.jsonl"
+    once.write_text("\n".join(good) + "\n", encoding="utf-8")
+    assert cli("import", once, "--db", new).exit_code == 0
+    again = tmp_path / "again.jsonl"
+    aborted = cli("export", recorded.aborted, "--db", recorded.db).stdout
+    again.write_text(aborted + "\n".join(good) + "\n", encoding="utf-8")
+    assert one_error(cli("import", again, "--db", new)) == (
+        f"Error: run {recorded.first} is already in this log"
+    )
+    assert _rows(new) == _rows(recorded.db, recorded.first)
 
 
 def _export_lines(recorded: Recorded, run_id: str) -> list[str]:
@@ -583,7 +608,11 @@ def test_importing_a_tampered_export_names_the_run_and_event(
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     new = tmp_path / "new.db"
     line = one_error(cli("import", path, "--db", new))
-    assert line == f"Error: {path}: run {run_id}, event {row['seq']}: hash chain broken"
+    # The words of `verify`: one check for a stored run and an export.
+    assert line == (
+        f"Error: {path}: run {run_id}, event {row['seq']}: "
+        "payload does not match its hash (changed after it was written)"
+    )
     assert not new.exists()
 
 
@@ -593,8 +622,10 @@ def test_importing_an_export_with_a_missing_event(recorded: Recorded, tmp_path: 
     del lines[6]
     path = tmp_path / "gap.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    line = one_error(cli("import", path, "--db", tmp_path / "new.db"))
-    assert line == f"Error: {path}: run {run_id}, event 7: missing"
+    new = tmp_path / "new.db"
+    line = one_error(cli("import", path, "--db", new))
+    assert line == f"Error: {path}: run {run_id}, event 7: missing: the next stored event is 8"
+    assert not new.exists()
 
 
 @pytest.mark.parametrize("bad", ["not json", '{"run_id": "x"}', "[1, 2]"])

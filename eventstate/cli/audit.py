@@ -13,14 +13,13 @@ from typing import Any
 import attrs
 import click
 
-from eventstate.chain import GENESIS_HASH, chain_hash
 from eventstate.cli.base import HOST_HEADERS, UserError, db_option, host_table, table, user_errors
-from eventstate.codec import EventCodec
-from eventstate.errors import EventstateError
-from eventstate.events import EVENT_TYPES, CommandExecuted, HostOperationFinished, OpOutcome
-from eventstate.projections import StateView
-from eventstate.replay import ReplayLog, Run, RunInfo, open_log, verify_run
+from eventstate.errors import EventstateError, IntegrityError
+from eventstate.events import EVENT_TYPES
+from eventstate.projections import HostOp, StateView
+from eventstate.replay import ReplayLog, RunInfo, open_log, verify_run
 from eventstate.replay.diff import diff_runs
+from eventstate.replay.export import export_lines, import_runs, read_export, verify_export
 from eventstate.replay.step import step as step_through
 from eventstate.replay.timeline import timeline_html
 from eventstate.rerun import rerun as rerun_run
@@ -159,41 +158,26 @@ def _host_rows(view: StateView) -> list[dict[str, Any]]:
 _RESULT_KEYS = ("success_ops", "error_ops", "ignored_error_ops", "partial_ops")
 
 
-def _failures(run: Run, view: StateView) -> list[dict[str, Any]]:
-    """Every op that ended in an error, with the commands of its final attempt."""
-    failures: list[dict[str, Any]] = []
-    commands: dict[tuple[str, str], list[CommandExecuted]] = {}
-    for event in run.events(types={"CommandExecuted", "HostOperationFinished"}):
-        if isinstance(event, CommandExecuted) and event.op_hash is not None:
-            commands.setdefault((event.host, event.op_hash), []).append(event)
-        elif isinstance(event, HostOperationFinished) and event.outcome is not OpOutcome.SUCCESS:
-            ran = [
-                c
-                for c in commands.get((event.host, event.op_hash), [])
-                if c.attempt == event.retry_count
-            ]
-            meta = view.op_meta.get(event.op_hash)
-            failures.append(
-                {
-                    "seq": event.seq,
-                    "host": event.host,
-                    "op_hash": event.op_hash,
-                    "operation": ", ".join(meta.names) if meta else event.op_hash,
-                    "outcome": event.outcome.value,
-                    "retries": event.retry_count,
-                    "commands": [
-                        {
-                            "command": c.command,
-                            "success": c.success,
-                            "exit_code": c.exit_code,
-                            "stdout": c.stdout,
-                            "stderr": c.stderr,
-                        }
-                        for c in ran
-                    ],
-                }
-            )
-    return failures
+def _failure(op: HostOp) -> dict[str, Any]:
+    """A failed host-op as show prints it, with the commands of its final attempt."""
+    return {
+        "seq": op.finished_seq,
+        "host": op.host,
+        "op_hash": op.op_hash,
+        "operation": op.name,
+        "outcome": op.outcome.value if op.outcome is not None else None,
+        "retries": op.retry_count,
+        "commands": [
+            {
+                "command": command.command,
+                "success": command.success,
+                "exit_code": command.exit_code,
+                "stdout": command.stdout,
+                "stderr": command.stderr,
+            }
+            for command in op.final_commands
+        ],
+    }
 
 
 @click.command()
@@ -207,7 +191,7 @@ def show(run_id: str, db: str, as_json: bool) -> None:
         view = run.state()
         info = RunInfo.of(view, view.events_applied)
         hosts = _host_rows(view)
-        failures = _failures(run, view)
+        failures = [_failure(op) for op in run.host_ops().failed()]
     warnings = {stage.name: count for stage, count in view.stage_warnings.items()}
     if as_json:
         click.echo(
@@ -310,42 +294,17 @@ def events(
 def export(run_id: str, db: str, output: Any) -> None:
     """Write a run as JSON Lines: one stored event per line, hashes included."""
     with opened(db) as log:
-        run = log.run(run_id)
-        for stored in run.stored():
-            output.write(
-                json.dumps(
-                    {
-                        "run_id": stored.run_id,
-                        "seq": stored.seq,
-                        "type": stored.type,
-                        "version": stored.version,
-                        "timestamp": stored.timestamp,
-                        "host": stored.host,
-                        "payload": stored.payload,
-                        "prev_hash": stored.prev_hash,
-                        "hash": stored.hash,
-                    },
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
+        for line in export_lines(log.run(run_id)):
+            output.write(line)
 
 
 def _read_export(path: str) -> list[StoredEvent]:
-    rows: list[StoredEvent] = []
     try:
         handle = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
     except OSError as error:
         raise UserError(f"cannot read {path}: {error.strerror}") from None
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(StoredEvent(**json.loads(line)))
-            except (ValueError, TypeError) as error:
-                raise UserError(f"{path}:{number}: not an exported event ({error})") from None
-    return rows
+    with handle, user_errors():
+        return read_export(handle, source=path)
 
 
 @click.command("import")
@@ -353,33 +312,18 @@ def _read_export(path: str) -> list[StoredEvent]:
 @db_option
 def import_(path: str, db: str) -> None:
     """Read runs exported as JSON Lines into the log, verifying each chain first."""
-    rows = _read_export(path)
-    codec = EventCodec()
-    expected: dict[str, tuple[int, str]] = {}
-    for row in rows:
-        seq, prev = expected.get(row.run_id, (1, GENESIS_HASH))
-        if row.seq != seq:
-            raise UserError(f"{path}: run {row.run_id}, event {seq}: missing")
-        if row.prev_hash != prev or chain_hash(prev, row.payload) != row.hash:
-            raise UserError(f"{path}: run {row.run_id}, event {row.seq}: hash chain broken")
-        with user_errors():
-            event = codec.decode(row.payload)
-        if (event.run_id, event.seq, event.event_type) != (row.run_id, row.seq, row.type):
-            raise UserError(
-                f"{path}: run {row.run_id}, event {row.seq}: row disagrees with payload"
-            )
-        expected[row.run_id] = (seq + 1, row.hash)
+    try:
+        # Verified before the log is opened: a bad export leaves no trace.
+        export = verify_export(_read_export(path))
+    except IntegrityError as error:
+        raise UserError(f"{path}: {error}") from None
     with user_errors():
         log = open_store(db)
         try:
-            present = {summary.run_id for summary in log.runs()}
-            clash = next((run_id for run_id in expected if run_id in present), None)
-            if clash:
-                raise UserError(f"run {clash} is already in {db}")
-            log.append(rows)
+            import_runs(log, export)
         finally:
             log.close()
-    click.echo(f"imported {len(rows)} events of {len(expected)} run(s) into {db}")
+    click.echo(f"imported {export.events} events of {len(export.runs)} run(s) into {db}")
 
 
 @click.command()
