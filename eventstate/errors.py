@@ -81,6 +81,14 @@ class NoDeployContextError(EventstateError):
     deploy file, an operation or ``add_op``."""
 
 
+class UsageError(EventstateError):
+    """A command was called wrongly: options that contradict, a value it cannot read."""
+
+
+class UnknownRunError(EventstateError):
+    """No run (or more than one) matches the run id given."""
+
+
 class StateNotInitialisedError(EventstateError):
     """The State was used before ``init`` gave it an inventory."""
 

@@ -15,7 +15,7 @@ from eventstate.replay.export import (
     verify_export,
 )
 from eventstate.replay.info import RunInfo
-from eventstate.replay.log import ReplayLog, UnknownRunError, open_log
+from eventstate.replay.log import ReplayLog, RunListing, UnknownRunError, open_log
 from eventstate.replay.rebuild import read_events, rebuild
 from eventstate.replay.run import Run
 from eventstate.replay.verify import VerifyReport, verify_events, verify_run
@@ -27,6 +27,7 @@ __all__ = [
     "ReplayLog",
     "Run",
     "RunInfo",
+    "RunListing",
     "UnknownRunError",
     "VerifiedExport",
     "VerifyReport",

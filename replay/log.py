@@ -4,21 +4,33 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from types import TracebackType
 
+import attrs
+
 from eventstate.codec import EventCodec
-from eventstate.errors import EventstateError
+from eventstate.errors import EventstateError, UnknownRunError
 from eventstate.events import Event
 from eventstate.replay.info import RunInfo
 from eventstate.replay.run import Run
 from eventstate.stores import open_log as open_store
 from eventstate.stores.base import EventLog
 
-__all__ = ["ReplayLog", "RunInfo", "UnknownRunError", "open_log"]
+__all__ = ["ReplayLog", "RunInfo", "RunListing", "UnknownRunError", "open_log"]
 
 
-class UnknownRunError(EventstateError):
-    """No run (or more than one) matches the id given."""
+@attrs.define
+class RunListing:
+    """What :meth:`ReplayLog.listing` found.
+
+    Attributes:
+        infos: The runs listed, newest first.
+        unreadable: ``(run id, why)`` of each run that could not be read.
+    """
+
+    infos: list[RunInfo] = attrs.Factory(list)
+    unreadable: list[tuple[str, str]] = attrs.Factory(list)
 
 
 class ReplayLog:
@@ -64,6 +76,38 @@ class ReplayLog:
     def infos(self) -> list[RunInfo]:
         """A :class:`RunInfo` of every run, newest first."""
         return [run.info() for run in self.runs()]
+
+    def listing(
+        self,
+        *,
+        host: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+    ) -> RunListing:
+        """The runs, newest first, that had ``host`` in their inventory, ended with
+        ``status`` and started at or after ``since`` (each None: any).
+
+        A run that cannot be read is reported in the listing, never allowed to
+        hide the others.
+        """
+        listing = RunListing()
+        for run in self.runs():
+            try:
+                view = run.state()
+            except EventstateError as error:
+                listing.unreadable.append((run.run_id, str(error)))
+                continue
+            info = RunInfo.of(view, view.events_applied)
+            if host is not None and host not in view.run.hosts:
+                continue
+            if status is not None and info.status != status:
+                continue
+            if since is not None and (
+                not info.started or datetime.fromisoformat(info.started) < since
+            ):
+                continue
+            listing.infos.append(info)
+        return listing
 
     def events(self, run_id: str) -> Iterator[Event]:
         """The decoded events of a run."""

@@ -8,6 +8,8 @@ shows tracebacks.
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from eventstate.cli.audit import (
@@ -23,12 +25,24 @@ from eventstate.cli.audit import (
     timeline,
     verify,
 )
+from eventstate.cli.base import one_line
 from eventstate.cli.deploy import deploy
+from eventstate.errors import UsageError
 
 __all__ = ["main"]
 
 
-@click.group()
+class _Commands(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        # A command's own usage mistakes (options that contradict...) are one line;
+        # the library's errors are turned so by each command's ``user_errors``.
+        try:
+            return super().invoke(ctx)
+        except UsageError as error:
+            raise one_line(str(error)) from None
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="eventstate")
 def main() -> None:
     """eventstate: deploys recorded as an event log you can audit and replay."""

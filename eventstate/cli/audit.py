@@ -13,8 +13,8 @@ from typing import Any
 import attrs
 import click
 
-from eventstate.cli.base import HOST_HEADERS, UserError, db_option, host_table, table, user_errors
-from eventstate.errors import EventstateError, IntegrityError
+from eventstate.cli.base import HOST_HEADERS, db_option, host_table, table, user_errors
+from eventstate.errors import IntegrityError, UsageError
 from eventstate.events import EVENT_TYPES
 from eventstate.projections import HostOp, StateView
 from eventstate.replay import ReplayLog, RunInfo, open_log, verify_run
@@ -76,7 +76,7 @@ def _since(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise UserError(
+        raise UsageError(
             f"--since: {text!r} is neither a date (2026-11-25) nor an age (30m, 12h, 2d, 1w)"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
@@ -101,22 +101,10 @@ def runs(db: str, host: str | None, status: str | None, since: str | None, as_js
     """List past deploys, newest first."""
     threshold = _since(since) if since is not None else None
     with opened(db) as log:
-        listed = []
-        for run in log.runs():
-            try:
-                view = run.state()
-            except EventstateError as error:
-                # One unreadable run must not hide the others: list it, say why.
-                click.echo(f"Warning: run {run.run_id}: {error}", err=True)
-                continue
-            info = RunInfo.of(view, view.events_applied)
-            if host is not None and host not in view.run.hosts:
-                continue
-            if status is not None and info.status != status:
-                continue
-            if threshold and (not info.started or datetime.fromisoformat(info.started) < threshold):
-                continue
-            listed.append(info)
+        listing = log.listing(host=host, status=status, since=threshold)
+    for run_id, why in listing.unreadable:
+        click.echo(f"Warning: run {run_id}: {why}", err=True)
+    listed = listing.infos
     if as_json:
         click.echo(json.dumps([_info_json(info) for info in listed], indent=2))
         return
@@ -269,7 +257,7 @@ def events(
     """Print a run's events, one per line."""
     unknown = [t for t in types if t not in EVENT_TYPES]
     if unknown:
-        raise UserError(
+        raise UsageError(
             f"--type: unknown event type {unknown[0]!r} (known: {', '.join(EVENT_TYPES)})"
         )
     with opened(db) as log:
@@ -302,7 +290,7 @@ def _read_export(path: str) -> list[StoredEvent]:
     try:
         handle = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
     except OSError as error:
-        raise UserError(f"cannot read {path}: {error.strerror}") from None
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
     with handle, user_errors():
         return read_export(handle, source=path)
 
@@ -316,7 +304,7 @@ def import_(path: str, db: str) -> None:
         # Verified before the log is opened: a bad export leaves no trace.
         export = verify_export(_read_export(path))
     except IntegrityError as error:
-        raise UserError(f"{path}: {error}") from None
+        raise UsageError(f"{path}: {error}") from None
     with user_errors():
         log = open_store(db)
         try:
@@ -339,7 +327,7 @@ def state(run_id: str, seq: int | None, db: str, as_json: bool) -> None:
         run = log.run(run_id)
         last = run.last_seq
         if seq is not None and seq > last:
-            raise UserError(f"--at {seq}: run {_short(run.run_id)} has {last} events")
+            raise UsageError(f"--at {seq}: run {_short(run.run_id)} has {last} events")
         view = run.state_at(last if seq is None else seq)
     snapshot = view.snapshot()
     if as_json:
@@ -457,5 +445,5 @@ def timeline(run_id: str, db: str, path: str) -> None:
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(page)
     except OSError as error:
-        raise UserError(f"cannot write {path}: {error.strerror}") from None
+        raise UsageError(f"cannot write {path}: {error.strerror}") from None
     click.echo(f"wrote {path}")

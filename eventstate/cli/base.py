@@ -16,9 +16,9 @@ __all__ = [
     "DB_ENVVAR",
     "DEFAULT_DB",
     "HOST_HEADERS",
-    "UserError",
     "db_option",
     "host_table",
+    "one_line",
     "table",
     "user_errors",
 ]
@@ -43,21 +43,26 @@ db_option: Callable[[Callable[..., Any]], Callable[..., Any]] = click.option(
 )
 
 
-class UserError(click.ClickException):
-    """A mistake in what the user asked: one line on stderr, exit status 2."""
-
-    exit_code = 2
+def one_line(message: str) -> click.ClickException:
+    """What click prints as ``Error: message`` on stderr, with exit status 2."""
+    error = click.ClickException(message)
+    error.exit_code = 2
+    return error
 
 
 @contextmanager
 def user_errors(debug: bool = False) -> Iterator[None]:
-    """Turn the library's errors into one-line :class:`UserError` s (tracebacks with --debug)."""
+    """Turn the library's errors into one line each, exit status 2 (tracebacks with --debug).
+
+    The one place an :class:`~eventstate.errors.EventstateError` becomes what
+    the user reads.
+    """
     try:
         yield
     except EventstateError as error:
         if debug:
             raise
-        raise UserError(str(error)) from None
+        raise one_line(str(error)) from None
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:

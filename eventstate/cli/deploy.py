@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from eventstate.cli.base import HOST_HEADERS, UserError, db_option, host_table, table, user_errors
+from eventstate.cli.base import HOST_HEADERS, db_option, host_table, table, user_errors
 from eventstate.config import Config
 from eventstate.connections import HostConnections
 from eventstate.deploy import (
@@ -17,7 +17,7 @@ from eventstate.deploy import (
     record_deploy,
     run_deploy,
 )
-from eventstate.errors import EventstateError
+from eventstate.errors import EventstateError, UsageError
 from eventstate.events import RunStatus
 from eventstate.host import Host
 from eventstate.state import BaseStateCallback, State
@@ -61,7 +61,7 @@ def deploy(
     (``@local``, ``@sim/web1,@sim/web2``, ``@docker/NAME``).
     """
     if serial and no_wait:
-        raise UserError("--serial and --no-wait cannot be used together")
+        raise UsageError("--serial and --no-wait cannot be used together")
     with user_errors(debug):
         # Mistakes in the files are found before anything connects or is recorded.
         code = compile_deploy_file(deploy_file)
