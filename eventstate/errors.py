@@ -37,6 +37,10 @@ class OperationValueError(DeployError, ValueError):
     """An operation was added twice with conflicting execution arguments."""
 
 
+class ConfigError(EventstateError, TypeError):
+    """A config setting that does not exist, or a value of the wrong type for one."""
+
+
 class StageError(EventstateError):
     """A stage change that would move the deploy backwards."""
 
@@ -94,6 +98,10 @@ class SequenceError(StoreError):
 
 class IntegrityError(EventstateError):
     """A stored run fails verification: its hash chain or sequence is broken."""
+
+
+class NotRerunnableError(EventstateError):
+    """The run did not record what re-running it needs."""
 
 
 class ConnectError(EventstateError):

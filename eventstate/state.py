@@ -229,7 +229,7 @@ class State:
             config = Config()
         if not config.PARALLEL:
             # About 20 connections per core, as pyinfra (which has not benchmarked it either).
-            config.PARALLEL = min(cpu_count() * 20, len(inventory), MAX_PARALLEL)
+            config = config.copy(PARALLEL=min(cpu_count() * 20, len(inventory), MAX_PARALLEL))
         elif config.PARALLEL > MAX_PARALLEL:
             logger.warning(
                 "Parallel set to %s, but this may hit the open files limit of %s.\n"
@@ -254,7 +254,7 @@ class State:
         self.run_id = run_id or new_run_id()
         self._recorder = EventRecorder(self.log, self.run_id, self.view.apply)
 
-        inventory.state = config.state = self
+        inventory.state = self
         for host in inventory:
             host.init(self)
 

@@ -43,7 +43,7 @@ def test_state_initialisation(state: State) -> None:
     assert state.initialised
     assert config.PARALLEL == 10 and config.TIMEOUT == 30
     assert state.pool.size == 10 and state.fact_pool.size == 10
-    assert inventory.state is state and config.state is state
+    assert inventory.state is state
     assert all(host.state is state for host in inventory)
     assert state.callback_handlers == []
     assert set(state.activated_hosts) == set() == set(state.active_hosts) == set(state.failed_hosts)
