@@ -17,12 +17,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from eventstate.commands import MASK
 from eventstate.errors import ConfigError
 
 __all__ = ["DEFAULTS", "Config"]
-
-#: What a secret's value is shown as, in snapshots and reprs.
-MASK = "***"
 
 # A setting whose name holds one of these is a secret: a run records only that it was set.
 _SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "KEY")
@@ -92,7 +90,7 @@ _limit_seconds = _check(
 _percent = _check(
     "a percentage from 0 to 100, or None", lambda v: v is None or (_is_number(v) and 0 <= v <= 100)
 )
-_names = _check("a list of names", lambda v: _is_names(v))
+_names = _check("a list of names", _is_names)
 _packages = _check(
     "a requirements file, a list of requirements, or None",
     lambda v: v is None or isinstance(v, str) or _is_names(v),
@@ -125,9 +123,11 @@ def _unknown(names: Iterable[str], what: str) -> ConfigError:
     return ConfigError(f"{what} {', '.join(unknown)}{guess}; the settings are {listed}")
 
 
+# on_setattr NO_OP: attrs' own assignment hooks cannot be combined with our __setattr__,
+# which converts and checks every assignment itself (and refuses unknown names).
 @attrs.define(kw_only=True, repr=False, on_setattr=attrs.setters.NO_OP)
 class Config:
-    """The settings of a deploy: pyinfra 3.10's, with its defaults, and three of ours.
+    """The settings of a deploy: pyinfra 3.10's, with its defaults, and ours (TIMEOUT, MAX_OUTPUT).
 
     Given by name; a name that is not a setting is a :class:`ConfigError`, and so
     is a value of the wrong type. Settings may be changed by assignment (a
