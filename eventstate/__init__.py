@@ -29,6 +29,7 @@ _PUBLIC: dict[str, str] = {
     # eventstate.errors
     "CallbackHandlerError": "eventstate.errors",
     "CodecError": "eventstate.errors",
+    "ConfigError": "eventstate.errors",
     "DeployError": "eventstate.errors",
     "EventstateError": "eventstate.errors",
     "FailPercentExceededError": "eventstate.errors",
@@ -100,6 +101,7 @@ __all__ = [
     "CallbackHandlerError",
     "CodecError",
     "Config",
+    "ConfigError",
     "DeployError",
     "Event",
     "EventCodec",
@@ -185,6 +187,7 @@ if TYPE_CHECKING:
     from eventstate.errors import (
         CallbackHandlerError,
         CodecError,
+        ConfigError,
         DeployError,
         EventstateError,
         FailPercentExceededError,

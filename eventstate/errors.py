@@ -49,6 +49,10 @@ class DeployFileError(EventstateError):
     """A deploy or inventory file could not be read, or failed while it ran."""
 
 
+class ConfigError(EventstateError, TypeError):
+    """A config setting that does not exist, or a value of the wrong type for one."""
+
+
 class StageError(EventstateError):
     """A stage change that would move the deploy backwards."""
 
@@ -143,6 +147,10 @@ class StoreCorruptError(StoreError):
 
 class IntegrityError(EventstateError):
     """A stored run fails verification: its hash chain or sequence is broken."""
+
+
+class NotRerunnableError(EventstateError):
+    """The run did not record what re-running it needs."""
 
 
 class ConnectError(EventstateError):

@@ -11,7 +11,6 @@ This is how an engine change is checked against yesterday's real deploys.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -22,7 +21,7 @@ from eventstate.codec import EventCodec
 from eventstate.config import Config
 from eventstate.connectors.playback import PlaybackConnector
 from eventstate.deploy import inventory_from_source, load_inventory, run_deploy
-from eventstate.errors import EventstateError
+from eventstate.errors import NotRerunnableError
 from eventstate.events import (
     CommandExecuted,
     DeployLoaded,
@@ -35,16 +34,13 @@ from eventstate.state import State
 from eventstate.stores.base import EventLog
 from eventstate.stores.memory import MemoryEventLog
 
-__all__ = ["Divergence", "RerunReport", "compare_events", "rerun"]
+# NotRerunnableError is defined in eventstate.errors; named here as it always was.
+__all__ = ["Divergence", "NotRerunnableError", "RerunReport", "compare_events", "rerun"]
 
 # What differs between any two runs and says nothing of what they did.
 _ENVELOPE = frozenset({"run_id", "seq", "at", "duration"})
 # Run-level events that describe the run, not the deploy.
 _RUN_HEADER = frozenset({"RunStarted"})
-
-
-class NotRerunnableError(EventstateError):
-    """The run did not record what re-running it needs."""
 
 
 @attrs.frozen
@@ -56,32 +52,54 @@ class Divergence:
         position: The index in that host's (or the run's) event sequence.
         recorded: The recorded event there, as compared (None: the rerun has more).
         rerun: The rerun's event there (None: the recorded run has more).
+        error: What the rerun's deploy raised, if it raised (see
+            :attr:`RerunReport.error`): most likely why it diverged.
     """
 
     host: str | None
     position: int
     recorded: dict[str, Any] | None
     rerun: dict[str, Any] | None
+    error: str | None = None
 
     def lines(self) -> list[str]:
-        """The divergence, both sides."""
+        """The divergence, both sides, and what the rerun raised."""
         where = f"host {self.host}" if self.host else "the run"
-        return [
+        lines = [
             f"first divergence for {where}, at its event {self.position + 1}:",
             f"  recorded: {self.recorded}",
             f"  rerun:    {self.rerun}",
         ]
+        if self.error is not None:
+            lines.append(f"  the rerun raised {self.error}")
+        return lines
 
 
 @attrs.frozen
 class RerunReport:
-    """What a rerun found: the number of events compared, and any divergence."""
+    """What a rerun found: the number of events compared, and any divergence.
+
+    Attributes:
+        run_id: The recorded run.
+        compared: How many events were compared and found the same.
+        divergence: The first difference, or None: the rerun did what the run did.
+        rerun_log: The log the rerun wrote (in memory).
+        rerun_id: The rerun's run id in ``rerun_log``.
+        error: What the rerun's deploy raised, as ``Type: message``, or None.
+            It was recorded as the rerun's abort, so it is compared like any
+            event: with ``divergence`` None, the recorded run raised the same
+            (a mistake in its deploy code); otherwise it is new -- an engine bug,
+            or deploy code that now fails -- and the divergence shows it.
+        exception: That exception itself, for its traceback (not compared).
+    """
 
     run_id: str
     compared: int
     divergence: Divergence | None
     rerun_log: EventLog
     rerun_id: str
+    error: str | None = None
+    exception: Exception | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def same(self) -> bool:
@@ -138,8 +156,12 @@ def compare_events(
 def rerun(log: EventLog, run_id: str, codec: EventCodec | None = None) -> RerunReport:
     """Re-run ``run_id`` from ``log`` through the current engine; compare the events.
 
+    The rerun gets the run's whole recorded config (:meth:`Config.from_snapshot`).
+    What the deploy raises is not raised: it is in the report (``error``).
+
     Raises:
         NotRerunnableError: the run was not recorded by ``eventstate deploy``.
+        ConfigError: the recorded config names settings this version does not know.
     """
     codec = codec or EventCodec()
     recorded = [codec.decode(stored.payload) for stored in log.read(run_id)]
@@ -156,9 +178,8 @@ def rerun(log: EventLog, run_id: str, codec: EventCodec | None = None) -> RerunR
         inventory = load_inventory(loaded.inventory)
 
     options = dict(loaded.options)
-    config = Config(
-        PARALLEL=started.config.get("PARALLEL", 0), FAIL_PERCENT=started.config.get("FAIL_PERCENT")
-    )
+    # The whole recorded config (secrets and ENV values were never recorded: they stay unset).
+    config = Config.from_snapshot(started.config)
     first_limit = next((e for e in recorded if isinstance(e, LimitSet)), None)
     limit = None if first_limit is None or first_limit.hosts is None else list(first_limit.hosts)
     rerun_log = MemoryEventLog()
@@ -185,8 +206,11 @@ def rerun(log: EventLog, run_id: str, codec: EventCodec | None = None) -> RerunR
         state.connections.use(host, playback)
 
     code = compile(loaded.deploy_source, loaded.deploy_file, "exec")
-    # A deploy that raised did so in the recorded run too, or the comparison shows it.
-    with contextlib.suppress(Exception):
+    # Hosts failing (a DeployError) is a run's outcome: run_deploy records it and returns.
+    # Anything it raises, it first records as the run's abort; the comparison tells
+    # whether the recorded run raised the same, and the report carries it either way.
+    exception: Exception | None = None
+    try:
         run_deploy(
             state,
             loaded.deploy_file,
@@ -195,6 +219,13 @@ def rerun(log: EventLog, run_id: str, codec: EventCodec | None = None) -> RerunR
             serial=bool(options.get("serial")),
             no_wait=bool(options.get("no_wait")),
         )
+    except Exception as raised:
+        exception = raised
+    error = None if exception is None else f"{type(exception).__name__}: {exception}"
     replayed = [codec.decode(stored.payload) for stored in rerun_log.read(state.run_id)]
     compared, divergence = compare_events(recorded, replayed, codec)
-    return RerunReport(run_id, compared, divergence, rerun_log, state.run_id)
+    if divergence is not None and error is not None:
+        divergence = attrs.evolve(divergence, error=error)
+    return RerunReport(
+        run_id, compared, divergence, rerun_log, state.run_id, error=error, exception=exception
+    )

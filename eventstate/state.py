@@ -240,7 +240,7 @@ class State:
             config = Config()
         if not config.PARALLEL:
             # About 20 connections per core, as pyinfra (which has not benchmarked it either).
-            config.PARALLEL = min(cpu_count() * 20, len(inventory), MAX_PARALLEL)
+            config = config.copy(PARALLEL=min(cpu_count() * 20, len(inventory), MAX_PARALLEL))
         elif config.PARALLEL > MAX_PARALLEL:
             logger.warning(
                 "Parallel set to %s, but this may hit the open files limit of %s.\n"

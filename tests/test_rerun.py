@@ -10,9 +10,16 @@ import pytest
 from click.testing import CliRunner
 
 import eventstate.execute
+import eventstate.rerun
+from eventstate import Config, ConfigError, State
 from eventstate.cli import main
+from eventstate.codec import EventCodec
+from eventstate.deploy import compile_deploy_file, load_inventory, record_deploy, run_deploy
+from eventstate.errors import NotRerunnableError
+from eventstate.events import RunStarted
 from eventstate.rerun import compare_events, rerun
-from eventstate.stores import SqliteEventLog
+from eventstate.stores import MemoryEventLog, SqliteEventLog
+from eventstate.stores.base import EventLog
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -63,6 +70,8 @@ def test_every_recorded_run_reruns_without_divergence(recorded: Path) -> None:
         for run in runs:
             report = rerun(log, run.run_id)
             assert report.same, "\n".join(report.divergence.lines())  # type: ignore[union-attr]
+            # Hosts failing (FAIL_PERCENT, in the last run) is an outcome, not an error.
+            assert report.error is None and report.exception is None
             assert report.compared == run.last_seq - 1  # all but RunStarted
 
 
@@ -129,3 +138,147 @@ def test_compare_events_names_extra_events() -> None:
     compared, divergence = compare_events(one, two)
     assert compared == 1
     assert divergence is not None and divergence.recorded is None and divergence.position == 1
+
+
+# The recorded config, whole
+
+
+def _record(tmp_path: Path, config: Config) -> tuple[EventLog, str]:
+    """An API deploy on three simulated hosts: @sim/a fails every ``flaky`` command."""
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text(
+        'hosts = [("@sim/a", {"sim_fail_patterns": {"flaky": 1.0}}), "@sim/b", "@sim/c"]\n'
+    )
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(
+        "from eventstate.operations import server\nserver.shell('flaky')\nserver.shell('echo ok')\n"
+    )
+    log = MemoryEventLog()
+    state = State(load_inventory(str(inventory)), config, log=log)
+    record_deploy(state, str(inventory), str(deploy), {"dry": False, "serial": False})
+    run_deploy(state, str(deploy), compile_deploy_file(deploy))
+    return log, state.run_id
+
+
+def _started(log: EventLog, run_id: str) -> RunStarted:
+    event = EventCodec().decode(next(iter(log.read(run_id))).payload)
+    assert isinstance(event, RunStarted)
+    return event
+
+
+def test_a_rerun_restores_the_whole_recorded_config(tmp_path: Path) -> None:
+    config = Config(
+        TIMEOUT=30,
+        FAIL_PERCENT=50,
+        RETRY=1,  # @sim/a's flaky command runs twice: a rerun without RETRY diverges
+        RETRY_DELAY=0,
+        INHERIT_ENV=["HOME"],
+        SHELL="bash",
+        SUDO_PASSWORD="hunter2",
+        ENV={"API_TOKEN": "t0ken"},
+    )
+    log, run_id = _record(tmp_path, config)
+    report = rerun(log, run_id)
+    assert report.same, "\n".join(report.divergence.lines())  # type: ignore[union-attr]
+    assert report.error is None
+    recorded = dict(_started(log, run_id).config)
+    rerun_config = dict(_started(report.rerun_log, report.rerun_id).config)
+    # Secrets aside: never recorded, so the rerun has none.
+    assert (recorded.pop("SUDO_PASSWORD"), rerun_config.pop("SUDO_PASSWORD")) == ("***", None)
+    assert (recorded.pop("ENV"), rerun_config.pop("ENV")) == ({"API_TOKEN": "***"}, {})
+    assert rerun_config == recorded
+    assert (recorded["TIMEOUT"], recorded["RETRY"], recorded["FAIL_PERCENT"]) == (30, 1, 50)
+
+
+def test_a_run_recorded_by_an_older_version_reruns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An older version recorded fewer settings: the others take their defaults.
+    full = Config.snapshot
+    monkeypatch.setattr(
+        Config, "snapshot", lambda self: {k: v for k, v in full(self).items() if k != "MAX_OUTPUT"}
+    )
+    log, run_id = _record(tmp_path, Config(RETRY=1, RETRY_DELAY=0))
+    monkeypatch.undo()
+    assert "MAX_OUTPUT" not in _started(log, run_id).config
+    report = rerun(log, run_id)
+    assert report.same, "\n".join(report.divergence.lines())  # type: ignore[union-attr]
+
+
+def test_a_run_recorded_with_settings_this_version_lacks_is_not_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full = Config.snapshot
+    monkeypatch.setattr(Config, "snapshot", lambda self: {**full(self), "NEWER_SETTING": 1})
+    log, run_id = _record(tmp_path, Config())
+    monkeypatch.undo()
+    with pytest.raises(
+        ConfigError,
+        match=r"^the recorded config has settings this version does "
+        r"not know: NEWER_SETTING; the settings are ",
+    ):
+        rerun(log, run_id)
+
+
+# What the rerun's deploy raises
+
+
+def test_an_engine_error_in_the_rerun_is_reported_not_swallowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log, run_id = _record(tmp_path, Config(FAIL_PERCENT=50))
+
+    def broken(state, host, op_hash):  # type: ignore[no-untyped-def]
+        raise RuntimeError("engine bug")
+
+    monkeypatch.setattr(eventstate.execute, "run_host_op", broken)
+    report = rerun(log, run_id)
+    assert not report.same
+    assert report.error == "RuntimeError: engine bug"
+    assert isinstance(report.exception, RuntimeError) and report.exception.__traceback__
+    divergence = report.divergence
+    assert divergence is not None and divergence.error == report.error
+    assert divergence.lines()[-1] == "  the rerun raised RuntimeError: engine bug"
+
+
+def test_the_rerun_command_shows_what_the_rerun_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "events.db"
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text("from eventstate.operations import server\nserver.shell('echo ok')\n")
+    result = CliRunner().invoke(main, ["deploy", "@sim/a", str(deploy), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+
+    def broken(state, host, op_hash):  # type: ignore[no-untyped-def]
+        raise RuntimeError("engine bug")
+
+    monkeypatch.setattr(eventstate.execute, "run_host_op", broken)
+    with SqliteEventLog(db, create=False) as log:
+        run_id = log.runs()[0].run_id
+    result = CliRunner().invoke(main, ["rerun", run_id, "--db", str(db)])
+    assert result.exit_code == 1, (result.output, result.exception)
+    lines = result.output.splitlines()  # (gevent prints the greenlet's traceback after them)
+    assert lines[0].startswith("first divergence for host @sim/a")
+    assert lines[3] == "  the rerun raised RuntimeError: engine bug"
+
+
+def test_a_deploy_that_raised_when_recorded_reruns_the_same(tmp_path: Path) -> None:
+    # A mistake in the deploy code is what the recorded run did: the comparison says so.
+    db = tmp_path / "events.db"
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text("from eventstate.operations import server\nserver.shell(undefined)\n")
+    result = CliRunner().invoke(main, ["deploy", "@sim/a,@sim/b", str(deploy), "--db", str(db)])
+    assert result.exit_code == 2, result.output
+    with SqliteEventLog(db, create=False) as log:
+        report = rerun(log, log.runs()[0].run_id)
+    assert report.same, "\n".join(report.divergence.lines())  # type: ignore[union-attr]
+    assert report.error == (
+        f"DeployFileError: {deploy.resolve()}:2 on @sim/a: NameError: name 'undefined' is not "
+        "defined"
+    )
+
+
+def test_not_rerunnable_error_lives_in_errors() -> None:
+    assert eventstate.rerun.NotRerunnableError is NotRerunnableError
+    assert NotRerunnableError.__module__ == "eventstate.errors"
