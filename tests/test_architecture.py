@@ -198,3 +198,34 @@ def test_ruff_is_clean() -> None:
         ruff = shutil.which("ruff") or "ruff"
     result = subprocess.run([ruff, "check", "--quiet", str(ROOT)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_error_class_is_in_errors_py_under_one_root() -> None:
+    import eventstate
+    from eventstate import errors
+
+    elsewhere = []
+    for package in ("eventstate", "projections", "replay"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path == ROOT / "eventstate" / "errors.py" or {"projections", "replay"} & set(
+                path.relative_to(ROOT / "eventstate").parts[:1] if package == "eventstate" else ()
+            ):
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ClassDef) and any(
+                    (getattr(base, "id", None) or getattr(base, "attr", "")).endswith(
+                        ("Error", "Exception")
+                    )
+                    for base in node.bases
+                ):
+                    elsewhere.append(f"{path.relative_to(ROOT)}: {node.name}")
+    assert not elsewhere, elsewhere
+
+    classes = [
+        value
+        for value in vars(errors).values()
+        if isinstance(value, type) and issubclass(value, BaseException)
+    ]
+    assert all(issubclass(cls, errors.EventstateError) for cls in classes)
+    # Each one is public at the root, to catch without knowing which module raises it.
+    assert {cls.__name__ for cls in classes} <= set(eventstate.__all__)
