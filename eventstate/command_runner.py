@@ -112,7 +112,7 @@ def run_command(
         duration=round(duration, 6),
         stdout=stdout,
         stderr=stderr,
-        truncated=cut_out or cut_err,
+        truncated=cut_out or cut_err or result.truncated,
         attempt=attempt,
     )
     return result

@@ -176,6 +176,54 @@ def test_no_import_cycles() -> None:
         visit(module, [])
 
 
+#: The layers the README's architecture section draws, lowest first.
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("vocabulary", ("events", "codec", "chain", "errors", "version")),
+    ("folds", ("projections",)),
+    ("stores", ("stores",)),
+    ("reading", ("replay",)),
+    ("plain data", ("host", "inventory", "config", "commands", "context")),
+    ("connectors", ("connectors",)),
+    ("run", ("connections", "command_runner", "facts", "arguments")),
+    ("State", ("state", "recorder", "host_views")),
+    ("engine", ("connect", "operation", "execute", "host_op", "operations")),
+    ("deploy", ("deploy", "rerun")),
+    ("CLI", ("cli", "__main__")),
+    ("testing", ("testing",)),
+]
+
+
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    for index, (_, members) in enumerate(LAYERS):
+        if len(parts) > 1 and parts[1] in members:
+            return index
+    raise AssertionError(f"{module} is in no layer: add it to LAYERS and the README")
+
+
+def test_imports_never_go_up_a_layer() -> None:
+    graph = _module_graph()
+    upward = [
+        f"{module} ({LAYERS[_layer(module)][0]}) imports {imported} ({LAYERS[_layer(imported)][0]})"
+        for module, imports in sorted(graph.items())
+        if module != "eventstate"  # the root: lazy re-exports of every layer
+        for imported in sorted(imports)
+        if imported != "eventstate" and _layer(imported) > _layer(module)
+    ]
+    assert not upward, upward
+
+
+def test_only_the_stores_name_sqlite() -> None:
+    # Backends stay behind eventstate.stores: open_log(url) is how the rest opens a log.
+    naming = [
+        str(path.relative_to(ROOT))
+        for package in ("eventstate", "projections", "replay")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if not path.is_relative_to(ROOT / "eventstate" / "stores") and "sqlite" in path.read_text()
+    ]
+    assert not naming, naming
+
+
 def test_projections_import_only_the_event_vocabulary() -> None:
     # Deferred and TYPE_CHECKING imports included: the source says what a fold may know.
     allowed = {"eventstate.events", "eventstate.errors"}

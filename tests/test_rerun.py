@@ -11,12 +11,13 @@ from click.testing import CliRunner
 
 import eventstate.execute
 import eventstate.rerun
-from eventstate import Config, ConfigError, State
+from eventstate import Config, ConfigError, Inventory, State
 from eventstate.cli import main
 from eventstate.codec import EventCodec
 from eventstate.deploy import compile_deploy_file, load_inventory, record_deploy, run_deploy
 from eventstate.errors import NotRerunnableError
-from eventstate.events import RunStarted
+from eventstate.events import CommandExecuted, RunStarted
+from eventstate.replay import read_events
 from eventstate.rerun import compare_events, rerun
 from eventstate.stores import MemoryEventLog, SqliteEventLog
 from eventstate.stores.base import EventLog
@@ -188,6 +189,22 @@ def test_a_rerun_restores_the_whole_recorded_config(tmp_path: Path) -> None:
     assert (recorded.pop("ENV"), rerun_config.pop("ENV")) == ({"API_TOKEN": "***"}, {})
     assert rerun_config == recorded
     assert (recorded["TIMEOUT"], recorded["RETRY"], recorded["FAIL_PERCENT"]) == (30, 1, 50)
+
+
+def test_output_cut_at_max_output_reruns_the_same(tmp_path: Path) -> None:
+    # The log keeps the cut output; playing it back must not read as uncut.
+    config = Config(MAX_OUTPUT=4)
+    inventory = Inventory((["@local"], {}))
+    log = MemoryEventLog()
+    state = State(inventory, config, log=log)
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text("from eventstate.operations import server\nserver.shell('echo 0123456789')\n")
+    record_deploy(state, "@local", str(deploy), {"dry": False, "serial": False})
+    run_deploy(state, str(deploy), compile_deploy_file(deploy))
+    (command,) = [e for e in read_events(log, state.run_id) if isinstance(e, CommandExecuted)]
+    assert (command.stdout, command.truncated) == ("0123", True)
+    report = rerun(log, state.run_id)
+    assert report.same, "\n".join(report.divergence.lines())  # type: ignore[union-attr]
 
 
 def test_a_run_recorded_by_an_older_version_reruns(

@@ -43,12 +43,15 @@ class CommandResult:
         exit_code: Its exit status; None if it never finished (timeout).
         stdout: Standard output, decoded.
         stderr: Standard error, decoded.
+        truncated: Whether the connector already cut the output (a playback of a
+            recorded run returns it as the log kept it).
     """
 
     success: bool
     exit_code: int | None
     stdout: str = ""
     stderr: str = ""
+    truncated: bool = False
 
 
 def shell_argv(command: str, options: CommandOptions) -> list[str]:

@@ -52,7 +52,13 @@ class PlaybackConnector(Connector):
             return CommandResult(
                 False, None, "", f"rerun: expected {expected.command!r}, got {shown!r}"
             )
-        return CommandResult(expected.success, expected.exit_code, expected.stdout, expected.stderr)
+        return CommandResult(
+            expected.success,
+            expected.exit_code,
+            expected.stdout,
+            expected.stderr,
+            truncated=expected.truncated,
+        )
 
     def run_shell_command(self, command: StringCommand, options: CommandOptions) -> CommandResult:
         """The recorded answer to ``command``."""
