@@ -44,7 +44,14 @@ def _tops(modules: set[str]) -> set[str]:
         # Reading the past: stores and projections, never the engine or gevent.
         (
             "eventstate.replay",
-            {"gevent", "eventstate.state", "eventstate.recorder", "eventstate.execute"},
+            {
+                "gevent",
+                "sqlite3",
+                "sqlite_utils",
+                "eventstate.state",
+                "eventstate.recorder",
+                "eventstate.execute",
+            },
         ),
         # The root re-exports lazily: importing it loads nothing heavy.
         ("eventstate", {"gevent", "sqlite_utils", "eventstate.state", "eventstate.projections"}),
