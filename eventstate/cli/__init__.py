@@ -25,7 +25,7 @@ from eventstate.cli.audit import (
     timeline,
     verify,
 )
-from eventstate.cli.base import one_line
+from eventstate.cli.base import fail
 from eventstate.cli.deploy import deploy
 from eventstate.errors import UsageError
 
@@ -39,7 +39,7 @@ class _Commands(click.Group):
         try:
             return super().invoke(ctx)
         except UsageError as error:
-            raise one_line(str(error)) from None
+            fail(str(error))
 
 
 @click.group(cls=_Commands)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -17,8 +17,8 @@ __all__ = [
     "DEFAULT_DB",
     "HOST_HEADERS",
     "db_option",
+    "fail",
     "host_table",
-    "one_line",
     "table",
     "user_errors",
 ]
@@ -43,11 +43,10 @@ db_option: Callable[[Callable[..., Any]], Callable[..., Any]] = click.option(
 )
 
 
-def one_line(message: str) -> click.ClickException:
-    """What click prints as ``Error: message`` on stderr, with exit status 2."""
-    error = click.ClickException(message)
-    error.exit_code = 2
-    return error
+def fail(message: str) -> NoReturn:
+    """End the command: ``Error: message`` on stderr, exit status 2."""
+    click.echo(f"Error: {message}", err=True)
+    raise click.exceptions.Exit(2)
 
 
 @contextmanager
@@ -62,7 +61,7 @@ def user_errors(debug: bool = False) -> Iterator[None]:
     except EventstateError as error:
         if debug:
             raise
-        raise one_line(str(error)) from None
+        fail(str(error))
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
