@@ -22,20 +22,19 @@ class HostConnections:
     """Each host's connector and whether it is connected, for one run.
 
     Args:
-        hosts: The inventory's hosts. Every ``@connector`` they name is looked
-            up now, so that an unknown one is an error before anything runs.
+        hosts: The inventory's hosts. Every connector they name is looked up
+            now, so that an unknown one is an error before anything runs.
+        connect_timeout: Seconds a connection may take (``Config.CONNECT_TIMEOUT``).
 
     Raises:
         ConnectorNotFoundError: a host names a connector that is not installed.
-            (Hosts reached over SSH are checked when they connect: a missing
-            SSH connector is that host's connect failure.)
     """
 
-    def __init__(self, hosts: Iterable[Host]) -> None:
-        self._classes: dict[str, type[Connector]] = {}
-        for host in hosts:
-            if host.connector_name != "ssh":
-                self._classes[host.name] = get_connector(host.connector_name)
+    def __init__(self, hosts: Iterable[Host], *, connect_timeout: float = 10) -> None:
+        self.connect_timeout = connect_timeout
+        self._classes: dict[str, type[Connector]] = {
+            host.name: get_connector(host.connector_name) for host in hosts
+        }
         self._connectors: dict[str, Connector] = {}
 
     def use(self, host: Host, connector: Connector) -> None:
@@ -57,7 +56,9 @@ class HostConnections:
                     connector_class = get_connector(host.connector_name)
                 except ConnectorNotFoundError as error:
                     raise ConnectError(str(error)) from None
-            connector = connector_class(host.name, host.data, host.connector_arg)
+            connector = connector_class(
+                host.name, host.data, host.connector_arg, connect_timeout=self.connect_timeout
+            )
             self._connectors[host.name] = connector
         return connector
 

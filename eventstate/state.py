@@ -255,7 +255,9 @@ class State:
         self.inventory = inventory
         self.config = config
         #: Each host's connector, made on first use; unknown ``@connector`` names fail here.
-        self.connections = connections or HostConnections(inventory)
+        self.connections = connections or HostConnections(
+            inventory, connect_timeout=config.CONNECT_TIMEOUT
+        )
         #: Facts gathered during the run, by host, fact, arguments and sudo.
         self.facts: dict[tuple[Any, ...], Any] = {}
         #: Each host's runtime op data (command generators): code, so never in the log.

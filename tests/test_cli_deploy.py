@@ -74,7 +74,7 @@ def test_an_unknown_connector_is_one_line_and_records_nothing(
     result = _deploy(runner, "@local,@nope/x", str(EXAMPLES / "deploy.py"))
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        "Error: no connector called 'nope' (installed: docker, local, sim)"
+        "Error: no connector called 'nope' (installed: docker, local, sim, ssh)"
     ]
     assert not (tmp_path / "eventstate.db").exists()
 

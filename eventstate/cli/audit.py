@@ -138,6 +138,7 @@ def _host_rows(view: StateView) -> list[dict[str, Any]]:
             "ops_change": row[3],
             "ops_no_change": row[4],
             "results": view.results[row[0]].as_dict(),
+            "connect_error": view.host_sets.connect_errors.get(row[0]),
         }
         for row in host_table(view)
     ]
@@ -204,6 +205,12 @@ def show(run_id: str, db: str, as_json: bool) -> None:
     click.echo("")
     for line in table(HOST_HEADERS, host_table(view)):
         click.echo(line)
+    connect_errors = view.host_sets.connect_errors
+    if connect_errors:
+        click.echo("\nhosts that could not connect")
+        for name in view.run.hosts:
+            if name in connect_errors:
+                click.echo(f"  [{name}] {connect_errors[name]}")
     if failures:
         click.echo("\noperations with errors")
         for failure in failures:

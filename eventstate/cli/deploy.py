@@ -67,10 +67,10 @@ def deploy(
         code = compile_deploy_file(deploy_file)
         hosts = load_inventory(inventory)
         initial_limit = hosts_in_limit(hosts, limit)
+        config = Config(PARALLEL=parallel or 0, FAIL_PERCENT=fail_percent)
         # Made before the log opens: an unknown @connector is found here.
-        connections = HostConnections(hosts)
+        connections = HostConnections(hosts, connect_timeout=config.CONNECT_TIMEOUT)
         log = open_log(db)
-    config = Config(PARALLEL=parallel or 0, FAIL_PERCENT=fail_percent)
     state = State(hosts, config, initial_limit=initial_limit, log=log, connections=connections)
     options = {
         "limit": limit,

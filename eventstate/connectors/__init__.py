@@ -1,4 +1,4 @@
-"""Connectors: ``@local``, ``@docker/NAME``, ``@sim/NAME``, and any installed plugin.
+"""Connectors: SSH (a plain host name), ``@local``, ``@docker/NAME``, ``@sim/NAME``, plugins.
 
 Plugins register under the entry-point group ``eventstate.connectors``
 (``name = "package.module:ConnectorClass"``); a plugin may not replace a
@@ -13,6 +13,7 @@ from eventstate.connectors.base import CommandOptions, CommandResult, Connector,
 from eventstate.connectors.docker import DockerConnector
 from eventstate.connectors.local import LocalConnector
 from eventstate.connectors.sim import SimConnector
+from eventstate.connectors.ssh import SshConnector
 from eventstate.errors import ConnectorNotFoundError
 
 __all__ = [
@@ -22,12 +23,13 @@ __all__ = [
     "DockerConnector",
     "LocalConnector",
     "SimConnector",
+    "SshConnector",
     "get_connector",
     "shell_argv",
 ]
 
 _BUILT_IN: dict[str, type[Connector]] = {
-    cls.name: cls for cls in (LocalConnector, DockerConnector, SimConnector)
+    cls.name: cls for cls in (LocalConnector, DockerConnector, SimConnector, SshConnector)
 }
 _plugins: dict[str, type[Connector]] | None = None
 

@@ -85,14 +85,23 @@ class Connector(abc.ABC):
         host_name: The host's name in the inventory (``@sim/web1``, ``web1.example.com``).
         data: The host's data, merged (``ssh_user``, ``sim_seed``...).
         arg: What follows the slash in ``@name/arg``, or None.
+        connect_timeout: Seconds a connection may take (``Config.CONNECT_TIMEOUT``).
     """
 
     name: ClassVar[str]
 
-    def __init__(self, host_name: str, data: Mapping[str, Any], arg: str | None) -> None:
+    def __init__(
+        self,
+        host_name: str,
+        data: Mapping[str, Any],
+        arg: str | None,
+        *,
+        connect_timeout: float = 10,
+    ) -> None:
         self.host_name = host_name
         self.data = data
         self.arg = arg
+        self.connect_timeout = connect_timeout
 
     @classmethod
     def make_names_data(cls, arg: str | None) -> list[tuple[str, dict[str, Any], list[str]]]:

@@ -41,8 +41,15 @@ class SimConnector(Connector):
 
     name = "sim"
 
-    def __init__(self, host_name: str, data: Mapping[str, Any], arg: str | None) -> None:
-        super().__init__(host_name, data, arg)
+    def __init__(
+        self,
+        host_name: str,
+        data: Mapping[str, Any],
+        arg: str | None,
+        *,
+        connect_timeout: float = 10,
+    ) -> None:
+        super().__init__(host_name, data, arg, connect_timeout=connect_timeout)
         self.seed = data.get("sim_seed", 0)
         self.latency = float(data.get("sim_latency", 0) or 0)
         self.fail_rate = float(data.get("sim_fail_rate", 0) or 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import re
 import shlex
 import weakref
@@ -159,6 +160,7 @@ def put(
     mode: int | str | None = None,
     user: str | None = None,
     group: str | None = None,
+    create_remote_dir: bool = True,
 ) -> Iterator[Any]:
     """Upload a local file (or file-like object) to ``dest``; only if the content differs.
 
@@ -168,9 +170,13 @@ def put(
         mode: Its permissions.
         user: Its owner.
         group: Its group.
+        create_remote_dir: Create ``dest``'s directory when it is missing (as pyinfra).
     """
     _, host = current()
     content = _read(src)
+    parent = posixpath.dirname(dest)
+    if create_remote_dir and parent and not host.get_fact(Directory, parent):
+        yield f"mkdir -p {shlex.quote(parent)}"
     remote_hash = host.get_fact(Sha256File, dest)
     if remote_hash != hashlib.sha256(content).hexdigest():
         yield FileUploadCommand(content, dest)

@@ -1,0 +1,236 @@
+"""SSH hosts: a plain host name (or ``@ssh/NAME``), through the OpenSSH client.
+
+One connection per host for the whole run: ``connect`` starts an OpenSSH
+master (``ControlMaster``) on a private control socket, and every command is a
+new session multiplexed over it -- one round trip, no new handshake. The
+user's ``~/.ssh/config`` (HostName, User, Port, IdentityFile, ProxyJump...),
+ssh-agent and known_hosts work as they do for ``ssh`` itself.
+
+Host data, with pyinfra 3.10's names (each overrides the ssh_config's):
+
+``ssh_hostname``   the address to connect to (default: the host's name)
+``ssh_port``       the port
+``ssh_user``       the user
+``ssh_key``        a private key file
+``ssh_allow_agent``  use ssh-agent (default True)
+``ssh_known_hosts_file``  the known_hosts file (default: ssh_config's)
+``ssh_strict_host_key_checking``  ``yes`` (default), ``accept-new`` or ``no``
+``ssh_config_file``  the ssh_config file (default: ``~/.ssh/config``)
+``ssh_connect_retries``  more tries after a failed connect (default 0)
+``ssh_connect_retry_min_delay`` / ``ssh_connect_retry_max_delay``  seconds between
+                   tries (default 0.1 / 0.5), drawn from the host's name: deterministic
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+import shutil
+import tempfile
+from collections.abc import Mapping
+from hashlib import blake2b
+from pathlib import Path
+from typing import Any
+
+import gevent
+from gevent import subprocess
+
+from eventstate.commands import StringCommand
+from eventstate.connectors.base import CommandOptions, CommandResult, Connector, shell_argv
+from eventstate.connectors.process import run_process
+from eventstate.errors import ConnectError
+
+__all__ = ["SshConnector", "connect_failure_reason"]
+
+#: The OpenSSH client.
+SSH = "ssh"
+
+# ssh exits 255 when the connection (not the remote command) failed.
+_CONNECTION_FAILED = 255
+# How much longer than a command's _timeout the local client may take before it is
+# killed: the remote `timeout` ends the command first, and its exit status says so.
+_TIMEOUT_GRACE = 5.0
+# What the remote `timeout` exits with when it ended the command: TERM, or KILL after.
+_TIMED_OUT = (124, 137)
+_STRICT = {"yes": "yes", "accept-new": "accept-new", "no": "no", True: "yes", False: "no"}
+
+
+def connect_failure_reason(host: str, stderr: str) -> str:
+    """A short, specific reason from what ``ssh`` said when it could not connect."""
+    text = stderr.strip()
+    if "REMOTE HOST IDENTIFICATION HAS CHANGED" in text:
+        line = re.search(r"Offending \S+ key in (\S+):(\d+)", text)
+        where = f" ({Path(line[1]).name} line {line[2]})" if line else ""
+        return f"host key mismatch for {host}{where}"
+    if re.search(r"No \S+ host key is known for|Host key verification failed", text):
+        return f"host key unknown for {host} (not in known_hosts)"
+    if "Permission denied" in text:
+        methods = re.search(r"Permission denied \(([^)]*)\)", text)
+        return f"authentication failed for {host}" + (f" ({methods[1]})" if methods else "")
+    if "Could not resolve hostname" in text:
+        return f"cannot resolve {host}"
+    if "Connection refused" in text:
+        return f"connection refused by {host}"
+    if "timed out" in text:
+        return f"timed out connecting to {host}"
+    if "Connection closed" in text or "Connection reset" in text:
+        return f"connection to {host} closed by the server"
+    last = text.splitlines()[-1] if text else "ssh failed"
+    return f"cannot connect to {host}: {last}"
+
+
+class SshConnector(Connector):
+    """Reaches a host over SSH with one multiplexed OpenSSH connection per run."""
+
+    name = "ssh"
+
+    def __init__(
+        self,
+        host_name: str,
+        data: Mapping[str, Any],
+        arg: str | None,
+        *,
+        connect_timeout: float = 10,
+    ) -> None:
+        super().__init__(host_name, data, arg, connect_timeout=connect_timeout)
+        self.hostname = str(data.get("ssh_hostname") or arg or host_name)
+        self._directory: str | None = None
+        self._options = self._client_options()
+
+    def _client_options(self) -> list[str]:
+        data = self.data
+        options = ["-F", str(data.get("ssh_config_file") or os.path.expanduser("~/.ssh/config"))]
+        if not Path(options[1]).exists():
+            options = ["-F", os.devnull]  # no ssh_config: ssh's defaults
+        options += ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={int(self.connect_timeout)}"]
+        strict = data.get("ssh_strict_host_key_checking", "yes")
+        if strict not in _STRICT:
+            raise ConnectError(
+                f"ssh_strict_host_key_checking must be yes, accept-new or no, not {strict!r}"
+            )
+        options += ["-o", f"StrictHostKeyChecking={_STRICT[strict]}"]
+        if data.get("ssh_known_hosts_file"):
+            options += ["-o", f"UserKnownHostsFile={data['ssh_known_hosts_file']}"]
+        if data.get("ssh_port"):
+            options += ["-p", str(int(data["ssh_port"]))]
+        if data.get("ssh_user"):
+            options += ["-l", str(data["ssh_user"])]
+        if data.get("ssh_key"):
+            options += ["-i", str(data["ssh_key"]), "-o", "IdentitiesOnly=yes"]
+        if data.get("ssh_allow_agent", True) is False:
+            options += ["-o", "IdentityAgent=none"]
+        return options
+
+    @property
+    def _control_path(self) -> str:
+        assert self._directory is not None
+        return os.path.join(self._directory, "control")
+
+    def _ssh(self, *args: str) -> list[str]:
+        return [SSH, *self._options, "-S", self._control_path, *args]
+
+    def connect(self) -> None:
+        """Open the host's master connection, retrying as ``ssh_connect_retries`` says.
+
+        Raises:
+            ConnectError: with a short reason (refused, timed out, unknown or
+                changed host key, authentication failed, cannot resolve).
+        """
+        # A short private path: a unix socket path may not exceed 108 bytes.
+        self._directory = tempfile.mkdtemp(prefix="es-ssh-")
+        retries = int(self.data.get("ssh_connect_retries", 0) or 0)
+        for attempt in range(retries + 1):
+            reason = self._start_master()
+            if reason is None:
+                return
+            if attempt < retries:
+                gevent.sleep(self._retry_delay(attempt))
+        self._remove_directory()
+        raise ConnectError(reason)
+
+    def _retry_delay(self, attempt: int) -> float:
+        low = float(self.data.get("ssh_connect_retry_min_delay", 0.1) or 0)
+        high = float(self.data.get("ssh_connect_retry_max_delay", 0.5) or low)
+        # Drawn from the host and attempt, not a shared random generator: reruns agree.
+        digest = blake2b(f"{self.host_name}\x1f{attempt}".encode(), digest_size=8).digest()
+        return low + (high - low) * int.from_bytes(digest, "big") / 2**64
+
+    def _start_master(self) -> str | None:
+        # ControlPersist puts the master in the background once `true` has run. It
+        # keeps its stdout and stderr open, so they go to /dev/null and a file, not pipes.
+        log = os.path.join(self._directory or "", "master.log")
+        argv = [
+            *self._ssh("-o", "ControlMaster=yes", "-o", "ControlPersist=yes"),
+            self.hostname,
+            "true",
+        ]
+        with open(log, "wb") as stderr:
+            process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
+            )
+            try:
+                code = process.wait(timeout=self.connect_timeout + 5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                return f"timed out connecting to {self.hostname}"
+        if code == 0:
+            return None
+        return connect_failure_reason(self.hostname, Path(log).read_text(errors="replace"))
+
+    def _remote(self, command: str, options: CommandOptions) -> str:
+        argv = shell_argv(command, options)
+        if options.timeout is not None:
+            # The remote `timeout` ends the command (and its process group) there:
+            # closing the session alone would leave it running without a terminal.
+            # TERM first, then KILL: killed outright, `timeout` would die with it and
+            # the session end with a signal instead of its exit status, 124.
+            shell = argv.index(options.shell_executable)
+            argv[shell:shell] = ["timeout", "-k", "2", f"{options.timeout:g}"]
+        return shlex.join(argv)
+
+    def _run(self, remote: str, options: CommandOptions, stdin: bytes | None) -> CommandResult:
+        local = CommandOptions(
+            timeout=None if options.timeout is None else options.timeout + _TIMEOUT_GRACE,
+            success_exit_codes=options.success_exit_codes,
+        )
+        result = run_process(
+            [*self._ssh("-o", "ControlMaster=no"), self.hostname, "--", remote], local, stdin
+        )
+        if result.exit_code == _CONNECTION_FAILED:
+            reason = connect_failure_reason(self.hostname, result.stderr)
+            return CommandResult(False, None, result.stdout, f"connection lost: {reason}")
+        if options.timeout is not None and result.exit_code in _TIMED_OUT:
+            return CommandResult(
+                False, None, result.stdout, result.stderr + f"\ntimed out after {options.timeout}s"
+            )
+        return result
+
+    def run_shell_command(self, command: StringCommand, options: CommandOptions) -> CommandResult:
+        """Run ``command`` on the host, in a new session over the host's connection."""
+        return self._run(self._remote(command.raw(), options), options, None)
+
+    def put_file(self, content: bytes, dest: str, options: CommandOptions) -> CommandResult:
+        """Write ``content`` to ``dest`` on the host, streamed over the connection."""
+        return self._run(self._remote(f"cat > {shlex.quote(dest)}", options), options, content)
+
+    def disconnect(self) -> None:
+        """Close the master connection."""
+        if self._directory is None:
+            return
+        with contextlib.suppress(OSError):
+            subprocess.run(
+                [*self._ssh("-O", "exit"), self.hostname],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=10,
+            )
+        self._remove_directory()
+
+    def _remove_directory(self) -> None:
+        if self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)
+            self._directory = None

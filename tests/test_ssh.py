@@ -1,0 +1,228 @@
+"""SSH hosts against a real OpenSSH server on loopback: deploys, and each way to fail.
+
+The server is Debian's sshd, started for the session by :mod:`ssh_server`
+on 127.0.0.2-5 (one daemon, several hosts); nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from ssh_server import SshServer, free_port, running_sshd
+
+from eventstate import Config, Inventory, State
+from eventstate.cli import main
+from eventstate.commands import FunctionCommand
+from eventstate.connect import connect_all, disconnect_all
+from eventstate.errors import NoHostsRemainingError
+from eventstate.events import CommandExecuted, HostConnectFailed
+from eventstate.execute import run_ops
+from eventstate.operation import add_op, operation
+from eventstate.operations import server
+from eventstate.replay import read_events
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
+    with running_sshd(tmp_path_factory.mktemp("sshd")) as running:
+        yield running
+
+
+def _inventory_file(path: Path, sshd: SshServer, hosts: dict[str, dict[str, Any]]) -> Path:
+    """An inventory file: each host name with the server's data and its own extra."""
+    entries = ", ".join(f"({name!r}, {sshd.host_data(**extra)!r})" for name, extra in hosts.items())
+    path.write_text(f"hosts = [{entries}]\n")
+    return path
+
+
+def _cli(*args: str) -> Any:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+DEPLOY = """\
+from io import StringIO
+from eventstate.context import current_host
+from eventstate.operations import files, server
+
+root = "{root}/" + current_host().name
+files.directory(root, mode=750)
+files.file(root + "/app.conf", mode=640)
+files.line(root + "/app.conf", "listen = 8080")
+files.put(StringIO("hello over ssh\\n"), root + "/site/index.html", mode=644)
+server.shell("echo $GREETING from $(pwd)", _env={{"GREETING": "hi"}}, _chdir=root)
+"""
+
+
+def test_a_deploy_over_ssh_then_nothing_changes(sshd: SshServer, tmp_path: Path) -> None:
+    root = tmp_path / "remote"
+    inventory = _inventory_file(
+        tmp_path / "inventory.py",
+        sshd,
+        {"127.0.0.2": {}, "127.0.0.3": {}, "@ssh/web": {"ssh_hostname": "127.0.0.4"}},
+    )
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(DEPLOY.format(root=root))
+    db = str(tmp_path / "log.db")
+
+    first = _cli("deploy", str(inventory), str(deploy), "--db", db)
+    assert first.exit_code == 0, first.output
+    for name in ("127.0.0.2", "127.0.0.3", "@ssh/web"):
+        site = root / name
+        assert (site / "site" / "index.html").read_text() == "hello over ssh\n"
+        assert (site / "app.conf").read_text() == "listen = 8080\n"
+        assert oct((site / "app.conf").stat().st_mode & 0o777) == "0o640"
+
+    runs = json.loads(_cli("runs", "--db", db, "--json").output)
+    (run,) = runs
+    assert (run["status"], run["failed"]) == ("success", 0)
+    shown = json.loads(_cli("show", run["run_id"], "--db", db, "--json").output)
+    assert {host["host"]: host["status"] for host in shown["hosts"]} == dict.fromkeys(
+        ("127.0.0.2", "127.0.0.3", "@ssh/web"), "ok"
+    )
+    events = _cli("events", run["run_id"], "--db", db, "--type", "CommandExecuted", "--json")
+    echoed = [
+        json.loads(line)
+        for line in events.output.splitlines()
+        if json.loads(line)["command"].startswith("echo")
+    ]
+    assert {event["stdout"] for event in echoed} == {
+        f"hi from {root / name}\n" for name in ("127.0.0.2", "127.0.0.3", "@ssh/web")
+    }
+
+    second = _cli("deploy", str(inventory), str(deploy), "--db", db)
+    assert second.exit_code == 0, second.output
+    second_run = json.loads(_cli("runs", "--db", db, "--json").output)[0]
+    # Only the shell command runs again: every file op finds the host as it wants it.
+    assert second_run["changed"] == 3
+
+
+def test_one_connection_per_host_for_the_whole_run(sshd: SshServer, tmp_path: Path) -> None:
+    marker = f"one-connection-{time.time_ns()}"
+    inventory = Inventory(([("127.0.0.5", sshd.host_data())], {}))
+    state = State(inventory, Config())
+    connect_all(state)
+    for index in range(5):
+        add_op(state, server.shell, f"echo {marker}-{index}")
+    run_ops(state)
+    disconnect_all(state)
+    state.finish()
+    commands = [e for e in read_events(state.log, state.run_id) if isinstance(e, CommandExecuted)]
+    assert [e.stdout for e in commands] == [f"{marker}-{index}\n" for index in range(5)]
+    # The daemon logs each connection and the address it came in on: the five
+    # commands (and the connect) shared one.
+    on_this_host = f"on 127.0.0.5 port {sshd.port} "
+    connections = [
+        line
+        for line in sshd.log.splitlines()
+        if line.startswith("Connection from") and on_this_host in line
+    ]
+    assert len(connections) == 1, sshd.log
+
+
+def _connect_failure(sshd: SshServer, tmp_path: Path, **data: Any) -> str:
+    """Deploy one op to 127.0.0.2 with ``data``; the recorded connect failure's reason."""
+    inventory = _inventory_file(tmp_path / "inventory.py", sshd, {"127.0.0.2": data})
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text("from eventstate.operations import server\nserver.shell('true')\n")
+    db = str(tmp_path / "log.db")
+    result = _cli("deploy", str(inventory), str(deploy), "--db", db)
+    assert result.exit_code == 1, result.output
+    run_id = json.loads(_cli("runs", "--db", db, "--json").output)[0]["run_id"]
+    listed = _cli("events", run_id, "--db", db, "--type", "HostConnectFailed", "--json")
+    (event,) = [json.loads(line) for line in listed.output.splitlines()]
+    shown = _cli("show", run_id, "--db", db)
+    assert event["error"] in shown.output, shown.output
+    return str(event["error"])
+
+
+def test_a_closed_port_is_connection_refused(sshd: SshServer, tmp_path: Path) -> None:
+    closed = free_port("127.0.0.2")
+    reason = _connect_failure(sshd, tmp_path, ssh_port=closed)
+    assert reason == "connection refused by 127.0.0.2"
+
+
+def test_a_wrong_key_is_an_authentication_failure(sshd: SshServer, tmp_path: Path) -> None:
+    other = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    reason = _connect_failure(sshd, tmp_path, ssh_key=str(other), ssh_allow_agent=False)
+    assert reason == "authentication failed for 127.0.0.2 (publickey)"
+
+
+def test_an_unknown_host_key_is_refused(sshd: SshServer, tmp_path: Path) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    reason = _connect_failure(sshd, tmp_path, ssh_known_hosts_file=str(empty))
+    assert reason == "host key unknown for 127.0.0.2 (not in known_hosts)"
+
+
+def test_a_changed_host_key_names_the_known_hosts_line(sshd: SshServer, tmp_path: Path) -> None:
+    other = tmp_path / "other_host_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    wrong = " ".join(Path(f"{other}.pub").read_text().split()[:2])
+    known = tmp_path / "known_hosts"
+    known.write_text(
+        f"# a comment\n[127.0.0.9]:{sshd.port} {wrong}\n[127.0.0.2]:{sshd.port} {wrong}\n"
+    )
+    reason = _connect_failure(sshd, tmp_path, ssh_known_hosts_file=str(known))
+    assert reason == "host key mismatch for 127.0.0.2 (known_hosts line 3)"
+
+
+def test_accept_new_learns_an_unknown_host_key(sshd: SshServer, tmp_path: Path) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    data = sshd.host_data(
+        ssh_known_hosts_file=str(known), ssh_strict_host_key_checking="accept-new"
+    )
+    state = State(Inventory(([("127.0.0.3", data)], {})), Config())
+    connect_all(state)
+    disconnect_all(state)
+    assert [h.name for h in state.active_hosts] == ["127.0.0.3"]
+    assert "127.0.0.3" in known.read_text()
+
+
+def test_a_timeout_kills_the_remote_command(sshd: SshServer, tmp_path: Path) -> None:
+    marker = f"{time.time_ns() % 10**6}.25"  # a sleep no other process runs
+    state = State(Inventory(([("127.0.0.2", sshd.host_data())], {})), Config())
+    connect_all(state)
+    add_op(state, server.shell, f"sleep {marker}", _timeout=1)
+    started = time.monotonic()
+    with pytest.raises(NoHostsRemainingError):
+        run_ops(state)
+    assert time.monotonic() - started < 10
+    (command,) = [e for e in read_events(state.log, state.run_id) if isinstance(e, CommandExecuted)]
+    assert not command.success and "timed out after 1s" in command.stderr
+    time.sleep(0.2)
+    left = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True)
+    assert left.stdout == "", "the remote command outlived its timeout"
+    disconnect_all(state)
+
+
+@operation
+def _kill_the_server(doomed: SshServer) -> Iterator[FunctionCommand]:
+    yield FunctionCommand(lambda state, host: doomed.kill())
+
+
+def test_a_server_gone_mid_run_fails_the_op_with_the_reason(tmp_path: Path) -> None:
+    # A server of its own, to kill between two ops.
+    with running_sshd(tmp_path / "doomed", hosts=1) as doomed:
+        name = doomed.addresses[0]
+        state = State(Inventory(([(name, doomed.host_data())], {})), Config())
+        connect_all(state)
+        add_op(state, server.shell, "true")
+        add_op(state, _kill_the_server, doomed)
+        add_op(state, server.shell, "echo after")
+        with pytest.raises(NoHostsRemainingError):
+            run_ops(state)
+    events = list(read_events(state.log, state.run_id))
+    commands = [e for e in events if isinstance(e, CommandExecuted)]
+    assert [c.success for c in commands] == [True, True, False]
+    assert commands[-1].stderr.startswith("connection lost: ")
+    assert [h.name for h in state.failed_hosts] == [name]
+    assert not [e for e in events if isinstance(e, HostConnectFailed)]
