@@ -9,7 +9,7 @@ nothing and fires no callbacks: :mod:`eventstate.connect` does both around it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from eventstate.connectors import Connector, get_connector
 from eventstate.errors import ConnectError, ConnectorNotFoundError
@@ -25,22 +25,28 @@ class HostConnections:
         hosts: The inventory's hosts. Every connector they name is looked up
             now, so that an unknown one is an error before anything runs.
         connect_timeout: Seconds a connection may take (``Config.CONNECT_TIMEOUT``).
+        connectors: Connectors already made, by host name: those hosts are reached
+            through them, whatever their names ask for (a rerun plays a recorded
+            run back this way, with no connector of the recorded run installed).
 
     Raises:
         ConnectorNotFoundError: a host names a connector that is not installed.
     """
 
-    def __init__(self, hosts: Iterable[Host], *, connect_timeout: float = 10) -> None:
+    def __init__(
+        self,
+        hosts: Iterable[Host],
+        *,
+        connect_timeout: float = 10,
+        connectors: Mapping[str, Connector] | None = None,
+    ) -> None:
         self.connect_timeout = connect_timeout
+        self._connectors: dict[str, Connector] = dict(connectors or {})
         self._classes: dict[str, type[Connector]] = {
-            host.name: get_connector(host.connector_name) for host in hosts
+            host.name: get_connector(host.connector_name)
+            for host in hosts
+            if host.name not in self._connectors
         }
-        self._connectors: dict[str, Connector] = {}
-
-    def use(self, host: Host, connector: Connector) -> None:
-        """Reach ``host`` through ``connector`` (a rerun plays a recorded run back this way)."""
-        self._connectors[host.name] = connector
-        host.connected = False
 
     def connector(self, host: Host) -> Connector:
         """The connector of ``host``, made on first use (not connected by this).
@@ -56,9 +62,16 @@ class HostConnections:
                     connector_class = get_connector(host.connector_name)
                 except ConnectorNotFoundError as error:
                     raise ConnectError(str(error)) from None
-            connector = connector_class(
-                host.name, host.data, host.connector_arg, connect_timeout=self.connect_timeout
-            )
+            try:
+                connector = connector_class(
+                    host.name, host.data, host.connector_arg, connect_timeout=self.connect_timeout
+                )
+            except TypeError as error:
+                # A plugin written for another signature: the host's failure, in one line.
+                raise ConnectError(
+                    f"connector {connector_class.__name__} cannot be made for {host.name}: {error}"
+                    " (connectors take (host_name, data, arg, *, connect_timeout))"
+                ) from None
             self._connectors[host.name] = connector
         return connector
 

@@ -2,7 +2,7 @@
 
 ``rerun`` rebuilds the deploy from what the run recorded -- its inventory and
 deploy code (``DeployLoaded``), its config -- and runs it with every host's
-connector replaced by a :class:`ReplayConnector` that answers each command
+connector replaced by a :class:`PlaybackConnector` that answers each command
 with the recorded outcome. No host is touched. The new events are compared
 with the recorded ones, host by host and for the run as a whole: the same
 events in the same per-host order, or the first divergence with both sides.
@@ -19,6 +19,8 @@ import attrs
 
 from eventstate.codec import EventCodec
 from eventstate.config import Config
+from eventstate.connections import HostConnections
+from eventstate.connectors.base import Connector
 from eventstate.connectors.playback import PlaybackConnector
 from eventstate.deploy import inventory_from_source, load_inventory, run_deploy
 from eventstate.errors import NotRerunnableError
@@ -182,8 +184,23 @@ def rerun(log: EventLog, run_id: str, codec: EventCodec | None = None) -> RerunR
     config = Config.from_snapshot(started.config)
     first_limit = next((e for e in recorded if isinstance(e, LimitSet)), None)
     limit = None if first_limit is None or first_limit.hosts is None else list(first_limit.hosts)
+    commands: dict[str, list[CommandExecuted]] = {}
+    connect_errors: dict[str, str] = {}
+    for event in recorded:
+        if isinstance(event, CommandExecuted):
+            commands.setdefault(event.host, []).append(event)
+        elif isinstance(event, HostConnectFailed):
+            connect_errors[event.host] = event.error
+    # Every host played back from the log: no recorded connector need be installed.
+    playback: dict[str, Connector] = {
+        host.name: PlaybackConnector(
+            host.name, commands.get(host.name, []), connect_errors.get(host.name)
+        )
+        for host in inventory
+    }
+    connections = HostConnections(inventory, connectors=playback)
     rerun_log = MemoryEventLog()
-    state = State(inventory, config, initial_limit=limit, log=rerun_log)
+    state = State(inventory, config, initial_limit=limit, log=rerun_log, connections=connections)
     state.record(
         DeployLoaded,
         inventory=loaded.inventory,
@@ -192,18 +209,6 @@ def rerun(log: EventLog, run_id: str, codec: EventCodec | None = None) -> RerunR
         deploy_source=loaded.deploy_source,
         options=options,
     )
-
-    commands: dict[str, list[CommandExecuted]] = {}
-    connect_errors: dict[str, str] = {}
-    for event in recorded:
-        if isinstance(event, CommandExecuted):
-            commands.setdefault(event.host, []).append(event)
-        elif isinstance(event, HostConnectFailed):
-            connect_errors[event.host] = event.error
-    for host in inventory:
-        recorded_commands = commands.get(host.name, [])
-        playback = PlaybackConnector(host.name, recorded_commands, connect_errors.get(host.name))
-        state.connections.use(host, playback)
 
     code = compile(loaded.deploy_source, loaded.deploy_file, "exec")
     # Hosts failing (a DeployError) is a run's outcome: run_deploy records it and returns.

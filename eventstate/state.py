@@ -220,8 +220,9 @@ class State:
 
         Args:
             inventory: The hosts of the deploy.
-            config: The settings; a default :class:`Config` if None. With
-                ``PARALLEL`` 0 it becomes ``min(cpus * 20, hosts, MAX_PARALLEL)``.
+            config: The settings; a default :class:`Config` if None. The State
+                keeps its own copy (``state.config``); with ``PARALLEL`` 0 the copy's
+                is ``min(cpus * 20, hosts, MAX_PARALLEL)``.
             initial_limit: Hosts (or names) to limit the deploy to.
             log: Where events go; an in-memory log if None.
             run_id: The run's id; a new one if None.
@@ -236,11 +237,12 @@ class State:
             )
         if not isinstance(inventory, Inventory):
             raise InventoryError(f"State needs an Inventory, not {type(inventory).__name__}")
-        if config is None:
-            config = Config()
+        # The run's own copy, always: the caller's config is never changed (PARALLEL
+        # resolved below), and changing it later does not change a running deploy.
+        config = Config() if config is None else config.copy()
         if not config.PARALLEL:
             # About 20 connections per core, as pyinfra (which has not benchmarked it either).
-            config = config.copy(PARALLEL=min(cpu_count() * 20, len(inventory), MAX_PARALLEL))
+            config.PARALLEL = min(cpu_count() * 20, len(inventory), MAX_PARALLEL)
         elif config.PARALLEL > MAX_PARALLEL:
             logger.warning(
                 "Parallel set to %s, but this may hit the open files limit of %s.\n"

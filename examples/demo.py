@@ -19,13 +19,14 @@ import sys
 from eventstate import (
     Config,
     DeployError,
+    EventLog,
     Inventory,
     OpOutcome,
     RunStatus,
-    SqliteEventLog,
     State,
     StateStage,
     StoreError,
+    open_log,
 )
 from eventstate.replay import rebuild, verify_run
 
@@ -41,7 +42,7 @@ def op_hash(op_order: tuple[int, ...]) -> str:
     return hashlib.sha1(repr(op_order).encode()).hexdigest()
 
 
-def deploy(log: SqliteEventLog, seed: int) -> str:
+def deploy(log: EventLog, seed: int) -> str:
     """Run the demo deploy into ``log``; returns its run id."""
     rng = random.Random(seed)
     inventory = Inventory(
@@ -93,7 +94,7 @@ def deploy(log: SqliteEventLog, seed: int) -> str:
 
 def audit(path: str, run_id: str) -> None:
     """Print what the log alone says of ``run_id``."""
-    with SqliteEventLog(path, create=False) as log:
+    with open_log(path, create=False) as log:
         view = rebuild(log, run_id)
         report = verify_run(log, run_id)
         runs = log.runs()
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7, help="outcomes seed (default: %(default)s)")
     options = parser.parse_args(argv)
     try:
-        with SqliteEventLog(options.db) as log:
+        with open_log(options.db) as log:
             run_id = deploy(log, options.seed)
         audit(options.db, run_id)
     except StoreError as error:

@@ -15,13 +15,13 @@ from eventstate.replay.export import (
     verify_export,
 )
 from eventstate.replay.info import RunInfo
-from eventstate.replay.log import ReplayLog, RunListing, UnknownRunError, open_log
+from eventstate.replay.log import ReplayLog, RunListing, UnknownRunError, read_log
 from eventstate.replay.rebuild import read_events, rebuild
 from eventstate.replay.run import Run
 from eventstate.replay.verify import VerifyReport, verify_events, verify_run
 
 #: ``replay.open(path)``: open a stored log for reading.
-open = open_log
+open = read_log
 
 __all__ = [
     "ReplayLog",
@@ -35,9 +35,9 @@ __all__ = [
     "export_lines",
     "import_runs",
     "open",
-    "open_log",
     "read_events",
     "read_export",
+    "read_log",
     "rebuild",
     "verify_events",
     "verify_export",

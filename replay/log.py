@@ -14,10 +14,10 @@ from eventstate.errors import EventstateError, UnknownRunError
 from eventstate.events import Event
 from eventstate.replay.info import RunInfo
 from eventstate.replay.run import Run
-from eventstate.stores import open_log as open_store
+from eventstate.stores import open_log
 from eventstate.stores.base import EventLog
 
-__all__ = ["ReplayLog", "RunInfo", "RunListing", "UnknownRunError", "open_log"]
+__all__ = ["ReplayLog", "RunInfo", "RunListing", "UnknownRunError", "read_log"]
 
 
 @attrs.define
@@ -129,7 +129,7 @@ class ReplayLog:
         self.close()
 
 
-def open_log(url: str | os.PathLike[str]) -> ReplayLog:
+def read_log(url: str | os.PathLike[str]) -> ReplayLog:
     """Open the log ``url`` names, a path or a store URL, for reading.
 
     ``url`` takes the forms :func:`eventstate.stores.open_log` does.
@@ -138,4 +138,4 @@ def open_log(url: str | os.PathLike[str]) -> ReplayLog:
         StoreError: there is no log there, it is not an eventstate log, or a
             newer eventstate wrote it.
     """
-    return ReplayLog(open_store(url, create=False))
+    return ReplayLog(open_log(url, create=False))

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from eventstate.cli import main
-from eventstate.replay import open_log
+from eventstate.replay import read_log
 from eventstate.replay.diff import diff_runs
 from eventstate.replay.step import Change, changes
 
@@ -31,7 +31,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[st
         for args in ([*EXAMPLE], [*EXAMPLE], ["@local,@sim/a", str(failing)]):
             result = runner.invoke(main, ["deploy", *args, "--db", str(path)])
             assert result.exit_code in (0, 1), result.output
-        with open_log(path) as log:
+        with read_log(path) as log:
             ids = log.run_ids()
         yield path, ids
     finally:
@@ -48,7 +48,7 @@ def test_step_prints_each_event_and_what_it_changed(db: tuple[Path, list[str]]) 
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     event_lines = [line for line in lines if not line.startswith("          ")]
-    with open_log(path) as log:
+    with read_log(path) as log:
         assert len(event_lines) == log.run(failed).last_seq
     assert "          current_stage: 'Setup' -> 'Connect'" in lines
     assert "          failed_hosts: [] -> ['@local']" in lines
@@ -98,7 +98,7 @@ def test_diff_of_a_run_with_itself_is_empty(db: tuple[Path, list[str]]) -> None:
 
 def test_diff_names_hosts_and_new_failures(db: tuple[Path, list[str]]) -> None:
     path, (first, _, failed) = db
-    with open_log(path) as log:
+    with read_log(path) as log:
         found = diff_runs(log.run(first), log.run(failed))
     assert found.hosts_added == ["@sim/a"]
     assert found.hosts_removed == ["@sim/web1", "@sim/web2", "@sim/web3", "@sim/db1"]

@@ -299,3 +299,42 @@ def test_a_deploy_that_raised_when_recorded_reruns_the_same(tmp_path: Path) -> N
 def test_not_rerunnable_error_lives_in_errors() -> None:
     assert eventstate.rerun.NotRerunnableError is NotRerunnableError
     assert NotRerunnableError.__module__ == "eventstate.errors"
+
+
+def test_a_run_reruns_without_the_connectors_it_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Recorded through a plugin connector, re-run where it is not installed: playback
+    # answers for every host, so nothing of the recorded run's connectors is needed.
+    import sys
+
+    import eventstate.connectors as connectors
+
+    (tmp_path / "gone_connector.py").write_text(
+        "from eventstate.connectors.sim import SimConnector\n"
+        "class GoneConnector(SimConnector):\n"
+        "    name = 'gone'\n"
+    )
+    dist = tmp_path / "gone_connector-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: gone-connector\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[eventstate.connectors]\ngone = gone_connector:GoneConnector\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(connectors, "_plugins", None)
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text("from eventstate.operations import server\nserver.shell('echo hi')\n")
+    log = MemoryEventLog()
+    state = State(load_inventory("@gone/a,@sim/b"), Config(), log=log)
+    record_deploy(state, "@gone/a,@sim/b", str(deploy), {"dry": False, "serial": False})
+    run_deploy(state, str(deploy), compile_deploy_file(deploy))
+
+    monkeypatch.syspath_prepend(str(tmp_path / "nowhere"))
+    sys.path.remove(str(tmp_path))
+    sys.modules.pop("gone_connector", None)
+    monkeypatch.setattr(connectors, "_plugins", None)
+    report = rerun(log, state.run_id)
+    assert report.same, "\n".join(report.divergence.lines())  # type: ignore[union-attr]
+    assert report.compared > 0
+    monkeypatch.setattr(connectors, "_plugins", None)

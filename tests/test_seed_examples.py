@@ -45,7 +45,7 @@ def test_state_initialisation(state: State) -> None:
     assert state.pool.size == 10 and state.fact_pool.size == 10
     # A deliberate difference: no back-pointers from inventory, config or hosts to the
     # State (pyinfra sets ``inventory.state = config.state = host.state = self``).
-    assert state.inventory is inventory and state.config is config
+    assert state.inventory is inventory
     assert not any(hasattr(thing, "state") for thing in (inventory, config, *inventory))
     assert state.callback_handlers == []
     assert set(state.activated_hosts) == set() == set(state.active_hosts) == set(state.failed_hosts)
@@ -60,6 +60,15 @@ def test_state_initialisation(state: State) -> None:
 def test_parallel_defaults_to_twenty_per_cpu_capped_by_hosts() -> None:
     state = State(Inventory((["a", "b", "c"], {})), Config())
     assert min((os.cpu_count() or 1) * 20, 3, MAX_PARALLEL) == state.config.PARALLEL
+
+
+def test_the_callers_config_is_never_changed_nor_shared() -> None:
+    # A deliberate difference: pyinfra writes PARALLEL into the caller's config.
+    config = Config()
+    state = State(Inventory((["a", "b"], {})), config)
+    assert config.PARALLEL == 0 and state.config.PARALLEL == 2
+    config.SUDO = True
+    assert state.config.SUDO is False
 
 
 def test_state_without_inventory_is_not_initialised() -> None:

@@ -15,7 +15,7 @@ from eventstate.execute import run_ops
 from eventstate.operation import add_op
 from eventstate.operations import server
 from eventstate.projections import fold
-from eventstate.replay import open_log
+from eventstate.replay import read_log
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_state_at_equals_the_fold_of_the_first_n_events(
     db: Path, data: st.DataObject, interval: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(replay_run_module, "SNAPSHOT_INTERVAL", interval)
-    with open_log(db) as log:
+    with read_log(db) as log:
         run = log.run(data.draw(st.sampled_from(log.run_ids())))
         events = list(run.events())
         # Several seeks on one log: later ones start from snapshots earlier ones stored.
@@ -64,7 +64,7 @@ def test_state_at_equals_the_fold_of_the_first_n_events(
 
 def test_every_n_on_every_run(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(replay_run_module, "SNAPSHOT_INTERVAL", 5)
-    with open_log(db) as log:
+    with read_log(db) as log:
         for run_id in log.run_ids():
             run = log.run(run_id)
             events = list(run.events())
@@ -75,7 +75,7 @@ def test_every_n_on_every_run(db: Path, monkeypatch: pytest.MonkeyPatch) -> None
 def test_snapshots_of_other_projection_code_are_not_used(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with open_log(db) as log:
+    with read_log(db) as log:
         run = log.run(log.run_ids()[0])
         store = log.log.snapshots()
         # A snapshot that would be wrong -- made by "other code" -- must be ignored.
@@ -90,7 +90,7 @@ def test_snapshots_of_other_projection_code_are_not_used(
 def test_a_restored_view_equals_the_folded_one(db: Path) -> None:
     from eventstate.projections import StateView
 
-    with open_log(db) as log:
+    with read_log(db) as log:
         for run_id in log.run_ids():
             view = log.run(run_id).state()
             restored = StateView.from_json(view.to_json())

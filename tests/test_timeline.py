@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from eventstate.cli import main
-from eventstate.replay import open_log
+from eventstate.replay import read_log
 from eventstate.replay.timeline import timeline_data
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +69,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_timeline_renders_a_bar_per_host_op(db: Path, tmp_path: Path) -> None:
     page = tmp_path / "timeline.html"
-    with open_log(db) as log:
+    with read_log(db) as log:
         (run_id,) = log.run_ids()
         finished = Counter(
             event.outcome.value  # type: ignore[attr-defined]
@@ -95,7 +95,7 @@ def test_the_timeline_renders_a_bar_per_host_op(db: Path, tmp_path: Path) -> Non
 
 
 def test_timeline_data_has_each_ops_span(db: Path) -> None:
-    with open_log(db) as log:
+    with read_log(db) as log:
         data = timeline_data(log.run(log.run_ids()[0]))
     local = next(row for row in data["hosts"] if row["host"] == "@local")
     assert [bar["outcome"] for bar in local["bars"]] == ["success", "ignored_error", "error"]

@@ -17,13 +17,13 @@ from eventstate.cli.base import HOST_HEADERS, db_option, host_table, table, user
 from eventstate.errors import IntegrityError, UsageError
 from eventstate.events import EVENT_TYPES
 from eventstate.projections import HostOp, StateView
-from eventstate.replay import ReplayLog, RunInfo, open_log, verify_run
+from eventstate.replay import ReplayLog, RunInfo, read_log, verify_run
 from eventstate.replay.diff import diff_runs
 from eventstate.replay.export import export_lines, import_runs, read_export, verify_export
 from eventstate.replay.step import step as step_through
 from eventstate.replay.timeline import timeline_html
 from eventstate.rerun import rerun as rerun_run
-from eventstate.stores import open_log as open_store
+from eventstate.stores import open_log, shown_url
 from eventstate.stores.base import StoredEvent
 
 __all__ = [
@@ -47,7 +47,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON, 
 def opened(db: str) -> Iterator[ReplayLog]:
     """The log at ``db``, opened for reading; its problems become one-line errors."""
     with user_errors():
-        log = open_log(db)
+        log = read_log(db)
     try:
         with user_errors():
             yield log
@@ -313,12 +313,12 @@ def import_(path: str, db: str) -> None:
     except IntegrityError as error:
         raise UsageError(f"{path}: {error}") from None
     with user_errors():
-        log = open_store(db)
+        log = open_log(db)
         try:
             import_runs(log, export)
         finally:
             log.close()
-    click.echo(f"imported {export.events} events of {len(export.runs)} run(s) into {db}")
+    click.echo(f"imported {export.events} events of {len(export.runs)} run(s) into {shown_url(db)}")
 
 
 @click.command()

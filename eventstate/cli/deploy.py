@@ -21,7 +21,7 @@ from eventstate.errors import EventstateError, UsageError
 from eventstate.events import RunStatus
 from eventstate.host import Host
 from eventstate.state import BaseStateCallback, State
-from eventstate.stores import open_log
+from eventstate.stores import open_log, shown_url
 
 __all__ = ["deploy"]
 
@@ -71,7 +71,6 @@ def deploy(
         # Made before the log opens: an unknown @connector is found here.
         connections = HostConnections(hosts, connect_timeout=config.CONNECT_TIMEOUT)
         log = open_log(db)
-    state = State(hosts, config, initial_limit=initial_limit, log=log, connections=connections)
     options = {
         "limit": limit,
         "dry": dry,
@@ -80,7 +79,16 @@ def deploy(
         "parallel": parallel,
         "fail_percent": fail_percent,
     }
-    record_deploy(state, inventory, deploy_file, options)
+    try:
+        # The log may refuse the run's first events (locked, disk full): one line too.
+        with user_errors(debug):
+            state = State(
+                hosts, config, initial_limit=initial_limit, log=log, connections=connections
+            )
+            record_deploy(state, inventory, deploy_file, options)
+    except BaseException:
+        log.close()
+        raise
     if verbose:
         state.add_callback_handler(_verbose_handler())
     status = _execute(state, deploy_file, code, options, debug=debug)
@@ -89,7 +97,7 @@ def deploy(
     view = state.view
     click.echo(
         f"\nrun {state.run_id} {view.run.status.value if view.run.status else '?'}"
-        f" ({state.log.last_event(state.run_id).seq} events in {db})"  # type: ignore[union-attr]
+        f" ({state.log.last_event(state.run_id).seq} events in {shown_url(db)})"  # type: ignore[union-attr]
     )
     if view.run.error:
         click.echo(f"Error: {view.run.error}", err=True)

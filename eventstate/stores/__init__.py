@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from eventstate.stores.base import EventLog, RunSummary, StoredEvent
 from eventstate.stores.memory import MemoryEventLog
 from eventstate.stores.snapshots import MemorySnapshotStore, SnapshotStore
-from eventstate.stores.url import open_log
+from eventstate.stores.url import open_log, shown_url
 
 __all__ = [
     "EventLog",
@@ -23,6 +23,7 @@ __all__ = [
     "SqliteEventLog",
     "StoredEvent",
     "open_log",
+    "shown_url",
 ]
 
 #: The names loaded on first use, and the backend module that defines each.

@@ -27,7 +27,7 @@ import attrs
 from eventstate.errors import StoreError
 from eventstate.stores.base import EventLog
 
-__all__ = ["URL_FORMS", "open_log"]
+__all__ = ["URL_FORMS", "open_log", "shown_url"]
 
 
 @attrs.frozen
@@ -106,3 +106,17 @@ def open_log(url: str | os.PathLike[str], *, create: bool = True) -> EventLog:
             f"the {backend.name} store is not available yet ({scheme}://): give {URL_FORMS}"
         )
     return _opener(backend.opener)(url, create=create)
+
+
+# ``scheme://user:password@host`` -> the part between ``//`` and ``@``.
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@")
+
+
+def shown_url(url: str | os.PathLike[str]) -> str:
+    """``url`` as it may be printed: a user name and password in it become ``***``.
+
+    Example:
+        >>> shown_url("postgresql://deploy:hunter2@db.example.com/audit")
+        'postgresql://***@db.example.com/audit'
+    """
+    return _USERINFO.sub(r"\1***@", os.fspath(url))
