@@ -40,6 +40,17 @@ ARGUMENTS: Mapping[str, tuple[str, Callable[[Config], Any], tuple[type, ...]]] =
     "name": ("name", _constant(None), (str,)),
     "_sudo": ("sudo", _config("SUDO"), (bool,)),
     "_sudo_user": ("sudo_user", _config("SUDO_USER"), (str,)),
+    "_sudo_password": ("sudo_password", _config("SUDO_PASSWORD"), (str,)),
+    "_use_sudo_login": ("use_sudo_login", _config("USE_SUDO_LOGIN"), (bool,)),
+    "_preserve_sudo_env": ("preserve_sudo_env", _config("PRESERVE_SUDO_ENV"), (bool,)),
+    "_su_user": ("su_user", _config("SU_USER"), (str,)),
+    "_use_su_login": ("use_su_login", _config("USE_SU_LOGIN"), (bool,)),
+    "_preserve_su_env": ("preserve_su_env", _config("PRESERVE_SU_ENV"), (bool,)),
+    "_su_shell": ("su_shell", _config("SU_SHELL"), (str, bool)),
+    "_doas": ("doas", _config("DOAS"), (bool,)),
+    "_doas_user": ("doas_user", _config("DOAS_USER"), (str,)),
+    "_stdin": ("stdin", _constant(None), (str, bytes, list, tuple)),
+    "_get_pty": ("get_pty", _constant(False), (bool,)),
     "_env": ("env", _constant(None), (dict,)),
     "_chdir": ("chdir", _constant(None), (str,)),
     "_timeout": ("timeout", _config("TIMEOUT"), (int, float)),
@@ -69,6 +80,17 @@ class GlobalArguments:
     name: str | None = None
     sudo: bool = False
     sudo_user: str | None = None
+    sudo_password: str | None = attrs.field(default=None, repr=False)
+    use_sudo_login: bool = False
+    preserve_sudo_env: bool = False
+    su_user: str | None = None
+    use_su_login: bool = False
+    preserve_su_env: bool = False
+    su_shell: str | bool | None = None
+    doas: bool = False
+    doas_user: str | None = None
+    stdin: str | bytes | list[str] | tuple[str, ...] | None = attrs.field(default=None, repr=False)
+    get_pty: bool = False
     env: Mapping[str, str] = attrs.field(factory=dict)
     chdir: str | None = None
     timeout: float | None = None
@@ -93,6 +115,17 @@ class GlobalArguments:
             CommandOptions(
                 sudo=self.sudo,
                 sudo_user=self.sudo_user,
+                sudo_password=self.sudo_password,
+                use_sudo_login=self.use_sudo_login,
+                preserve_sudo_env=self.preserve_sudo_env,
+                su_user=self.su_user,
+                use_su_login=self.use_su_login,
+                preserve_su_env=self.preserve_su_env,
+                su_shell=self.su_shell if isinstance(self.su_shell, str) else None,
+                doas=self.doas,
+                doas_user=self.doas_user,
+                stdin=_stdin_bytes(self.stdin),
+                get_pty=self.get_pty,
                 env=self.env,
                 chdir=self.chdir,
                 timeout=self.timeout,
@@ -104,6 +137,14 @@ class GlobalArguments:
     def execution(self) -> dict[str, Any]:
         """The arguments every host must agree on, by keyword (recorded with the op)."""
         return {"_parallel": self.parallel, "_run_once": self.run_once, "_serial": self.serial}
+
+
+def _stdin_bytes(stdin: str | bytes | list[str] | tuple[str, ...] | None) -> bytes | None:
+    # As pyinfra's write_stdin: each line ends with a newline.
+    if stdin is None or isinstance(stdin, bytes):
+        return stdin
+    lines = [stdin] if isinstance(stdin, str) else list(stdin)
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines).encode()
 
 
 def pop_global_arguments(

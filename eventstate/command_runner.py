@@ -20,7 +20,7 @@ from eventstate.commands import (
 )
 from eventstate.config import Config
 from eventstate.connections import HostConnections
-from eventstate.connectors.base import CommandOptions, CommandResult
+from eventstate.connectors.base import CommandOptions, CommandResult, shown_privilege
 from eventstate.errors import ConnectError
 from eventstate.events import CommandExecuted, Event
 from eventstate.host import Host
@@ -57,10 +57,10 @@ def _cap(text: str, limit: int) -> tuple[str, bool]:
 def _shown(command: Command, options: CommandOptions) -> str:
     # The log says how a command ran, not only what it was: privilege included.
     shown = command.masked()
-    if options.sudo and not isinstance(command, FunctionCommand):
-        user = f"-u {options.sudo_user} " if options.sudo_user else ""
-        shown = f"sudo {user}{shown}"
-    return shown
+    if isinstance(command, FunctionCommand):
+        return shown
+    privilege = shown_privilege(options)
+    return f"{privilege} {shown}" if privilege else shown
 
 
 def run_command(
@@ -82,8 +82,11 @@ def run_command(
     started = time.perf_counter()
     try:
         connector = state.connections.connect(host)
+        if options.sudo_password:
+            # It never reaches the log, even should a command echo what it reads.
+            secrets.append(options.sudo_password)
         if isinstance(command, StringCommand):
-            secrets = command.secrets()
+            secrets += command.secrets()
             result = connector.run_shell_command(command, options)
         elif isinstance(command, FileUploadCommand):
             result = connector.put_file(command.content, command.dest, options)

@@ -22,7 +22,10 @@ from typing import Any
 
 import attrs
 
-__all__ = ["SSHD", "SshServer", "running_sshd"]
+__all__ = ["SSHD", "SUDO_PASSWORD", "LocalUsers", "SshServer", "local_users", "running_sshd"]
+
+#: The password of the test user whose sudo asks for one.
+SUDO_PASSWORD = "es-sudo-Pa55word"
 
 #: Debian's OpenSSH server.
 SSHD = "/usr/sbin/sshd"
@@ -125,7 +128,8 @@ def running_sshd(directory: Path, hosts: int = 4) -> Iterator[SshServer]:
         "".join(f"ListenAddress {address}\n" for address in addresses) + f"Port {port}\n"
         f"HostKey {directory / 'host_key'}\n"
         f"PidFile {directory / 'sshd.pid'}\n"
-        f"AuthorizedKeysFile {directory / 'authorized_keys'}\n"
+        # Root's keys here; the test users' in their homes (sshd reads them as the user).
+        f"AuthorizedKeysFile {directory / 'authorized_keys'} .ssh/authorized_keys\n"
         "PermitRootLogin prohibit-password\n"
         "PasswordAuthentication no\n"
         "KbdInteractiveAuthentication no\n"
@@ -153,3 +157,54 @@ def running_sshd(directory: Path, hosts: int = 4) -> Iterator[SshServer]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@attrs.frozen
+class LocalUsers:
+    """Unprivileged users on this machine for sudo and su tests.
+
+    Attributes:
+        sudo_nopasswd: May run anything with sudo, no password asked.
+        sudo_password: May run anything with sudo, given :data:`SUDO_PASSWORD`.
+        plain: No sudo at all (the target of ``_su_user`` and ``_sudo_user``).
+    """
+
+    sudo_nopasswd: str
+    sudo_password: str
+    plain: str
+
+
+@contextlib.contextmanager
+def local_users(server: SshServer, prefix: str = "es") -> Iterator[LocalUsers]:
+    """Create the test users and their sudoers rules; remove them afterwards.
+
+    Each logs in to ``server`` with its user key, as root does.
+    """
+    if shutil.which("sudo") is None:
+        raise RuntimeError("sudo is missing: apt-get install sudo (.ci/run does)")
+    users = LocalUsers(f"{prefix}-nopw", f"{prefix}-pw", f"{prefix}-plain")
+    rules = Path(f"/etc/sudoers.d/{prefix}-eventstate-tests")
+    names = (users.sudo_nopasswd, users.sudo_password, users.plain)
+    try:
+        for name in names:
+            subprocess.run(["userdel", "-r", name], capture_output=True)  # a leftover
+            # Password "*": no password works, yet the account is not locked (sshd
+            # refuses even a key login to a locked account).
+            subprocess.run(["useradd", "-m", "-s", "/bin/sh", "-p", "*", name], check=True)
+            keys = Path(f"~{name}").expanduser() / ".ssh"
+            keys.mkdir(mode=0o700)
+            shutil.copy(server.directory / "authorized_keys", keys / "authorized_keys")
+            shutil.chown(keys, name, name)
+            shutil.chown(keys / "authorized_keys", name, name)
+        subprocess.run(
+            ["chpasswd"], input=f"{users.sudo_password}:{SUDO_PASSWORD}\n", text=True, check=True
+        )
+        rules.write_text(
+            f"{users.sudo_nopasswd} ALL=(ALL) NOPASSWD: ALL\n{users.sudo_password} ALL=(ALL) ALL\n"
+        )
+        rules.chmod(0o440)
+        yield users
+    finally:
+        rules.unlink(missing_ok=True)
+        for name in names:
+            subprocess.run(["userdel", "-r", name], capture_output=True)

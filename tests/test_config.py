@@ -217,7 +217,7 @@ def test_a_deploy_file_setting_an_unknown_setting_fails_in_one_line(tmp_path: Pa
 def test_the_state_is_not_reachable_from_its_config() -> None:
     config = Config(PARALLEL=2)
     state = State(Inventory((["a", "b"], {})), config)
-    assert state.config is config
+    assert state.config == config and state.config is not config  # its own copy
     assert not any(value is state for value in state.config.settings().values())
     assert not hasattr(state.config, "state")
 

@@ -116,10 +116,10 @@ def test_memory_url_is_a_memory_log() -> None:
 def test_the_package_root_and_replay_open_by_url(tmp_path: Path) -> None:
     assert eventstate.open_log is open_log
     _write_run(open_log("r.db"))
-    with replay.open_log("sqlite:///r.db") as log:
+    with replay.read_log("sqlite:///r.db") as log:
         assert log.run_ids() == ["run-a"]
     with pytest.raises(StoreNotFoundError, match=r"no event log at nothing\.db"):
-        replay.open_log("sqlite:///nothing.db")
+        replay.read_log("sqlite:///nothing.db")
     assert not (tmp_path / "nothing.db").exists()
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from ssh_server import SshServer, free_port, running_sshd
+from ssh_server import SUDO_PASSWORD, LocalUsers, SshServer, free_port, local_users, running_sshd
 
 from eventstate import Config, Inventory, State
 from eventstate.cli import main
@@ -226,3 +226,88 @@ def test_a_server_gone_mid_run_fails_the_op_with_the_reason(tmp_path: Path) -> N
     assert commands[-1].stderr.startswith("connection lost: ")
     assert [h.name for h in state.failed_hosts] == [name]
     assert not [e for e in events if isinstance(e, HostConnectFailed)]
+
+
+# Privilege: sudo with and without a password, su, as pyinfra's arguments say
+
+
+@pytest.fixture(scope="module")
+def users(sshd: SshServer) -> Iterator[LocalUsers]:
+    with local_users(sshd) as made:
+        yield made
+
+
+def _run_as(sshd: SshServer, user: str, *calls: tuple[Any, dict[str, Any]]) -> State:
+    """Run ``server.shell`` calls on 127.0.0.3 logged in as ``user``; the finished State."""
+    state = State(Inventory(([("127.0.0.3", sshd.host_data(ssh_user=user))], {})), Config())
+    connect_all(state)
+    for command, arguments in calls:
+        add_op(state, server.shell, command, **arguments)
+    try:
+        run_ops(state)
+    finally:
+        disconnect_all(state)
+        state.finish()
+    return state
+
+
+def _commands(state: State) -> list[CommandExecuted]:
+    return [e for e in read_events(state.log, state.run_id) if isinstance(e, CommandExecuted)]
+
+
+def test_sudo_without_a_password(sshd: SshServer, users: LocalUsers) -> None:
+    state = _run_as(
+        sshd,
+        users.sudo_nopasswd,
+        ("id -un", {}),
+        ("id -un", {"_sudo": True}),
+        ("id -un", {"_sudo": True, "_sudo_user": users.plain}),
+        ("echo $HOME", {"_sudo": True, "_use_sudo_login": True}),
+    )
+    outputs = [c.stdout.strip() for c in _commands(state)]
+    assert outputs == [users.sudo_nopasswd, "root", users.plain, "/root"]
+    assert [c.command for c in _commands(state)][1:3] == [
+        "sudo id -un",
+        f"sudo -u {users.plain} id -un",
+    ]
+
+
+def test_sudo_with_a_password_fed_on_stdin(sshd: SshServer, users: LocalUsers) -> None:
+    state = _run_as(
+        sshd,
+        users.sudo_password,
+        ("id -un", {"_sudo": True, "_sudo_password": SUDO_PASSWORD}),
+        # The command's own input still arrives, after the password line.
+        ("cat", {"_sudo": True, "_sudo_password": SUDO_PASSWORD, "_stdin": ["one", "two"]}),
+    )
+    first, second = _commands(state)
+    assert (first.success, first.stdout) == (True, "root\n")
+    assert (second.success, second.stdout) == (True, "one\ntwo\n")
+    # Never in the log: not in a command shown, not in any output.
+    for stored in state.log.read(state.run_id):
+        assert SUDO_PASSWORD not in stored.payload
+
+
+def test_sudo_with_a_wrong_password_fails_the_command(sshd: SshServer, users: LocalUsers) -> None:
+    with pytest.raises(NoHostsRemainingError):
+        _run_as(sshd, users.sudo_password, ("id -un", {"_sudo": True, "_sudo_password": "nope"}))
+
+
+def test_su_to_another_user(sshd: SshServer, users: LocalUsers) -> None:
+    state = _run_as(
+        sshd,
+        "root",
+        ("id -un", {"_su_user": users.plain}),
+        ("pwd", {"_su_user": users.plain, "_use_su_login": True}),
+        ("echo $0", {"_su_user": users.plain, "_su_shell": "/bin/sh"}),
+    )
+    outputs = [c.stdout.strip() for c in _commands(state)]
+    assert outputs == [users.plain, f"/home/{users.plain}", "sh"]
+    assert _commands(state)[0].command == f"su {users.plain} id -un"
+
+
+def test_a_terminal_when_asked(sshd: SshServer) -> None:
+    state = _run_as(sshd, "root", ("tty", {"_ignore_errors": True}), ("tty", {"_get_pty": True}))
+    without, with_pty = _commands(state)
+    assert not without.success  # `tty` exits 1 when there is none
+    assert with_pty.success and with_pty.stdout.startswith("/dev/pts/")

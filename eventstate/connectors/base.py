@@ -18,20 +18,46 @@ import attrs
 if TYPE_CHECKING:
     from eventstate.commands import StringCommand
 
-__all__ = ["CommandOptions", "CommandResult", "Connector", "shell_argv"]
+__all__ = [
+    "CommandOptions",
+    "CommandResult",
+    "Connector",
+    "command_stdin",
+    "shell_argv",
+    "shown_privilege",
+]
 
 
 @attrs.frozen
 class CommandOptions:
-    """How to run one command: privilege, environment, directory, time limit."""
+    """How to run one command: privilege, environment, directory, input, time limit.
+
+    The privilege fields are pyinfra 3.10's global arguments of the same
+    names (``_sudo``, ``_su_user``, ``_doas``...), applied in pyinfra's order:
+    doas, then sudo, then su.
+    """
 
     sudo: bool = False
     sudo_user: str | None = None
+    #: Fed to sudo on the command's standard input, never on a command line (a secret).
+    sudo_password: str | None = attrs.field(default=None, repr=False)
+    use_sudo_login: bool = False
+    preserve_sudo_env: bool = False
+    su_user: str | None = None
+    use_su_login: bool = False
+    preserve_su_env: bool = False
+    su_shell: str | None = None
+    doas: bool = False
+    doas_user: str | None = None
     env: Mapping[str, str] = attrs.field(factory=dict)
     chdir: str | None = None
     timeout: float | None = None
     shell_executable: str = "sh"
     success_exit_codes: tuple[int, ...] = (0,)
+    #: What the command reads on its standard input (``_stdin``), if anything.
+    stdin: bytes | None = attrs.field(default=None, repr=False)
+    #: Ask for a terminal (``_get_pty``): SSH only.
+    get_pty: bool = False
 
 
 @attrs.frozen
@@ -54,10 +80,25 @@ class CommandResult:
     truncated: bool = False
 
 
+# sudo reads the password from standard input once, to validate (-v); the command
+# then runs under the credentials that left (-n: it never prompts). The password
+# is read by the shell's own `read` and handed on by its own `printf`: builtins,
+# so it is in no process's argv. A NOPASSWD rule simply leaves it unread.
+_SUDO_PASSWORD_PREAMBLE = (
+    "IFS= read -r ES_SUDO_PASSWORD; "
+    "printf '%s\\n' \"$ES_SUDO_PASSWORD\" | sudo -S -p '' -v 2>/dev/null; "
+    # Not exec'd: without a terminal sudo keys its credentials to the parent process,
+    # which must be this shell for both sudos.
+    "unset ES_SUDO_PASSWORD; "
+)
+
+
 def shell_argv(command: str, options: CommandOptions) -> list[str]:
     """The argv that runs ``command`` with ``options`` through a POSIX shell.
 
-    ``cd`` and ``export`` happen inside the shell, so they apply under sudo too.
+    ``cd`` and ``export`` happen inside the shell, so they apply under sudo
+    and su too. With a sudo password the argv reads it first from standard
+    input: send :func:`command_stdin` as the process's input.
     """
     script = command
     if options.env:
@@ -65,13 +106,61 @@ def shell_argv(command: str, options: CommandOptions) -> list[str]:
         script = f"export {exports}; {script}"
     if options.chdir:
         script = f"cd {shlex.quote(options.chdir)} && {script}"
-    argv = [options.shell_executable, "-c", script]
+    shell = [options.shell_executable, "-c", script]
+    if options.su_user:
+        su = ["su"]
+        if options.use_su_login:
+            su.append("-l")
+        if options.preserve_su_env:
+            su.append("-m")
+        if options.su_shell:
+            su += ["-s", options.su_shell]
+        # BSD su has no shell option: the whole `shell -c script` is su's one command.
+        shell = [*su, options.su_user, "-c", shlex.join(shell)]
+    prefix: list[str] = []
+    if options.doas:
+        prefix += ["doas", "-n"]
+        if options.doas_user:
+            prefix += ["-u", options.doas_user]
     if options.sudo:
-        prefix = ["sudo", "-H", "-n"]
+        prefix += ["sudo", "-H", "-n"]
+        if options.use_sudo_login:
+            prefix.append("-i")
+        if options.preserve_sudo_env:
+            prefix.append("-E")
         if options.sudo_user:
             prefix += ["-u", options.sudo_user]
-        argv = prefix + argv
+    argv = prefix + shell
+    if options.sudo and options.sudo_password:
+        argv = ["sh", "-c", _SUDO_PASSWORD_PREAMBLE + shlex.join(argv)]
     return argv
+
+
+def command_stdin(options: CommandOptions, data: bytes | None = None) -> bytes | None:
+    """What to send a command run by :func:`shell_argv`'s argv on its standard input.
+
+    The sudo password's line first (when there is one), then ``data`` -- or the
+    ``_stdin`` the options carry.
+    """
+    data = data if data is not None else options.stdin
+    if options.sudo and options.sudo_password:
+        return options.sudo_password.encode() + b"\n" + (data or b"")
+    return data
+
+
+def shown_privilege(options: CommandOptions) -> str:
+    """How the log shows the privilege a command ran with: ``sudo -u app`` and the like.
+
+    Never the sudo password.
+    """
+    shown = []
+    if options.doas:
+        shown.append("doas" + (f" -u {options.doas_user}" if options.doas_user else ""))
+    if options.sudo:
+        shown.append("sudo" + (f" -u {options.sudo_user}" if options.sudo_user else ""))
+    if options.su_user:
+        shown.append(f"su {options.su_user}")
+    return " ".join(shown)
 
 
 class Connector(abc.ABC):

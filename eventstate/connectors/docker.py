@@ -5,7 +5,13 @@ from __future__ import annotations
 import shlex
 
 from eventstate.commands import StringCommand
-from eventstate.connectors.base import CommandOptions, CommandResult, Connector, shell_argv
+from eventstate.connectors.base import (
+    CommandOptions,
+    CommandResult,
+    Connector,
+    command_stdin,
+    shell_argv,
+)
 from eventstate.connectors.process import run_process
 from eventstate.errors import ConnectError
 
@@ -42,9 +48,11 @@ class DockerConnector(Connector):
 
     def run_shell_command(self, command: StringCommand, options: CommandOptions) -> CommandResult:
         """Run ``command`` in the container's shell."""
-        return run_process(self.exec_argv(shell_argv(command.raw(), options)), options)
+        stdin = command_stdin(options)
+        argv = self.exec_argv(shell_argv(command.raw(), options), stdin=stdin is not None)
+        return run_process(argv, options, stdin)
 
     def put_file(self, content: bytes, dest: str, options: CommandOptions) -> CommandResult:
         """Write ``content`` to ``dest`` in the container."""
         argv = self.exec_argv(shell_argv(f"cat > {shlex.quote(dest)}", options), stdin=True)
-        return run_process(argv, options, stdin=content)
+        return run_process(argv, options, stdin=command_stdin(options, content))

@@ -5,7 +5,13 @@ from __future__ import annotations
 import shlex
 
 from eventstate.commands import StringCommand
-from eventstate.connectors.base import CommandOptions, CommandResult, Connector, shell_argv
+from eventstate.connectors.base import (
+    CommandOptions,
+    CommandResult,
+    Connector,
+    command_stdin,
+    shell_argv,
+)
 from eventstate.connectors.process import run_process
 
 __all__ = ["LocalConnector"]
@@ -21,9 +27,9 @@ class LocalConnector(Connector):
 
     def run_shell_command(self, command: StringCommand, options: CommandOptions) -> CommandResult:
         """Run ``command`` in a local shell."""
-        return run_process(shell_argv(command.raw(), options), options)
+        return run_process(shell_argv(command.raw(), options), options, command_stdin(options))
 
     def put_file(self, content: bytes, dest: str, options: CommandOptions) -> CommandResult:
         """Write ``content`` to ``dest`` (through ``cat``, so sudo applies)."""
         argv = shell_argv(f"cat > {shlex.quote(dest)}", options)
-        return run_process(argv, options, stdin=content)
+        return run_process(argv, options, stdin=command_stdin(options, content))

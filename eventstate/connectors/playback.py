@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 from eventstate.commands import StringCommand
-from eventstate.connectors.base import CommandOptions, CommandResult, Connector
+from eventstate.connectors.base import CommandOptions, CommandResult, Connector, shown_privilege
 from eventstate.errors import ConnectError
 from eventstate.events import CommandExecuted
 
@@ -42,9 +42,9 @@ class PlaybackConnector(Connector):
             raise ConnectError(self.connect_error)
 
     def _answer(self, shown: str, options: CommandOptions) -> CommandResult:
-        if options.sudo:
-            user = f"-u {options.sudo_user} " if options.sudo_user else ""
-            shown = f"sudo {user}{shown}"
+        privilege = shown_privilege(options)
+        if privilege:
+            shown = f"{privilege} {shown}"
         if not self.recorded:
             return CommandResult(False, None, "", f"rerun: no recorded command left for {shown!r}")
         expected = self.recorded.popleft()

@@ -38,7 +38,13 @@ import gevent
 from gevent import subprocess
 
 from eventstate.commands import StringCommand
-from eventstate.connectors.base import CommandOptions, CommandResult, Connector, shell_argv
+from eventstate.connectors.base import (
+    CommandOptions,
+    CommandResult,
+    Connector,
+    command_stdin,
+    shell_argv,
+)
 from eventstate.connectors.process import run_process
 from eventstate.errors import ConnectError
 
@@ -182,7 +188,7 @@ class SshConnector(Connector):
 
     def _remote(self, command: str, options: CommandOptions) -> str:
         argv = shell_argv(command, options)
-        if options.timeout is not None:
+        if options.timeout is not None and options.shell_executable in argv:
             # The remote `timeout` ends the command (and its process group) there:
             # closing the session alone would leave it running without a terminal.
             # TERM first, then KILL: killed outright, `timeout` would die with it and
@@ -196,8 +202,11 @@ class SshConnector(Connector):
             timeout=None if options.timeout is None else options.timeout + _TIMEOUT_GRACE,
             success_exit_codes=options.success_exit_codes,
         )
+        session = ["-o", "ControlMaster=no", *(["-tt"] if options.get_pty else [])]
         result = run_process(
-            [*self._ssh("-o", "ControlMaster=no"), self.hostname, "--", remote], local, stdin
+            [*self._ssh(*session), self.hostname, "--", remote],
+            local,
+            command_stdin(options, stdin),
         )
         if result.exit_code == _CONNECTION_FAILED:
             reason = connect_failure_reason(self.hostname, result.stderr)
