@@ -32,6 +32,7 @@ from benchmarks.suite import (
     measure_deploys,
     measure_rebuild,
     measure_scaling,
+    measure_ssh,
 )
 
 __all__ = ["DEFAULT_OUTPUT", "main"]
@@ -40,7 +41,7 @@ __all__ = ["DEFAULT_OUTPUT", "main"]
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 #: The groups of cases, in the order they run (``--only`` picks some).
-GROUPS = ("deploy", "append", "rebuild", "scaling")
+GROUPS = ("deploy", "append", "rebuild", "ssh", "scaling")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -135,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             measure_append(runner, plan, sections, workdir)
         if "rebuild" in groups:
             measure_rebuild(runner, plan, sections, workdir)
+        if "ssh" in groups:
+            measure_ssh(runner, plan, sections, workdir)
         if "scaling" in groups:
             measure_scaling(runner, plan, sections, workdir)
     finally:

@@ -13,8 +13,12 @@ from __future__ import annotations
 import inspect
 import math
 import random
+import re
+import resource
 import shutil
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -153,6 +157,120 @@ def deploy_pyinfra(hosts: int, ops: int) -> Metrics:
         "finish_s": finished - executed,
         "total_s": finished - started,
         "host_ops": hosts * ops,
+    }
+
+
+# Deploys over SSH: each side's whole command line, as a process
+
+#: The files :func:`benchmarks.suite.measure_ssh` writes in a case's directory.
+SSH_INVENTORY = "inventory.py"
+SSH_DEPLOYS = {"ours": "deploy_eventstate.py", "pyinfra": "deploy_pyinfra.py"}
+
+
+def ssh_deploy_file(side: str, ops: int) -> str:
+    """The deploy file of ``side``: ``ops`` ``server.shell(commands=["echo N"])`` calls."""
+    package = {"ours": "eventstate", "pyinfra": "pyinfra"}[side]
+    calls = "".join(f'server.shell(commands=["echo {i}"])\n' for i in range(ops))
+    return f"from {package}.operations import server\n\n{calls}"
+
+
+def _script(name: str) -> str:
+    """The console script ``name`` beside this interpreter (not a pyenv shim on PATH)."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if found is None:
+        raise CaseError(f"no {name} command")
+    return found
+
+
+def _run_cli(argv: list[str], cwd: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run a command line to its end; returns it and its wall time (start-up included)."""
+    started = time.perf_counter()
+    completed = subprocess.run(
+        argv, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
+    )
+    elapsed = time.perf_counter() - started
+    if completed.returncode != 0:
+        tail = "\n".join((completed.stdout + completed.stderr).strip().splitlines()[-10:])
+        raise CaseError(f"{Path(argv[0]).name} exited {completed.returncode}:\n{tail}")
+    return completed, elapsed
+
+
+def _cli_peak_rss_mb() -> float:
+    """The largest peak RSS of this process's finished children: the command line run (MiB)."""
+    kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return kib / (2**20 if sys.platform == "darwin" else 1024)
+
+
+def ssh_ours(path: str, hosts: int, ops: int, latency_ms: int = 0) -> Metrics:
+    """``eventstate deploy INVENTORY DEPLOY --db FILE`` over SSH, as a process.
+
+    The log is a new SQLite file (durable), read back after the run: one run,
+    ``success``, and ``hosts x ops`` ``CommandExecuted`` events, each a
+    success whose stdout is what its ``echo`` printed.
+
+    Args:
+        path: The directory holding the inventory and the deploy file.
+        hosts: Hosts in the inventory (checked).
+        ops: Ops in the deploy (checked).
+        latency_ms: The relay's delay each way (recorded, not used).
+    """
+    from eventstate import replay
+    from eventstate.events import CommandExecuted
+
+    directory = Path(path)
+    db = Path(tempfile.mkdtemp(prefix="log-", dir=directory)) / "events.db"
+    try:
+        deploy = [SSH_INVENTORY, SSH_DEPLOYS["ours"], "--db", str(db)]
+        _, elapsed = _run_cli([_script("eventstate"), "deploy", *deploy], path)
+        with replay.open(db) as log:
+            (run_id,) = log.run_ids()
+            run = log.run(run_id)
+            info = run.info()
+            commands = [event for event in run.events() if isinstance(event, CommandExecuted)]
+    finally:
+        shutil.rmtree(db.parent, ignore_errors=True)
+    _check(info.status == "success", f"the run's status is {info.status}, not success")
+    _check(info.hosts == hosts, f"{info.hosts} hosts in the run, not {hosts}")
+    _check(
+        len(commands) == hosts * ops,
+        f"{len(commands)} CommandExecuted events, not {hosts} x {ops}",
+    )
+    wrong = [e for e in commands if not e.success or e.stdout != e.command[len("echo ") :] + "\n"]
+    _check(not wrong, f"{len(wrong)} commands failed or printed the wrong thing")
+    return {
+        "total_s": elapsed,
+        "events": info.events,
+        "commands": len(commands),
+        "cli_peak_rss_mb": _cli_peak_rss_mb(),
+        "host_ops": hosts * ops,
+        "latency_ms": latency_ms,
+        "run_id": run_id,
+    }
+
+
+def ssh_pyinfra(path: str, hosts: int, ops: int, latency_ms: int = 0) -> Metrics:
+    """``pyinfra INVENTORY DEPLOY -y`` over SSH (pyinfra 3.10's own CLI), as a process.
+
+    Checked: exit 0 (pyinfra exits 1 when a host failed) and its results
+    table's grand total: ``hosts x ops`` host-ops, all successes, no error.
+    """
+    argv = [_script("pyinfra"), SSH_INVENTORY, SSH_DEPLOYS["pyinfra"], "-y"]
+    completed, elapsed = _run_cli(argv, path)
+    output = completed.stdout + completed.stderr
+    total = re.search(r"Grand total\s+(\S+)\s+(\S+)\s+(\S+)", output)
+    _check(total is not None, "pyinfra printed no results table")
+    assert total is not None
+    expected = str(hosts * ops)
+    _check(
+        (total[1], total[2], total[3]) == (expected, expected, "-"),
+        f"pyinfra's grand total is {total[0]!r}, not {expected} successes and no error",
+    )
+    return {
+        "total_s": elapsed,
+        "cli_peak_rss_mb": _cli_peak_rss_mb(),
+        "host_ops": hosts * ops,
+        "latency_ms": latency_ms,
     }
 
 
@@ -441,6 +559,8 @@ def _snapshot_size(path: str) -> tuple[int, int]:
 CASES: dict[str, Callable[..., Metrics]] = {
     "deploy-ours": deploy_ours,
     "deploy-pyinfra": deploy_pyinfra,
+    "ssh-ours": ssh_ours,
+    "ssh-pyinfra": ssh_pyinfra,
     "append-ours": append_ours,
     "append-raw": append_raw,
     "rebuild-fold": rebuild_fold,

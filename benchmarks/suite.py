@@ -8,13 +8,17 @@ it is given. A failed case fails its rows, not the whole suite.
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
 
+from benchmarks.cases import SSH_DEPLOYS, SSH_INVENTORY, ssh_deploy_file
 from benchmarks.report import Row, Section, Target
 from benchmarks.runner import Case, CaseFailed, Measurement, Runner
+from benchmarks.ssh_testbed import running_testbed
 from benchmarks.stats import Stat, ratios
 
 __all__ = [
@@ -26,12 +30,16 @@ __all__ = [
     "measure_deploys",
     "measure_rebuild",
     "measure_scaling",
+    "measure_ssh",
 ]
 
 Shape = tuple[int, int]
 
 #: Peak RSS bound for a 1M-event deploy and for its rebuild (MiB).
 RSS_LIMIT_MB = 300
+
+#: The SSH rows' targets, ours / pyinfra wall time, by the relay's added delay (ms each way).
+SSH_TARGETS = {0: 0.7, 5: 0.5}
 
 
 @attrs.frozen
@@ -52,6 +60,9 @@ class Plan:
         state_at_samples: Random seeks per state_at case.
         scaling_hosts: Host counts of the host series (x ``scaling_base`` ops).
         scaling_ops: Op counts of the op series (x ``scaling_base`` hosts).
+        ssh_shapes: The SSH deploy shapes compared with pyinfra, as (hosts, ops).
+        ssh_latencies_ms: Delays the relay adds each way (0: no relay).
+        ssh_reps: Repetitions of every SSH shape and delay.
         scaling_base: The fixed side of each scaling series.
         scaling_reps: Repetitions of every scaling point; None: as deploys (:meth:`reps`).
     """
@@ -69,6 +80,9 @@ class Plan:
     state_at_samples: int
     scaling_hosts: tuple[int, ...]
     scaling_ops: tuple[int, ...]
+    ssh_shapes: tuple[Shape, ...]
+    ssh_latencies_ms: tuple[int, ...]
+    ssh_reps: int
     scaling_base: int = 10
     scaling_reps: int | None = None
 
@@ -93,6 +107,7 @@ class Plan:
             "append": 2 * self.append_reps,
             "rebuild": 1 + 2 * self.rebuild_reps + self.state_at_reps,
             "scaling": sum(2 * self.point_reps(*point) for point in self.scaling_points()),
+            "ssh": 2 * self.ssh_reps * len(self.ssh_shapes) * len(self.ssh_latencies_ms),
         }
 
     def to_json(self) -> dict[str, object]:
@@ -114,6 +129,9 @@ FULL = Plan(
     state_at_samples=50,
     scaling_hosts=(10, 100, 1000, 10_000),
     scaling_ops=(10, 100, 1000),
+    ssh_shapes=((10, 50), (1, 200)),
+    ssh_latencies_ms=(0, 5),
+    ssh_reps=5,
 )
 
 QUICK = Plan(
@@ -130,6 +148,9 @@ QUICK = Plan(
     state_at_samples=50,
     scaling_hosts=(10, 100, 1000),
     scaling_ops=(10, 100, 1000),
+    ssh_shapes=((10, 10), (1, 40)),
+    ssh_latencies_ms=(0, 5),
+    ssh_reps=2,
     scaling_reps=1,
 )
 
@@ -183,6 +204,16 @@ class Sections:
             " SNAPSHOT_INTERVAL events),\nthen 50 random n (fixed seed); the target is on p90.",
         )
     )
+    ssh: Section = attrs.field(
+        factory=lambda: Section(
+            "SSH deploys vs pyinfra 3.10: whole command line, wall time",
+            "H hosts (loopback addresses of one sshd) x M ops, each one server.shell 'echo N';"
+            " ours = `eventstate deploy\nINVENTORY DEPLOY --db FILE` (durable SQLite log),"
+            " pyinfra = `pyinfra INVENTORY DEPLOY -y`, each a process\n(interpreter start-up"
+            " and imports included); +N ms = a relay delaying each direction by N ms.\nratio ="
+            " ours / pyinfra per repetition; ms/op = wall / M; MB = the command's peak RSS.",
+        )
+    )
     scaling: Section = attrs.field(
         factory=lambda: Section(
             "Scaling (ours, SQLite log): microseconds per host-op",
@@ -202,6 +233,7 @@ class Sections:
             self.append,
             self.rebuild,
             self.seek,
+            self.ssh,
             self.scaling,
         ]
 
@@ -595,3 +627,91 @@ def measure_scaling(runner: Runner, plan: Plan, sections: Sections, workdir: Pat
 def _series(plan: Plan) -> Iterator[tuple[str, list[Shape]]]:
     yield "hosts", [(hosts, plan.scaling_base) for hosts in plan.scaling_hosts]
     yield "ops", [(plan.scaling_base, ops) for ops in plan.scaling_ops]
+
+
+# SSH
+
+
+def _ssh_label(hosts: int, ops: int, latency_ms: int) -> str:
+    return f"{_shape(hosts, ops)} +{latency_ms} ms"
+
+
+def measure_ssh(runner: Runner, plan: Plan, sections: Sections, workdir: Path) -> None:
+    """Each SSH shape and delay: pyinfra's CLI, then ours, against one sshd on loopback.
+
+    The sshd runs in this process for the whole group; the relay (its own
+    process) only for the rows with a delay.
+    """
+    pending = [
+        (hosts, ops, latency) for latency in plan.ssh_latencies_ms for hosts, ops in plan.ssh_shapes
+    ]
+    try:
+        most = max(hosts for hosts, _ in plan.ssh_shapes)
+        with running_testbed(workdir / "sshd", most) as testbed:
+            for latency in plan.ssh_latencies_ms:
+                relayed = testbed.relayed(latency) if latency else contextlib.nullcontext()
+                with relayed:
+                    for hosts, ops in plan.ssh_shapes:
+                        directory = workdir / f"ssh-{_shape(hosts, ops)}-{latency}ms"
+                        directory.mkdir()
+                        testbed.inventory(directory / SSH_INVENTORY, hosts)
+                        for side, name in SSH_DEPLOYS.items():
+                            (directory / name).write_text(ssh_deploy_file(side, ops))
+                        _ssh_row(runner, plan, sections, directory, hosts, ops, latency)
+                        pending.remove((hosts, ops, latency))
+    except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+        for hosts, ops, latency in pending:
+            sections.ssh.failed(_ssh_label(hosts, ops, latency), f"no sshd: {error}")
+
+
+def _ssh_row(
+    runner: Runner,
+    plan: Plan,
+    sections: Sections,
+    directory: Path,
+    hosts: int,
+    ops: int,
+    latency: int,
+) -> None:
+    label = _ssh_label(hosts, ops, latency)
+    args = {"hosts": hosts, "ops": ops, "latency_ms": latency, "path": str(directory)}
+    runs: dict[str, list[Measurement]] = {"pyinfra": [], "ours": []}
+    try:
+        for rep in range(plan.ssh_reps):
+            for side in runs:
+                case = Case(f"ssh-{side}", args)
+                runs[side].append(runner.run(case, f"ssh {label} {side} {rep + 1}/{plan.ssh_reps}"))
+    except CaseFailed as error:
+        sections.ssh.failed(label, str(error))
+        return
+    base, ours = runs["pyinfra"], runs["ours"]
+    total = ratios(_values(ours, "total_s"), _values(base, "total_s"))
+    limit = SSH_TARGETS.get(latency)
+    sections.ssh.add(
+        Row(
+            label,
+            {
+                "reps": str(len(ours)),
+                "pyinfra s": Stat.of(_values(base, "total_s")).format(3),
+                "ours s": Stat.of(_values(ours, "total_s")).format(3),
+                "ours/pyinfra": total.format(3),
+                "pyinfra ms/op": f"{_median(base, 'total_s') / ops * 1000:.1f}",
+                "ours ms/op": f"{_median(ours, 'total_s') / ops * 1000:.1f}",
+                "pyinfra MB": f"{_median(base, 'cli_peak_rss_mb'):.0f}",
+                "ours MB": f"{_median(ours, 'cli_peak_rss_mb'):.0f}",
+            },
+            {
+                "hosts": hosts,
+                "ops": ops,
+                "latency_ms": latency,
+                "pyinfra_total_s": Stat.of(_values(base, "total_s")),
+                "ours_total_s": Stat.of(_values(ours, "total_s")),
+                "ratio_total": total,
+                "pyinfra_cli_rss_mb": Stat.of(_values(base, "cli_peak_rss_mb")),
+                "ours_cli_rss_mb": Stat.of(_values(ours, "cli_peak_rss_mb")),
+                "events": ours[0]["events"],
+            },
+            Target.at_most(limit, f"<= {limit:.2f}x") if limit is not None else None,
+            total.median,
+        )
+    )

@@ -28,6 +28,7 @@ from eventstate.events import DeployLoaded, RunStatus, StateStage
 from eventstate.execute import Progress, run_ops
 from eventstate.host import Host
 from eventstate.inventory import Inventory
+from eventstate.redaction import redact_source, secret_values
 
 if TYPE_CHECKING:
     from eventstate.state import State
@@ -191,10 +192,18 @@ def run_deploy_file(state: State, path: str | os.PathLike[str], code: Any = None
 
 
 def record_deploy(state: State, inventory: str, deploy_file: str, options: dict[str, Any]) -> None:
-    """Record the deploy's code, inventory and options in the run (``DeployLoaded``)."""
+    """Record the deploy's code, inventory and options in the run (``DeployLoaded``).
+
+    Secrets in the files -- string literals given to secret-named names, and
+    the secret values of the hosts' data and the config -- are recorded as ``***``.
+    """
+    known: set[str] = set()
+    for host in state.inventory:
+        known |= secret_values(host.data)
+    known |= secret_values(state.config.settings())
     inventory_path = Path(inventory)
     inventory_source = (
-        inventory_path.read_text()
+        redact_source(inventory_path.read_text(), known)
         if inventory.endswith(".py") or inventory_path.is_file()
         else None
     )
@@ -204,7 +213,7 @@ def record_deploy(state: State, inventory: str, deploy_file: str, options: dict[
         inventory=inventory,
         inventory_source=inventory_source,
         deploy_file=str(deploy_path),
-        deploy_source=deploy_path.read_text(),
+        deploy_source=redact_source(deploy_path.read_text(), known),
         options=options,
     )
 

@@ -22,10 +22,21 @@ from typing import Any
 
 import attrs
 
-__all__ = ["SSHD", "SUDO_PASSWORD", "LocalUsers", "SshServer", "local_users", "running_sshd"]
+__all__ = [
+    "KEY_PASSPHRASE",
+    "SSHD",
+    "SUDO_PASSWORD",
+    "LocalUsers",
+    "SshServer",
+    "local_users",
+    "running_sshd",
+]
 
-#: The password of the test user whose sudo asks for one.
+#: The password of the test user whose sudo asks for one (also its login password).
 SUDO_PASSWORD = "es-sudo-Pa55word"
+
+#: The passphrase of the server's second user key (``protected_key``).
+KEY_PASSPHRASE = "es-key-Pa55phrase"
 
 #: Debian's OpenSSH server.
 SSHD = "/usr/sbin/sshd"
@@ -118,7 +129,10 @@ def running_sshd(directory: Path, hosts: int = 4) -> Iterator[SshServer]:
     port = free_port(addresses[0])
     _keygen(directory / "host_key")
     _keygen(directory / "user_key")
-    shutil.copy(directory / "user_key.pub", directory / "authorized_keys")
+    _keygen(directory / "protected_key", KEY_PASSPHRASE)
+    (directory / "authorized_keys").write_text(
+        (directory / "user_key.pub").read_text() + (directory / "protected_key.pub").read_text()
+    )
     (directory / "empty_ssh_config").write_text("")
     host_key = " ".join((directory / "host_key.pub").read_text().split()[:2])
     known_hosts = directory / "known_hosts"
@@ -131,7 +145,8 @@ def running_sshd(directory: Path, hosts: int = 4) -> Iterator[SshServer]:
         # Root's keys here; the test users' in their homes (sshd reads them as the user).
         f"AuthorizedKeysFile {directory / 'authorized_keys'} .ssh/authorized_keys\n"
         "PermitRootLogin prohibit-password\n"
-        "PasswordAuthentication no\n"
+        # For ssh_password (the test users' passwords; root's is locked anyway).
+        "PasswordAuthentication yes\n"
         "KbdInteractiveAuthentication no\n"
         "UsePAM no\n"
         # The temporary directory is not root-owned all the way up.

@@ -15,7 +15,15 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from ssh_server import SUDO_PASSWORD, LocalUsers, SshServer, free_port, local_users, running_sshd
+from ssh_server import (
+    KEY_PASSPHRASE,
+    SUDO_PASSWORD,
+    LocalUsers,
+    SshServer,
+    free_port,
+    local_users,
+    running_sshd,
+)
 
 from eventstate import Config, Inventory, State
 from eventstate.cli import main
@@ -152,7 +160,7 @@ def test_a_wrong_key_is_an_authentication_failure(sshd: SshServer, tmp_path: Pat
     other = tmp_path / "other_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
     reason = _connect_failure(sshd, tmp_path, ssh_key=str(other), ssh_allow_agent=False)
-    assert reason == "authentication failed for 127.0.0.2 (publickey)"
+    assert reason == "authentication failed for 127.0.0.2 (publickey,password)"
 
 
 def test_an_unknown_host_key_is_refused(sshd: SshServer, tmp_path: Path) -> None:
@@ -311,3 +319,76 @@ def test_a_terminal_when_asked(sshd: SshServer) -> None:
     without, with_pty = _commands(state)
     assert not without.success  # `tty` exits 1 when there is none
     assert with_pty.success and with_pty.stdout.startswith("/dev/pts/")
+
+
+# Passwords: logging in with one, a key's passphrase -- and none of them ever recorded
+
+
+def test_a_password_login(sshd: SshServer, users: LocalUsers) -> None:
+    data = sshd.host_data(ssh_user=users.sudo_password, ssh_password=SUDO_PASSWORD)
+    del data["ssh_key"]
+    state = State(Inventory(([("127.0.0.4", data)], {})), Config())
+    connect_all(state)
+    add_op(state, server.shell, "id -un")
+    run_ops(state)
+    disconnect_all(state)
+    assert [c.stdout for c in _commands(state)] == [f"{users.sudo_password}\n"]
+
+    data["ssh_password"] = "wrong"
+    refused = State(Inventory(([("127.0.0.4", data)], {})), Config())
+    with pytest.raises(NoHostsRemainingError):  # its one host failed to connect
+        connect_all(refused)
+    events = read_events(refused.log, refused.run_id)
+    (failed,) = [e for e in events if isinstance(e, HostConnectFailed)]
+    assert failed.error.startswith("authentication failed for 127.0.0.4")
+
+
+def test_a_key_with_a_passphrase(sshd: SshServer) -> None:
+    data = sshd.host_data(
+        ssh_key=str(sshd.directory / "protected_key"), ssh_key_password=KEY_PASSPHRASE
+    )
+    state = State(Inventory(([("127.0.0.4", data)], {})), Config())
+    connect_all(state)
+    assert [h.name for h in state.active_hosts] == ["127.0.0.4"]
+    disconnect_all(state)
+
+
+def test_no_secret_reaches_the_log_an_export_or_the_terminal(
+    sshd: SshServer, users: LocalUsers, tmp_path: Path
+) -> None:
+    password_host = sshd.host_data(ssh_user=users.sudo_password, ssh_password=SUDO_PASSWORD)
+    del password_host["ssh_key"]
+    key_host = sshd.host_data(
+        ssh_key=str(sshd.directory / "protected_key"), ssh_key_password=KEY_PASSPHRASE
+    )
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text(
+        f"hosts = [('127.0.0.2', {password_host!r}), ('127.0.0.3', {key_host!r})]\n"
+    )
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(
+        "from eventstate.context import current_host\n"
+        "from eventstate.operations import server\n"
+        f"server.shell('id -un', _sudo=True, _sudo_password={SUDO_PASSWORD!r})\n"
+        # A command that prints what it reads: the password must be scrubbed from it.
+        f"server.shell('cat', _sudo=True, _sudo_password={SUDO_PASSWORD!r},"
+        f" _stdin={SUDO_PASSWORD!r})\n"
+    )
+    db = tmp_path / "log.db"
+    outputs = [_cli("deploy", str(inventory), str(deploy), "--db", str(db), "-v")]
+    assert outputs[0].exit_code == 0, outputs[0].output
+    run_id = json.loads(_cli("runs", "--db", str(db), "--json").output)[0]["run_id"]
+    for command in (["show", run_id], ["events", run_id, "--json"], ["state", run_id, "--json"]):
+        outputs.append(_cli(*command, "--db", str(db)))
+    exported = tmp_path / "run.jsonl"
+    outputs.append(_cli("export", run_id, "--db", str(db), "-o", str(exported)))
+
+    assert '"stdout":"root\\n"' in outputs[2].output  # the sudo ran; its output is recorded
+    planted = (SUDO_PASSWORD, KEY_PASSPHRASE)
+    files = [path for path in tmp_path.iterdir() if path.name.startswith(("log.db", "run"))]
+    assert exported in files and db in files
+    for secret in planted:
+        for path in files:
+            assert secret.encode() not in path.read_bytes(), path
+        for output in outputs:
+            assert secret not in output.output

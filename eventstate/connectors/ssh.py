@@ -12,6 +12,8 @@ Host data, with pyinfra 3.10's names (each overrides the ssh_config's):
 ``ssh_port``       the port
 ``ssh_user``       the user
 ``ssh_key``        a private key file
+``ssh_key_password``  its passphrase (a secret: given to ssh by an askpass program)
+``ssh_password``   the user's password (a secret, likewise)
 ``ssh_allow_agent``  use ssh-agent (default True)
 ``ssh_known_hosts_file``  the known_hosts file (default: ssh_config's)
 ``ssh_strict_host_key_checking``  ``yes`` (default), ``accept-new`` or ``no``
@@ -110,7 +112,13 @@ class SshConnector(Connector):
         options = ["-F", str(data.get("ssh_config_file") or os.path.expanduser("~/.ssh/config"))]
         if not Path(options[1]).exists():
             options = ["-F", os.devnull]  # no ssh_config: ssh's defaults
-        options += ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={int(self.connect_timeout)}"]
+        if self._secrets():
+            # Prompts are answered by our askpass program (SSH_ASKPASS_REQUIRE=force);
+            # BatchMode would refuse to ask at all.
+            options += ["-o", "BatchMode=no", "-o", "NumberOfPasswordPrompts=1"]
+        else:
+            options += ["-o", "BatchMode=yes"]
+        options += ["-o", f"ConnectTimeout={int(self.connect_timeout)}"]
         strict = data.get("ssh_strict_host_key_checking", "yes")
         if strict not in _STRICT:
             raise ConnectError(
@@ -128,6 +136,40 @@ class SshConnector(Connector):
         if data.get("ssh_allow_agent", True) is False:
             options += ["-o", "IdentityAgent=none"]
         return options
+
+    def _secrets(self) -> dict[str, str]:
+        # The password and the key's passphrase: given to ssh through its askpass
+        # program's environment, never on a command line nor in a file.
+        secrets = {}
+        if self.data.get("ssh_password"):
+            secrets["ES_SSH_PASSWORD"] = str(self.data["ssh_password"])
+        if self.data.get("ssh_key_password"):
+            secrets["ES_SSH_KEY_PASSWORD"] = str(self.data["ssh_key_password"])
+        return secrets
+
+    def _askpass_environment(self) -> dict[str, str] | None:
+        secrets = self._secrets()
+        if not secrets:
+            return None
+        assert self._directory is not None
+        askpass = os.path.join(self._directory, "askpass")
+        # ssh runs it with the prompt as its argument: a key's passphrase, or a password.
+        with open(askpass, "w") as script:
+            script.write(
+                "#!/bin/sh\n"
+                'case "$1" in\n'
+                '  *assphrase*) printf \'%s\\n\' "$ES_SSH_KEY_PASSWORD" ;;\n'
+                '  *) printf \'%s\\n\' "$ES_SSH_PASSWORD" ;;\n'
+                "esac\n"
+            )
+        os.chmod(askpass, 0o700)
+        return {
+            **os.environ,
+            **secrets,
+            "SSH_ASKPASS": askpass,
+            "SSH_ASKPASS_REQUIRE": "force",
+            "DISPLAY": os.environ.get("DISPLAY", ":0"),
+        }
 
     @property
     def _control_path(self) -> str:
@@ -174,7 +216,13 @@ class SshConnector(Connector):
         ]
         with open(log, "wb") as stderr:
             process = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                env=self._askpass_environment(),
+                # No terminal to prompt on: ssh must ask the askpass program.
+                start_new_session=True,
             )
             try:
                 code = process.wait(timeout=self.connect_timeout + 5)

@@ -1,0 +1,77 @@
+"""Keeping secrets out of what a run records of its own code.
+
+A run records its deploy file and inventory as written (``DeployLoaded``), so
+that it can be re-run. Those files often hold secrets in clear --
+``ssh_password="..."`` in an inventory, ``_sudo_password="..."`` in a deploy.
+Before the text is recorded, every string literal given to a secret-named
+name (a keyword argument, a dict key, an assignment) is replaced by ``***``
+wherever it appears, as are any secret values already known (host data,
+config). A rerun runs the redacted code: no connector of a rerun sends a
+password, so it behaves the same.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from eventstate.commands import MASK, scrub
+
+__all__ = ["is_secret_name", "redact_source", "secret_values"]
+
+# Names whose values are secrets: ssh_password, ssh_key_password, _sudo_password,
+# api_token, DB_SECRET... (not ssh_key: that is a file's name).
+_SECRET_NAME = re.compile(r"pass(word|phrase)|secret|token", re.IGNORECASE)
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a setting, argument or data key called ``name`` holds a secret."""
+    return bool(_SECRET_NAME.search(name))
+
+
+def secret_values(data: Mapping[str, Any]) -> set[str]:
+    """The string values of ``data``'s secret-named keys."""
+    return {value for key, value in data.items() if is_secret_name(key) and _worth(value)}
+
+
+def _worth(value: Any) -> bool:
+    # Too short a value would mask ordinary text everywhere it occurs.
+    return isinstance(value, str) and len(value) >= 4 and value != MASK
+
+
+def _literal(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def _secret_literals(source: str) -> set[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        pairs: list[tuple[str | None, ast.AST | None]] = []
+        if isinstance(node, ast.keyword):
+            pairs.append((node.arg, node.value))
+        elif isinstance(node, ast.Dict):
+            pairs += [(_literal(k), v) for k, v in zip(node.keys, node.values, strict=True)]
+        elif isinstance(node, ast.Assign):
+            pairs += [(t.id, node.value) for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            pairs.append((node.target.id, node.value))
+        for name, value in pairs:
+            text = _literal(value)
+            if name and text is not None and is_secret_name(name) and _worth(text):
+                found.add(text)
+    return found
+
+
+def redact_source(source: str, known: Iterable[str] = ()) -> str:
+    """``source`` with every secret it holds in clear, and every ``known`` one, as ``***``."""
+    secrets = _secret_literals(source) | {value for value in known if _worth(value)}
+    # Longest first: a secret that contains another is masked whole.
+    return scrub(source, sorted(secrets, key=len, reverse=True)) if secrets else source
