@@ -158,8 +158,8 @@ class SshConnector(Connector):
             script.write(
                 "#!/bin/sh\n"
                 'case "$1" in\n'
-                '  *assphrase*) printf \'%s\\n\' "$ES_SSH_KEY_PASSWORD" ;;\n'
-                '  *) printf \'%s\\n\' "$ES_SSH_PASSWORD" ;;\n'
+                "  *assphrase*) printf '%s\\n' \"$ES_SSH_KEY_PASSWORD\" ;;\n"
+                "  *) printf '%s\\n' \"$ES_SSH_PASSWORD\" ;;\n"
                 "esac\n"
             )
         os.chmod(askpass, 0o700)
