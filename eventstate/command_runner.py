@@ -9,14 +9,17 @@ scrubbed of secrets and cut at ``config.MAX_OUTPUT`` characters.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from eventstate.commands import (
     Command,
+    FileDownloadCommand,
     FileUploadCommand,
     FunctionCommand,
     StringCommand,
     scrub,
+    transfer_shown,
 )
 from eventstate.config import Config
 from eventstate.connections import HostConnections
@@ -54,9 +57,9 @@ def _cap(text: str, limit: int) -> tuple[str, bool]:
     return text[:limit], True
 
 
-def _shown(command: Command, options: CommandOptions) -> str:
+def _shown(command: Command, options: CommandOptions, shown: str | None = None) -> str:
     # The log says how a command ran, not only what it was: privilege included.
-    shown = command.masked()
+    shown = shown or command.masked()
     if isinstance(command, FunctionCommand):
         return shown
     privilege = shown_privilege(options)
@@ -79,6 +82,7 @@ def run_command(
     connection, a timeout) become a failed command with the error as stderr.
     """
     secrets: list[str] = []
+    shown: str | None = None
     started = time.perf_counter()
     try:
         connector = state.connections.connect(host)
@@ -90,6 +94,12 @@ def run_command(
             result = connector.run_shell_command(command, options)
         elif isinstance(command, FileUploadCommand):
             result = connector.put_file(command.content, command.dest, options)
+        elif isinstance(command, FileDownloadCommand):
+            result = connector.get_file(command.src, options)
+            if result.success and result.content is not None:
+                Path(command.dest).write_bytes(result.content)
+                # Recorded with its size and hash: the log never holds file content.
+                shown = transfer_shown("download", command.src, result.content)
         elif isinstance(command, FunctionCommand):
             returned = command.function(state, host, *command.args, **command.kwargs)
             result = CommandResult(returned is not False, None)
@@ -109,7 +119,7 @@ def run_command(
         host=host.name,
         op_hash=op_hash,
         fact=fact,
-        command=_shown(command, options),
+        command=_shown(command, options, shown),
         success=result.success,
         exit_code=result.exit_code,
         duration=round(duration, 6),

@@ -6,17 +6,20 @@ sent to the host as is but shown -- in output and in the log -- as ``***``.
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 from collections.abc import Callable, Iterable
 from typing import Any
 
 __all__ = [
     "Command",
+    "FileDownloadCommand",
     "FileUploadCommand",
     "FunctionCommand",
     "Secret",
     "StringCommand",
     "make_command",
+    "transfer_shown",
 ]
 
 MASK = "***"
@@ -121,14 +124,37 @@ class FileUploadCommand:
         self.mode = mode
 
     def masked(self) -> str:
-        """How the log shows the upload."""
-        return f"upload {len(self.content)} bytes to {self.dest}"
+        """How the log shows the upload: its size and SHA-256, never its content."""
+        return transfer_shown("upload", self.dest, self.content)
 
     def __str__(self) -> str:
         return self.masked()
 
 
-Command = StringCommand | FunctionCommand | FileUploadCommand
+class FileDownloadCommand:
+    """Download the host's file ``src`` to ``dest`` on the controller, through the connector."""
+
+    __slots__ = ("dest", "src")
+
+    def __init__(self, src: str, dest: str) -> None:
+        self.src = src
+        self.dest = dest
+
+    def masked(self) -> str:
+        """How the log shows the download before it ran (the record adds size and hash)."""
+        return f"download {self.src} to {self.dest}"
+
+    def __str__(self) -> str:
+        return self.masked()
+
+
+def transfer_shown(verb: str, path: str, content: bytes) -> str:
+    """How the log shows a file sent or fetched: ``upload /etc/motd (12 bytes, sha256 ab12…)``."""
+    digest = hashlib.sha256(content).hexdigest()
+    return f"{verb} {path} ({len(content)} bytes, sha256 {digest})"
+
+
+Command = StringCommand | FunctionCommand | FileUploadCommand | FileDownloadCommand
 
 
 def make_command(value: Any) -> Command:
@@ -137,7 +163,7 @@ def make_command(value: Any) -> Command:
     Raises:
         TypeError: the value is not a command.
     """
-    if isinstance(value, (StringCommand, FunctionCommand, FileUploadCommand)):
+    if isinstance(value, (StringCommand, FunctionCommand, FileUploadCommand, FileDownloadCommand)):
         return value
     if isinstance(value, str):
         return StringCommand(value.strip())

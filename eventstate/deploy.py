@@ -171,6 +171,7 @@ def run_deploy_file(state: State, path: str | os.PathLike[str], code: Any = None
         code = compile_deploy_file(path)
     filename = code.co_filename
     state.deploy_filename = filename
+    state.deploy_directory = os.path.dirname(os.path.abspath(filename))
     try:
         for host in list(state.active_hosts):
             namespace: dict[str, Any] = {"__file__": filename, "__name__": "deploy"}

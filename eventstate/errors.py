@@ -41,6 +41,11 @@ class NestedOperationError(EventstateError):
     """An operation was called inside another's body, or a nested operation failed."""
 
 
+class OperationError(EventstateError):
+    """An operation cannot be prepared: what it was asked for cannot be done (pyinfra's
+    ``OperationError``), such as downloading a file the host does not have."""
+
+
 class OperationArgumentError(EventstateError, TypeError):
     """An operation was called with an argument it does not take, or of the wrong type."""
 

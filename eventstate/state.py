@@ -177,6 +177,9 @@ class State:
 
     #: The deploy file being prepared, and its number: op orders come from its lines.
     deploy_filename: str | None = None
+    #: The directory of the deploy file the run ran, for paths relative to it; kept for
+    #: execution, when an op's body runs again (``files.get``'s local ``dest``).
+    deploy_directory: str | None = None
     deploy_file_number: int = 0
 
     # Print settings, as pyinfra's: they change output, never the log.

@@ -105,3 +105,15 @@ def test_a_plugin_connector_is_found_by_entry_point(
     assert [h.name for h in state.active_hosts] == ["@fake/a"]
     monkeypatch.setattr(connectors, "_plugins", None)
     sys.modules.pop("fake_connector", None)
+
+
+def test_local_get_file_reads_bytes_intact(tmp_path: Path) -> None:
+    from eventstate.connectors.local import LocalConnector
+
+    path = tmp_path / "blob"
+    path.write_bytes(b"\x00\xff binary\n")
+    connector = LocalConnector("@local", {}, None)
+    result = connector.get_file(str(path), CommandOptions())
+    assert (result.success, result.content, result.stdout) == (True, b"\x00\xff binary\n", "")
+    missing = connector.get_file(str(tmp_path / "nope"), CommandOptions())
+    assert not missing.success and "No such file" in missing.stderr

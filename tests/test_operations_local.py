@@ -479,14 +479,15 @@ def test_put_uploads_once(tmp_path: Path, kind: str) -> None:
 
     run = deploy(call(files.put, src, str(dest)))
     assert dest.read_text() == "héllo\nworld\n"
-    assert run.commands(0) == [f"upload {size} bytes to {dest}"]
+    digest = hashlib.sha256("héllo\nworld\n".encode()).hexdigest()
+    # Recorded by size and hash, never by content.
+    assert run.commands(0) == [f"upload {dest} ({size} bytes, sha256 {digest})"]
     assert fact_of(run, f"files.Sha256File({dest})").stdout == ""
     assert run.meta.ops_change == 1
 
     # The same object again (read at prepare and at execute): still its whole content.
     again = deploy(call(files.put, src, str(dest)))
     again.assert_no_change()
-    digest = hashlib.sha256("héllo\nworld\n".encode()).hexdigest()
     assert fact_of(again, f"files.Sha256File({dest})").stdout.startswith(digest + " ")
 
 
@@ -500,14 +501,19 @@ def test_put_content_hash_decides_the_change(tmp_path: Path) -> None:
 
     run = deploy(call(files.put, io.BytesIO(b"BBBB"), str(dest)))  # same size, other content
     assert run.meta.ops_change == 1
-    assert run.commands(0) == [f"upload 4 bytes to {dest}"]
+    digest = hashlib.sha256(b"BBBB").hexdigest()
+    assert run.commands(0) == [f"upload {dest} (4 bytes, sha256 {digest})"]
     assert dest.read_bytes() == b"BBBB"
 
 
 def test_put_with_mode(tmp_path: Path) -> None:
     dest = tmp_path / "secret"
     run = deploy(call(files.put, io.StringIO("s3cret\n"), str(dest), mode=600))
-    assert run.commands(0) == [f"upload 7 bytes to {dest}", f"chmod 600 {q(dest)}"]
+    digest = hashlib.sha256(b"s3cret\n").hexdigest()
+    assert run.commands(0) == [
+        f"upload {dest} (7 bytes, sha256 {digest})",
+        f"chmod 600 {q(dest)}",
+    ]
     assert mode_of(dest) == 0o600
     assert dest.read_text() == "s3cret\n"
 

@@ -392,3 +392,38 @@ def test_no_secret_reaches_the_log_an_export_or_the_terminal(
             assert secret.encode() not in path.read_bytes(), path
         for output in outputs:
             assert secret not in output.output
+
+
+def test_files_get_and_put_are_recorded_by_size_and_hash(sshd: SshServer, tmp_path: Path) -> None:
+    import hashlib
+
+    remote = tmp_path / "remote.bin"
+    content = bytes(range(256)) * 64 + b"not text: \xff\xfe\n"  # binary, kept byte for byte
+    remote.write_bytes(content)
+    digest = hashlib.sha256(content).hexdigest()
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(
+        "from eventstate.operations import files\n"
+        f"files.get({str(remote)!r}, 'fetched/remote.bin', create_local_dir=True)\n"
+        f"files.put({str(remote)!r}, {str(tmp_path / 'sent' / 'copy.bin')!r})\n"
+    )
+    inventory = _inventory_file(tmp_path / "inventory.py", sshd, {"127.0.0.4": {}})
+    db = str(tmp_path / "log.db")
+    for run in range(2):
+        result = _cli("deploy", str(inventory), str(deploy), "--db", db)
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / "fetched" / "remote.bin").read_bytes() == content
+        assert (tmp_path / "sent" / "copy.bin").read_bytes() == content
+        run_id = json.loads(_cli("runs", "--db", db, "--json").output)[0]["run_id"]
+        listed = _cli("events", run_id, "--db", db, "--type", "CommandExecuted", "--json")
+        shown = [json.loads(line)["command"] for line in listed.output.splitlines()]
+        transfers = [c for c in shown if c.startswith(("download", "upload"))]
+        if run == 0:
+            assert transfers == [
+                f"download {remote} ({len(content)} bytes, sha256 {digest})",
+                f"upload {tmp_path / 'sent' / 'copy.bin'} ({len(content)} bytes, sha256 {digest})",
+            ]
+        else:
+            assert transfers == []  # both sides already hold the same content
+    # The files' bytes are nowhere in the log (the deploy names them by path).
+    assert b"not text" not in Path(db).read_bytes()

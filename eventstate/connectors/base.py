@@ -11,12 +11,11 @@ from __future__ import annotations
 import abc
 import shlex
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import attrs
 
-if TYPE_CHECKING:
-    from eventstate.commands import StringCommand
+from eventstate.commands import StringCommand
 
 __all__ = [
     "CommandOptions",
@@ -78,6 +77,8 @@ class CommandResult:
     stdout: str = ""
     stderr: str = ""
     truncated: bool = False
+    #: A downloaded file's bytes (``get_file``); never recorded, only its size and hash.
+    content: bytes | None = attrs.field(default=None, repr=False)
 
 
 # sudo reads the password from standard input once, to validate (-v); the command
@@ -208,6 +209,16 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     def put_file(self, content: bytes, dest: str, options: CommandOptions) -> CommandResult:
         """Write ``content`` to the file ``dest`` on the host."""
+
+    def get_file(self, src: str, options: CommandOptions) -> CommandResult:
+        """Read the host's file ``src``: a result whose ``content`` is its bytes.
+
+        The default runs ``cat`` through :meth:`run_shell_command`, decoded;
+        connectors with a byte channel (local, SSH) override it to keep any file
+        intact.
+        """
+        result = self.run_shell_command(StringCommand(f"cat {shlex.quote(src)}"), options)
+        return attrs.evolve(result, stdout="", content=result.stdout.encode())
 
     def disconnect(self) -> None:  # noqa: B027 - optional: most connectors hold nothing open
         """Close the connection."""

@@ -29,6 +29,11 @@ class LocalConnector(Connector):
         """Run ``command`` in a local shell."""
         return run_process(shell_argv(command.raw(), options), options, command_stdin(options))
 
+    def get_file(self, src: str, options: CommandOptions) -> CommandResult:
+        """Read ``src`` (through ``cat``, so sudo applies), byte for byte."""
+        argv = shell_argv(f"cat {shlex.quote(src)}", options)
+        return run_process(argv, options, command_stdin(options), keep_bytes=True)
+
     def put_file(self, content: bytes, dest: str, options: CommandOptions) -> CommandResult:
         """Write ``content`` to ``dest`` (through ``cat``, so sudo applies)."""
         argv = shell_argv(f"cat > {shlex.quote(dest)}", options)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from eventstate.commands import StringCommand
+from eventstate.commands import StringCommand, transfer_shown
 from eventstate.connectors.base import CommandOptions, CommandResult, Connector, shown_privilege
 from eventstate.errors import ConnectError
 from eventstate.events import CommandExecuted
@@ -66,4 +66,10 @@ class PlaybackConnector(Connector):
 
     def put_file(self, content: bytes, dest: str, options: CommandOptions) -> CommandResult:
         """The recorded answer to the upload."""
-        return self._answer(f"upload {len(content)} bytes to {dest}", options)
+        return self._answer(transfer_shown("upload", dest, content), options)
+
+    def get_file(self, src: str, options: CommandOptions) -> CommandResult:
+        """A download cannot be played back: the log keeps no file content."""
+        expected = self.recorded.popleft() if self.recorded else None
+        shown = expected.command if expected else f"download {src}"
+        return CommandResult(False, None, "", f"rerun: {shown} cannot be played back (no content)")

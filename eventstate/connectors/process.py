@@ -15,12 +15,18 @@ __all__ = ["run_process"]
 
 
 def run_process(
-    argv: Sequence[str], options: CommandOptions, stdin: bytes | None = None
+    argv: Sequence[str],
+    options: CommandOptions,
+    stdin: bytes | None = None,
+    *,
+    keep_bytes: bool = False,
 ) -> CommandResult:
     """Run ``argv`` as a child process without blocking other greenlets.
 
     A timeout kills the process and is a failed command with no exit code; a
     program that cannot be started is a failed command too, never an exception.
+    With ``keep_bytes`` the output is the result's ``content``, undecoded (a
+    file being downloaded), and ``stdout`` is empty.
     """
     try:
         process = subprocess.Popen(
@@ -49,6 +55,7 @@ def run_process(
     return CommandResult(
         code in options.success_exit_codes,
         code,
-        stdout.decode("utf-8", "replace"),
+        "" if keep_bytes else stdout.decode("utf-8", "replace"),
         stderr.decode("utf-8", "replace"),
+        content=stdout if keep_bytes else None,
     )

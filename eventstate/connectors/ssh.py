@@ -245,7 +245,14 @@ class SshConnector(Connector):
             argv[shell:shell] = ["timeout", "-k", "2", f"{options.timeout:g}"]
         return shlex.join(argv)
 
-    def _run(self, remote: str, options: CommandOptions, stdin: bytes | None) -> CommandResult:
+    def _run(
+        self,
+        remote: str,
+        options: CommandOptions,
+        stdin: bytes | None,
+        *,
+        keep_bytes: bool = False,
+    ) -> CommandResult:
         local = CommandOptions(
             timeout=None if options.timeout is None else options.timeout + _TIMEOUT_GRACE,
             success_exit_codes=options.success_exit_codes,
@@ -255,6 +262,7 @@ class SshConnector(Connector):
             [*self._ssh(*session), self.hostname, "--", remote],
             local,
             command_stdin(options, stdin),
+            keep_bytes=keep_bytes,
         )
         if result.exit_code == _CONNECTION_FAILED:
             reason = connect_failure_reason(self.hostname, result.stderr)
@@ -272,6 +280,12 @@ class SshConnector(Connector):
     def put_file(self, content: bytes, dest: str, options: CommandOptions) -> CommandResult:
         """Write ``content`` to ``dest`` on the host, streamed over the connection."""
         return self._run(self._remote(f"cat > {shlex.quote(dest)}", options), options, content)
+
+    def get_file(self, src: str, options: CommandOptions) -> CommandResult:
+        """Read the host's file ``src``, streamed over the connection byte for byte."""
+        return self._run(
+            self._remote(f"cat {shlex.quote(src)}", options), options, None, keep_bytes=True
+        )
 
     def disconnect(self) -> None:
         """Close the master connection."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
 import re
 import shlex
@@ -11,8 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from eventstate.commands import FileUploadCommand
+from eventstate.commands import FileDownloadCommand, FileUploadCommand
 from eventstate.context import current
+from eventstate.errors import OperationError
 from eventstate.facts.files import Directory, File, FindInFile, Sha256File
 from eventstate.operation import operation
 
@@ -183,3 +185,49 @@ def put(
     if mode is not None or user or group:
         info = host.get_fact(File, dest)
         yield from _attributes(dest, info or None, mode, user, group)
+
+
+@operation
+def get(
+    src: str,
+    dest: str,
+    add_deploy_dir: bool = True,
+    create_local_dir: bool = False,
+    force: bool = False,
+) -> Iterator[Any]:
+    """Download the host's file ``src`` to ``dest`` here; only if the content differs.
+
+    Recorded with the file's size and SHA-256, never its content.
+
+    Args:
+        src: The path on the host.
+        dest: The local path; a relative one is under the deploy file's directory
+            (with ``add_deploy_dir``), as pyinfra.
+        add_deploy_dir: Resolve a relative ``dest`` against the deploy's directory.
+        create_local_dir: Create ``dest``'s directory when it is missing.
+        force: Download even when the local file has the same content.
+
+    Raises:
+        OperationError: the host has no file ``src``, or ``dest``'s directory is missing.
+    """
+    state, host = current()
+    if add_deploy_dir and state.deploy_directory and not os.path.isabs(dest):
+        dest = os.path.join(state.deploy_directory, dest)
+    directory = os.path.dirname(dest) or "."
+    if create_local_dir:
+        os.makedirs(directory, exist_ok=True)
+    elif not os.path.isdir(directory):
+        raise OperationError(f"files.get: no such local directory: {directory}")
+    remote_hash = host.get_fact(Sha256File, src)
+    if remote_hash is None:
+        raise OperationError(f"files.get: no file {src} on {host.name}")
+    if force or not os.path.isfile(dest) or _local_sha256(dest) != remote_hash:
+        yield FileDownloadCommand(src, dest)
+
+
+def _local_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
