@@ -6,8 +6,11 @@ on 127.0.0.2-5 (one daemon, several hosts); nothing is mocked.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -427,3 +430,108 @@ def test_files_get_and_put_are_recorded_by_size_and_hash(sshd: SshServer, tmp_pa
             assert transfers == []  # both sides already hold the same content
     # The files' bytes are nowhere in the log (the deploy names them by path).
     assert b"not text" not in Path(db).read_bytes()
+
+
+# Connecting: timeouts, retries, the user's ssh_config, limits
+
+
+@contextlib.contextmanager
+def _listener(address: str, *, silent: bool) -> Iterator[tuple[int, list[int]]]:
+    """A TCP server that never speaks SSH: it stays silent, or hangs up at once.
+
+    Yields its port and a list that grows by one per connection accepted.
+    """
+    server = socket.socket()
+    server.bind((address, 0))
+    server.listen(16)
+    server.settimeout(0.2)
+    accepted: list[int] = []
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                continue
+            accepted.append(1)
+            if silent:
+                held.append(connection)
+            else:
+                connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1], accepted
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        server.close()
+
+
+def _connect_error(sshd: SshServer, name: str, config: Config, **data: Any) -> str:
+    state = State(Inventory(([(name, sshd.host_data(**data))], {})), config)
+    with pytest.raises(NoHostsRemainingError):
+        connect_all(state)
+    (failed,) = [
+        e for e in read_events(state.log, state.run_id) if isinstance(e, HostConnectFailed)
+    ]
+    return failed.error
+
+
+def test_a_server_that_never_answers_times_out(sshd: SshServer) -> None:
+    with _listener("127.0.0.6", silent=True) as (port, _):
+        started = time.monotonic()
+        error = _connect_error(sshd, "127.0.0.6", Config(CONNECT_TIMEOUT=1), ssh_port=port)
+    assert error == "timed out connecting to 127.0.0.6"
+    assert time.monotonic() - started < 8  # CONNECT_TIMEOUT, not ssh's default
+
+
+def test_connect_retries_try_again(sshd: SshServer) -> None:
+    with _listener("127.0.0.6", silent=False) as (port, accepted):
+        error = _connect_error(
+            sshd,
+            "127.0.0.6",
+            Config(),
+            ssh_port=port,
+            ssh_connect_retries=2,
+            ssh_connect_retry_min_delay=0,
+            ssh_connect_retry_max_delay=0.01,
+        )
+    assert error == "connection to 127.0.0.6 closed by the server"
+    assert len(accepted) == 3  # the first try and two more
+
+
+def test_the_users_ssh_config_is_honoured(sshd: SshServer, tmp_path: Path) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        "Host es-test-alias\n"
+        "    HostName 127.0.0.5\n"
+        f"    Port {sshd.port}\n"
+        "    User root\n"
+        f"    IdentityFile {sshd.user_key}\n"
+        f"    UserKnownHostsFile {sshd.known_hosts}\n"
+    )
+    data = {"ssh_config_file": str(config)}  # nothing else: ssh_config says it all
+    state = State(Inventory(([("es-test-alias", data)], {})), Config())
+    connect_all(state)
+    add_op(state, server.shell, "hostname -I >/dev/null; echo reached")
+    run_ops(state)
+    disconnect_all(state)
+    assert [c.stdout for c in _commands(state)] == ["reached\n"]
+
+
+def test_limit_over_ssh(sshd: SshServer, tmp_path: Path) -> None:
+    inventory = _inventory_file(tmp_path / "inventory.py", sshd, {"127.0.0.2": {}, "127.0.0.3": {}})
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text("from eventstate.operations import server\nserver.shell('echo limited')\n")
+    db = str(tmp_path / "log.db")
+    result = _cli("deploy", str(inventory), str(deploy), "--db", db, "--limit", "127.0.0.3")
+    assert result.exit_code == 0, result.output
+    run_id = json.loads(_cli("runs", "--db", db, "--json").output)[0]["run_id"]
+    listed = _cli("events", run_id, "--db", db, "--type", "CommandExecuted", "--json")
+    assert {json.loads(line)["host"] for line in listed.output.splitlines()} == {"127.0.0.3"}
