@@ -1,8 +1,11 @@
 """SSH hosts: a plain host name (or ``@ssh/NAME``), through the OpenSSH client.
 
 One connection per host for the whole run: ``connect`` starts an OpenSSH
-master (``ControlMaster``) on a private control socket, and every command is a
-new session multiplexed over it -- one round trip, no new handshake. The
+master (``ControlMaster``) on a private control socket. Commands go to one
+long-lived shell session over it (:mod:`~eventstate.connectors.shell_session`:
+no local process per command, one round trip each); a command with its own
+input, a terminal or a time limit, and every file transfer, gets a session of
+its own over the same connection -- no new handshake either way. The
 user's ``~/.ssh/config`` (HostName, User, Port, IdentityFile, ProxyJump...),
 ssh-agent and known_hosts work as they do for ``ssh`` itself.
 
@@ -48,6 +51,7 @@ from eventstate.connectors.base import (
     shell_argv,
 )
 from eventstate.connectors.process import run_process
+from eventstate.connectors.shell_session import SessionLost, ShellSession
 from eventstate.errors import ConnectError
 
 __all__ = ["SshConnector", "connect_failure_reason"]
@@ -105,6 +109,7 @@ class SshConnector(Connector):
         super().__init__(host_name, data, arg, connect_timeout=connect_timeout)
         self.hostname = str(data.get("ssh_hostname") or arg or host_name)
         self._directory: str | None = None
+        self._session: ShellSession | None = None
         self._options = self._client_options()
 
     def _client_options(self) -> list[str]:
@@ -274,8 +279,44 @@ class SshConnector(Connector):
         return result
 
     def run_shell_command(self, command: StringCommand, options: CommandOptions) -> CommandResult:
-        """Run ``command`` on the host, in a new session over the host's connection."""
-        return self._run(self._remote(command.raw(), options), options, None)
+        """Run ``command`` on the host over the host's connection.
+
+        A plain command goes to the host's long-lived shell session (no local
+        process, one round trip); one with its own input, a terminal or a time
+        limit gets a session of its own.
+        """
+        remote = self._remote(command.raw(), options)
+        if options.stdin is not None or options.get_pty or options.timeout is not None:
+            return self._run(remote, options, None)
+        if options.sudo and options.sudo_password:
+            return self._run(remote, options, None)
+        return self._in_session(remote, options)
+
+    def _in_session(self, remote: str, options: CommandOptions) -> CommandResult:
+        session = self._session
+        if session is None or not session.alive:
+            if session is not None:
+                return CommandResult(False, None, "", f"connection lost: {self._lost_reason()}")
+            session = self._session = ShellSession(
+                [*self._ssh("-o", "ControlMaster=no", "-T"), self.hostname, "--", "exec sh"]
+            )
+        try:
+            status, stdout, stderr = session.run(remote)
+        except SessionLost:
+            return CommandResult(False, None, "", f"connection lost: {self._lost_reason()}")
+        return CommandResult(
+            status in options.success_exit_codes,
+            status,
+            stdout.decode("utf-8", "replace"),
+            stderr.decode("utf-8", "replace"),
+        )
+
+    def _lost_reason(self) -> str:
+        # The master says why, if it can still be asked; else the session ended.
+        check = run_process([*self._ssh("-O", "check"), self.hostname], CommandOptions(timeout=5))
+        if check.success:
+            return f"the shell session on {self.hostname} ended"
+        return connect_failure_reason(self.hostname, check.stderr)
 
     def put_file(self, content: bytes, dest: str, options: CommandOptions) -> CommandResult:
         """Write ``content`` to ``dest`` on the host, streamed over the connection."""
@@ -288,7 +329,10 @@ class SshConnector(Connector):
         )
 
     def disconnect(self) -> None:
-        """Close the master connection."""
+        """Close the shell session and the master connection."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
         if self._directory is None:
             return
         with contextlib.suppress(OSError):
