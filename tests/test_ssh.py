@@ -38,6 +38,7 @@ from eventstate.execute import run_ops
 from eventstate.operation import add_op, operation
 from eventstate.operations import server
 from eventstate.replay import read_events
+from eventstate.stores import open_log
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +152,11 @@ def _connect_failure(sshd: SshServer, tmp_path: Path, **data: Any) -> str:
     shown = _cli("show", run_id, "--db", db)
     assert event["error"] in shown.output, shown.output
     return str(event["error"])
+
+
+def test_a_name_that_does_not_resolve(sshd: SshServer, tmp_path: Path) -> None:
+    reason = _connect_failure(sshd, tmp_path, ssh_hostname="es-no-such-host.invalid")
+    assert reason == "cannot resolve es-no-such-host.invalid"
 
 
 def test_a_closed_port_is_connection_refused(sshd: SshServer, tmp_path: Path) -> None:
@@ -474,13 +480,17 @@ def _listener(address: str, *, silent: bool) -> Iterator[tuple[int, list[int]]]:
 
 
 def _connect_error(sshd: SshServer, name: str, config: Config, **data: Any) -> str:
-    state = State(Inventory(([(name, sshd.host_data(**data))], {})), config)
-    with pytest.raises(NoHostsRemainingError):
-        connect_all(state)
-    (failed,) = [
-        e for e in read_events(state.log, state.run_id) if isinstance(e, HostConnectFailed)
-    ]
-    return failed.error
+    """Connect to one host through the API into a log file; the reason ``show`` gives."""
+    db = Path(sshd.directory) / f"connect-{time.time_ns()}.db"
+    with open_log(db) as log:
+        state = State(Inventory(([(name, sshd.host_data(**data))], {})), config, log=log)
+        with pytest.raises(NoHostsRemainingError):
+            connect_all(state)
+        state.finish()
+    listed = _cli("events", state.run_id, "--db", str(db), "--type", "HostConnectFailed", "--json")
+    (event,) = [json.loads(line) for line in listed.output.splitlines()]
+    assert event["error"] in _cli("show", state.run_id, "--db", str(db)).output
+    return str(event["error"])
 
 
 def test_a_server_that_never_answers_times_out(sshd: SshServer) -> None:
