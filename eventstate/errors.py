@@ -162,5 +162,9 @@ class ConnectError(EventstateError):
     """A connector could not connect to a host (recorded as a connect failure)."""
 
 
+class SessionLostError(ConnectError):
+    """A host's shell session ended before a command's end was read (the connection went)."""
+
+
 class ConnectorNotFoundError(InventoryError):
     """An inventory names a connector (``@name``) that is not installed."""

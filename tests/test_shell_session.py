@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from eventstate.connectors.shell_session import SessionLost, ShellSession
+from eventstate.connectors.shell_session import ShellSession
+from eventstate.errors import SessionLostError
 
 
 @pytest.fixture
@@ -42,5 +43,5 @@ def test_a_session_that_ended_is_lost(session: ShellSession) -> None:
     session.process.kill()
     session.process.wait()
     assert not session.alive
-    with pytest.raises(SessionLost):
+    with pytest.raises(SessionLostError):
         session.run("echo never")

@@ -24,13 +24,11 @@ import gevent
 import gevent.lock
 from gevent import select, subprocess
 
-__all__ = ["SessionLost", "ShellSession"]
+from eventstate.errors import SessionLostError
+
+__all__ = ["ShellSession"]
 
 _CHUNK = 65536
-
-
-class SessionLost(Exception):
-    """The session ended before the command's end was read (the connection went)."""
 
 
 class ShellSession:
@@ -55,7 +53,7 @@ class ShellSession:
         """Run ``command`` (a shell command line) and return ``(status, stdout, stderr)``.
 
         Raises:
-            SessionLost: the session ended first; the command's outcome is unknown.
+            SessionLostError: the session ended first; the command's outcome is unknown.
         """
         mark = secrets.token_hex(16).encode()
         framed = (
@@ -70,7 +68,7 @@ class ShellSession:
                 self.process.stdin.write(framed)
                 self.process.stdin.flush()
             except OSError as error:
-                raise SessionLost(str(error)) from None
+                raise SessionLostError(str(error)) from None
             return self._read(mark)
 
     def _read(self, mark: bytes) -> tuple[int, bytes, bytes]:
@@ -90,7 +88,7 @@ class ShellSession:
             for fd in readable:
                 chunk = os.read(fd, _CHUNK)
                 if not chunk:
-                    raise SessionLost("the session ended")
+                    raise SessionLostError("the session ended")
                 buffers[fd] += chunk
                 if fd not in found:
                     at = buffers[fd].find(ends[fd])

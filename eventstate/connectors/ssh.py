@@ -51,8 +51,8 @@ from eventstate.connectors.base import (
     shell_argv,
 )
 from eventstate.connectors.process import run_process
-from eventstate.connectors.shell_session import SessionLost, ShellSession
-from eventstate.errors import ConnectError
+from eventstate.connectors.shell_session import ShellSession
+from eventstate.errors import ConnectError, SessionLostError
 
 __all__ = ["SshConnector", "connect_failure_reason"]
 
@@ -302,7 +302,7 @@ class SshConnector(Connector):
             )
         try:
             status, stdout, stderr = session.run(remote)
-        except SessionLost:
+        except SessionLostError:
             return CommandResult(False, None, "", f"connection lost: {self._lost_reason()}")
         return CommandResult(
             status in options.success_exit_codes,
