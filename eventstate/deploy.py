@@ -1,11 +1,16 @@
 """Inventory files and deploy files, as ``pyinfra INVENTORY DEPLOY.py`` reads them.
 
 An inventory is a Python file or a comma-separated host list. In a file,
-every top-level list of hosts is a group (a host is a name or a
-``(name, data)`` pair), ``data`` is the data every host shares and
-``<group>_data`` a group's::
+as pyinfra 3.10 reads one, every top-level list of hosts is a group (a host is
+a name or a ``(name, data)`` pair), or a ``(hosts, data)`` pair a group with
+its data; the group ``all``'s data, and ``data``, is what every host shares;
+``<group>_data`` is a group's too; every host is also in a group named after
+the file. Beside the inventory (and in the working directory),
+``group_data/NAME.py`` files give group ``NAME`` its data -- their top-level
+names, imports aside -- and ``group_data/all.py`` everyone's::
 
     web = ["@sim/web1", ("@sim/web2", {"port": 8080})]
+    db = (["@sim/db1"], {"role": "db"})
     web_data = {"role": "web"}
     data = {"sim_latency": 0.01}
 
@@ -16,6 +21,7 @@ lines they are called on.
 
 from __future__ import annotations
 
+import ast
 import os
 import traceback
 from pathlib import Path
@@ -132,18 +138,80 @@ def inventory_from_source(source: str, filename: str) -> Inventory:
         raise DeployFileError(
             f"{_where(error, filename)}: {type(error).__name__}: {error}"
         ) from None
-    groups = {
-        name: (list(value), dict(namespace.get(f"{name}_data") or {}))
-        for name, value in namespace.items()
-        if not name.startswith("_") and _is_host_list(value)
-    }
+    groups: dict[str, tuple[list[Any], dict[str, Any]]] = {}
+    for name, value in namespace.items():
+        if name.startswith("_"):
+            continue
+        if _is_host_list(value):
+            hosts, data = list(value), {}
+        elif (
+            isinstance(value, tuple)
+            and len(value) == 2
+            and _is_host_list(value[0])
+            and isinstance(value[1], dict)
+        ):
+            hosts, data = list(value[0]), dict(value[1])
+        else:
+            continue
+        groups[name] = (hosts, {**data, **(namespace.get(f"{name}_data") or {})})
     if not groups:
         raise InventoryError(f"{filename} defines no hosts (top-level lists of host names)")
+    every, every_data = groups.pop("all", ([], {}))
     names: dict[str, None] = {}
-    for group_hosts, _ in groups.values():
+    for group_hosts, _ in [(every, {}), *groups.values()]:
         for item in group_hosts:
             names[item[0] if isinstance(item, tuple) else item] = None
-    return Inventory((list(names), dict(namespace.get("data") or {})), None, **groups)
+    shared = {**every_data, **dict(namespace.get("data") or {})}
+    for group, data in _group_data_files(filename).items():
+        if group == "all":
+            shared.update(data)
+        elif group in groups:
+            groups[group][1].update(data)
+        else:
+            groups[group] = ([], data)  # data for a group no host is in yet, as pyinfra
+    stem = Path(filename).stem
+    if stem and stem not in groups and stem != "all":
+        groups[stem] = (list(names), {})
+    hosts_and_data = [*every, *(name for name in names if name not in _names(every))]
+    return Inventory((hosts_and_data, shared), None, **groups)
+
+
+def _names(hosts: list[Any]) -> set[str]:
+    return {item[0] if isinstance(item, tuple) else item for item in hosts}
+
+
+def _group_data_files(inventory_filename: str) -> dict[str, dict[str, Any]]:
+    """The data of ``group_data/*.py`` in the working directory and beside the inventory."""
+    folders = [Path.cwd() / "group_data", Path(inventory_filename).resolve().parent / "group_data"]
+    found: dict[str, dict[str, Any]] = {}
+    for folder in dict.fromkeys(folder.resolve() for folder in folders):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.py")):
+            code = _compile(path)
+            namespace: dict[str, Any] = {"__file__": str(path), "__name__": "group_data"}
+            try:
+                exec(code, namespace)
+            except Exception as error:
+                raise DeployFileError(
+                    f"{_where(error, str(path))}: {type(error).__name__}: {error}"
+                ) from None
+            imported = _imported_names(code)
+            keys = namespace.get("__all__") or [
+                key for key in namespace if not key.startswith("__") and key not in imported
+            ]
+            found.setdefault(path.stem, {}).update({key: namespace[key] for key in keys})
+    return found
+
+
+def _imported_names(code: Any) -> set[str]:
+    # Names bound by import statements are modules and helpers, not data (as pyinfra).
+    tree = ast.parse(Path(code.co_filename).read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return names
 
 
 def compile_deploy_file(path: str | os.PathLike[str]) -> Any:

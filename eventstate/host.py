@@ -8,6 +8,7 @@ State hands it.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -19,22 +20,40 @@ T = TypeVar("T")
 
 
 class HostData(Mapping[str, Any]):
-    """A host's data, merged: override data, then host, groups, and inventory data.
+    """A host's data, merged: this host's own settings, then override, host,
+    groups and inventory data -- pyinfra 3.10's ``HostData``.
 
-    Read with ``host.data["key"]`` or ``host.data.get("key")``; a missing key is
-    a ``KeyError`` at once, not a silent fall-through.
+    Read as pyinfra deploys do, ``host.data.app_dir`` (a missing name is an
+    ``AttributeError``), or ``host.data["app_dir"]`` / ``host.data.get(...)``
+    (a ``KeyError`` / the default). Each read is a shallow copy, as pyinfra's:
+    changing a list read from group data changes it for this read only, never
+    for the other hosts. ``host.data.x = value`` sets ``x`` for this host alone.
     """
 
     def __init__(self, host_name: str, layers: Sequence[Mapping[str, Any]]) -> None:
-        self._host_name = host_name
+        # Attributes are data: the object's own state is set past __setattr__.
+        object.__setattr__(self, "_host_name", host_name)
+        own: dict[str, Any] = {}
+        object.__setattr__(self, "_own", own)
         # Highest priority first; the inventory's own dicts, read live, never copied.
-        self._layers = tuple(layers)
+        object.__setattr__(self, "_layers", (own, *layers))
 
     def __getitem__(self, key: str) -> Any:
         for layer in self._layers:
             if key in layer:
-                return layer[key]
+                return copy.copy(layer[key])
         raise KeyError(f"host {self._host_name} has no data {key!r}")
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("__"):  # copy, pickle and friends ask for these
+            raise AttributeError(key)
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(f"Host `{self._host_name}` has no data `{key}`") from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self._own[key] = value
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.dict())
