@@ -43,7 +43,7 @@ from eventstate.events import (
 )
 from eventstate.execute import run_ops
 from eventstate.operation import add_op, operation
-from eventstate.replay import read_events, rebuild, verify_run
+from eventstate.replay import ReplayLog, read_events, rebuild, verify_run
 
 # Operations
 
@@ -790,6 +790,27 @@ def test_connect_failures_over_fail_percent_raise_and_keep_connected_hosts(deplo
     disconnect_all(state)
     assert [e.host for e in events(state, HostDisconnected)] == ["@sim/a"]
     assert recorder.named("host_disconnect") == [("host_disconnect", "@sim/a")]
+
+
+def test_connect_all_over_fail_percent_or_with_no_host_left_records_the_run_aborted(
+    deploy,
+) -> None:
+    down = {"sim_connect_fail_rate": 1}
+    over, _ = deploy([("@sim/a", {}), ("@sim/b", down)], Config(FAIL_PERCENT=0), connect=False)
+    with pytest.raises(eventstate.DeployError, match=r"Over 0% of hosts failed \(50%\)"):
+        connect_all(over)
+    none_left, _ = deploy([("@sim/a", down)], connect=False)
+    with pytest.raises(NoHostsRemainingError):
+        connect_all(none_left)
+
+    for state, error in (
+        (over, "Over 0% of hosts failed (50%)"),
+        (none_left, "No hosts remaining!"),
+    ):
+        (finished,) = events(state, RunFinished)
+        assert (finished.status, finished.error) == (RunStatus.ABORTED, error)
+        listed = ReplayLog(state.log).run(state.run_id).info()
+        assert (listed.status, listed.error) == ("aborted", error)
 
 
 def test_connect_all_respects_the_limit(deploy) -> None:
