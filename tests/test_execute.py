@@ -457,6 +457,46 @@ def test_no_wait_mode_applies_fail_percent(deploy) -> None:
         run_ops(state, no_wait=True)
 
 
+def test_no_wait_over_fail_percent_lets_running_ops_finish_then_aborts(deploy) -> None:
+    # b and c are mid-command (slow) when a fails at once and trips FAIL_PERCENT.
+    slow = {"sim_latency": 0.05, "sim_fail_rate": 0}
+    state, recorder = deploy(
+        [("@sim/b", slow), ("@sim/c", slow), ("@sim/a", {"sim_fail_rate": 1})],
+        Config(FAIL_PERCENT=0),
+    )
+    first = op_hash(add_op(state, shell, "echo 1"))
+    add_op(state, shell, "echo 2")
+    with pytest.raises(eventstate.DeployError, match=r"Over 0% of hosts failed \(33%\)"):
+        run_ops(state, no_wait=True)
+
+    started = [(c[1], c[2]) for c in recorder.named("operation_host_start")]
+    finished = [(e.host, e.op_hash) for e in events(state, HostOperationFinished)]
+    assert sorted(started) == sorted(finished)  # every op that started has its outcome
+    assert sorted(started) == [("@sim/a", first), ("@sim/b", first), ("@sim/c", first)]
+    for name in ("@sim/b", "@sim/c"):  # finished what they had begun, began nothing after
+        assert commands_run(state, name) == [("echo 1", True)]
+        assert results(state, name)["success_ops"] == 1
+    (end,) = events(state, RunFinished)
+    assert events(state)[-1] == end
+    assert (end.status, end.error) == (RunStatus.ABORTED, "Over 0% of hosts failed (33%)")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_no_wait_over_fail_percent_leaves_no_op_without_an_outcome(deploy, seed: int) -> None:
+    hosts = [(f"@sim/h{i}", {"sim_latency": 0.002 * (i % 4)}) for i in range(8)]
+    data = {"sim_fail_rate": 0.15, "sim_seed": seed}
+    state, recorder = deploy(hosts, Config(FAIL_PERCENT=10), data=data)
+    for n in range(6):
+        add_op(state, shell, f"echo {n}")
+    with pytest.raises(eventstate.DeployError):
+        run_ops(state, no_wait=True)
+    started = sorted((c[1], c[2]) for c in recorder.named("operation_host_start"))
+    finished = sorted((e.host, e.op_hash) for e in events(state, HostOperationFinished))
+    assert started == finished
+    assert state.view.run.status is RunStatus.ABORTED
+    assert isinstance(events(state)[-1], RunFinished)
+
+
 # Stopping a deploy
 
 
