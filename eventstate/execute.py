@@ -105,8 +105,13 @@ def run_host_op(state: State, host: Host, op_hash: str) -> bool:
         if arguments.retry_delay:
             gevent.sleep(arguments.retry_delay)
 
-    data.result.success = not did_error
-    data.result.changed = executed > 0
+    op_result = data.result
+    op_result.success = not did_error
+    op_result.changed = executed > 0
+    # As pyinfra's OperationMeta.set_complete: retry_succeeded only for a retried op.
+    op_result.retry_attempts = attempt
+    op_result.max_retries = retries
+    op_result.retry_succeeded = (not did_error) if attempt else None
     if not did_error:
         state.record_op_result(
             host,

@@ -289,6 +289,45 @@ def test_retries_record_events_and_fire_callbacks(deploy) -> None:
     assert results(state, "@sim/b")["error_ops"] == 1
 
 
+def test_op_results_and_host_ops_carry_pyinfras_retry_information(deploy) -> None:
+    script = {"@sim/a": [["FAIL 1"], ["FAIL 2"], ["echo ok"]], "@sim/b": [["FAIL"]]}
+    state, _ = deploy([("@sim/a", FAIL), ("@sim/b", FAIL)])
+    retried = add_op(state, attempts, script, _retries=3, _retry_delay=0, _ignore_errors=True)
+    first_try = add_op(state, shell, "echo fine", _retries=2)
+    plain = add_op(state, shell, "echo plain")
+    failed = add_op(state, shell, "FAIL at once", _ignore_errors=True)
+    run_ops(state)
+
+    # (retry_attempts, max_retries, was_retried, retry_succeeded), as pyinfra 3.10's
+    # OperationMeta after set_complete.
+    expected = [
+        (retried, "@sim/a", (2, 3, True, True)),
+        (retried, "@sim/b", (3, 3, True, False)),
+        (first_try, "@sim/a", (0, 2, False, None)),
+        (plain, "@sim/a", (0, 0, False, None)),
+        (failed, "@sim/b", (0, 0, False, None)),
+    ]
+    host_ops = ReplayLog(state.log).run(state.run_id).host_ops()
+    for added, name, (attempted, allowed, was, succeeded) in expected:
+        result = added[host(state, name)]
+        info = {
+            "retry_attempts": attempted,
+            "max_retries": allowed,
+            "was_retried": was,
+            "retry_succeeded": succeeded,
+        }
+        assert result.get_retry_info() == info, name
+        assert (result.retry_attempts, result.max_retries) == (attempted, allowed)
+        assert (result.was_retried, result.retry_succeeded) == (was, succeeded)
+        # The log holds the same, but for the _retries of an op that succeeded at its
+        # first attempt (no event records it): None there.
+        record = host_ops.get(name, result.op_hash)
+        assert record is not None
+        logged = dict(info, max_retries=None) if added in (first_try, plain) else info
+        assert record.get_retry_info() == logged, name
+        assert record.as_dict()["max_retries"] == logged["max_retries"]
+
+
 def test_partial_counts_only_the_final_attempt(deploy) -> None:
     script = {
         "@sim/a": [["echo ran", "FAIL"], ["FAIL"]],  # final attempt ran nothing
