@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import gevent
 
-from eventstate.errors import ConnectError
-from eventstate.events import HostConnected, HostConnectFailed, HostDisconnected, StateStage
+from eventstate.errors import ConnectError, DeployError
+from eventstate.events import (
+    HostConnected,
+    HostConnectFailed,
+    HostDisconnected,
+    RunStatus,
+    StateStage,
+)
 from eventstate.host import Host
 from eventstate.state import State
 
@@ -40,7 +46,8 @@ def connect_all(state: State) -> None:
     in the limit, so FAIL_PERCENT applies at connect time too.
 
     Raises:
-        DeployError: too many hosts could not connect.
+        DeployError: too many hosts could not connect, or none did. The run's
+            end is recorded first (aborted, with the error), as ``run_ops`` does.
     """
     if state.current_stage < StateStage.Connect:
         state.set_stage(StateStage.Connect)
@@ -53,7 +60,12 @@ def connect_all(state: State) -> None:
             state.activate_host(host)
         else:
             failed.append(host)
-    state.fail_hosts(failed, activated_count=len(hosts))
+    try:
+        state.fail_hosts(failed, activated_count=len(hosts))
+    except DeployError as error:
+        # FAIL_PERCENT tripped or no host left: the run ends here, and the log says so.
+        state.finish(RunStatus.ABORTED, error=str(error))
+        raise
     state.flush()
 
 

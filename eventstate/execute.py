@@ -105,8 +105,13 @@ def run_host_op(state: State, host: Host, op_hash: str) -> bool:
         if arguments.retry_delay:
             gevent.sleep(arguments.retry_delay)
 
-    data.result.success = not did_error
-    data.result.changed = executed > 0
+    op_result = data.result
+    op_result.success = not did_error
+    op_result.changed = executed > 0
+    # As pyinfra's OperationMeta.set_complete: retry_succeeded only for a retried op.
+    op_result.retry_attempts = attempt
+    op_result.max_retries = retries
+    op_result.retry_succeeded = (not did_error) if attempt else None
     if not did_error:
         state.record_op_result(
             host,
@@ -186,19 +191,58 @@ def _run_serial(state: State, order: list[str], progress: Progress | None) -> No
             state.fail_hosts([host])
 
 
-def _run_no_wait(state: State, order: list[str], progress: Progress | None) -> None:
-    hosts = list(state.active_hosts)
-    greenlets = {
-        state.pool.spawn(_run_host_ops, state, host, order, progress): host for host in hosts
-    }
+class _NoWaitRun:
+    """How a ``no_wait`` run is going: whether it is aborting, and the errors its hosts met."""
+
+    __slots__ = ("aborting", "errors")
+
+    def __init__(self) -> None:
+        #: Set when FAIL_PERCENT trips or no host is left: no host starts another op.
+        self.aborting = False
+        #: What ended hosts' greenlets, in the order met; the first is raised.
+        self.errors: list[Exception] = []
+
+
+def _run_host_ops_until_aborted(
+    state: State, host: Host, order: list[str], progress: Progress | None, run: _NoWaitRun
+) -> None:
     try:
-        # Unlike pyinfra, a host whose ops fail is failed -- when its greenlet ends.
-        for greenlet in gevent.iwait(list(greenlets)):
-            if not greenlet.get():
-                state.fail_hosts([greenlets[greenlet]])
+        for op_hash in order:
+            if run.aborting:
+                return  # start nothing new; the op that was running has finished
+            ok = _run_in_context(state, host, op_hash)
+            if progress:
+                progress(host, op_hash)
+            if not ok:
+                # Unlike pyinfra, a host whose op fails is failed (FAIL_PERCENT applies);
+                # failing it here, in its own greenlet, stops the others before their next op.
+                state.fail_hosts([host])
+                return
+    except DeployError as error:
+        run.aborting = True
+        run.errors.append(error)
+    except Exception as error:
+        # An op body raised: this host stops; the others run on, as in pyinfra's no_wait
+        # (which only prints it). Ours raises it once every host has ended.
+        run.errors.append(error)
+
+
+def _run_no_wait(state: State, order: list[str], progress: Progress | None) -> None:
+    run = _NoWaitRun()
+    greenlets = [
+        state.pool.spawn(_run_host_ops_until_aborted, state, host, order, progress, run)
+        for host in list(state.active_hosts)
+    ]
+    try:
+        # Every greenlet ends by itself, never killed mid-command: the op it is running
+        # finishes and its outcome is recorded before the run's end.
+        gevent.joinall(greenlets)
     except BaseException:
-        gevent.killall(list(greenlets))
+        # Only an interruption of this greenlet (Ctrl-C) gets here: nothing left to wait for.
+        gevent.killall(greenlets)
         raise
+    if run.errors:
+        raise run.errors[0]
 
 
 def run_ops(

@@ -57,7 +57,7 @@ from eventstate.facts.base import Fact, gather_fact
 from eventstate.host import Host
 from eventstate.host_views import HostList, HostMapping, HostSet
 from eventstate.inventory import Inventory
-from eventstate.projections import HostMeta, HostResults, OperationMeta, StateView
+from eventstate.projections import HostMeta, HostResults, OperationMeta, StageWarnings, StateView
 from eventstate.projections.views import ReadOnlyDict, refuse
 from eventstate.recorder import EventRecorder
 from eventstate.stores.base import EventLog
@@ -367,8 +367,8 @@ class State:
             self.flush()
 
     @property
-    def stage_warnings(self) -> ReadOnlyDict[StateStage, int]:
-        """Warnings counted per stage, for this run only."""
+    def stage_warnings(self) -> StageWarnings:
+        """Warnings counted per stage, for this run only; a stage without warnings reads 0."""
         return self.view.stage_warnings
 
     @stage_warnings.setter

@@ -16,7 +16,7 @@ from eventstate.projections.run import RunProjection
 from eventstate.projections.stage import StageProjection
 from eventstate.projections.state_view import StateView, fold
 from eventstate.projections.views import ReadOnlyDict, ReadOnlyList, ReadOnlyRecord, ReadOnlySet
-from eventstate.projections.warnings import WarningsProjection
+from eventstate.projections.warnings import StageWarnings, WarningsProjection
 
 __all__ = [
     "ExecutedCommand",
@@ -37,6 +37,7 @@ __all__ = [
     "ReadOnlySet",
     "RunProjection",
     "StageProjection",
+    "StageWarnings",
     "StateView",
     "WarningsProjection",
     "applies",

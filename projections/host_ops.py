@@ -15,6 +15,7 @@ from typing import Any
 from eventstate.events import (
     CommandExecuted,
     HostOperationFinished,
+    HostOperationRetried,
     OperationAdded,
     OperationAddedForHost,
     OpOutcome,
@@ -153,15 +154,21 @@ class HostOp(ReadOnlyRecord):
         added_seq: The sequence number of the event that added it.
         outcome: How it ended after its last retry; None while unfinished.
         commands_executed: Commands that succeeded in the final attempt.
-        retry_count: Retries made before the outcome.
+        retry_count: Retries made before the outcome (pyinfra's ``retry_attempts``).
         duration: Seconds from its start on the host to its outcome, or None.
         finished_seq: The sequence number of its ``HostOperationFinished``.
         finished_at: When it finished, or None.
         commands: Every command run for it, every attempt, in the order run.
+
+    The retry information of pyinfra 3.10's ``OperationMeta``
+    (``retry_attempts``, ``max_retries``, ``was_retried``,
+    ``retry_succeeded``) is read off the same events; see :attr:`max_retries`
+    for the one value a log may not hold.
     """
 
     __slots__ = (
         "_commands",
+        "_max_retries",
         "_operation",
         "added",
         "added_seq",
@@ -193,6 +200,7 @@ class HostOp(ReadOnlyRecord):
     commands: ReadOnlyList[ExecutedCommand]
     _commands: list[ExecutedCommand]
     _operation: _Operation
+    _max_retries: int | None
 
     def __init__(self, host: str, op_hash: str, operation: _Operation) -> None:
         commands: list[ExecutedCommand] = []
@@ -207,6 +215,7 @@ class HostOp(ReadOnlyRecord):
             ("outcome", None),
             ("commands_executed", 0),
             ("retry_count", 0),
+            ("_max_retries", None),
             ("duration", None),
             ("finished_seq", None),
             ("finished_at", None),
@@ -243,6 +252,48 @@ class HostOp(ReadOnlyRecord):
         return tuple(c for c in self._commands if c.attempt == self.retry_count)
 
     @property
+    def retry_attempts(self) -> int:
+        """Retries made before the outcome, as pyinfra's ``OperationMeta.retry_attempts``."""
+        return self.retry_count
+
+    @property
+    def was_retried(self) -> bool:
+        """Whether the op was retried at least once."""
+        return self.retry_count > 0
+
+    @property
+    def retry_succeeded(self) -> bool | None:
+        """Whether the op succeeded after retries; None if it was not retried (or is unfinished)."""
+        if self.outcome is None or self.retry_count == 0:
+            return None
+        return self.outcome is OpOutcome.SUCCESS
+
+    @property
+    def max_retries(self) -> int | None:
+        """The retries the op allowed (its ``_retries``), as far as the log shows.
+
+        Exact when it was retried (each ``HostOperationRetried`` carries it) and
+        when it failed without a retry (an error with retries left is always
+        retried, so it allowed none). An op that succeeded at its first attempt
+        records no ``_retries``: None then. The live result of ``add_op``
+        always knows it.
+        """
+        if self._max_retries is not None:
+            return self._max_retries
+        if self.outcome is not None and self.outcome is not OpOutcome.SUCCESS:
+            return self.retry_count
+        return None
+
+    def get_retry_info(self) -> dict[str, Any]:
+        """The retry fields by name, as pyinfra's ``OperationMeta.get_retry_info()``."""
+        return {
+            "retry_attempts": self.retry_attempts,
+            "max_retries": self.max_retries,
+            "was_retried": self.was_retried,
+            "retry_succeeded": self.retry_succeeded,
+        }
+
+    @property
     def partial(self) -> bool:
         """Whether the op failed after some of its commands had run."""
         return self.outcome not in (None, OpOutcome.SUCCESS) and self.commands_executed > 0
@@ -261,6 +312,7 @@ class HostOp(ReadOnlyRecord):
             "outcome": None if self.outcome is None else self.outcome.value,
             "commands_executed": self.commands_executed,
             "retry_count": self.retry_count,
+            "max_retries": self.max_retries,
             "duration": self.duration,
             "finished_seq": self.finished_seq,
             "finished_at": None if self.finished_at is None else self.finished_at.isoformat(),
@@ -301,6 +353,7 @@ class HostOpsProjection(Projection):
         self._finished: list[HostOp] = []
         self._facts: dict[str, list[ExecutedCommand]] = {}
         self._facts_views: dict[str, ReadOnlyList[ExecutedCommand]] = {}
+        self._pending_max_retries: dict[tuple[str, str], int] = {}
         #: Host -> op hash -> :class:`HostOp`, read-only.
         self.ops: ReadOnlyDict[str, ReadOnlyDict[str, HostOp]] = ReadOnlyDict(self._ops_views)
 
@@ -324,6 +377,9 @@ class HostOpsProjection(Projection):
         record = ops.get(op_hash)
         if record is None:
             record = ops[op_hash] = HostOp(host, op_hash, self._operation(op_hash))
+            pending = self._pending_max_retries.pop((host, op_hash), None)
+            if pending is not None:
+                _set(record, "_max_retries", pending)
         return record
 
     @applies(RunStarted)
@@ -355,6 +411,16 @@ class HostOpsProjection(Projection):
             facts.append(command)
             return
         self._record(event.host, event.op_hash)._commands.append(command)
+
+    @applies(HostOperationRetried)
+    def _retried(self, event: HostOperationRetried) -> None:
+        # A retry alone makes no record (its commands come first in any real run); one
+        # made later takes the retries allowed from here.
+        record = self.get(event.host, event.op_hash)
+        if record is None:
+            self._pending_max_retries[event.host, event.op_hash] = event.max_retries
+        else:
+            _set(record, "_max_retries", event.max_retries)
 
     @applies(HostOperationFinished)
     def _finished_on_host(self, event: HostOperationFinished) -> None:

@@ -16,7 +16,7 @@ from eventstate.projections.operations import OperationMeta, OperationsProjectio
 from eventstate.projections.run import RunProjection
 from eventstate.projections.stage import StageProjection
 from eventstate.projections.views import ReadOnlyDict, ReadOnlyList, ReadOnlySet
-from eventstate.projections.warnings import WarningsProjection
+from eventstate.projections.warnings import StageWarnings, WarningsProjection
 
 __all__ = ["StateView", "fold"]
 
@@ -119,8 +119,8 @@ class StateView:
         return self.operations.op_meta
 
     @property
-    def stage_warnings(self) -> ReadOnlyDict[StateStage, int]:
-        """Warnings counted per stage."""
+    def stage_warnings(self) -> StageWarnings:
+        """Warnings counted per stage (a stage without warnings reads 0)."""
         return self.warnings.stage_warnings
 
     @property

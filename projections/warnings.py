@@ -8,7 +8,32 @@ from eventstate.events import StateStage, WarningRaised
 from eventstate.projections.base import Projection, applies
 from eventstate.projections.views import ReadOnlyDict
 
-__all__ = ["WarningsProjection"]
+__all__ = ["StageWarnings", "WarningsProjection"]
+
+
+class StageWarnings(ReadOnlyDict[StateStage, int]):
+    """Warnings by stage, read-only; a stage without warnings reads 0.
+
+    As pyinfra's ``defaultdict(int)``, ``stage_warnings[stage]`` never raises
+    for a :class:`~eventstate.events.StateStage`. Unlike it, reading a stage
+    adds nothing: ``in``, ``len``, iteration and ``get`` show only the stages
+    that raised warnings (``get`` gives None for the others, as a dict's
+    would). Any other key is a ``KeyError``.
+    """
+
+    __slots__ = ()
+
+    def __getitem__(self, key: StateStage) -> int:
+        try:
+            return self._data[key]
+        except KeyError:
+            if isinstance(key, StateStage):
+                return 0
+            raise
+
+    def get(self, key: StateStage, default: Any = None) -> Any:
+        """The stage's count if it raised warnings, else ``default``."""
+        return self._data.get(key, default)
 
 
 class WarningsProjection(Projection):
@@ -16,7 +41,7 @@ class WarningsProjection(Projection):
 
     def __init__(self) -> None:
         self._counts: dict[StateStage, int] = {}
-        self.stage_warnings: ReadOnlyDict[StateStage, int] = ReadOnlyDict(self._counts)
+        self.stage_warnings: StageWarnings = StageWarnings(self._counts)
 
     @applies(WarningRaised)
     def _raised(self, event: WarningRaised) -> None:

@@ -43,7 +43,7 @@ from eventstate.events import (
 )
 from eventstate.execute import run_ops
 from eventstate.operation import add_op, operation
-from eventstate.replay import read_events, rebuild, verify_run
+from eventstate.replay import ReplayLog, read_events, rebuild, verify_run
 
 # Operations
 
@@ -289,6 +289,45 @@ def test_retries_record_events_and_fire_callbacks(deploy) -> None:
     assert results(state, "@sim/b")["error_ops"] == 1
 
 
+def test_op_results_and_host_ops_carry_pyinfras_retry_information(deploy) -> None:
+    script = {"@sim/a": [["FAIL 1"], ["FAIL 2"], ["echo ok"]], "@sim/b": [["FAIL"]]}
+    state, _ = deploy([("@sim/a", FAIL), ("@sim/b", FAIL)])
+    retried = add_op(state, attempts, script, _retries=3, _retry_delay=0, _ignore_errors=True)
+    first_try = add_op(state, shell, "echo fine", _retries=2)
+    plain = add_op(state, shell, "echo plain")
+    failed = add_op(state, shell, "FAIL at once", _ignore_errors=True)
+    run_ops(state)
+
+    # (retry_attempts, max_retries, was_retried, retry_succeeded), as pyinfra 3.10's
+    # OperationMeta after set_complete.
+    expected = [
+        (retried, "@sim/a", (2, 3, True, True)),
+        (retried, "@sim/b", (3, 3, True, False)),
+        (first_try, "@sim/a", (0, 2, False, None)),
+        (plain, "@sim/a", (0, 0, False, None)),
+        (failed, "@sim/b", (0, 0, False, None)),
+    ]
+    host_ops = ReplayLog(state.log).run(state.run_id).host_ops()
+    for added, name, (attempted, allowed, was, succeeded) in expected:
+        result = added[host(state, name)]
+        info = {
+            "retry_attempts": attempted,
+            "max_retries": allowed,
+            "was_retried": was,
+            "retry_succeeded": succeeded,
+        }
+        assert result.get_retry_info() == info, name
+        assert (result.retry_attempts, result.max_retries) == (attempted, allowed)
+        assert (result.was_retried, result.retry_succeeded) == (was, succeeded)
+        # The log holds the same, but for the _retries of an op that succeeded at its
+        # first attempt (no event records it): None there.
+        record = host_ops.get(name, result.op_hash)
+        assert record is not None
+        logged = dict(info, max_retries=None) if added in (first_try, plain) else info
+        assert record.get_retry_info() == logged, name
+        assert record.as_dict()["max_retries"] == logged["max_retries"]
+
+
 def test_partial_counts_only_the_final_attempt(deploy) -> None:
     script = {
         "@sim/a": [["echo ran", "FAIL"], ["FAIL"]],  # final attempt ran nothing
@@ -455,6 +494,46 @@ def test_no_wait_mode_applies_fail_percent(deploy) -> None:
     add_op(state, shell, "FAIL")
     with pytest.raises(eventstate.DeployError, match=r"Over 0% of hosts failed \(50%\)"):
         run_ops(state, no_wait=True)
+
+
+def test_no_wait_over_fail_percent_lets_running_ops_finish_then_aborts(deploy) -> None:
+    # b and c are mid-command (slow) when a fails at once and trips FAIL_PERCENT.
+    slow = {"sim_latency": 0.05, "sim_fail_rate": 0}
+    state, recorder = deploy(
+        [("@sim/b", slow), ("@sim/c", slow), ("@sim/a", {"sim_fail_rate": 1})],
+        Config(FAIL_PERCENT=0),
+    )
+    first = op_hash(add_op(state, shell, "echo 1"))
+    add_op(state, shell, "echo 2")
+    with pytest.raises(eventstate.DeployError, match=r"Over 0% of hosts failed \(33%\)"):
+        run_ops(state, no_wait=True)
+
+    started = [(c[1], c[2]) for c in recorder.named("operation_host_start")]
+    finished = [(e.host, e.op_hash) for e in events(state, HostOperationFinished)]
+    assert sorted(started) == sorted(finished)  # every op that started has its outcome
+    assert sorted(started) == [("@sim/a", first), ("@sim/b", first), ("@sim/c", first)]
+    for name in ("@sim/b", "@sim/c"):  # finished what they had begun, began nothing after
+        assert commands_run(state, name) == [("echo 1", True)]
+        assert results(state, name)["success_ops"] == 1
+    (end,) = events(state, RunFinished)
+    assert events(state)[-1] == end
+    assert (end.status, end.error) == (RunStatus.ABORTED, "Over 0% of hosts failed (33%)")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_no_wait_over_fail_percent_leaves_no_op_without_an_outcome(deploy, seed: int) -> None:
+    hosts = [(f"@sim/h{i}", {"sim_latency": 0.002 * (i % 4)}) for i in range(8)]
+    data = {"sim_fail_rate": 0.15, "sim_seed": seed}
+    state, recorder = deploy(hosts, Config(FAIL_PERCENT=10), data=data)
+    for n in range(6):
+        add_op(state, shell, f"echo {n}")
+    with pytest.raises(eventstate.DeployError):
+        run_ops(state, no_wait=True)
+    started = sorted((c[1], c[2]) for c in recorder.named("operation_host_start"))
+    finished = sorted((e.host, e.op_hash) for e in events(state, HostOperationFinished))
+    assert started == finished
+    assert state.view.run.status is RunStatus.ABORTED
+    assert isinstance(events(state)[-1], RunFinished)
 
 
 # Stopping a deploy
@@ -790,6 +869,27 @@ def test_connect_failures_over_fail_percent_raise_and_keep_connected_hosts(deplo
     disconnect_all(state)
     assert [e.host for e in events(state, HostDisconnected)] == ["@sim/a"]
     assert recorder.named("host_disconnect") == [("host_disconnect", "@sim/a")]
+
+
+def test_connect_all_over_fail_percent_or_with_no_host_left_records_the_run_aborted(
+    deploy,
+) -> None:
+    down = {"sim_connect_fail_rate": 1}
+    over, _ = deploy([("@sim/a", {}), ("@sim/b", down)], Config(FAIL_PERCENT=0), connect=False)
+    with pytest.raises(eventstate.DeployError, match=r"Over 0% of hosts failed \(50%\)"):
+        connect_all(over)
+    none_left, _ = deploy([("@sim/a", down)], connect=False)
+    with pytest.raises(NoHostsRemainingError):
+        connect_all(none_left)
+
+    for state, error in (
+        (over, "Over 0% of hosts failed (50%)"),
+        (none_left, "No hosts remaining!"),
+    ):
+        (finished,) = events(state, RunFinished)
+        assert (finished.status, finished.error) == (RunStatus.ABORTED, error)
+        listed = ReplayLog(state.log).run(state.run_id).info()
+        assert (listed.status, listed.error) == ("aborted", error)
 
 
 def test_connect_all_respects_the_limit(deploy) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import pwd
 import re
 import shlex
 import shutil
@@ -331,6 +332,51 @@ def test_file_present_false_removes_it(tmp_path: Path) -> None:
     deploy(call(files.file, str(path), present=False)).assert_no_change()
 
 
+def test_file_creates_its_missing_directory_unless_told_not_to(tmp_path: Path) -> None:
+    # pyinfra 3.10's files.file: create_remote_dir=True by default.
+    path = tmp_path / "a" / "b c" / "f"
+    run = deploy(call(files.file, str(path), mode=600))
+    assert path.is_file() and mode_of(path) == 0o600
+    assert mode_of(path.parent) != 0o600  # the mode is the file's only
+    assert run.commands(0) == [
+        f"mkdir -p {q(path.parent)}",
+        f"touch {q(path)}",
+        f"chmod 600 {q(path)}",
+    ]
+    assert fact_of(run, f"files.Directory({path.parent})").stdout == f"{ABSENT}\n"
+    deploy(call(files.file, str(path), mode=600)).assert_no_change()
+
+    # An existing directory is left alone.
+    sibling = path.parent / "g"
+    assert deploy(call(files.file, str(sibling))).commands(0) == [f"touch {q(sibling)}"]
+
+    # A directory it creates gets the file's owner (pyinfra's _create_remote_dir).
+    me = pwd.getpwuid(os.getuid()).pw_name
+    owned = tmp_path / "owned" / "f"
+    assert deploy(call(files.file, str(owned), user=me)).commands(0) == [
+        f"mkdir -p {q(owned.parent)}",
+        f"chown {me} {q(owned.parent)}",
+        f"touch {q(owned)}",
+        f"chown {me} {q(owned)}",
+    ]
+
+    elsewhere = tmp_path / "missing" / "f"
+    failed = deploy(call(files.file, str(elsewhere), create_remote_dir=False))
+    assert failed.commands(0) == [f"touch {q(elsewhere)}"]
+    assert not elsewhere.parent.exists()
+    finished = failed.finished(0)
+    assert finished is not None and finished.outcome is OpOutcome.ERROR
+
+
+def test_file_in_a_path_that_is_not_a_directory_raises_value_error(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("x")
+    inventory = Inventory((["@local"], {}))
+    state = State(inventory, Config())
+    connect_all(state)
+    with pytest.raises(ValueError, match="plain exists and is not a directory"):
+        add_op(state, files.file, str(tmp_path / "plain" / "f"))
+
+
 def test_file_on_a_directory_raises_value_error(tmp_path: Path) -> None:
     inventory = Inventory((["@local"], {}))
     state = State(inventory, Config())
@@ -626,7 +672,12 @@ def spawned(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
 def test_sudo_wraps_fact_and_op_commands(tmp_path: Path, spawned: list[list[str]]) -> None:
     path = tmp_path / "as-root"
-    run = deploy(call(files.file, str(path), _sudo=True), call(server.shell, "true"))
+    # create_remote_dir=False: the one fact asked is File (tmp_path exists; its Directory
+    # fact would be a second sudo command).
+    run = deploy(
+        call(files.file, str(path), create_remote_dir=False, _sudo=True),
+        call(server.shell, "true"),
+    )
 
     fact = fact_of(run, f"files.File({path})")
     recorded = [fact, *run.op_commands(0)]

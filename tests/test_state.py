@@ -12,13 +12,14 @@ from eventstate import (
     NoGroupError,
     NoHostError,
     OperationValueError,
+    ReadOnlyViewError,
     RunStatus,
     State,
     StateNotInitialisedError,
     StateStage,
 )
 from eventstate.events import HostsFailed, OperationAdded, RunStarted
-from eventstate.replay import read_events
+from eventstate.replay import read_events, rebuild
 
 
 def _types(state: State) -> list[str]:
@@ -169,6 +170,24 @@ def test_the_same_stage_again_records_nothing(state: State) -> None:
     state.set_stage(StateStage.Connect)
     state.set_stage(2)
     assert _types(state).count("StageChanged") == 1
+
+
+def test_a_stage_without_warnings_reads_zero_and_stays_read_only(state: State) -> None:
+    # pyinfra's stage_warnings is a defaultdict(int): a stage with no warnings reads 0.
+    assert state.stage_warnings[StateStage.Execute] == 0
+    state.set_stage(StateStage.Connect)
+    state.increment_warning_counter()
+    assert state.stage_warnings[StateStage.Connect] == 1
+    assert state.stage_warnings[StateStage.Prepare] == 0
+    # Reading adds nothing: only stages that warned are in it.
+    assert dict(state.stage_warnings) == {StateStage.Connect: 1}
+    assert StateStage.Prepare not in state.stage_warnings
+    assert state.stage_warnings.get(StateStage.Prepare) is None
+    with pytest.raises(KeyError):
+        state.stage_warnings["Connect"]  # type: ignore[index]
+    with pytest.raises(ReadOnlyViewError):
+        state.stage_warnings[StateStage.Prepare] = 1  # type: ignore[index]
+    assert rebuild(state.log, state.run_id).stage_warnings[StateStage.Disconnect] == 0
 
 
 def test_a_with_block_finishes_the_run(state: State) -> None:

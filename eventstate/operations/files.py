@@ -80,6 +80,7 @@ def file(
     mode: int | str | None = None,
     user: str | None = None,
     group: str | None = None,
+    create_remote_dir: bool = True,
 ) -> Iterator[str]:
     """A regular file exists, or does not.
 
@@ -90,6 +91,11 @@ def file(
         mode: Its permissions (``644``).
         user: Its owner.
         group: Its group.
+        create_remote_dir: When the file is created, create its directory first if it
+            is missing, owned by ``user`` and ``group`` but not given ``mode`` (as pyinfra).
+
+    Raises:
+        ValueError: ``path``, or the directory it must be created in, is something else.
     """
     _, host = current()
     info = host.get_fact(File, path)
@@ -100,6 +106,14 @@ def file(
         if info:
             yield f"rm -f {quoted}"
         return
+    parent = posixpath.dirname(path)
+    if info is None and create_remote_dir and parent:
+        parent_info = host.get_fact(Directory, parent)
+        if parent_info is False:
+            raise ValueError(f"{parent} exists and is not a directory")
+        if parent_info is None:
+            yield f"mkdir -p {shlex.quote(parent)}"
+            yield from _attributes(parent, None, None, user, group)
     if info is None or touch:
         yield f"touch {quoted}"
     yield from _attributes(path, info, mode, user, group)
