@@ -247,7 +247,9 @@ def run_deploy_file(state: State, path: str | os.PathLike[str], code: Any = None
                 try:
                     exec(code, namespace)
                 except EventstateError as error:
-                    if isinstance(error, DeployFileError):
+                    # Hosts failing (a fact that could not be gathered...) is the
+                    # run's outcome, not a mistake in the file.
+                    if isinstance(error, (DeployFileError, DeployError)):
                         raise
                     raise DeployFileError(
                         f"{_where(error, filename)} on {host.name}: {error}"

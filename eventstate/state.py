@@ -20,8 +20,10 @@ from multiprocessing import cpu_count
 from types import TracebackType
 from typing import Any, TypeVar
 
+import attrs
 from gevent.pool import Pool
 
+from eventstate.arguments import pop_global_arguments
 from eventstate.config import Config
 from eventstate.connections import HostConnections
 from eventstate.errors import (
@@ -147,6 +149,20 @@ def _printable(arg: str) -> str:
     # Arguments that were not valid UTF-8 arrive as lone surrogates, which no
     # UTF-8 log can store: keep them visible as replacement characters.
     return arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _fact_key(options: Any) -> tuple[Any, ...]:
+    # What makes the same fact command give another answer: who runs it, and where.
+    return (
+        options.sudo,
+        options.sudo_user,
+        options.su_user,
+        options.doas,
+        options.doas_user,
+        options.shell_executable,
+        options.chdir,
+        tuple(sorted(options.env.items())),
+    )
 
 
 def _current_user() -> str:
@@ -312,18 +328,37 @@ class State:
         self._require_init()
         return self._recorder.record(event_class, **fields)  # type: ignore[union-attr]
 
-    def get_fact(self, host: Host, fact_class: type[Fact], *args: Any, sudo: bool = False) -> Any:
-        """The value of ``fact_class(*args)`` on ``host``, gathered once per run.
+    def get_fact(
+        self, host: Host, fact_class: type[Fact], *args: Any, sudo: bool = False, **kwargs: Any
+    ) -> Any:
+        """The value of ``fact_class(*args, **kwargs)`` on ``host``, gathered once per run.
 
-        Inside an operation the fact is gathered with that op's ``_sudo``.
+        As pyinfra 3.10: inside an operation the fact's command runs with that
+        op's connector arguments (``_sudo``, ``_sudo_user``, ``_su_user``,
+        ``_env``, ``_timeout``, ``_shell_executable``...); outside one, with the
+        host data's (``_sudo`` in host data applies). A fact whose command fails
+        fails the host, unless the op ignores errors -- the deploy never plans
+        on a made-up value; the fact's default is returned for the rest of the
+        host's deploy code.
+
+        Raises:
+            NoHostsRemainingError: the failure left no host (FAIL_PERCENT likewise).
         """
         arguments = host.current_op_arguments
-        if arguments is not None and arguments.sudo:
-            sudo = True
-        key = (host.name, fact_class, args, sudo)
+        if arguments is None:
+            arguments = pop_global_arguments(
+                {}, self.config, host.argument_data(), self.interned_arguments
+            )
+        options = arguments.options
+        if sudo and not options.sudo:
+            options = attrs.evolve(options, sudo=True)
+        key = (host.name, fact_class, repr(args), repr(sorted(kwargs.items())), _fact_key(options))
         if key in self.facts:
             return self.facts[key]
-        value = self.facts[key] = gather_fact(self, host, fact_class, *args, sudo=sudo)
+        ok, value = gather_fact(self, host, fact_class, args, kwargs, options)
+        self.facts[key] = value
+        if not ok and not arguments.ignore_errors:
+            self.fail_hosts([host])
         return value
 
     def _host_name(self, host: Host | str) -> str:

@@ -18,8 +18,8 @@ from eventstate import Config, Host, Inventory, State
 from eventstate.connect import connect_all
 from eventstate.connectors import CommandOptions, shell_argv
 from eventstate.connectors.process import run_process
-from eventstate.context import using
-from eventstate.errors import NoDeployContextError
+from eventstate.context import current_host, using
+from eventstate.errors import NoDeployContextError, NoHostsRemainingError
 from eventstate.events import CommandExecuted
 from eventstate.facts import (
     DebPackages,
@@ -334,7 +334,8 @@ def local() -> Iterator[tuple[State, Host]]:
 
 
 def make_sim(data: dict[str, Any]) -> tuple[State, Host]:
-    inventory = Inventory(([("@sim/x", data)], {}))
+    # A second host, so that a fact failing @sim/x leaves a host and the deploy goes on.
+    inventory = Inventory(([("@sim/x", data), "@sim/other"], {}))
     state = State(inventory, Config())
     connect_all(state)
     return state, inventory.get_host("@sim/x")
@@ -391,10 +392,12 @@ def test_get_fact_keys_on_sudo() -> None:
     assert state.connections.connector(host).commands_run == 2  # type: ignore[attr-defined]
 
 
-def test_a_failing_fact_command_gives_the_default(local: tuple[State, Host]) -> None:
+def test_a_failing_fact_command_fails_the_host(local: tuple[State, Host]) -> None:
+    # As pyinfra 3.10: never plan on a made-up value. The only host failed: no host left.
     state, host = local
-    assert state.get_fact(host, Failing) == "the default"
-    assert state.get_fact(host, Failing) == "the default"  # the failure is cached too
+    with pytest.raises(NoHostsRemainingError):
+        state.get_fact(host, Failing)
+    assert [h.name for h in state.failed_hosts] == ["@local"]
     (event,) = fact_events(state)
     assert event.fact == "test.Failing()"
     assert (event.success, event.exit_code) == (False, 3)
@@ -421,9 +424,41 @@ def test_every_fact_defaults_when_its_command_fails(
     assert state.get_fact(host, fact, *args) == default
     (event,) = fact_events(state)
     assert not event.success
+    assert [h.name for h in state.failed_hosts] == ["@sim/x"]  # and the host failed
+
+
+def test_a_fact_failing_inside_an_op_that_ignores_errors_fails_nothing() -> None:
+    from eventstate.operation import add_op, operation
+
+    @operation
+    def probe() -> Any:
+        current_host().get_fact(File, "/etc/motd")
+        yield "true"
+
+    state, host = make_sim({"sim_fail_patterns": {"stat": 1.0}})
+    add_op(state, probe, host=host, _ignore_errors=True)
+    (event,) = fact_events(state)
+    assert not event.success  # it did fail
+    assert list(state.failed_hosts) == []
+
+
+def test_facts_take_keyword_arguments_and_the_ops_connector_arguments() -> None:
+    from eventstate.operation import add_op, operation
+
+    @operation
+    def probe() -> Any:
+        current_host().get_fact(File, path="/etc/motd")
+        yield "true"
+
+    state, host = make_sim({})
+    add_op(state, probe, host=host, _sudo=True, _sudo_user="app", _env={"A": "1"})
+    (event,) = fact_events(state)
+    assert event.fact == "files.File(path=/etc/motd)"
+    assert event.command.startswith("sudo -u app ")  # the op's privilege, not the default
 
 
 def test_systemd_status_default_is_a_status() -> None:
+    # (The host fails with it: see above.)
     state, host = make_sim({"sim_fail_rate": 1.0})
     assert state.get_fact(host, SystemdStatus, "nginx") == {"running": False, "enabled": False}
 

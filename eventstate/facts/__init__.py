@@ -1,6 +1,6 @@
 """Facts: commands plus parsers, cached per host for the run."""
 
-from eventstate.facts.base import Fact, gather_fact
+from eventstate.facts.base import Fact, describe_fact, gather_fact
 from eventstate.facts.files import Directory, File, FindInFile, Sha256File
 from eventstate.facts.server import DebPackages, LinuxDistribution, SystemdStatus
 
@@ -13,5 +13,6 @@ __all__ = [
     "LinuxDistribution",
     "Sha256File",
     "SystemdStatus",
+    "describe_fact",
     "gather_fact",
 ]

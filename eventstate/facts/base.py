@@ -42,20 +42,34 @@ class Fact:
         return None
 
 
-def gather_fact(
-    state: CommandContext, host: Host, fact_class: type[Fact], *args: Any, sudo: bool = False
-) -> Any:
-    """Run ``fact_class(*args)``'s command on ``host``, record it, and parse its output.
+def describe_fact(fact_class: type[Fact], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """How the log names a fact asked: ``files.File(/etc/motd)``, ``files.File(path=/x)``."""
+    shown = [*map(str, args), *(f"{key}={value}" for key, value in kwargs.items())]
+    return f"{fact_class.name}({', '.join(shown)})"
 
-    Not cached: :meth:`eventstate.state.State.get_fact` keeps the answers.
+
+def gather_fact(
+    state: CommandContext,
+    host: Host,
+    fact_class: type[Fact],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    options: CommandOptions,
+) -> tuple[bool, Any]:
+    """Run the fact's command on ``host`` with ``options``, record it, and parse its output.
+
+    Returns whether the command succeeded, and the value (the fact's default
+    when it failed). Not cached: :meth:`eventstate.state.State.get_fact` keeps
+    the answers and decides what a failure means.
     """
     fact = fact_class()
-    description = f"{fact.name}({', '.join(map(str, args))})"
     result = run_command(
         state,
         host,
-        StringCommand(fact.command(*args)),
-        CommandOptions(sudo=sudo, timeout=state.config.TIMEOUT),
-        fact=description,
+        StringCommand(fact.command(*args, **kwargs)),
+        options,
+        fact=describe_fact(fact_class, args, kwargs),
     )
-    return fact.process(result.stdout.splitlines()) if result.success else fact.default()
+    if not result.success:
+        return False, fact.default()
+    return True, fact.process(result.stdout.splitlines())
