@@ -272,3 +272,19 @@ def test_a_reopened_log_continues_a_run_and_its_chain(tmp_path: Path) -> None:
         report = verify_run(log, state.run_id)
         assert report.ok, str(report)
         assert report.events_checked == 3
+
+
+def test_a_new_log_is_the_owners_alone(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    path = tmp_path / "private.db"
+    with SqliteEventLog(path) as log:
+        log.append([])
+    for file in tmp_path.iterdir():
+        assert stat.S_IMODE(os.stat(file).st_mode) == 0o600, file
+    # An existing log keeps the mode its owner gave it.
+    os.chmod(path, 0o640)
+    with SqliteEventLog(path):
+        pass
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o640

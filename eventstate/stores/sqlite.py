@@ -151,6 +151,8 @@ class SqliteEventLog(EventLog):
             if not file.exists() or (file.is_file() and file.stat().st_size == 0):
                 raise StoreNotFoundError(f"no event log at {self.path}")
         self._last_seqs: dict[str, int] = {}
+        if create and self.path != _MEMORY:
+            _create_private(self.path)
         try:
             conn = sqlite3.connect(self.path, timeout=timeout)
         except sqlite3.Error as error:
@@ -404,3 +406,15 @@ class SqliteSnapshotStore(SnapshotStore):
                 )
         except sqlite3.Error as error:
             raise _store_error(self.path, error, "write a snapshot") from error
+
+
+def _create_private(path: str) -> None:
+    # A new log is the owner's alone (0600): it holds who ran what, where. SQLite
+    # gives its -wal and -shm files the same permissions as the database file.
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return  # an existing log (or one another process just made) keeps its mode
+    except OSError:
+        return  # a missing directory and the like: sqlite3 says so, in its words
+    os.close(fd)
