@@ -8,9 +8,14 @@ scrubbed of secrets and cut at ``config.MAX_OUTPUT`` characters.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+
+import gevent
 
 from eventstate.commands import (
     Command,
@@ -66,6 +71,34 @@ def _shown(command: Command, options: CommandOptions, shown: str | None = None) 
     return f"{privilege} {shown}" if privilege else shown
 
 
+@functools.lru_cache(maxsize=1024)
+def _takes_state_and_host(function: Callable[..., Any]) -> bool:
+    # pyinfra 3.10's rule, read once per function (not per call).
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return "state" in parameters and "host" in parameters
+
+
+def _call(
+    state: CommandContext, host: Host, command: FunctionCommand, timeout: float | None
+) -> CommandResult:
+    """A Python step, bounded by the op's ``_timeout`` as a shell command is."""
+    function = command.function
+    try:
+        takes = _takes_state_and_host(function)
+    except TypeError:  # an unhashable callable: asked each time
+        takes = _takes_state_and_host.__wrapped__(function)
+    arguments = (state, host, *command.args) if takes else command.args
+    try:
+        with gevent.Timeout(timeout, TimeoutError(f"timed out after {timeout}s")):
+            returned = function(*arguments, **command.kwargs)
+    except TimeoutError as error:
+        return CommandResult(False, None, "", str(error))
+    return CommandResult(returned is not False, None)
+
+
 def run_command(
     state: CommandContext,
     host: Host,
@@ -101,8 +134,7 @@ def run_command(
                 # Recorded with its size and hash: the log never holds file content.
                 shown = transfer_shown("download", command.src, result.content)
         elif isinstance(command, FunctionCommand):
-            returned = command.function(state, host, *command.args, **command.kwargs)
-            result = CommandResult(returned is not False, None)
+            result = _call(state, host, command, options.timeout)
         else:  # pragma: no cover - make_command admits nothing else
             raise TypeError(f"{command!r} is not a command")
     except (ConnectError, OSError, TimeoutError) as error:

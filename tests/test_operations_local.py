@@ -844,3 +844,59 @@ def test_the_whole_local_deploy_is_idempotent(tmp_path: Path) -> None:
     assert (conf / "b").read_bytes() == b"\x00\xffbinary"
     assert re.fullmatch(r"0o7[0-7]{2}", oct(mode_of(conf)))
     deploy(*calls()).assert_no_change()
+
+
+# python.call, the server.Command and server.Which facts, _timeout on a Python step
+
+
+def test_python_call_as_pyinfra_calls_it(tmp_path: Path) -> None:
+    from eventstate.context import current_host
+    from eventstate.operations import python
+
+    seen: list[Any] = []
+
+    def plain(greeting: str, who: str = "") -> None:
+        seen.append(("plain", greeting, who, current_host().name))
+
+    def with_state(state: Any, host: Any, value: int) -> bool:
+        seen.append(("state", value, host.name, state is not None))
+        return value > 0
+
+    run = deploy(
+        call(python.call, plain, "hello", who="world"),
+        call(python.call, with_state, 1),
+        call(python.call, with_state, 0, _ignore_errors=True),
+    )
+    assert seen == [
+        ("plain", "hello", "world", "@local"),
+        ("state", 1, "@local", True),
+        ("state", 0, "@local", True),
+    ]
+    assert run.meta.ops_change == 3  # not idempotent: always a change
+    assert run.outcome.success_ops == 2 and run.outcome.ignored_error_ops == 1
+
+
+def test_timeout_bounds_a_python_step() -> None:
+    import gevent
+
+    from eventstate.operations import python
+
+    run = deploy(call(python.call, gevent.sleep, 5, _timeout=0.2))
+    assert run.error is not None  # the only host failed: no hosts remaining
+    (step,) = [e for e in run.events if isinstance(e, CommandExecuted) and e.op_hash]
+    assert not step.success and step.stderr == "timed out after 0.2s"
+    assert step.duration < 2
+
+
+def test_server_command_and_which_facts(tmp_path: Path) -> None:
+    from eventstate.facts.server import Command, Which
+
+    inventory = Inventory((["@local"], {}))
+    state = State(inventory, Config())
+    host = inventory.get_host("@local")
+    connect_all(state)
+    assert state.get_fact(host, Command, "printf 'a\\nb\\n'") == "a\nb"
+    assert state.get_fact(host, Which, "sh") == shutil.which("sh")
+    assert state.get_fact(host, Which, command="no-such-command-here") is None
+    disconnect_all(state)
+    state.finish()

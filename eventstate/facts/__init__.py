@@ -2,9 +2,10 @@
 
 from eventstate.facts.base import Fact, describe_fact, gather_fact
 from eventstate.facts.files import Directory, File, FindInFile, Sha256File
-from eventstate.facts.server import DebPackages, LinuxDistribution, SystemdStatus
+from eventstate.facts.server import Command, DebPackages, LinuxDistribution, SystemdStatus, Which
 
 __all__ = [
+    "Command",
     "DebPackages",
     "Directory",
     "Fact",
@@ -13,6 +14,7 @@ __all__ = [
     "LinuxDistribution",
     "Sha256File",
     "SystemdStatus",
+    "Which",
     "describe_fact",
     "gather_fact",
 ]

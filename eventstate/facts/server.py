@@ -7,7 +7,35 @@ from typing import Any
 
 from eventstate.facts.base import Fact
 
-__all__ = ["DebPackages", "LinuxDistribution", "SystemdStatus"]
+__all__ = ["Command", "DebPackages", "LinuxDistribution", "SystemdStatus", "Which"]
+
+
+class Command(Fact):
+    """The output of any shell command, as one string (pyinfra's ``server.Command``)."""
+
+    name = "server.Command"
+
+    def command(self, command: str) -> str:
+        """The command itself."""
+        return command
+
+    def process(self, lines: list[str]) -> str:
+        """Its output lines, joined."""
+        return "\n".join(lines)
+
+
+class Which(Fact):
+    """The path of a command by ``command -v``, or None (pyinfra's ``server.Which``)."""
+
+    name = "server.Which"
+
+    def command(self, command: str) -> str:
+        """``command -v``, which succeeds with no output when there is none."""
+        return f"command -v {shlex.quote(command)} || true"
+
+    def process(self, lines: list[str]) -> str | None:
+        """The path, or None."""
+        return "\n".join(lines) or None
 
 
 class LinuxDistribution(Fact):
