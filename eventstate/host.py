@@ -8,6 +8,7 @@ State hands it.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
@@ -35,8 +36,11 @@ class HostData(Mapping[str, Any]):
         object.__setattr__(self, "_host_name", host_name)
         own: dict[str, Any] = {}
         object.__setattr__(self, "_own", own)
+        # The running @deploy's data_defaults: below every other layer.
+        defaults: dict[str, Any] = {}
+        object.__setattr__(self, "_defaults", defaults)
         # Highest priority first; the inventory's own dicts, read live, never copied.
-        object.__setattr__(self, "_layers", (own, *layers))
+        object.__setattr__(self, "_layers", (own, *layers, defaults))
 
     def __getitem__(self, key: str) -> Any:
         for layer in self._layers:
@@ -54,6 +58,17 @@ class HostData(Mapping[str, Any]):
 
     def __setattr__(self, key: str, value: Any) -> None:
         self._own[key] = value
+
+    @contextlib.contextmanager
+    def with_defaults(self, defaults: Mapping[str, Any] | None) -> Iterator[None]:
+        """Read ``defaults`` below every other layer inside the block (a ``@deploy``'s)."""
+        previous = dict(self._defaults)
+        self._defaults.update(defaults or {})
+        try:
+            yield
+        finally:
+            self._defaults.clear()
+            self._defaults.update(previous)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.dict())
@@ -96,6 +111,10 @@ class Host:
     in_op: bool = False
     #: The running op's global arguments: its facts are gathered with its ``_sudo``.
     current_op_arguments: Any = None
+    #: The ``@deploy`` running for this host (nested names joined with `` | ``), and the
+    #: global arguments it gives its operations.
+    current_deploy_name: str | None = None
+    current_deploy_kwargs: dict[str, Any] | None = None
 
     def __init__(
         self, name: str, groups: Iterable[str] = (), data_layers: Sequence[Mapping[str, Any]] = ()

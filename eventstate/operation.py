@@ -115,8 +115,12 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
             raise NestedOperationError(
                 f"{op_name} called inside another operation's body: call it from deploy code"
             )
+        host_arguments = host.argument_data()
+        if host.current_deploy_kwargs:
+            # A @deploy's arguments: over the host data's, under the call's own.
+            host_arguments = {**host_arguments, **host.current_deploy_kwargs}
         global_arguments = pop_global_arguments(
-            kwargs, state.config, host.argument_data(), state.interned_arguments
+            kwargs, state.config, host_arguments, state.interned_arguments
         )
         try:
             signature.bind(*args, **kwargs)
@@ -137,6 +141,8 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
             names = [op_name]
             shown = [_display(arg) for arg in args]
             shown += [f"{key}={_display(value)}" for key, value in kwargs.items()]
+        if host.current_deploy_name:
+            names = [f"{host.current_deploy_name} | {name}" for name in names]
         op_order, op_hash = _order_and_hash(state, host)
         state.add_op_meta(op_hash, op_order, names, shown, global_arguments.execution())
 

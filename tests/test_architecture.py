@@ -195,7 +195,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("connectors", ("connectors",)),
     ("run", ("connections", "command_runner", "facts", "arguments")),
     ("State", ("state", "recorder", "host_views")),
-    ("engine", ("connect", "operation", "execute", "host_op", "operations")),
+    ("engine", ("connect", "operation", "execute", "host_op", "operations", "deploy_decorator")),
     ("deploy", ("deploy", "rerun")),
     ("CLI", ("cli", "__main__")),
     ("testing", ("testing",)),

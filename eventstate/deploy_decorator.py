@@ -1,0 +1,95 @@
+"""Reusable deploys: pyinfra 3.10's ``@deploy`` decorator and ``add_deploy``.
+
+A deploy function groups operations under a name (``"Install nginx | apt.packages"``
+in the op's names), with global arguments for all of them (``web_setup(_sudo=True)``;
+an op's own arguments win) and data defaults (read through ``host.data`` below
+every other data layer while the deploy runs). Deploys nest: names join with
+`` | ``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from eventstate.arguments import ARGUMENTS
+from eventstate.context import current, using
+from eventstate.errors import OperationArgumentError
+from eventstate.host import Host
+from eventstate.state import State
+
+__all__ = ["add_deploy", "deploy"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def deploy(
+    name: str | None = None, data_defaults: dict[str, Any] | None = None
+) -> Callable[[F], F]:
+    """Make a function a deploy: its operations run under ``name`` (the function's by default).
+
+    Example:
+        >>> @deploy("Install nginx")
+        ... def install_nginx():
+        ...     ...
+
+    Raises:
+        OperationArgumentError: used as ``@deploy`` rather than ``@deploy()``.
+    """
+    if name is not None and not isinstance(name, str):
+        raise OperationArgumentError(
+            "the `deploy` decorator must be called: @deploy() or @deploy('name')"
+        )
+
+    def decorator(func: F) -> F:
+        deploy_name = name or func.__name__
+
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            _, host = current()
+            arguments = {key: kwargs.pop(key) for key in list(kwargs) if key in ARGUMENTS}
+            unknown = [key for key in kwargs if key.startswith("_")]
+            if unknown:
+                raise OperationArgumentError(f"unknown deploy argument {unknown[0]}")
+            with _deploying(host, deploy_name, arguments, data_defaults):
+                return func(*args, **kwargs)
+
+        run._inner = func  # type: ignore[attr-defined]  # as pyinfra's
+        return run  # type: ignore[return-value]
+
+    return decorator
+
+
+@contextmanager
+def _deploying(
+    host: Host, name: str, arguments: dict[str, Any], data: dict[str, Any] | None
+) -> Iterator[None]:
+    previous = (host.current_deploy_name, host.current_deploy_kwargs)
+    host.current_deploy_name = f"{previous[0]} | {name}" if previous[0] else name
+    host.current_deploy_kwargs = {**(previous[1] or {}), **arguments}
+    try:
+        with host.data.with_defaults(data):
+            yield
+    finally:
+        host.current_deploy_name, host.current_deploy_kwargs = previous
+
+
+def add_deploy(
+    state: State,
+    deploy_func: Callable[..., Any],
+    *args: Any,
+    host: Host | Iterable[Host] | None = None,
+    **kwargs: Any,
+) -> None:
+    """Run ``deploy_func(*args, **kwargs)`` for every active host (or ``host``), in API mode."""
+    if host is None:
+        hosts = list(state.active_hosts)
+    elif isinstance(host, Host):
+        hosts = [host]
+    else:
+        hosts = list(host)
+    for deploy_host in hosts:
+        with using(state, deploy_host):
+            deploy_func(*args, **dict(kwargs))
