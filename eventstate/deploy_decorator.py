@@ -18,6 +18,7 @@ from eventstate.arguments import ARGUMENTS
 from eventstate.context import current, using
 from eventstate.errors import OperationArgumentError
 from eventstate.host import Host
+from eventstate.operation import target_hosts
 from eventstate.state import State
 
 __all__ = ["add_deploy", "deploy"]
@@ -84,12 +85,6 @@ def add_deploy(
     **kwargs: Any,
 ) -> None:
     """Run ``deploy_func(*args, **kwargs)`` for every active host (or ``host``), in API mode."""
-    if host is None:
-        hosts = list(state.active_hosts)
-    elif isinstance(host, Host):
-        hosts = [host]
-    else:
-        hosts = list(host)
-    for deploy_host in hosts:
+    for deploy_host in target_hosts(state, host):
         with using(state, deploy_host):
             deploy_func(*args, **dict(kwargs))

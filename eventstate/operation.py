@@ -32,6 +32,7 @@ __all__ = [
     "OperationResult",
     "add_op",
     "operation",
+    "target_hosts",
 ]
 
 
@@ -208,6 +209,15 @@ def _if_holds(condition: Any) -> bool:
     return bool(condition())
 
 
+def target_hosts(state: State, host: Host | Iterable[Host] | None) -> list[Host]:
+    """The hosts an API-mode call names: ``host`` (one or several), or every active one."""
+    if host is None:
+        return list(state.active_hosts)
+    if isinstance(host, Host):
+        return [host]
+    return list(host)
+
+
 def add_op(
     state: State,
     op: Callable[..., OperationResult],
@@ -219,14 +229,8 @@ def add_op(
 
     Returns each host's :class:`OperationResult`.
     """
-    if host is None:
-        hosts = list(state.active_hosts)
-    elif isinstance(host, Host):
-        hosts = [host]
-    else:
-        hosts = list(host)
     results: dict[Host, OperationResult] = {}
-    for op_host in hosts:
+    for op_host in target_hosts(state, host):
         with using(state, op_host):
             results[op_host] = op(*args, **dict(kwargs))
     return results
