@@ -29,7 +29,7 @@ from eventstate.commands import (
 from eventstate.config import Config
 from eventstate.connections import HostConnections
 from eventstate.connectors.base import CommandOptions, CommandResult, shown_privilege
-from eventstate.errors import ConnectError
+from eventstate.errors import ConnectError, DeployError
 from eventstate.events import CommandExecuted, Event
 from eventstate.host import Host
 
@@ -91,11 +91,16 @@ def _call(
     except TypeError:  # an unhashable callable: asked each time
         takes = _takes_state_and_host.__wrapped__(function)
     arguments = (state, host, *command.args) if takes else command.args
+    # gevent's own Timeout (a BaseException): no `except Exception` inside the step -- a
+    # fact's command, say -- can swallow it. It bounds steps that yield to gevent.
+    timer = gevent.Timeout(timeout)
     try:
-        with gevent.Timeout(timeout, TimeoutError(f"timed out after {timeout}s")):
+        with timer:
             returned = function(*arguments, **command.kwargs)
-    except TimeoutError as error:
-        return CommandResult(False, None, "", str(error))
+    except gevent.Timeout as error:
+        if error is not timer:
+            raise
+        return CommandResult(False, None, "", f"timed out after {timeout}s")
     return CommandResult(returned is not False, None)
 
 
@@ -137,6 +142,8 @@ def run_command(
             result = _call(state, host, command, options.timeout)
         else:  # pragma: no cover - make_command admits nothing else
             raise TypeError(f"{command!r} is not a command")
+    except DeployError:
+        raise  # hosts failing (a fact inside a Python step) stops the deploy, as anywhere
     except (ConnectError, OSError, TimeoutError) as error:
         result = CommandResult(False, None, "", f"{type(error).__name__}: {error}")
     except Exception as error:  # a Python step may raise anything: it fails the command

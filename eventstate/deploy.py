@@ -162,6 +162,10 @@ def inventory_from_source(source: str, filename: str) -> Inventory:
         for item in group_hosts:
             names[item[0] if isinstance(item, tuple) else item] = None
     shared = {**every_data, **dict(namespace.get("data") or {})}
+    # Every host is in the group named after the file -- before group_data/<it>.py is read.
+    stem = Path(filename).stem
+    if stem and stem not in groups and stem != "all":
+        groups[stem] = (list(names), {})
     for group, data in _group_data_files(filename).items():
         if group == "all":
             shared.update(data)
@@ -169,9 +173,6 @@ def inventory_from_source(source: str, filename: str) -> Inventory:
             groups[group][1].update(data)
         else:
             groups[group] = ([], data)  # data for a group no host is in yet, as pyinfra
-    stem = Path(filename).stem
-    if stem and stem not in groups and stem != "all":
-        groups[stem] = (list(names), {})
     hosts_and_data = [*every, *(name for name in names if name not in _names(every))]
     return Inventory((hosts_and_data, shared), None, **groups)
 

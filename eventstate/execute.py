@@ -59,7 +59,15 @@ def run_host_op(state: State, host: Host, op_hash: str) -> bool:
         stderr_lines: list[str] = []
         commands: list[str] = []
         for command in data.command_generator():
-            result = run_command(state, host, command, options, op_hash=op_hash, attempt=attempt)
+            # A fact a Python step asks is asked with the op's arguments (_sudo,
+            # _ignore_errors...), as one its body asks.
+            host.current_op_arguments = arguments
+            try:
+                result = run_command(
+                    state, host, command, options, op_hash=op_hash, attempt=attempt
+                )
+            finally:
+                host.current_op_arguments = None
             if keep_output:
                 commands.append(command.masked())
                 stdout_lines.extend(result.stdout.splitlines())

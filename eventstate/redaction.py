@@ -23,7 +23,7 @@ __all__ = ["is_secret_name", "redact_source", "secret_values"]
 
 # Names whose values are secrets: ssh_password, ssh_key_password, _sudo_password,
 # api_token, DB_SECRET... (not ssh_key: that is a file's name).
-_SECRET_NAME = re.compile(r"pass(word|phrase)|secret|token", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"pass(word|phrase|wd)|pwd|secret|token", re.IGNORECASE)
 
 
 def is_secret_name(name: str) -> bool:
@@ -47,6 +47,14 @@ def _literal(node: ast.AST | None) -> str | None:
     return None
 
 
+def _called(node: ast.Call) -> str | None:
+    if isinstance(node.func, ast.Name):
+        return node.func.id
+    if isinstance(node.func, ast.Attribute):
+        return node.func.attr
+    return None
+
+
 def _secret_literals(source: str) -> set[str]:
     try:
         tree = ast.parse(source)
@@ -61,6 +69,11 @@ def _secret_literals(source: str) -> set[str]:
             pairs += [(_literal(k), v) for k, v in zip(node.keys, node.values, strict=True)]
         elif isinstance(node, ast.Assign):
             pairs += [(t.id, node.value) for t in node.targets if isinstance(t, ast.Name)]
+            # host.data.ssh_password = "..."
+            pairs += [(t.attr, node.value) for t in node.targets if isinstance(t, ast.Attribute)]
+        elif isinstance(node, ast.Call) and _called(node) == "Secret" and node.args:
+            # Secret("...") is a secret whatever it is called.
+            pairs.append(("secret", node.args[0]))
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             pairs.append((node.target.id, node.value))
         for name, value in pairs:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -32,11 +33,12 @@ __all__ = [
     "running_sshd",
 ]
 
-#: The password of the test user whose sudo asks for one (also its login password).
-SUDO_PASSWORD = "es-sudo-Pa55word"
+#: The password of the test user whose sudo asks for one (also its login password):
+#: new for every test session, so a user a killed run left behind is no open door.
+SUDO_PASSWORD = "es-sudo-" + secrets.token_urlsafe(12)
 
 #: The passphrase of the server's second user key (``protected_key``).
-KEY_PASSPHRASE = "es-key-Pa55phrase"
+KEY_PASSPHRASE = "es-key-" + secrets.token_urlsafe(12)
 
 #: Debian's OpenSSH server.
 SSHD = "/usr/sbin/sshd"
@@ -214,10 +216,14 @@ def local_users(server: SshServer, prefix: str = "es") -> Iterator[LocalUsers]:
         subprocess.run(
             ["chpasswd"], input=f"{users.sudo_password}:{SUDO_PASSWORD}\n", text=True, check=True
         )
-        rules.write_text(
+        # Written aside at 0440 and checked by visudo before sudo can read it.
+        draft = rules.with_name(f".{rules.name}.new")
+        draft.write_text(
             f"{users.sudo_nopasswd} ALL=(ALL) NOPASSWD: ALL\n{users.sudo_password} ALL=(ALL) ALL\n"
         )
-        rules.chmod(0o440)
+        draft.chmod(0o440)
+        subprocess.run(["visudo", "-cqf", str(draft)], check=True)
+        draft.rename(rules)
         yield users
     finally:
         rules.unlink(missing_ok=True)

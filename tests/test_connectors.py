@@ -29,7 +29,7 @@ def test_shell_argv_wraps_env_chdir_and_sudo() -> None:
         "app",
         "bash",
         "-c",
-        "cd '/srv/my app' && export A='1 2'; echo $A",
+        "cd '/srv/my app' && export 'A=1 2'; echo $A",
     ]
     assert shell_argv("true", CommandOptions()) == ["sh", "-c", "true"]
 
@@ -117,3 +117,20 @@ def test_local_get_file_reads_bytes_intact(tmp_path: Path) -> None:
     assert (result.success, result.content, result.stdout) == (True, b"\x00\xff binary\n", "")
     missing = connector.get_file(str(tmp_path / "nope"), CommandOptions())
     assert not missing.success and "No such file" in missing.stderr
+
+
+def test_env_keys_and_values_cannot_add_shell_words(tmp_path: Path) -> None:
+    from eventstate.connectors.local import LocalConnector
+
+    marker = tmp_path / "injected"
+    connector = LocalConnector("@local", {}, None)
+    options = CommandOptions(env={f"A; touch {marker}; B": "1", "V": f"$(touch {marker})"})
+    result = connector.run_shell_command(StringCommand("echo $V"), options)
+    assert not marker.exists()
+    assert not result.success  # `export 'A; touch ...=1'` is not a valid name: the shell refuses
+
+
+def test_the_sudo_password_preamble_survives_a_shell_that_execs_its_last_command() -> None:
+    options = CommandOptions(sudo=True, sudo_password="pw")
+    script = shell_argv("id -un", options)[2]
+    assert script.endswith("; exit $?")

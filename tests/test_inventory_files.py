@@ -39,3 +39,16 @@ def test_groups_with_data_all_and_group_data_files(
     # Every host is in the group named after the file, as pyinfra.
     assert [h.name for h in loaded.get_group("production")] == [h.name for h in loaded]
     assert sorted(loaded.groups) == ["db", "monitoring", "production", "web"]
+
+
+def test_group_data_for_the_files_own_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    inventory = tmp_path / "production.py"
+    inventory.write_text("web = ['@sim/web1']\n")
+    (tmp_path / "group_data").mkdir()
+    (tmp_path / "group_data" / "production.py").write_text("region = 'eu'\n")
+    loaded = load_inventory(str(inventory))
+    assert [h.name for h in loaded.get_group("production")] == ["@sim/web1"]
+    assert loaded.get_host("@sim/web1").data.region == "eu"

@@ -900,3 +900,22 @@ def test_server_command_and_which_facts(tmp_path: Path) -> None:
     assert state.get_fact(host, Which, command="no-such-command-here") is None
     disconnect_all(state)
     state.finish()
+
+
+def test_a_fact_inside_a_python_step_takes_the_ops_arguments() -> None:
+    from eventstate.context import current_host
+    from eventstate.facts.files import File
+    from eventstate.operations import python
+
+    def probe() -> None:
+        current_host().get_fact(File, "/etc/es-no-such-file-here")
+
+    # The File fact fails on the sim (its stat command): ignored by the op, the host stays.
+    inventory = Inventory(([("@sim/x", {"sim_fail_patterns": {"stat": 1.0}})], {}))
+    state = State(inventory, Config())
+    connect_all(state)
+    add_op(state, python.call, probe, _ignore_errors=True)
+    run_ops(state)
+    facts = [e for e in read_events(state.log, state.run_id) if isinstance(e, CommandExecuted)]
+    assert [e.fact for e in facts if not e.success] == ["files.File(/etc/es-no-such-file-here)"]
+    assert list(state.failed_hosts) == []

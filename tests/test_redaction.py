@@ -25,11 +25,15 @@ def test_literals_given_to_secret_names_are_masked_everywhere() -> None:
         "API_TOKEN = 'tok-123456'\n"
         "note = 'the password hunter22 again'\n"
         "short = {'password': 'abc'}\n"  # too short to mask safely, and harmless to keep
+        "token = Secret('a-secret-value')\n"
+        "DB_PASSWD = 'db-passwd-1'\n"
+        "host.data.ssh_password = 'attr-pw-1'\n"
     )
     redacted = redact_source(source, known={"from-host-data"})
-    for secret in ("hunter22", "s3cr3t-pw", "tok-123456"):
+    for secret in ("hunter22", "s3cr3t-pw", "tok-123456", "a-secret-value", "db-passwd-1"):
         assert secret not in redacted
-    assert redacted.count("***") == 4
+    assert "attr-pw-1" not in redacted
+    assert redacted.count("***") == 7
     assert "'deploy'" in redacted and "'abc'" in redacted
     assert redact_source("x = 'from-host-data'\n", {"from-host-data"}) == "x = '***'\n"
     assert redact_source("not python (", {"zzzz"}) == "not python ("

@@ -94,20 +94,27 @@ _SUDO_PASSWORD_PREAMBLE = (
 )
 
 
-def shell_argv(command: str, options: CommandOptions) -> list[str]:
+def shell_argv(
+    command: str, options: CommandOptions, *, end_after: float | None = None
+) -> list[str]:
     """The argv that runs ``command`` with ``options`` through a POSIX shell.
 
     ``cd`` and ``export`` happen inside the shell, so they apply under sudo
     and su too. With a sudo password the argv reads it first from standard
-    input: send :func:`command_stdin` as the process's input.
+    input: send :func:`command_stdin` as the process's input. With
+    ``end_after`` the host's own ``timeout`` ends the command (its innermost
+    shell, as the user it runs as) after that many seconds: TERM, then KILL.
     """
     script = command
     if options.env:
-        exports = " ".join(f"{key}={shlex.quote(value)}" for key, value in options.env.items())
+        # Each `key=value` quoted whole, as pyinfra: no key or value can add a word.
+        exports = " ".join(shlex.quote(f"{key}={value}") for key, value in options.env.items())
         script = f"export {exports}; {script}"
     if options.chdir:
         script = f"cd {shlex.quote(options.chdir)} && {script}"
     shell = [options.shell_executable, "-c", script]
+    if end_after is not None:
+        shell = ["timeout", "-k", "2", f"{end_after:g}", *shell]
     if options.su_user:
         su = ["su"]
         if options.use_su_login:
@@ -133,7 +140,9 @@ def shell_argv(command: str, options: CommandOptions) -> list[str]:
             prefix += ["-u", options.sudo_user]
     argv = prefix + shell
     if options.sudo and options.sudo_password:
-        argv = ["sh", "-c", _SUDO_PASSWORD_PREAMBLE + shlex.join(argv)]
+        # `; exit $?`: bash (the sh of some systems) would exec a last command, and the
+        # second sudo would no longer be the validating shell's child.
+        argv = ["sh", "-c", _SUDO_PASSWORD_PREAMBLE + shlex.join(argv) + "; exit $?"]
     return argv
 
 

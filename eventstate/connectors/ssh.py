@@ -28,6 +28,7 @@ Host data, with pyinfra 3.10's names (each overrides the ssh_config's):
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import re
@@ -64,6 +65,11 @@ _CONNECTION_FAILED = 255
 # How much longer than a command's _timeout the local client may take before it is
 # killed: the remote `timeout` ends the command first, and its exit status says so.
 _TIMEOUT_GRACE = 5.0
+# The remote end of a command sent on standard input: its first line, base64 (one
+# line whatever the command holds), decoded and run; the rest of the input is the
+# command's. `read` takes the line byte by byte from the pipe, nothing more.
+_FROM_STDIN = 'IFS= read -r es_command; eval "$(printf \'%s\' "$es_command" | base64 -d)"'
+
 # What the remote `timeout` exits with when it ended the command: TERM, or KILL after.
 _TIMED_OUT = (124, 137)
 _STRICT = {"yes": "yes", "accept-new": "accept-new", "no": "no", True: "yes", False: "no"}
@@ -216,6 +222,7 @@ class SshConnector(Connector):
         log = os.path.join(self._directory or "", "master.log")
         argv = [
             *self._ssh("-o", "ControlMaster=yes", "-o", "ControlPersist=yes"),
+            "--",
             self.hostname,
             "true",
         ]
@@ -240,15 +247,9 @@ class SshConnector(Connector):
         return connect_failure_reason(self.hostname, Path(log).read_text(errors="replace"))
 
     def _remote(self, command: str, options: CommandOptions) -> str:
-        argv = shell_argv(command, options)
-        if options.timeout is not None and options.shell_executable in argv:
-            # The remote `timeout` ends the command (and its process group) there:
-            # closing the session alone would leave it running without a terminal.
-            # TERM first, then KILL: killed outright, `timeout` would die with it and
-            # the session end with a signal instead of its exit status, 124.
-            shell = argv.index(options.shell_executable)
-            argv[shell:shell] = ["timeout", "-k", "2", f"{options.timeout:g}"]
-        return shlex.join(argv)
+        # The host's `timeout` ends a timed command there, as the user it runs as:
+        # closing the session alone would leave it running without a terminal.
+        return shlex.join(shell_argv(command, options, end_after=options.timeout))
 
     def _run(
         self,
@@ -263,10 +264,16 @@ class SshConnector(Connector):
             success_exit_codes=options.success_exit_codes,
         )
         session = ["-o", "ControlMaster=no", *(["-tt"] if options.get_pty else [])]
+        stdin = command_stdin(options, stdin)
+        if not options.get_pty:
+            # The command goes on standard input, not in ssh's argv: a local `ps` shows
+            # every argument, and the command may hold a Secret or an _env value.
+            stdin = base64.b64encode(remote.encode()) + b"\n" + (stdin or b"")
+            remote = _FROM_STDIN
         result = run_process(
-            [*self._ssh(*session), self.hostname, "--", remote],
+            [*self._ssh(*session), "--", self.hostname, remote],
             local,
-            command_stdin(options, stdin),
+            stdin,
             keep_bytes=keep_bytes,
         )
         if result.exit_code == _CONNECTION_FAILED:
@@ -298,7 +305,7 @@ class SshConnector(Connector):
             if session is not None:
                 return CommandResult(False, None, "", f"connection lost: {self._lost_reason()}")
             session = self._session = ShellSession(
-                [*self._ssh("-o", "ControlMaster=no", "-T"), self.hostname, "--", "exec sh"]
+                [*self._ssh("-o", "ControlMaster=no", "-T"), "--", self.hostname, "exec sh"]
             )
         try:
             status, stdout, stderr = session.run(remote)
@@ -313,7 +320,9 @@ class SshConnector(Connector):
 
     def _lost_reason(self) -> str:
         # The master says why, if it can still be asked; else the session ended.
-        check = run_process([*self._ssh("-O", "check"), self.hostname], CommandOptions(timeout=5))
+        check = run_process(
+            [*self._ssh("-O", "check"), "--", self.hostname], CommandOptions(timeout=5)
+        )
         if check.success:
             return f"the shell session on {self.hostname} ended"
         return connect_failure_reason(self.hostname, check.stderr)
@@ -337,7 +346,7 @@ class SshConnector(Connector):
             return
         with contextlib.suppress(OSError):
             subprocess.run(
-                [*self._ssh("-O", "exit"), self.hostname],
+                [*self._ssh("-O", "exit"), "--", self.hostname],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
