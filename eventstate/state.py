@@ -341,13 +341,18 @@ class State:
         on a made-up value; the fact's default is returned for the rest of the
         host's deploy code.
 
+        Global arguments among ``kwargs`` (``get_fact(File, path=..., _sudo=True)``)
+        are taken out, as pyinfra takes them, and the fact runs with them over the
+        host data's. A failed fact is not kept: the next asker runs it again.
+
         Raises:
             NoHostsRemainingError: the failure left no host (FAIL_PERCENT likewise).
         """
+        given = {key: kwargs.pop(key) for key in list(kwargs) if key.startswith("_")}
         arguments = host.current_op_arguments
-        if arguments is None:
+        if given or arguments is None:
             arguments = pop_global_arguments(
-                {}, self.config, host.argument_data(), self.interned_arguments
+                given, self.config, host.argument_data(), self.interned_arguments
             )
         options = arguments.options
         if sudo and not options.sudo:
@@ -356,8 +361,9 @@ class State:
         if key in self.facts:
             return self.facts[key]
         ok, value = gather_fact(self, host, fact_class, args, kwargs, options)
-        self.facts[key] = value
-        if not ok and not arguments.ignore_errors:
+        if ok:
+            self.facts[key] = value
+        elif not arguments.ignore_errors:
             self.fail_hosts([host])
         return value
 

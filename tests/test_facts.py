@@ -518,3 +518,26 @@ def test_host_get_fact_outside_a_deploy_says_where_to_ask() -> None:
     with pytest.raises(NoDeployContextError, match="operations run inside a deploy"):
         host.get_fact(File, "/etc/motd")
     assert state.get_fact(host, File, "/etc/motd") is None
+
+
+def test_a_user_sudo_does_not_know_yet_gives_the_default(local: tuple[State, Host]) -> None:
+    # As pyinfra: the op that creates the user may come later in the deploy.
+    state, host = local
+    assert state.get_fact(host, File, "/etc/hostname", _sudo=True, _sudo_user="es-nobody") is None
+    (event,) = fact_events(state)
+    assert not event.success and event.stderr.startswith("sudo: unknown user")
+    assert list(state.failed_hosts) == []
+
+
+def test_global_arguments_among_a_facts_keywords_apply_to_it(local: tuple[State, Host]) -> None:
+    state, host = local
+    state.get_fact(host, File, path="/etc/hostname", _sudo=True)
+    (event,) = fact_events(state)
+    assert event.command.startswith("sudo ") and event.fact == "files.File(path=/etc/hostname)"
+
+
+def test_a_failed_fact_is_asked_again() -> None:
+    state, host = make_sim({"sim_fail_patterns": {"stat": 1.0}})
+    state.get_fact(host, File, "/x")
+    state.get_fact(host, File, "/x")
+    assert len(fact_events(state)) == 2

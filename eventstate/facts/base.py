@@ -8,6 +8,7 @@ shows what every decision was based on.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from eventstate.command_runner import CommandContext, run_command
@@ -15,7 +16,11 @@ from eventstate.commands import StringCommand
 from eventstate.connectors.base import CommandOptions
 from eventstate.host import Host
 
-__all__ = ["Fact", "gather_fact"]
+__all__ = ["Fact", "describe_fact", "gather_fact"]
+
+# pyinfra 3.10's patterns for "that user does not exist" from sudo and su.
+_UNKNOWN_SUDO_USER = re.compile(r"^sudo: unknown user")
+_UNKNOWN_SU_USER = (re.compile(r"^su: user .+ does not exist"), re.compile(r"^su: unknown login"))
 
 
 class Fact:
@@ -71,5 +76,11 @@ def gather_fact(
         fact=describe_fact(fact_class, args, kwargs),
     )
     if not result.success:
-        return False, fact.default()
+        # As pyinfra: a user sudo or su does not know yet (an op will create it) is
+        # the fact's default, not a failure.
+        first = result.stderr.splitlines()[0] if result.stderr else ""
+        unknown_user = (options.sudo_user and _UNKNOWN_SUDO_USER.match(first)) or (
+            options.su_user and any(pattern.match(first) for pattern in _UNKNOWN_SU_USER)
+        )
+        return bool(unknown_user), fact.default()
     return True, fact.process(result.stdout.splitlines())
