@@ -59,6 +59,10 @@ class HostData(Mapping[str, Any]):
     def __setattr__(self, key: str, value: Any) -> None:
         self._own[key] = value
 
+    def current_defaults(self) -> dict[str, Any]:
+        """The data defaults in force now (a running ``@deploy``'s), as a copy."""
+        return dict(self._defaults)
+
     @contextlib.contextmanager
     def with_defaults(self, defaults: Mapping[str, Any] | None) -> Iterator[None]:
         """Read ``defaults`` below every other layer inside the block (a ``@deploy``'s)."""

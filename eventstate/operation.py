@@ -151,6 +151,10 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
             state.add_op_to_host(host, op_hash, None, counted=False)
             return OperationResult(op_hash, False)
 
+        # The body runs again when the op executes, outside any @deploy: it reads the
+        # data defaults of the deploy it was called in, as at prepare.
+        deploy_defaults = host.data.current_defaults()
+
         def command_generator() -> Generator[Command, None, None]:
             if state.is_executing and not _if_holds(global_arguments.if_):
                 return
@@ -161,7 +165,8 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
                 host.in_op = True
                 host.current_op_arguments = global_arguments
                 try:
-                    command = next(body)
+                    with host.data.with_defaults(deploy_defaults):
+                        command = next(body)
                 except StopIteration:
                     return
                 finally:

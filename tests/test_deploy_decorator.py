@@ -13,6 +13,7 @@ from eventstate.deploy_decorator import add_deploy, deploy
 from eventstate.errors import OperationArgumentError
 from eventstate.events import CommandExecuted
 from eventstate.execute import run_ops
+from eventstate.operation import operation
 from eventstate.operations import server
 from eventstate.replay import read_events
 
@@ -70,3 +71,26 @@ def test_deploy_must_be_called_and_takes_only_known_arguments() -> None:
     state = _state()
     with pytest.raises(OperationArgumentError, match="unknown deploy argument _sduo"):
         add_deploy(state, outer, "x", _sduo=True)
+
+
+@deploy("Configured", data_defaults={"listen": 8080})
+def configured() -> None:
+    reads_data()
+
+
+@operation
+def reads_data() -> Any:
+    # Run at prepare, and again at execution -- outside the deploy by then.
+    yield f"echo {current_host().data.listen}"
+
+
+def test_an_ops_body_reads_its_deploys_data_when_it_executes() -> None:
+    state = _state()
+    add_deploy(state, configured)
+    run_ops(state)
+    state.finish()
+    commands = [e for e in read_events(state.log, state.run_id) if isinstance(e, CommandExecuted)]
+    assert {(e.host, e.command, e.success) for e in commands} == {
+        ("@sim/a", "echo 8080", True),
+        ("@sim/b", "echo 8080", True),
+    }
