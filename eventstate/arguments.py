@@ -109,34 +109,25 @@ class GlobalArguments:
     options: CommandOptions = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(
-            self,
-            "options",
-            CommandOptions(
-                sudo=self.sudo,
-                sudo_user=self.sudo_user,
-                sudo_password=self.sudo_password,
-                use_sudo_login=self.use_sudo_login,
-                preserve_sudo_env=self.preserve_sudo_env,
-                su_user=self.su_user,
-                use_su_login=self.use_su_login,
-                preserve_su_env=self.preserve_su_env,
-                su_shell=self.su_shell if isinstance(self.su_shell, str) else None,
-                doas=self.doas,
-                doas_user=self.doas_user,
-                stdin=_stdin_bytes(self.stdin),
-                get_pty=self.get_pty,
-                env=self.env,
-                chdir=self.chdir,
-                timeout=self.timeout,
-                shell_executable=self.shell_executable,
-                success_exit_codes=self.success_exit_codes,
-            ),
+        # Every CommandOptions field has its argument of the same name here; the two
+        # whose values take another form are converted.
+        same = {name: getattr(self, name) for name in _SAME_AS_OPTIONS}
+        options = CommandOptions(
+            **same,
+            su_shell=self.su_shell if isinstance(self.su_shell, str) else None,
+            stdin=_stdin_bytes(self.stdin),
         )
+        object.__setattr__(self, "options", options)
 
     def execution(self) -> dict[str, Any]:
         """The arguments every host must agree on, by keyword (recorded with the op)."""
         return {"_parallel": self.parallel, "_run_once": self.run_once, "_serial": self.serial}
+
+
+#: The CommandOptions fields a GlobalArguments gives as they are (read once).
+_SAME_AS_OPTIONS = tuple(
+    field.name for field in attrs.fields(CommandOptions) if field.name not in ("su_shell", "stdin")
+)
 
 
 def _stdin_bytes(stdin: str | bytes | list[str] | tuple[str, ...] | None) -> bytes | None:

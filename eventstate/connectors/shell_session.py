@@ -122,4 +122,3 @@ class ShellSession:
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
-        gevent.sleep(0)

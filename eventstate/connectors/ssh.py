@@ -293,9 +293,9 @@ class SshConnector(Connector):
         limit gets a session of its own.
         """
         remote = self._remote(command.raw(), options)
-        if options.stdin is not None or options.get_pty or options.timeout is not None:
-            return self._run(remote, options, None)
-        if options.sudo and options.sudo_password:
+        # Its own input: `_stdin`, or a sudo password (which command_stdin sends).
+        own_input = command_stdin(options) is not None
+        if own_input or options.get_pty or options.timeout is not None:
             return self._run(remote, options, None)
         return self._in_session(remote, options)
 
