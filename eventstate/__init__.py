@@ -24,6 +24,15 @@ _PUBLIC: dict[str, str] = {
     # eventstate.codec
     "EventCodec": "eventstate.codec",
     "make_converter": "eventstate.codec",
+    # eventstate.commands
+    "FileDownloadCommand": "eventstate.commands",
+    "FileUploadCommand": "eventstate.commands",
+    "FunctionCommand": "eventstate.commands",
+    "HiddenValue": "eventstate.commands",
+    "QuoteString": "eventstate.commands",
+    "Secret": "eventstate.commands",
+    "StringCommand": "eventstate.commands",
+    "make_formatted_string_command": "eventstate.commands",
     # eventstate.config
     "Config": "eventstate.config",
     # eventstate.errors
@@ -129,6 +138,10 @@ __all__ = [
     "ExecutionStarted",
     "FailOutcome",
     "FailPercentExceededError",
+    "FileDownloadCommand",
+    "FileUploadCommand",
+    "FunctionCommand",
+    "HiddenValue",
     "Host",
     "HostActivated",
     "HostConnectFailed",
@@ -154,12 +167,14 @@ __all__ = [
     "OperationError",
     "OperationOrderCycleError",
     "OperationValueError",
+    "QuoteString",
     "ReadOnlyViewError",
     "RunFinished",
     "RunStarted",
     "RunStatus",
     "RunSummary",
     "SchemaVersionError",
+    "Secret",
     "SequenceError",
     "SessionLostError",
     "SqliteEventLog",
@@ -174,6 +189,7 @@ __all__ = [
     "StoreLockedError",
     "StoreNotFoundError",
     "StoredEvent",
+    "StringCommand",
     "UnknownEventTypeError",
     "UnknownOperationError",
     "UnknownRunError",
@@ -182,6 +198,7 @@ __all__ = [
     "__version__",
     "chain_hash",
     "make_converter",
+    "make_formatted_string_command",
     "new_run_id",
     "open_log",
 ]
@@ -208,6 +225,16 @@ if TYPE_CHECKING:
     from eventstate.codec import (
         EventCodec,
         make_converter,
+    )
+    from eventstate.commands import (
+        FileDownloadCommand,
+        FileUploadCommand,
+        FunctionCommand,
+        HiddenValue,
+        QuoteString,
+        Secret,
+        StringCommand,
+        make_formatted_string_command,
     )
     from eventstate.config import (
         Config,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
+from eventstate.commands import HiddenValue
 from eventstate.connectors.base import CommandOptions
 from eventstate.errors import OperationArgumentError
 
@@ -40,21 +41,25 @@ ARGUMENTS: Mapping[str, tuple[str, Callable[[Config], Any], tuple[type, ...]]] =
     "name": ("name", _constant(None), (str,)),
     "_sudo": ("sudo", _config("SUDO"), (bool,)),
     "_sudo_user": ("sudo_user", _config("SUDO_USER"), (str,)),
-    "_sudo_password": ("sudo_password", _config("SUDO_PASSWORD"), (str,)),
+    "_sudo_password": ("sudo_password", _config("SUDO_PASSWORD"), (str, HiddenValue)),
     "_use_sudo_login": ("use_sudo_login", _config("USE_SUDO_LOGIN"), (bool,)),
     "_preserve_sudo_env": ("preserve_sudo_env", _config("PRESERVE_SUDO_ENV"), (bool,)),
     "_su_user": ("su_user", _config("SU_USER"), (str,)),
     "_use_su_login": ("use_su_login", _config("USE_SU_LOGIN"), (bool,)),
     "_preserve_su_env": ("preserve_su_env", _config("PRESERVE_SU_ENV"), (bool,)),
     "_su_shell": ("su_shell", _config("SU_SHELL"), (str, bool)),
+    "_su_password": ("su_password", _config("SU_PASSWORD"), (str, HiddenValue)),
     "_doas": ("doas", _config("DOAS"), (bool,)),
     "_doas_user": ("doas_user", _config("DOAS_USER"), (str,)),
+    "_dzdo": ("dzdo", _config("DZDO"), (bool,)),
+    "_dzdo_user": ("dzdo_user", _config("DZDO_USER"), (str,)),
     "_stdin": ("stdin", _constant(None), (str, bytes, list, tuple)),
     "_get_pty": ("get_pty", _constant(False), (bool,)),
     "_env": ("env", _constant(None), (dict,)),
     "_chdir": ("chdir", _constant(None), (str,)),
     "_timeout": ("timeout", _config("TIMEOUT"), (int, float)),
     "_shell_executable": ("shell_executable", _config("SHELL"), (str,)),
+    "_temp_dir": ("temp_dir", _config("TEMP_DIR"), (str,)),
     "_success_exit_codes": ("success_exit_codes", _constant((0,)), (list, tuple, set)),
     "_ignore_errors": ("ignore_errors", _config("IGNORE_ERRORS"), (bool,)),
     "_continue_on_error": ("continue_on_error", _constant(False), (bool,)),
@@ -80,21 +85,25 @@ class GlobalArguments:
     name: str | None = None
     sudo: bool = False
     sudo_user: str | None = None
-    sudo_password: str | None = attrs.field(default=None, repr=False)
+    sudo_password: str | HiddenValue | None = attrs.field(default=None, repr=False)
     use_sudo_login: bool = False
     preserve_sudo_env: bool = False
     su_user: str | None = None
     use_su_login: bool = False
     preserve_su_env: bool = False
     su_shell: str | bool | None = None
+    su_password: str | HiddenValue | None = attrs.field(default=None, repr=False)
     doas: bool = False
     doas_user: str | None = None
+    dzdo: bool = False
+    dzdo_user: str | None = None
     stdin: str | bytes | list[str] | tuple[str, ...] | None = attrs.field(default=None, repr=False)
     get_pty: bool = False
-    env: Mapping[str, str] = attrs.field(factory=dict)
+    env: Mapping[str, str | HiddenValue] = attrs.field(factory=dict)
     chdir: str | None = None
     timeout: float | None = None
     shell_executable: str = "sh"
+    temp_dir: str | None = None
     success_exit_codes: tuple[int, ...] = (0,)
     ignore_errors: bool = False
     continue_on_error: bool = False

@@ -22,7 +22,9 @@ from eventstate.commands import (
     FileDownloadCommand,
     FileUploadCommand,
     FunctionCommand,
+    HiddenValue,
     StringCommand,
+    revealed,
     scrub,
     transfer_shown,
 )
@@ -124,9 +126,12 @@ def run_command(
     started = time.perf_counter()
     try:
         connector = state.connections.connect(host)
+        # They never reach the log, even should a command echo what it reads.
         if options.sudo_password:
-            # It never reaches the log, even should a command echo what it reads.
-            secrets.append(options.sudo_password)
+            secrets.append(revealed(options.sudo_password))
+        if options.su_password:
+            secrets.append(revealed(options.su_password))
+        secrets += [v.unmask() for v in options.env.values() if isinstance(v, HiddenValue)]
         if isinstance(command, StringCommand):
             secrets += command.secrets()
             result = connector.run_shell_command(command, options)

@@ -1,7 +1,10 @@
 """What operations yield: shell commands, Python callables, file uploads.
 
-A shell command is built from parts; a part wrapped in :class:`Secret` is
-sent to the host as is but shown -- in output and in the log -- as ``***``.
+A shell command is built from parts; a part wrapped in :class:`Secret` (or
+pyinfra's :class:`HiddenValue`) is sent to the host as is but shown -- in
+output and in the log -- masked. A secret is not a string: ``str()``, an
+f-string, ``+`` or ``format`` give its mask, never its value; only
+:func:`revealed`, which the connectors call as they send a command, reads it.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import shlex
 from collections.abc import Callable, Iterable
+from string import Formatter
 from typing import Any
 
 __all__ = [
@@ -16,65 +20,164 @@ __all__ = [
     "FileDownloadCommand",
     "FileUploadCommand",
     "FunctionCommand",
+    "HiddenValue",
+    "QuoteString",
     "Secret",
     "StringCommand",
     "make_command",
+    "make_formatted_string_command",
+    "revealed",
     "transfer_shown",
 ]
 
 MASK = "***"
 
 
-class Secret(str):
-    """A value that must never be shown: passwords, tokens.
+class HiddenValue:
+    """A value that must never be shown (pyinfra 3.10's ``HiddenValue``).
 
-    It behaves as the string it wraps, but commands built with it show
-    ``***`` in its place wherever they are displayed or recorded.
+    ``str()`` and ``repr()`` give ``masked_value``; :meth:`unmask` gives the
+    value. A command made with it runs with the value and shows the mask.
     """
 
-    __slots__ = ()
+    def __init__(self, content: str = "", masked_value: str = "*MASKED*") -> None:
+        self.masked_value = masked_value
+        self.raw_value = content
+
+    def unmask(self) -> str:
+        """The value itself: for the connector that sends it, and nobody else."""
+        return self.raw_value
+
+    def __str__(self) -> str:
+        return str(self.masked_value)
+
+    def __repr__(self) -> str:
+        return repr(self.masked_value)
+
+    def __format__(self, spec: str) -> str:
+        # f"{secret}" is its mask, as str() is.
+        return format(str(self), spec)
+
+    def __add__(self, other: object) -> str:
+        return str(self) + str(other)
+
+    def __radd__(self, other: object) -> str:
+        return str(other) + str(self)
+
+    def __bool__(self) -> bool:
+        # `if options.sudo_password:` asks whether there is one, not what it is.
+        return bool(self.unmask())
+
+
+class Secret(HiddenValue):
+    """A value that must never be shown: passwords, tokens. Shown as ``***``.
+
+    Give it to a command as one of its parts (``StringCommand("login", Secret(pw))``),
+    as an ``_env`` value or ``_sudo_password``, or as a whole command
+    (``server.shell(Secret("curl -H 'token: ...' ..."))``).
+    """
+
+    def __init__(self, content: str = "") -> None:
+        super().__init__(str(content) if isinstance(content, HiddenValue) else content, MASK)
+        if isinstance(content, HiddenValue):
+            self.raw_value = content.unmask()
+
+    def strip(self, chars: str | None = None) -> Secret:
+        """The secret without surrounding whitespace (still a secret)."""
+        return Secret(self.unmask().strip(chars))
 
     def __repr__(self) -> str:
         return "Secret('***')"
 
 
+def revealed(value: object) -> str:
+    """``value`` as text, a secret's own value included: only for what is sent to a host."""
+    if isinstance(value, HiddenValue):
+        return value.unmask()
+    return value if isinstance(value, str) else str(value)
+
+
+class QuoteString:
+    """A command part quoted for the shell as a whole (pyinfra 3.10's ``QuoteString``)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: str | StringCommand | HiddenValue) -> None:
+        self.obj = obj
+
+    def __repr__(self) -> str:
+        return f"QuoteString({self.obj})"
+
+
+CommandPart = Any  # str | HiddenValue | StringCommand | QuoteString | anything str() shows
+
+
 class StringCommand:
-    """A shell command made of parts, joined with spaces.
+    """A shell command made of parts, joined with spaces (or ``_separator``).
 
     Args:
-        *parts: Strings (used as written) and :class:`Secret` values.
+        *parts: Strings (used as written), :class:`Secret` / :class:`HiddenValue`
+            values, nested :class:`StringCommand` and :class:`QuoteString` parts;
+            anything else is shown with ``str()``.
         quote: Quote each part for the shell (for arguments that may hold spaces).
+        _separator: What the parts are joined with (pyinfra's argument).
     """
 
-    __slots__ = ("_masked", "_raw", "parts", "quote")
+    __slots__ = ("_masked", "_raw", "_secrets", "parts", "quote", "separator")
 
-    def __init__(self, *parts: str, quote: bool = False) -> None:
+    def __init__(self, *parts: CommandPart, quote: bool = False, _separator: str = " ") -> None:
         self.parts = tuple(parts)
         self.quote = quote
+        self.separator = _separator
         # Joined once: a command is shown, recorded and run, each asking for its text.
-        self._raw = self._join(str)
-        self._masked = (
-            self._join(lambda part: MASK if isinstance(part, Secret) else part)
-            if any(isinstance(part, Secret) for part in self.parts)
-            else self._raw
-        )
+        secrets: list[str] = []
+        self._raw = self._join(True, secrets)
+        self._secrets = tuple(secrets)
+        self._masked = self._join(False, []) if secrets else self._raw
 
-    def _join(self, show: Callable[[str], str]) -> str:
-        if self.quote:
-            return " ".join(shlex.quote(show(part)) for part in self.parts)
-        return " ".join(show(part) for part in self.parts)
+    @property
+    def bits(self) -> tuple[CommandPart, ...]:
+        """The parts (pyinfra's name)."""
+        return self.parts
+
+    def _join(self, raw: bool, secrets: list[str]) -> str:
+        shown = []
+        for part in self.parts:
+            quote = self.quote
+            if isinstance(part, QuoteString):
+                quote, part = True, part.obj
+            if isinstance(part, StringCommand):
+                secrets += part._secrets
+                text = part._raw if raw else part._masked
+            elif isinstance(part, HiddenValue):
+                value = part.unmask()
+                if value:
+                    secrets.append(value)
+                text = value if raw else str(part)
+            else:
+                text = part if isinstance(part, str) else f"{part}"
+            shown.append(shlex.quote(text) if quote else text)
+        return self.separator.join(shown)
 
     def raw(self) -> str:
         """The command as the host runs it, secrets included."""
         return self._raw
 
     def masked(self) -> str:
-        """The command as it may be shown and recorded, secrets as ``***``."""
+        """The command as it may be shown and recorded, secrets masked."""
+        return self._masked
+
+    def get_raw_value(self) -> str:
+        """The command as the host runs it (pyinfra's name for :meth:`raw`)."""
+        return self._raw
+
+    def get_masked_value(self) -> str:
+        """The command as it is shown (pyinfra's name for :meth:`masked`)."""
         return self._masked
 
     def secrets(self) -> list[str]:
         """The secret values in the command (to scrub from its output)."""
-        return [str(part) for part in self.parts if isinstance(part, Secret) and part]
+        return list(self._secrets)
 
     def __str__(self) -> str:
         return self.masked()
@@ -89,6 +192,30 @@ class StringCommand:
 
     def __hash__(self) -> int:
         return hash(self.raw())
+
+
+def make_formatted_string_command(string: str, *args: Any, **kwargs: Any) -> StringCommand:
+    """A command from a format string, split as the shell would, each word formatted.
+
+    pyinfra 3.10's helper: ``make_formatted_string_command("curl -sSLf {0} -o {1}",
+    QuoteString(src), QuoteString(dest))`` keeps each value one part (quoted, or
+    secret) rather than text pasted into the string.
+    """
+    formatter = Formatter()
+    parts: list[CommandPart] = []
+    for word in shlex.split(string):
+        pieces: list[CommandPart] = []
+        for literal, field, _spec, _conversion in formatter.parse(word):
+            if literal:
+                pieces.append(literal)
+            if field:
+                value, _ = formatter.get_field(field, args, kwargs)
+                pieces.append(value)
+        if len(pieces) == 1:
+            parts.append(pieces[0])
+        elif len(pieces) > 1:
+            parts.append(StringCommand(*pieces, _separator=""))
+    return StringCommand(*parts)
 
 
 class FunctionCommand:
@@ -165,6 +292,9 @@ def make_command(value: Any) -> Command:
     """
     if isinstance(value, (StringCommand, FunctionCommand, FileUploadCommand, FileDownloadCommand)):
         return value
+    if isinstance(value, HiddenValue):
+        # A whole command given as a secret runs as itself and is shown masked.
+        return StringCommand(value.strip() if isinstance(value, Secret) else value)
     if isinstance(value, str):
         return StringCommand(value.strip())
     raise TypeError(f"{value!r} is not a command (yield a string or a command object)")
@@ -173,5 +303,6 @@ def make_command(value: Any) -> Command:
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every secret value replaced by ``***``."""
     for secret in secrets:
-        text = text.replace(secret, MASK)
+        if secret:
+            text = text.replace(secret, MASK)
     return text

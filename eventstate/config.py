@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from eventstate.commands import MASK
+from eventstate.commands import MASK, HiddenValue
 from eventstate.errors import ConfigError
 
 __all__ = ["DEFAULTS", "Config"]
@@ -80,6 +80,9 @@ def _environment(value: Any) -> Any:
 _bool = _check("True or False", lambda v: isinstance(v, bool))
 _text = _check("a non-empty string", _is_text)
 _text_or_none = _check("a string or None", lambda v: v is None or isinstance(v, str))
+_secret_or_none = _check(
+    "a string, a Secret or None", lambda v: v is None or isinstance(v, (str, HiddenValue))
+)
 _count = _check("a whole number >= 0", lambda v: _is_int(v) and v >= 0)
 _seconds = _check("a number of seconds >= 0", lambda v: _is_number(v) and v >= 0)
 _positive_seconds = _check("a number of seconds > 0", lambda v: _is_number(v) and v > 0)
@@ -175,7 +178,7 @@ class Config:
     #: Keep the caller's environment through ``su`` (``su -m``).
     PRESERVE_SU_ENV: bool = attrs.field(default=False, validator=_bool)
     #: The password ``su`` asks for (a secret: never recorded nor shown).
-    SU_PASSWORD: str | None = attrs.field(default=None, validator=_text_or_none)
+    SU_PASSWORD: str | HiddenValue | None = attrs.field(default=None, validator=_secret_or_none)
     #: Run commands with ``sudo``.
     SUDO: bool = attrs.field(default=False, validator=_bool)
     #: The user ``sudo`` runs commands as; None: root.
@@ -185,7 +188,7 @@ class Config:
     #: Run ``sudo`` with a login shell (``sudo -i``).
     USE_SUDO_LOGIN: bool = attrs.field(default=False, validator=_bool)
     #: The password ``sudo`` asks for (a secret: never recorded nor shown).
-    SUDO_PASSWORD: str | None = attrs.field(default=None, validator=_text_or_none)
+    SUDO_PASSWORD: str | HiddenValue | None = attrs.field(default=None, validator=_secret_or_none)
     #: Run commands with ``doas``.
     DOAS: bool = attrs.field(default=False, validator=_bool)
     #: The user ``doas`` runs commands as; None: root.

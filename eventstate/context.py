@@ -16,11 +16,13 @@ from typing import Any
 from eventstate.errors import NoDeployContextError
 
 __all__ = [
+    "CurrentHost",
     "NoDeployContextError",
     "current",
     "current_deploy",
     "current_host",
     "current_state",
+    "host",
     "using",
 ]
 
@@ -66,3 +68,36 @@ def current_deploy() -> Any:
 
 #: The State of the deploy being run (the name deploy files have used).
 current_state = current_deploy
+
+
+class CurrentHost:
+    """``host`` as pyinfra deploy files import it: the host being prepared, looked up per use.
+
+    It holds nothing: every attribute is read from (or set on) the context
+    variable's current host, so ``from eventstate.context import host`` then
+    ``host.data.app_dir`` works as ``from pyinfra import host`` does, in every
+    greenlet and every run, and outside a deploy it raises
+    :class:`~eventstate.errors.NoDeployContextError`.
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(current()[1], name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(current()[1], name, value)
+
+    def __eq__(self, other: object) -> bool:
+        return bool(current()[1] == other)
+
+    def __hash__(self) -> int:
+        return hash(current()[1])
+
+    def __repr__(self) -> str:
+        value = _current.get()
+        return f"CurrentHost({value[1].name!r})" if value else "CurrentHost(<no deploy>)"
+
+
+#: The host being prepared, for deploy files written as pyinfra's (``host.data.x``).
+host = CurrentHost()

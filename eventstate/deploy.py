@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import os
 import traceback
+from collections.abc import Container
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,14 +62,15 @@ def _is_host_list(value: Any) -> bool:
     )
 
 
-def _where(error: BaseException, filename: str) -> str:
-    # The deepest line of the user's file: where their code went wrong.
+def _where(error: BaseException, filename: str, included: Container[str] = ()) -> str:
+    # The deepest line of the user's files (the deploy file and those it includes):
+    # where their code went wrong.
     lines = [
-        frame.lineno
+        f"{frame.filename}:{frame.lineno}"
         for frame in traceback.extract_tb(error.__traceback__)
-        if frame.filename == filename
+        if frame.filename == filename or frame.filename in included
     ]
-    return f"{filename}:{lines[-1]}" if lines else filename
+    return lines[-1] if lines else filename
 
 
 def _compile(path: Path) -> Any:
@@ -240,6 +242,8 @@ def run_deploy_file(state: State, path: str | os.PathLike[str], code: Any = None
         code = compile_deploy_file(path)
     filename = code.co_filename
     state.deploy_filename = filename
+    state.deploy_files = {filename}
+    state.deploy_including = [filename]
     state.deploy_directory = os.path.dirname(os.path.abspath(filename))
     try:
         for host in list(state.active_hosts):
@@ -253,14 +257,16 @@ def run_deploy_file(state: State, path: str | os.PathLike[str], code: Any = None
                     if isinstance(error, (DeployFileError, DeployError)):
                         raise
                     raise DeployFileError(
-                        f"{_where(error, filename)} on {host.name}: {error}"
+                        f"{_where(error, filename, state.deploy_files)} on {host.name}: {error}"
                     ) from error
                 except Exception as error:
+                    where = _where(error, filename, state.deploy_files)
                     raise DeployFileError(
-                        f"{_where(error, filename)} on {host.name}: {type(error).__name__}: {error}"
+                        f"{where} on {host.name}: {type(error).__name__}: {error}"
                     ) from error
     finally:
         state.deploy_filename = None
+        state.deploy_files, state.deploy_including = frozenset(), ()
 
 
 def record_deploy(state: State, inventory: str, deploy_file: str, options: dict[str, Any]) -> None:

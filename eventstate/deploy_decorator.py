@@ -21,7 +21,7 @@ from eventstate.host import Host
 from eventstate.operation import target_hosts
 from eventstate.state import State
 
-__all__ = ["add_deploy", "deploy"]
+__all__ = ["add_deploy", "deploy", "deploying"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,7 +54,7 @@ def deploy(
             unknown = [key for key in kwargs if key.startswith("_")]
             if unknown:
                 raise OperationArgumentError(f"unknown deploy argument {unknown[0]}")
-            with _deploying(host, deploy_name, arguments, data_defaults):
+            with deploying(host, deploy_name, arguments, data_defaults):
                 return func(*args, **kwargs)
 
         run._inner = func  # type: ignore[attr-defined]  # as pyinfra's
@@ -64,12 +64,18 @@ def deploy(
 
 
 @contextmanager
-def _deploying(
-    host: Host, name: str, arguments: dict[str, Any], data: dict[str, Any] | None
+def deploying(
+    host: Host, name: str, arguments: dict[str, Any] | None, data: dict[str, Any] | None
 ) -> Iterator[None]:
+    """Run the block as the deploy ``name`` on ``host``: its name, arguments and data defaults.
+
+    ``arguments`` join the outer deploy's; None starts afresh (``local.include``).
+    """
     previous = (host.current_deploy_name, host.current_deploy_kwargs)
     host.current_deploy_name = f"{previous[0]} | {name}" if previous[0] else name
-    host.current_deploy_kwargs = {**(previous[1] or {}), **arguments}
+    host.current_deploy_kwargs = (
+        {**(previous[1] or {}), **arguments} if arguments is not None else {}
+    )
     try:
         with host.data.with_defaults(data):
             yield

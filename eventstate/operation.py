@@ -13,12 +13,12 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Container, Generator, Iterable, Iterator
 from hashlib import sha1
 from typing import Any
 
 from eventstate.arguments import OperationArgumentError, pop_global_arguments
-from eventstate.commands import Command, Secret, make_command
+from eventstate.commands import Command, HiddenValue, make_command
 from eventstate.context import current, using
 from eventstate.errors import NestedOperationError
 from eventstate.execute import run_host_op
@@ -39,8 +39,8 @@ __all__ = [
 def _display(value: Any) -> str:
     # How an argument is shown in the op's meta: it must be the same in every run of
     # the same deploy (no memory addresses), and never reveal a secret.
-    if isinstance(value, Secret):
-        return "***"
+    if isinstance(value, HiddenValue):
+        return str(value)
     if value is None or isinstance(value, (str, int, float, bool, list, tuple, dict)):
         return str(value)
     if callable(value):
@@ -52,14 +52,15 @@ def _display(value: Any) -> str:
     return f"<{type(value).__name__}>"
 
 
-def _deploy_lines(filename: str) -> list[int]:
-    # The call site's line numbers inside the deploy file, outermost first: the
-    # op's position in the deploy code, stable across runs. sys._getframe walks
-    # live frames; inspect.stack() would read every source file on every call.
+def _deploy_lines(filenames: Container[str]) -> list[int]:
+    # The call site's line numbers inside the deploy files (the deploy file and the
+    # files it includes), outermost first: the op's position in the deploy code,
+    # stable across runs. sys._getframe walks live frames; inspect.stack() would
+    # read every source file on every call.
     lines: list[int] = []
     frame = sys._getframe(2)
     while frame is not None:
-        if frame.f_code.co_filename == filename:
+        if frame.f_code.co_filename in filenames:
             lines.append(frame.f_lineno)
         frame = frame.f_back  # type: ignore[assignment]
     lines.reverse()
@@ -74,7 +75,7 @@ def _order_and_hash(state: State, host: Host) -> tuple[tuple[int, ...], str]:
     on one host get ``-0``, ``-0-1``... and the count joins the order.
     """
     if state.deploy_filename is not None:
-        order = [state.deploy_file_number, *_deploy_lines(state.deploy_filename)]
+        order = [state.deploy_file_number, *_deploy_lines(state.deploy_files)]
     else:
         order = [len(host.op_hash_order)]
     order.extend(host.loop_position)

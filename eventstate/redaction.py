@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from eventstate.commands import MASK, scrub
+from eventstate.commands import MASK, HiddenValue, scrub
 
 __all__ = ["is_secret_name", "redact_source", "secret_values"]
 
@@ -32,13 +32,18 @@ def is_secret_name(name: str) -> bool:
 
 
 def secret_values(data: Mapping[str, Any]) -> set[str]:
-    """The string values of ``data``'s secret-named keys."""
-    return {value for key, value in data.items() if is_secret_name(key) and _worth(value)}
+    """The string values of ``data``'s secret-named keys, and every Secret's value in it."""
+    found = {value for key, value in data.items() if is_secret_name(key) and _worth(value)}
+    found |= {value.unmask() for value in data.values() if isinstance(value, HiddenValue)}
+    return {value for value in found if _worth(value)}
 
 
 def _worth(value: Any) -> bool:
     # Too short a value would mask ordinary text everywhere it occurs.
     return isinstance(value, str) and len(value) >= 4 and value != MASK
+
+
+_SECRET_TYPES = ("Secret", "HiddenValue")
 
 
 def _literal(node: ast.AST | None) -> str | None:
@@ -71,7 +76,7 @@ def _secret_literals(source: str) -> set[str]:
             pairs += [(t.id, node.value) for t in node.targets if isinstance(t, ast.Name)]
             # host.data.ssh_password = "..."
             pairs += [(t.attr, node.value) for t in node.targets if isinstance(t, ast.Attribute)]
-        elif isinstance(node, ast.Call) and _called(node) == "Secret" and node.args:
+        elif isinstance(node, ast.Call) and _called(node) in _SECRET_TYPES and node.args:
             # Secret("...") is a secret whatever it is called.
             pairs.append(("secret", node.args[0]))
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):

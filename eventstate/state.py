@@ -197,6 +197,10 @@ class State:
     #: execution, when an op's body runs again (``files.get``'s local ``dest``).
     deploy_directory: str | None = None
     deploy_file_number: int = 0
+    #: The files whose lines order ops: the deploy file and those it ``local.include``\ s
+    #: (set per run by ``run_deploy_file``); and the includes running now, innermost last.
+    deploy_files: frozenset[str] | set[str] = frozenset()
+    deploy_including: tuple[str, ...] | list[str] = ()
 
     # Print settings, as pyinfra's: they change output, never the log.
     print_noop_info: bool = False

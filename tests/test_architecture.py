@@ -195,7 +195,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("connectors", ("connectors",)),
     ("run", ("connections", "command_runner", "facts", "arguments")),
     ("State", ("state", "recorder", "host_views")),
-    ("engine", ("connect", "operation", "execute", "host_op", "operations", "deploy_decorator")),
+    (
+        "engine",
+        ("connect", "operation", "execute", "host_op", "operations", "deploy_decorator", "local"),
+    ),
     ("deploy", ("deploy", "rerun")),
     ("CLI", ("cli", "__main__")),
     ("testing", ("testing",)),

@@ -136,7 +136,7 @@ def test_a_wrong_secret_value_is_never_shown() -> None:
         Config(SUDO_PASSWORD=1234567)  # type: ignore[arg-type]
     assert (
         str(raised.value)
-        == "config SUDO_PASSWORD must be a string or None, not a value of type int"
+        == "config SUDO_PASSWORD must be a string, a Secret or None, not a value of type int"
     )
     with pytest.raises(ConfigError) as raised:
         Config(ENV={"API_TOKEN": 1234567})  # type: ignore[dict-item]

@@ -537,6 +537,20 @@ def test_put_uploads_once(tmp_path: Path, kind: str) -> None:
     assert fact_of(again, f"files.Sha256File({dest})").stdout.startswith(digest + " ")
 
 
+def test_put_stages_the_upload_in_the_temp_dir_it_is_given(tmp_path: Path) -> None:
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    dest = tmp_path / "remote.txt"
+    run = deploy(call(files.put, io.BytesIO(b"staged"), str(dest), _temp_dir=str(staging)))
+    assert dest.read_bytes() == b"staged" and run.meta.ops_change == 1
+    assert list(staging.iterdir()) == []  # moved into place, nothing left behind
+    # The directory really is where it is written: one that does not exist fails the op.
+    missing = deploy(
+        call(files.put, io.BytesIO(b"other"), str(dest), _temp_dir=str(tmp_path / "none"))
+    )
+    assert missing.error is not None and dest.read_bytes() == b"staged"
+
+
 def test_put_content_hash_decides_the_change(tmp_path: Path) -> None:
     dest = tmp_path / "remote"
     dest.write_bytes(b"AAAA")

@@ -28,7 +28,7 @@ from ssh_server import (
     running_sshd,
 )
 
-from eventstate import Config, Inventory, State
+from eventstate import Config, Inventory, Secret, State
 from eventstate.cli import main
 from eventstate.commands import FunctionCommand
 from eventstate.connect import connect_all, disconnect_all
@@ -321,6 +321,21 @@ def test_su_to_another_user(sshd: SshServer, users: LocalUsers) -> None:
     outputs = [c.stdout.strip() for c in _commands(state)]
     assert outputs == [users.plain, f"/home/{users.plain}", "sh"]
     assert _commands(state)[0].command == f"su {users.plain} id -un"
+
+
+def test_su_with_a_password_fed_on_stdin(sshd: SshServer, users: LocalUsers) -> None:
+    target = users.sudo_password  # the user with a password
+    state = _run_as(
+        sshd,
+        users.plain,
+        ("id -un", {"_su_user": target, "_su_password": Secret(SUDO_PASSWORD)}),
+        ("id -un", {"_su_user": target, "_su_password": "wrong", "_ignore_errors": True}),
+    )
+    right, wrong = _commands(state)
+    assert (right.success, right.stdout) == (True, f"{target}\n")
+    assert not wrong.success and "Authentication failure" in wrong.stderr
+    for stored in state.log.read(state.run_id):
+        assert SUDO_PASSWORD not in stored.payload
 
 
 def test_a_terminal_when_asked(sshd: SshServer) -> None:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from eventstate.commands import StringCommand
+from eventstate.commands import HiddenValue, StringCommand, revealed
 
 __all__ = [
     "CommandOptions",
@@ -24,6 +24,7 @@ __all__ = [
     "command_stdin",
     "shell_argv",
     "shown_privilege",
+    "upload_script",
 ]
 
 
@@ -39,16 +40,20 @@ class CommandOptions:
     sudo: bool = False
     sudo_user: str | None = None
     #: Fed to sudo on the command's standard input, never on a command line (a secret).
-    sudo_password: str | None = attrs.field(default=None, repr=False)
+    sudo_password: str | HiddenValue | None = attrs.field(default=None, repr=False)
     use_sudo_login: bool = False
     preserve_sudo_env: bool = False
     su_user: str | None = None
     use_su_login: bool = False
     preserve_su_env: bool = False
     su_shell: str | None = None
+    #: Fed to su on the command's standard input, after any sudo password (a secret).
+    su_password: str | HiddenValue | None = attrs.field(default=None, repr=False)
     doas: bool = False
     doas_user: str | None = None
-    env: Mapping[str, str] = attrs.field(factory=dict)
+    dzdo: bool = False
+    dzdo_user: str | None = None
+    env: Mapping[str, str | HiddenValue] = attrs.field(factory=dict)
     chdir: str | None = None
     timeout: float | None = None
     shell_executable: str = "sh"
@@ -57,6 +62,8 @@ class CommandOptions:
     stdin: bytes | None = attrs.field(default=None, repr=False)
     #: Ask for a terminal (``_get_pty``): SSH only.
     get_pty: bool = False
+    #: Where files are staged on the host before they are moved into place (``_temp_dir``).
+    temp_dir: str | None = None
 
 
 @attrs.frozen
@@ -108,7 +115,9 @@ def shell_argv(
     script = command
     if options.env:
         # Each `key=value` quoted whole, as pyinfra: no key or value can add a word.
-        exports = " ".join(shlex.quote(f"{key}={value}") for key, value in options.env.items())
+        exports = " ".join(
+            shlex.quote(f"{key}={revealed(value)}") for key, value in options.env.items()
+        )
         script = f"export {exports}; {script}"
     if options.chdir:
         script = f"cd {shlex.quote(options.chdir)} && {script}"
@@ -130,6 +139,10 @@ def shell_argv(
         prefix += ["doas", "-n"]
         if options.doas_user:
             prefix += ["-u", options.doas_user]
+    if options.dzdo:
+        prefix += ["dzdo", "-H", "-n"]
+        if options.dzdo_user:
+            prefix += ["-u", options.dzdo_user]
     if options.sudo:
         prefix += ["sudo", "-H", "-n"]
         if options.use_sudo_login:
@@ -146,6 +159,23 @@ def shell_argv(
     return argv
 
 
+def upload_script(dest: str, options: CommandOptions) -> str:
+    """The shell command that writes its standard input to ``dest``.
+
+    With a ``_temp_dir`` (or ``TEMP_DIR``) the file is written there first and
+    then moved into place, as pyinfra stages uploads: a reader of ``dest`` never
+    sees half a file when both are on one filesystem.
+    """
+    if not options.temp_dir:
+        return f"cat > {shlex.quote(dest)}"
+    staged = shlex.quote(f"{options.temp_dir.rstrip('/')}/eventstate-upload-")
+    # mktemp names the staged file: two uploads at once never share one.
+    return (
+        f'staged=$(mktemp {staged}XXXXXXXX) && cat > "$staged" && '
+        f'mv -f "$staged" {shlex.quote(dest)} || {{ rm -f "$staged"; exit 1; }}'
+    )
+
+
 def command_stdin(options: CommandOptions, data: bytes | None = None) -> bytes | None:
     """What to send a command run by :func:`shell_argv`'s argv on its standard input.
 
@@ -153,8 +183,11 @@ def command_stdin(options: CommandOptions, data: bytes | None = None) -> bytes |
     ``_stdin`` the options carry.
     """
     data = data if data is not None else options.stdin
+    if options.su_user and options.su_password:
+        # su reads its password from its standard input when it has no terminal.
+        data = revealed(options.su_password).encode() + b"\n" + (data or b"")
     if options.sudo and options.sudo_password:
-        return options.sudo_password.encode() + b"\n" + (data or b"")
+        return revealed(options.sudo_password).encode() + b"\n" + (data or b"")
     return data
 
 
@@ -166,6 +199,8 @@ def shown_privilege(options: CommandOptions) -> str:
     shown = []
     if options.doas:
         shown.append("doas" + (f" -u {options.doas_user}" if options.doas_user else ""))
+    if options.dzdo:
+        shown.append("dzdo" + (f" -u {options.dzdo_user}" if options.dzdo_user else ""))
     if options.sudo:
         shown.append("sudo" + (f" -u {options.sudo_user}" if options.sudo_user else ""))
     if options.su_user:

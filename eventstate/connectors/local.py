@@ -11,6 +11,7 @@ from eventstate.connectors.base import (
     Connector,
     command_stdin,
     shell_argv,
+    upload_script,
 )
 from eventstate.connectors.process import run_process
 
@@ -36,5 +37,5 @@ class LocalConnector(Connector):
 
     def put_file(self, content: bytes, dest: str, options: CommandOptions) -> CommandResult:
         """Write ``content`` to ``dest`` (through ``cat``, so sudo applies)."""
-        argv = shell_argv(f"cat > {shlex.quote(dest)}", options)
+        argv = shell_argv(upload_script(dest, options), options)
         return run_process(argv, options, stdin=command_stdin(options, content))

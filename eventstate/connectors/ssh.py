@@ -43,13 +43,14 @@ from typing import Any
 import gevent
 from gevent import subprocess
 
-from eventstate.commands import StringCommand
+from eventstate.commands import StringCommand, revealed
 from eventstate.connectors.base import (
     CommandOptions,
     CommandResult,
     Connector,
     command_stdin,
     shell_argv,
+    upload_script,
 )
 from eventstate.connectors.process import run_process
 from eventstate.connectors.shell_session import ShellSession
@@ -153,9 +154,9 @@ class SshConnector(Connector):
         # program's environment, never on a command line nor in a file.
         secrets = {}
         if self.data.get("ssh_password"):
-            secrets["ES_SSH_PASSWORD"] = str(self.data["ssh_password"])
+            secrets["ES_SSH_PASSWORD"] = revealed(self.data["ssh_password"])
         if self.data.get("ssh_key_password"):
-            secrets["ES_SSH_KEY_PASSWORD"] = str(self.data["ssh_key_password"])
+            secrets["ES_SSH_KEY_PASSWORD"] = revealed(self.data["ssh_key_password"])
         return secrets
 
     def _askpass_environment(self) -> dict[str, str] | None:
@@ -329,7 +330,7 @@ class SshConnector(Connector):
 
     def put_file(self, content: bytes, dest: str, options: CommandOptions) -> CommandResult:
         """Write ``content`` to ``dest`` on the host, streamed over the connection."""
-        return self._run(self._remote(f"cat > {shlex.quote(dest)}", options), options, content)
+        return self._run(self._remote(upload_script(dest, options), options), options, content)
 
     def get_file(self, src: str, options: CommandOptions) -> CommandResult:
         """Read the host's file ``src``, streamed over the connection byte for byte."""

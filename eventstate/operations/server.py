@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterator
 
+from eventstate.commands import HiddenValue, StringCommand
 from eventstate.context import current
 from eventstate.facts.server import SystemdStatus
 from eventstate.operation import operation
@@ -13,13 +14,20 @@ __all__ = ["service", "shell"]
 
 
 @operation
-def shell(commands: str | list[str]) -> Iterator[str]:
+def shell(
+    commands: str | StringCommand | HiddenValue | list[str | StringCommand | HiddenValue],
+) -> Iterator[str | StringCommand | HiddenValue]:
     """Run shell commands, as given (not idempotent: they always run).
 
     Args:
-        commands: One command, or a list run in order.
+        commands: One command, or a list run in order. A command may be a
+            :class:`~eventstate.StringCommand` or a whole :class:`~eventstate.Secret`
+            (it runs as itself and is shown as ``***``).
     """
-    yield from [commands] if isinstance(commands, str) else commands
+    if isinstance(commands, (str, StringCommand, HiddenValue)):
+        yield commands
+    else:
+        yield from commands
 
 
 @operation

@@ -1,0 +1,133 @@
+"""A secret is never text (str(), f-strings, ``+``): it reaches the host and nothing else."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from eventstate import HiddenValue, QuoteString, Secret, StringCommand
+from eventstate.commands import make_command, make_formatted_string_command, revealed
+from eventstate.connectors.base import CommandOptions, command_stdin, shell_argv, shown_privilege
+
+
+def test_a_secret_renders_as_its_mask_only() -> None:
+    secret = Secret("hunter22")
+    assert str(secret) == "***"
+    assert f"{secret}" == "***" and f"{secret:>5}" == "  ***"
+    assert "x" + secret == "x***" and secret + "y" == "***y"
+    assert "{}".format(secret) == "***"  # noqa: UP032 - format() is what is tested
+    assert repr(secret) == "Secret('***')" and "hunter22" not in repr([secret, {"k": secret}])
+    assert isinstance(secret.strip(), Secret) and Secret("  pw  ").strip().unmask() == "pw"
+    assert secret.unmask() == "hunter22" and revealed(secret) == "hunter22"
+    assert bool(Secret("")) is False and bool(secret) is True
+    assert copy.deepcopy(secret).unmask() == "hunter22"
+
+
+def test_pyinfras_hidden_value_masks_as_pyinfra() -> None:
+    value = HiddenValue("top secret")
+    assert str(value) == "*MASKED*" and repr(value) == "'*MASKED*'"
+    assert value.unmask() == "top secret"
+    assert str(HiddenValue("x", masked_value="FAKE")) == "FAKE"
+
+
+def test_commands_run_with_the_value_and_show_the_mask() -> None:
+    command = StringCommand("curl", "-H", QuoteString(StringCommand("token:", Secret("t0k3n"))))
+    assert command.raw() == "curl -H 'token: t0k3n'"
+    assert command.masked() == "curl -H 'token: ***'"
+    assert command.secrets() == ["t0k3n"]
+    joined = StringCommand("a", HiddenValue("b"), _separator="=")
+    assert (joined.get_raw_value(), joined.get_masked_value()) == ("a=b", "a=*MASKED*")
+    whole = make_command(Secret("  curl https://x/?key=k3y  "))
+    assert (whole.raw(), whole.masked()) == ("curl https://x/?key=k3y", "***")
+    formatted = make_formatted_string_command("mysql -p{0} {1}", Secret("pw99"), QuoteString("a b"))
+    assert formatted.raw() == "mysql -ppw99 'a b'" and formatted.masked() == "mysql -p*** 'a b'"
+    # An f-string is text made before the command exists: the mask, never the value.
+    assert StringCommand(f"echo {Secret('pw42')}").raw() == "echo ***"
+
+
+def test_privilege_arguments_reach_the_argv_and_input() -> None:
+    options = CommandOptions(
+        sudo=True,
+        sudo_password=Secret("sudo-pw"),
+        su_user="app",
+        su_password=Secret("su-pw"),
+        dzdo=True,
+        dzdo_user="ops",
+        env={"TOKEN": Secret("env-pw")},
+    )
+    argv = shell_argv("id", options)
+    assert not any(pw in " ".join(argv) for pw in ("sudo-pw", "su-pw"))
+    assert "dzdo -H -n -u ops" in " ".join(argv) and "TOKEN=env-pw" in argv[-1]
+    # sudo reads its line first, then su.
+    assert command_stdin(options) == b"sudo-pw\nsu-pw\n"
+    assert shown_privilege(options) == "dzdo -u ops sudo su app"
+
+
+SECRETS = ("fstring-secret-9f3a", "env-secret-71c2", "sudo-secret-5d0e", "part-secret-33ab")
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "eventstate", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "EVENTSTATE_DB": str(cwd / "events.db")},
+    )
+
+
+def test_planted_secrets_reach_the_host_and_no_byte_written(tmp_path: Path) -> None:
+    out = tmp_path / "host"
+    out.mkdir()
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(
+        "from eventstate import Secret, StringCommand\n"
+        "from eventstate.operations import server\n"
+        f"token = Secret({SECRETS[0]!r})\n"
+        "server.shell(f'echo {token}')\n"
+        f"env_secret = Secret({SECRETS[1]!r})\n"
+        "server.shell(\n"
+        f'    \'printf %s "$API_TOKEN" > {out}/env.txt; echo "token=$API_TOKEN" >&2\',\n'
+        "    _env={'API_TOKEN': env_secret},\n"
+        ")\n"
+        f"server.shell('echo sudo-ran', _sudo=True, _sudo_password=Secret({SECRETS[2]!r}))\n"
+        f"server.shell(StringCommand('echo', Secret({SECRETS[3]!r}), '>', '{out}/part.txt'))\n"
+    )
+    ran = _cli("deploy", "@local", str(deploy), cwd=tmp_path)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    # The host got the values it was meant to get.
+    assert (out / "env.txt").read_text() == SECRETS[1]
+    assert (out / "part.txt").read_text() == SECRETS[3] + "\n"
+
+    written = [ran.stdout, ran.stderr]
+    (run_id,) = [line.split()[0] for line in _cli("runs", cwd=tmp_path).stdout.splitlines()[1:]]
+    for args in (("events", run_id, "--json"), ("show", run_id), ("events", run_id)):
+        shown = _cli(*args, cwd=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        written += [shown.stdout, shown.stderr]
+    assert "sudo-ran" in written[2] and "token=***" in written[2]
+    assert "echo ***" in written[2]
+    exported = _cli("export", run_id, "-o", str(tmp_path / "run.jsonl"), cwd=tmp_path)
+    timeline = _cli("timeline", run_id, "--html", str(tmp_path / "run.html"), cwd=tmp_path)
+    assert exported.returncode == 0 and timeline.returncode == 0, exported.stderr + timeline.stderr
+    files = sorted(
+        path for path in tmp_path.iterdir() if path.is_file() and path.name != "deploy.py"
+    )
+    assert {path.name for path in files} >= {"events.db", "run.jsonl", "run.html"}
+    blobs = [path.read_bytes() for path in files] + [text.encode() for text in written]
+    for secret in SECRETS:
+        for blob in blobs:
+            assert secret.encode() not in blob, secret
+
+
+@pytest.mark.parametrize("mode", ["str", "fstring", "add"])
+def test_text_made_from_a_secret_is_masked_text(mode: str) -> None:
+    secret = Secret("abc123")
+    text = {"str": str(secret), "fstring": f"{secret}", "add": "" + secret}[mode]
+    assert text == "***"
