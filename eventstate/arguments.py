@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypedDict, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, cast
 
 import attrs
 
@@ -21,11 +21,11 @@ from eventstate.errors import OperationArgumentError
 if TYPE_CHECKING:
     from eventstate.config import Config
     from eventstate.host import Host
-    from eventstate.state import State
 
 __all__ = [
     "ARGUMENTS",
     "AllArguments",
+    "ArgumentsContext",
     "GlobalArguments",
     "OperationArgumentError",
     "pop_global_arguments",
@@ -192,8 +192,20 @@ def _stdin_bytes(stdin: str | bytes | list[str] | tuple[str, ...] | None) -> byt
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines).encode()
 
 
+class ArgumentsContext(Protocol):
+    """What :func:`pop_global_arguments` reads of a State (typed so, not as the State above)."""
+
+    @property
+    def config(self) -> Config:
+        """The run's config: the arguments' defaults."""
+
+    @property
+    def interned_arguments(self) -> dict[Any, Any]:
+        """The run's resolved arguments, shared between equal calls."""
+
+
 def pop_global_arguments(
-    state: State, host: Host, kwargs: dict[str, Any]
+    state: ArgumentsContext, host: Host, kwargs: dict[str, Any]
 ) -> tuple[AllArguments, list[str]]:
     """Take the global arguments out of ``kwargs`` and resolve them for ``host``: pyinfra 3.10's.
 
