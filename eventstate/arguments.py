@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, cast
 
 import attrs
 
@@ -21,8 +21,17 @@ from eventstate.errors import OperationArgumentError
 
 if TYPE_CHECKING:
     from eventstate.config import Config
+    from eventstate.host import Host
 
-__all__ = ["ARGUMENTS", "GlobalArguments", "OperationArgumentError", "pop_global_arguments"]
+__all__ = [
+    "ARGUMENTS",
+    "AllArguments",
+    "ArgumentsContext",
+    "GlobalArguments",
+    "OperationArgumentError",
+    "pop_global_arguments",
+    "resolve_global_arguments",
+]
 
 
 def _config(key: str) -> Callable[[Config], Any]:
@@ -71,6 +80,44 @@ ARGUMENTS: Mapping[str, tuple[str, Callable[[Config], Any], tuple[type, ...]]] =
     "_retry_until": ("retry_until", _constant(None), (_CALLABLE,)),
     "_if": ("if_", _constant(None), (_CALLABLE, list)),
 }
+
+
+class AllArguments(TypedDict, total=False):
+    """The global arguments by keyword, as a dict: pyinfra 3.10's ``AllArguments``.
+
+    What :func:`pop_global_arguments` returns, and the type of
+    ``host.current_deploy_kwargs``.
+    """
+
+    name: str | None
+    _sudo: bool
+    _sudo_user: str | None
+    _sudo_password: str | None
+    _use_sudo_login: bool
+    _preserve_sudo_env: bool
+    _su_user: str | None
+    _use_su_login: bool
+    _preserve_su_env: bool
+    _su_shell: str | bool | None
+    _doas: bool
+    _doas_user: str | None
+    _stdin: str | bytes | list[str] | tuple[str, ...] | None
+    _get_pty: bool
+    _env: Mapping[str, str]
+    _chdir: str | None
+    _timeout: float | None
+    _shell_executable: str
+    _success_exit_codes: tuple[int, ...]
+    _ignore_errors: bool
+    _continue_on_error: bool
+    _run_once: bool
+    _serial: bool
+    _parallel: int
+    _retries: int
+    _retry_delay: float
+    _retry_until: Callable[[dict[str, Any]], bool] | None
+    _if: Any
+
 
 _DEFAULTS = tuple((attribute, default) for attribute, default, _ in ARGUMENTS.values())
 
@@ -128,6 +175,13 @@ class GlobalArguments:
         )
         object.__setattr__(self, "options", options)
 
+    def by_keyword(self) -> AllArguments:
+        """Every argument by its keyword (``{"_sudo": False, ...}``), as pyinfra hands them."""
+        return cast(
+            AllArguments,
+            {keyword: getattr(self, attribute) for keyword, (attribute, _, _) in ARGUMENTS.items()},
+        )
+
     def execution(self) -> dict[str, Any]:
         """The arguments every host must agree on, by keyword (recorded with the op)."""
         return {"_parallel": self.parallel, "_run_once": self.run_once, "_serial": self.serial}
@@ -147,7 +201,45 @@ def _stdin_bytes(stdin: str | bytes | list[str] | tuple[str, ...] | None) -> byt
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines).encode()
 
 
+class ArgumentsContext(Protocol):
+    """What :func:`pop_global_arguments` reads of a State (typed so, not as the State above)."""
+
+    @property
+    def config(self) -> Config:
+        """The run's config: the arguments' defaults."""
+
+    @property
+    def interned_arguments(self) -> dict[Any, Any]:
+        """The run's resolved arguments, shared between equal calls."""
+
+
 def pop_global_arguments(
+    state: ArgumentsContext, host: Host, kwargs: dict[str, Any]
+) -> tuple[AllArguments, list[str]]:
+    """Take the global arguments out of ``kwargs`` and resolve them for ``host``: pyinfra 3.10's.
+
+    Each comes, in order of preference, from ``kwargs``, the ``@deploy`` running
+    for the host (``host.current_deploy_kwargs``), the host's data and
+    ``state.config``.
+
+    Returns:
+        Every global argument by keyword, and the keywords ``kwargs`` gave.
+
+    Raises:
+        OperationArgumentError: an unknown ``_``-prefixed argument, or a value
+            of the wrong type.
+    """
+    given = [key for key in kwargs if key in ARGUMENTS]
+    host_arguments = host.argument_data()
+    if host.current_deploy_kwargs:
+        host_arguments = {**host_arguments, **host.current_deploy_kwargs}
+    arguments = resolve_global_arguments(
+        kwargs, state.config, host_arguments, state.interned_arguments
+    )
+    return arguments.by_keyword(), given
+
+
+def resolve_global_arguments(
     kwargs: dict[str, Any],
     config: Config,
     host_arguments: Mapping[str, Any],

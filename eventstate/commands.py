@@ -10,10 +10,12 @@ f-string, ``+`` or ``format`` give its mask, never its value; only
 from __future__ import annotations
 
 import hashlib
+import os
 import shlex
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from string import Formatter
-from typing import Any
+from typing import IO, Any
 
 __all__ = [
     "Command",
@@ -22,6 +24,7 @@ __all__ = [
     "FunctionCommand",
     "HiddenValue",
     "QuoteString",
+    "RsyncCommand",
     "Secret",
     "StringCommand",
     "make_command",
@@ -112,7 +115,21 @@ class QuoteString:
 CommandPart = Any  # str | HiddenValue | StringCommand | QuoteString | anything str() shows
 
 
-class StringCommand:
+class Command:
+    """What an operation yields: the base of every command (pyinfra's ``PyinfraCommand``)."""
+
+    __slots__ = ()
+
+    def masked(self) -> str:
+        """How the command is shown and recorded (never a secret)."""
+        raise NotImplementedError
+
+    def execute(self, state: Any, host: Any, connector_arguments: Any) -> Any:
+        """pyinfra runs a command through this; eventstate's command runner runs them instead."""
+        raise NotImplementedError(f"{type(self).__name__} is run by eventstate's command runner")
+
+
+class StringCommand(Command):
     """A shell command made of parts, joined with spaces (or ``_separator``).
 
     Args:
@@ -218,19 +235,25 @@ def make_formatted_string_command(string: str, *args: Any, **kwargs: Any) -> Str
     return StringCommand(*parts)
 
 
-class FunctionCommand:
+class FunctionCommand(Command):
     """A Python callable run on the controller as one of an operation's steps.
 
-    The callable gets ``(state, host, *args, **kwargs)``; returning False (or
-    raising) fails the command.
+    pyinfra 3.10's signature: ``FunctionCommand(function, args, func_kwargs)``.
+    As pyinfra's, a function whose parameters include ``state`` and ``host``
+    gets them first; returning False (or raising) fails the command.
     """
 
     __slots__ = ("args", "function", "kwargs")
 
-    def __init__(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        args: Iterable[Any] = (),
+        func_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
         self.function = function
-        self.args = args
-        self.kwargs = kwargs
+        self.args = tuple(args)
+        self.kwargs = dict(func_kwargs or {})
 
     def masked(self) -> str:
         """How the log shows the step."""
@@ -239,16 +262,43 @@ class FunctionCommand:
     def __str__(self) -> str:
         return self.masked()
 
+    def __repr__(self) -> str:
+        name = getattr(self.function, "__name__", repr(self.function))
+        return f"FunctionCommand({name}, {self.args!r}, {self.kwargs!r})"
 
-class FileUploadCommand:
-    """Upload ``content`` to ``dest`` on the host, through the connector."""
 
-    __slots__ = ("content", "dest", "mode")
+class FileUploadCommand(Command):
+    """Upload a local file to ``dest`` on the host, through the connector.
 
-    def __init__(self, content: bytes, dest: str, mode: str | None = None) -> None:
-        self.content = content
+    Args:
+        src: The content (bytes), a local file's path, or a file object (read
+            once, when the content is first asked for), as pyinfra's ``src``.
+        dest: The path on the host.
+        mode: Unused by the connectors (the operation sets modes); kept for callers.
+    """
+
+    __slots__ = ("_content", "dest", "mode", "src")
+
+    def __init__(
+        self, src: bytes | str | os.PathLike[str] | IO[Any], dest: str, mode: str | None = None
+    ) -> None:
+        self.src = src
         self.dest = dest
         self.mode = mode
+        self._content = src if isinstance(src, bytes) else None
+
+    @property
+    def content(self) -> bytes:
+        """The bytes to send."""
+        if self._content is None:
+            src = self.src
+            if isinstance(src, (str, os.PathLike)):
+                data = Path(src).read_bytes()
+            else:
+                read = src.read()  # type: ignore[union-attr]
+                data = read.encode() if isinstance(read, str) else read
+            self._content = data
+        return self._content
 
     def masked(self) -> str:
         """How the log shows the upload: its size and SHA-256, never its content."""
@@ -257,8 +307,13 @@ class FileUploadCommand:
     def __str__(self) -> str:
         return self.masked()
 
+    def __repr__(self) -> str:
+        # Never the content: a path is shown, bytes by their size.
+        src = f"<{len(self.src)} bytes>" if isinstance(self.src, bytes) else self.src
+        return f"FileUploadCommand({src}, {self.dest})"
 
-class FileDownloadCommand:
+
+class FileDownloadCommand(Command):
     """Download the host's file ``src`` to ``dest`` on the controller, through the connector."""
 
     __slots__ = ("dest", "src")
@@ -274,14 +329,32 @@ class FileDownloadCommand:
     def __str__(self) -> str:
         return self.masked()
 
+    def __repr__(self) -> str:
+        return f"FileDownloadCommand({self.src}, {self.dest})"
+
+
+class RsyncCommand(Command):
+    """pyinfra 3.10's rsync step; eventstate's connectors do not run it (see make_command)."""
+
+    __slots__ = ("dest", "flags", "src")
+
+    def __init__(self, src: str, dest: str, flags: Iterable[str]) -> None:
+        self.src = src
+        self.dest = dest
+        self.flags = list(flags)
+
+    def masked(self) -> str:
+        """How the step would be shown."""
+        return f"rsync {' '.join(self.flags)} {self.src} {self.dest}"
+
+    def __repr__(self) -> str:
+        return f"RsyncCommand({self.src}, {self.dest}, {self.flags!r})"
+
 
 def transfer_shown(verb: str, path: str, content: bytes) -> str:
     """How the log shows a file sent or fetched: ``upload /etc/motd (12 bytes, sha256 ab12…)``."""
     digest = hashlib.sha256(content).hexdigest()
     return f"{verb} {path} ({len(content)} bytes, sha256 {digest})"
-
-
-Command = StringCommand | FunctionCommand | FileUploadCommand | FileDownloadCommand
 
 
 def make_command(value: Any) -> Command:
@@ -290,7 +363,9 @@ def make_command(value: Any) -> Command:
     Raises:
         TypeError: the value is not a command.
     """
-    if isinstance(value, (StringCommand, FunctionCommand, FileUploadCommand, FileDownloadCommand)):
+    if isinstance(value, RsyncCommand):
+        raise TypeError(f"{value!r}: eventstate's connectors do not run rsync (use files.put)")
+    if isinstance(value, Command):
         return value
     if isinstance(value, HiddenValue):
         # A whole command given as a secret runs as itself and is shown masked.

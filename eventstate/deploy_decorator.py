@@ -10,8 +10,7 @@ every other data layer while the deploy runs). Deploys nest: names join with
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from eventstate.arguments import ARGUMENTS
@@ -21,7 +20,7 @@ from eventstate.host import Host
 from eventstate.operation import target_hosts
 from eventstate.state import State
 
-__all__ = ["add_deploy", "deploy", "deploying"]
+__all__ = ["add_deploy", "deploy"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,33 +53,15 @@ def deploy(
             unknown = [key for key in kwargs if key.startswith("_")]
             if unknown:
                 raise OperationArgumentError(f"unknown deploy argument {unknown[0]}")
-            with deploying(host, deploy_name, arguments, data_defaults):
+            # The outer deploy's arguments go on, under this one's.
+            outer = host.current_deploy_kwargs or {}
+            with host.deploy(deploy_name, {**outer, **arguments}, data_defaults):
                 return func(*args, **kwargs)
 
         run._inner = func  # type: ignore[attr-defined]  # as pyinfra's
         return run  # type: ignore[return-value]
 
     return decorator
-
-
-@contextmanager
-def deploying(
-    host: Host, name: str, arguments: dict[str, Any] | None, data: dict[str, Any] | None
-) -> Iterator[None]:
-    """Run the block as the deploy ``name`` on ``host``: its name, arguments and data defaults.
-
-    ``arguments`` join the outer deploy's; None starts afresh (``local.include``).
-    """
-    previous = (host.current_deploy_name, host.current_deploy_kwargs)
-    host.current_deploy_name = f"{previous[0]} | {name}" if previous[0] else name
-    host.current_deploy_kwargs = (
-        {**(previous[1] or {}), **arguments} if arguments is not None else {}
-    )
-    try:
-        with host.data.with_defaults(data):
-            yield
-    finally:
-        host.current_deploy_name, host.current_deploy_kwargs = previous
 
 
 def add_deploy(

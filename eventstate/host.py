@@ -29,9 +29,13 @@ class HostData(Mapping[str, Any]):
     (a ``KeyError`` / the default). Each read is a shallow copy, as pyinfra's:
     changing a list read from group data changes it for this read only, never
     for the other hosts. ``host.data.x = value`` sets ``x`` for this host alone.
+
+    Args:
+        host_name: The host the data is for (named in a missing-data error).
+        *layers: Its data, highest priority first (pyinfra's ``HostData(host, *datas)``).
     """
 
-    def __init__(self, host_name: str, layers: Sequence[Mapping[str, Any]]) -> None:
+    def __init__(self, host_name: str, *layers: Mapping[str, Any]) -> None:
         # Attributes are data: the object's own state is set past __setattr__.
         object.__setattr__(self, "_host_name", host_name)
         own: dict[str, Any] = {}
@@ -88,6 +92,11 @@ class HostData(Mapping[str, Any]):
         return merged
 
 
+def _conditions(condition: Any) -> list[Any]:
+    # An ``_if`` is one callable or a list of them.
+    return list(condition) if isinstance(condition, (list, tuple)) else [condition]
+
+
 def connector_of(name: str) -> tuple[str, str | None]:
     """The connector a host name asks for: ``@sim/web1`` is ``("sim", "web1")``.
 
@@ -115,17 +124,21 @@ class Host:
     in_op: bool = False
     #: The running op's global arguments: its facts are gathered with its ``_sudo``.
     current_op_arguments: Any = None
-    #: The ``@deploy`` running for this host (nested names joined with `` | ``), and the
-    #: global arguments it gives its operations.
+    #: The ``@deploy`` running for this host (nested names joined with `` | ``), the
+    #: global arguments it gives its operations and its data defaults: set by :meth:`deploy`.
     current_deploy_name: str | None = None
     current_deploy_kwargs: dict[str, Any] | None = None
+    current_deploy_data: dict[str, Any] | None = None
+    #: True inside a deploy function (a :meth:`deploy` block given ``in_deploy=False``
+    #: groups operations without being one).
+    in_deploy: bool = False
 
     def __init__(
         self, name: str, groups: Iterable[str] = (), data_layers: Sequence[Mapping[str, Any]] = ()
     ) -> None:
         self.name = name
         self.groups = list(groups)
-        self.data = HostData(name, data_layers)
+        self.data = HostData(name, *data_layers)
         self.loop_position: list[int] = []
         self.connector_name, self.connector_arg = connector_of(name)
         #: The hashes of the ops added to this host, in order: a read-only view
@@ -154,6 +167,50 @@ class Host:
             NoDeployContextError: no deploy is running here.
         """
         return current_deploy().get_fact(self, fact_class, *args, **kwargs)
+
+    @contextlib.contextmanager
+    def deploy(
+        self,
+        name: str,
+        kwargs: Mapping[str, Any] | None,
+        data: dict[str, Any] | None,
+        in_deploy: bool = True,
+    ) -> Iterator[None]:
+        """Run the block as the deploy ``name``: pyinfra 3.10's ``host.deploy``.
+
+        Operations called in the block are named ``"<name> | <op>"`` (inside
+        another deploy, ``"<outer> | <name> | <op>"``), take ``kwargs`` as their
+        global arguments (under their own), and read ``data`` through
+        ``host.data`` below every other layer. An ``_if`` given inside a deploy
+        that has one too must hold as well as the outer one. Everything is
+        restored when the block ends, by an exception too. ``@deploy`` uses it;
+        deploy code should not need to.
+        """
+        previous = (
+            self.in_deploy,
+            self.current_deploy_name,
+            self.current_deploy_kwargs,
+            self.current_deploy_data,
+        )
+        outer_name, outer_kwargs = previous[1], previous[2]
+        if outer_kwargs and kwargs:
+            outer_if, inner_if = outer_kwargs.get("_if"), kwargs.get("_if")
+            if outer_if and inner_if and inner_if is not outer_if:
+                kwargs = {**kwargs, "_if": [*_conditions(outer_if), *_conditions(inner_if)]}
+        self.in_deploy = in_deploy
+        self.current_deploy_name = f"{outer_name} | {name}" if outer_name else name
+        self.current_deploy_kwargs = dict(kwargs) if kwargs is not None else None
+        self.current_deploy_data = data
+        try:
+            with self.data.with_defaults(data):
+                yield
+        finally:
+            (
+                self.in_deploy,
+                self.current_deploy_name,
+                self.current_deploy_kwargs,
+                self.current_deploy_data,
+            ) = previous
 
     def loop(self, iterable: Iterable[T]) -> Iterator[T]:
         """Iterate ``iterable`` so that ops called in the loop get distinct, stable orders."""

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from eventstate.context import current
-from eventstate.deploy_decorator import deploying
 from eventstate.errors import DeployFileError
 from eventstate.state import State
 
@@ -76,7 +75,7 @@ def include(filename: str | os.PathLike[str], data: dict[str, Any] | None = None
     state.deploy_including.append(path)
     try:
         # pyinfra's include starts afresh: no outer deploy's arguments apply inside it.
-        with deploying(host, shown, None, data):
+        with host.deploy(shown, None, data, in_deploy=False):
             exec(code, {"__file__": path, "__name__": "deploy"})
     finally:
         state.deploy_including.pop()

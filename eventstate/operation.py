@@ -17,7 +17,7 @@ from collections.abc import Callable, Container, Generator, Iterable, Iterator
 from hashlib import sha1
 from typing import Any
 
-from eventstate.arguments import OperationArgumentError, pop_global_arguments
+from eventstate.arguments import OperationArgumentError, resolve_global_arguments
 from eventstate.commands import Command, HiddenValue, make_command
 from eventstate.context import current, using
 from eventstate.errors import NestedOperationError
@@ -121,7 +121,7 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
         if host.current_deploy_kwargs:
             # A @deploy's arguments: over the host data's, under the call's own.
             host_arguments = {**host_arguments, **host.current_deploy_kwargs}
-        global_arguments = pop_global_arguments(
+        global_arguments = resolve_global_arguments(
             kwargs, state.config, host_arguments, state.interned_arguments
         )
         try:

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import attrs
 from gevent.pool import Pool
 
-from eventstate.arguments import pop_global_arguments
+from eventstate.arguments import resolve_global_arguments
 from eventstate.config import Config
 from eventstate.connections import HostConnections
 from eventstate.errors import (
@@ -355,7 +355,7 @@ class State:
         given = {key: kwargs.pop(key) for key in list(kwargs) if key.startswith("_")}
         arguments = host.current_op_arguments
         if given or arguments is None:
-            arguments = pop_global_arguments(
+            arguments = resolve_global_arguments(
                 given, self.config, host.argument_data(), self.interned_arguments
             )
         options = arguments.options

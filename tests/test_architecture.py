@@ -191,7 +191,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("folds", ("projections",)),
     ("stores", ("stores",)),
     ("reading", ("replay",)),
-    ("plain data", ("host", "inventory", "config", "commands", "context", "redaction")),
+    (
+        "plain data",
+        ("host", "inventory", "config", "commands", "context", "redaction", "authoring"),
+    ),
     ("connectors", ("connectors",)),
     ("run", ("connections", "command_runner", "facts", "arguments")),
     ("State", ("state", "recorder", "host_views")),

@@ -55,7 +55,7 @@ def shell(*commands: Any) -> Iterator[Any]:
 
 @operation
 def call(function: Callable[..., Any], *args: Any) -> Iterator[FunctionCommand]:
-    yield FunctionCommand(function, *args)
+    yield FunctionCommand(function, args)
 
 
 @operation

@@ -20,4 +20,4 @@ def call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Iterator[Fu
     host current (``eventstate.context.current_host()``). Returning False or
     raising fails the op. Always a change (nothing to compare with).
     """
-    yield FunctionCommand(function, *args, **kwargs)
+    yield FunctionCommand(function, args, kwargs)
