@@ -390,8 +390,10 @@ class State:
         return self.view.current_stage
 
     @current_stage.setter
-    def current_stage(self, value: Any) -> None:
-        refuse("State.current_stage (use State.set_stage)")
+    def current_stage(self, value: StateStage | int) -> None:
+        # pyinfra's API scripts assign the stage; here that is set_stage: recorded, and
+        # never backwards.
+        self.set_stage(value)
 
     def set_stage(self, stage: StateStage | int) -> None:
         """Move the deploy to ``stage``; the same stage is allowed, an earlier one is not.
