@@ -119,6 +119,10 @@ class GlobalArguments:
         )
         object.__setattr__(self, "options", options)
 
+    def __getitem__(self, keyword: str) -> Any:
+        """An argument by its keyword, as pyinfra's dict of them: ``arguments["_sudo"]``."""
+        return getattr(self, ARGUMENTS[keyword][0])
+
     def execution(self) -> dict[str, Any]:
         """The arguments every host must agree on, by keyword (recorded with the op)."""
         return {"_parallel": self.parallel, "_run_once": self.run_once, "_serial": self.serial}
