@@ -41,8 +41,9 @@ __all__ = [
     "executor_defaults",
 ]
 
-#: What the ported tests patch where pyinfra's patch ``SSHConnector.run_shell_command``.
-RUN_SHELL_COMMAND = "tests.pyinfra_api.paramiko_util.FakeSSHConnector.pyinfra_run_shell_command"
+#: What the ported tests patch where pyinfra's patch ``SSHConnector.run_shell_command`` (named
+#: by this module's own name: pytest may import it as ``pyinfra_api.paramiko_util``).
+RUN_SHELL_COMMAND = f"{__name__}.FakeSSHConnector.pyinfra_run_shell_command"
 
 
 class OutputLine:
