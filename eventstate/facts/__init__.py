@@ -2,9 +2,18 @@
 
 from eventstate.facts.base import Fact, describe_fact, gather_fact
 from eventstate.facts.files import Directory, File, FindInFile, Sha256File
-from eventstate.facts.server import Command, DebPackages, LinuxDistribution, SystemdStatus, Which
+from eventstate.facts.server import (
+    Arch,
+    Command,
+    DebPackages,
+    LinuxDistribution,
+    SystemdStatus,
+    Users,
+    Which,
+)
 
 __all__ = [
+    "Arch",
     "Command",
     "DebPackages",
     "Directory",
@@ -14,6 +23,7 @@ __all__ = [
     "LinuxDistribution",
     "Sha256File",
     "SystemdStatus",
+    "Users",
     "Which",
     "describe_fact",
     "gather_fact",
