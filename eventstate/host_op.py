@@ -78,6 +78,11 @@ class OperationResult:
         self._combined_output: OperationOutput | None = None
 
     @property
+    def _hash(self) -> str:
+        """Its hash, by pyinfra's name (``OperationMeta._hash``)."""
+        return self.op_hash
+
+    @property
     def was_retried(self) -> bool:
         """Whether it was retried at least once."""
         return self.retry_attempts > 0

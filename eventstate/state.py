@@ -198,6 +198,15 @@ class State:
     deploy_directory: str | None = None
     deploy_file_number: int = 0
 
+    @property
+    def current_deploy_filename(self) -> str | None:
+        """The deploy file being prepared, by pyinfra's name (``deploy_filename``)."""
+        return self.deploy_filename
+
+    @current_deploy_filename.setter
+    def current_deploy_filename(self, filename: str | None) -> None:
+        self.deploy_filename = filename
+
     # Print settings, as pyinfra's: they change output, never the log.
     print_noop_info: bool = False
     print_fact_info: bool = False
