@@ -1,6 +1,6 @@
 """Facts: commands plus parsers, cached per host for the run."""
 
-from eventstate.facts.base import Fact, describe_fact, gather_fact
+from eventstate.facts.base import Fact, describe_fact, gather_fact, get_facts
 from eventstate.facts.files import Directory, File, FindInFile, Sha256File
 from eventstate.facts.server import (
     Arch,
@@ -27,4 +27,5 @@ __all__ = [
     "Which",
     "describe_fact",
     "gather_fact",
+    "get_facts",
 ]
