@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import gevent
 
@@ -19,10 +19,7 @@ from eventstate.commands import StringCommand
 from eventstate.connectors.base import CommandOptions
 from eventstate.host import Host
 
-if TYPE_CHECKING:
-    from eventstate.state import State
-
-__all__ = ["Fact", "describe_fact", "gather_fact", "get_facts"]
+__all__ = ["Fact", "FactsContext", "describe_fact", "gather_fact", "get_facts"]
 
 # pyinfra 3.10's patterns for "that user does not exist" from sudo and su.
 _UNKNOWN_SUDO_USER = re.compile(r"^sudo: unknown user")
@@ -94,8 +91,26 @@ def gather_fact(
     return True, fact.process(lines) if lines else fact.default()
 
 
+class FactsContext(Protocol):
+    """What asking a fact of every host needs of the deploy: the State provides it.
+
+    Typed here, below the State, so that facts never import it.
+    """
+
+    @property
+    def active_hosts(self) -> Iterable[Host]:
+        """The hosts still in the deploy."""
+
+    @property
+    def fact_pool(self) -> Any:
+        """The gevent pool facts are gathered on."""
+
+    def get_fact(self, host: Host, fact_class: type[Fact], *args: Any, **kwargs: Any) -> Any:
+        """One host's value of the fact, gathered once per run."""
+
+
 def get_facts(
-    state: State,
+    state: FactsContext,
     fact_class: type[Fact],
     args: Iterable[Any] = (),
     kwargs: Mapping[str, Any] | None = None,
