@@ -182,6 +182,10 @@ class GlobalArguments:
             {keyword: getattr(self, attribute) for keyword, (attribute, _, _) in ARGUMENTS.items()},
         )
 
+    def __getitem__(self, keyword: str) -> Any:
+        """An argument by its keyword, as pyinfra's dict of them: ``arguments["_sudo"]``."""
+        return getattr(self, ARGUMENTS[keyword][0])
+
     def execution(self) -> dict[str, Any]:
         """The arguments every host must agree on, by keyword (recorded with the op)."""
         return {"_parallel": self.parallel, "_run_once": self.run_once, "_serial": self.serial}

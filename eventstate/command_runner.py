@@ -96,12 +96,17 @@ def _call(
     # gevent's own Timeout (a BaseException): no `except Exception` inside the step -- a
     # fact's command, say -- can swallow it. It bounds steps that yield to gevent.
     timer = gevent.Timeout(timeout)
+    started = time.monotonic()
     try:
         with timer:
             returned = function(*arguments, **command.kwargs)
     except gevent.Timeout as error:
         if error is not timer:
             raise
+        return CommandResult(False, None, "", f"timed out after {timeout}s")
+    if timeout is not None and time.monotonic() - started > timeout:
+        # A step that blocked without yielding to gevent (time.sleep, a blocking socket)
+        # overran its limit all the same: it fails, as pyinfra's.
         return CommandResult(False, None, "", f"timed out after {timeout}s")
     return CommandResult(returned is not False, None)
 

@@ -16,8 +16,11 @@ from typing import Any
 from eventstate.errors import NoDeployContextError
 
 __all__ = [
+    "ContextSlot",
     "CurrentHost",
     "NoDeployContextError",
+    "ctx_host",
+    "ctx_state",
     "current",
     "current_deploy",
     "current_host",
@@ -49,7 +52,7 @@ def current() -> tuple[Any, Any]:
         NoDeployContextError: no deploy is running here.
     """
     value = _current.get()
-    if value is None:
+    if value is None or value[0] is None or value[1] is None:
         raise NoDeployContextError(
             "operations run inside a deploy: call them from a deploy file, or through add_op"
         )
@@ -101,3 +104,54 @@ class CurrentHost:
 
 #: The host being prepared, for deploy files written as pyinfra's (``host.data.x``).
 host = CurrentHost()
+
+
+class ContextSlot:
+    """One half of the current ``(state, host)``, set on its own: pyinfra 3.10's
+    ``ctx_state`` and ``ctx_host`` (``use``, ``set``, ``get``, ``reset``), for API
+    scripts that set the state once and the host per call.
+
+    Operations run only once both halves are set.
+    """
+
+    __slots__ = ("_index",)
+
+    def __init__(self, index: int) -> None:
+        self._index = index
+
+    def get(self) -> Any:
+        """The current value of this half, or None."""
+        value = _current.get()
+        return None if value is None else value[self._index]
+
+    def _with(self, obj: Any) -> tuple[Any, Any] | None:
+        pair = list(_current.get() or (None, None))
+        pair[self._index] = obj
+        return None if pair == [None, None] else (pair[0], pair[1])
+
+    def set(self, obj: Any) -> None:
+        """Make ``obj`` this half, until set again or reset."""
+        _current.set(self._with(obj))
+
+    def reset(self) -> None:
+        """Unset this half."""
+        self.set(None)
+
+    def isset(self) -> bool:
+        """Whether this half is set."""
+        return self.get() is not None
+
+    @contextmanager
+    def use(self, obj: Any) -> Iterator[None]:
+        """Make ``obj`` this half inside the block, then restore what was current."""
+        token = _current.set(self._with(obj))
+        try:
+            yield
+        finally:
+            _current.reset(token)
+
+
+#: The current State, on its own (pyinfra's ``pyinfra.context.ctx_state``).
+ctx_state = ContextSlot(0)
+#: The current Host, on its own (pyinfra's ``pyinfra.context.ctx_host``).
+ctx_host = ContextSlot(1)

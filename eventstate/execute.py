@@ -14,6 +14,8 @@ from collections.abc import Callable
 import gevent
 
 from eventstate.command_runner import run_command
+from eventstate.commands import Command
+from eventstate.connectors.base import CommandResult
 from eventstate.context import using
 from eventstate.errors import DeployError, ExecutionAlreadyRanError
 from eventstate.events import (
@@ -25,7 +27,7 @@ from eventstate.events import (
     StateStage,
 )
 from eventstate.host import Host
-from eventstate.host_op import HostOpData
+from eventstate.host_op import HostOpData, OperationOutput
 from eventstate.state import State
 
 __all__ = ["run_host_op", "run_ops"]
@@ -50,15 +52,15 @@ def run_host_op(state: State, host: Host, op_hash: str) -> bool:
     options = data.options
     retries = arguments.retries
     attempt = 0
-    # Output is gathered only for a _retry_until to read.
-    keep_output = arguments.retry_until is not None
     while True:
         did_error = False
         executed = 0
-        stdout_lines: list[str] = []
-        stderr_lines: list[str] = []
-        commands: list[str] = []
+        # The attempt's commands and results, for the op's result (pyinfra's
+        # OperationMeta keeps both) and a _retry_until to read.
+        commands: list[Command] = []
+        results: list[CommandResult] = []
         for command in data.command_generator():
+            commands.append(command)
             # A fact a Python step asks is asked with the op's arguments (_sudo,
             # _ignore_errors...), as one its body asks.
             host.current_op_arguments = arguments
@@ -68,10 +70,7 @@ def run_host_op(state: State, host: Host, op_hash: str) -> bool:
                 )
             finally:
                 host.current_op_arguments = None
-            if keep_output:
-                commands.append(command.masked())
-                stdout_lines.extend(result.stdout.splitlines())
-                stderr_lines.extend(result.stderr.splitlines())
+            results.append(result)
             if not result.success:
                 did_error = True
                 if arguments.continue_on_error:
@@ -84,13 +83,14 @@ def run_host_op(state: State, host: Host, op_hash: str) -> bool:
             if did_error:
                 retry = True
             elif arguments.retry_until is not None:
+                output = OperationOutput(results)
                 try:
                     retry = bool(
                         arguments.retry_until(
                             {
-                                "stdout_lines": stdout_lines,
-                                "stderr_lines": stderr_lines,
-                                "commands": commands,
+                                "stdout_lines": output.stdout_lines,
+                                "stderr_lines": output.stderr_lines,
+                                "commands": [command.masked() for command in commands],
                                 "executed_commands": executed,
                                 "host": host.name,
                                 "operation": ", ".join(state.get_op_meta(op_hash).names),
@@ -120,6 +120,8 @@ def run_host_op(state: State, host: Host, op_hash: str) -> bool:
     op_result.retry_attempts = attempt
     op_result.max_retries = retries
     op_result.retry_succeeded = (not did_error) if attempt else None
+    op_result._commands = commands
+    op_result._combined_output = OperationOutput(results)
     if not did_error:
         state.record_op_result(
             host,

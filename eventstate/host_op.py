@@ -6,26 +6,52 @@ Shared by preparing (:mod:`eventstate.operation`) and executing
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import attrs
 
 from eventstate.arguments import GlobalArguments
 from eventstate.commands import Command
-from eventstate.connectors.base import CommandOptions
+from eventstate.connectors.base import CommandOptions, CommandResult
+from eventstate.errors import OperationError
 
-__all__ = ["HostOpData", "OperationResult"]
+__all__ = ["HostOpData", "OperationOutput", "OperationResult"]
+
+
+class OperationOutput:
+    """What an executed op's commands printed, in order (pyinfra's ``CommandOutput``).
+
+    Holds each command's result; the lines are split when read.
+    """
+
+    __slots__ = ("_results",)
+
+    def __init__(self, results: Iterable[CommandResult]) -> None:
+        self._results = tuple(results)
+
+    @property
+    def stdout_lines(self) -> list[str]:
+        """Every command's standard output, as lines."""
+        return [line for result in self._results for line in result.stdout.splitlines()]
+
+    @property
+    def stderr_lines(self) -> list[str]:
+        """Every command's standard error, as lines."""
+        return [line for result in self._results for line in result.stderr.splitlines()]
 
 
 class OperationResult:
     """What calling an operation returns: its hash and whether it will change the host.
 
-    Once executed it also holds how it went, retries included (pyinfra 3.10's
-    ``OperationMeta`` retry fields).
+    pyinfra's ``OperationMeta``. Once executed it also holds how it went: the
+    commands run and what they printed (``stdout``, ``stderr_lines``...), and
+    its retries.
     """
 
     __slots__ = (
+        "_combined_output",
+        "_commands",
         "changed",
         "max_retries",
         "op_hash",
@@ -46,6 +72,15 @@ class OperationResult:
         self.max_retries = 0
         #: Whether it succeeded after retries; None if it was not retried.
         self.retry_succeeded: bool | None = None
+        #: Set once executed (pyinfra's names): the commands of its last attempt, and
+        #: what they printed.
+        self._commands: list[Command] | None = None
+        self._combined_output: OperationOutput | None = None
+
+    @property
+    def _hash(self) -> str:
+        """Its hash, by pyinfra's name (``OperationMeta._hash``)."""
+        return self.op_hash
 
     @property
     def was_retried(self) -> bool:
@@ -60,6 +95,31 @@ class OperationResult:
             "was_retried": self.was_retried,
             "retry_succeeded": self.retry_succeeded,
         }
+
+    def _output(self) -> OperationOutput:
+        if self._combined_output is None:
+            raise OperationError("Cannot evaluate operation result before execution")
+        return self._combined_output
+
+    @property
+    def stdout_lines(self) -> list[str]:
+        """What its commands wrote to standard output, as lines (once executed)."""
+        return self._output().stdout_lines
+
+    @property
+    def stderr_lines(self) -> list[str]:
+        """What its commands wrote to standard error, as lines (once executed)."""
+        return self._output().stderr_lines
+
+    @property
+    def stdout(self) -> str:
+        """What its commands wrote to standard output (once executed)."""
+        return "\n".join(self.stdout_lines)
+
+    @property
+    def stderr(self) -> str:
+        """What its commands wrote to standard error (once executed)."""
+        return "\n".join(self.stderr_lines)
 
     def __repr__(self) -> str:
         return f"OperationResult(op_hash={self.op_hash!r}, will_change={self.will_change})"
@@ -77,3 +137,8 @@ class HostOpData:
     def options(self) -> CommandOptions:
         """How its commands run."""
         return self.global_arguments.options
+
+    @property
+    def operation_meta(self) -> OperationResult:
+        """Its result, by pyinfra's name (``StateOperationHostData.operation_meta``)."""
+        return self.result

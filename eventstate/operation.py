@@ -75,7 +75,8 @@ def _order_and_hash(state: State, host: Host) -> tuple[tuple[int, ...], str]:
     on one host get ``-0``, ``-0-1``... and the count joins the order.
     """
     if state.deploy_filename is not None:
-        order = [state.deploy_file_number, *_deploy_lines(state.deploy_files)]
+        files = state.deploy_files or (state.deploy_filename,)
+        order = [state.deploy_file_number, *_deploy_lines(files)]
     else:
         order = [len(host.op_hash_order)]
     order.extend(host.loop_position)

@@ -202,6 +202,15 @@ class State:
     deploy_files: frozenset[str] | set[str] = frozenset()
     deploy_including: tuple[str, ...] | list[str] = ()
 
+    @property
+    def current_deploy_filename(self) -> str | None:
+        """The deploy file being prepared, by pyinfra's name (``deploy_filename``)."""
+        return self.deploy_filename
+
+    @current_deploy_filename.setter
+    def current_deploy_filename(self, filename: str | None) -> None:
+        self.deploy_filename = filename
+
     # Print settings, as pyinfra's: they change output, never the log.
     print_noop_info: bool = False
     print_fact_info: bool = False
@@ -394,8 +403,10 @@ class State:
         return self.view.current_stage
 
     @current_stage.setter
-    def current_stage(self, value: Any) -> None:
-        refuse("State.current_stage (use State.set_stage)")
+    def current_stage(self, value: StateStage | int) -> None:
+        # pyinfra's API scripts assign the stage; here that is set_stage: recorded, and
+        # never backwards.
+        self.set_stage(value)
 
     def set_stage(self, stage: StateStage | int) -> None:
         """Move the deploy to ``stage``; the same stage is allowed, an earlier one is not.

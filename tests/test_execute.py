@@ -328,6 +328,29 @@ def test_op_results_and_host_ops_carry_pyinfras_retry_information(deploy) -> Non
         assert record.as_dict()["max_retries"] == logged["max_retries"]
 
 
+def test_an_executed_op_result_holds_its_last_attempts_commands_and_output(deploy) -> None:
+    outputs = {"sim_outputs": {"^echo one": "one", "^echo two": "two\nlines"}}
+    state, _ = deploy([("@sim/a", {**FAIL, **outputs})])
+    script = {"@sim/a": [["echo one", "FAIL"], ["echo one", "echo two"]]}
+    added = add_op(state, attempts, script, _retries=1, _retry_delay=0)
+    result = added[host(state, "@sim/a")]
+    # pyinfra's OperationMeta: nothing to read before execution.
+    assert result._commands is None and result._combined_output is None
+    with pytest.raises(EventstateError, match="before execution"):
+        result.stdout  # noqa: B018
+    run_ops(state)
+    assert result._commands == [StringCommand("echo one"), StringCommand("echo two")]
+    assert result.stdout_lines == ["one", "two", "lines"]
+    assert result.stdout == "one\ntwo\nlines"
+    assert result.stderr_lines == [] and result.stderr == ""
+    host_op = state.ops[host(state, "@sim/a")][result.op_hash]
+    assert host_op.operation_meta is result
+    # Its global arguments by pyinfra's keywords, too.
+    assert (host_op.global_arguments["_retries"], host_op.global_arguments["_sudo"]) == (1, False)
+    with pytest.raises(KeyError):
+        host_op.global_arguments["_no_such_argument"]
+
+
 def test_partial_counts_only_the_final_attempt(deploy) -> None:
     script = {
         "@sim/a": [["echo ran", "FAIL"], ["FAIL"]],  # final attempt ran nothing

@@ -334,7 +334,6 @@ def test_is_executing_turns_on_once(state: State) -> None:
         ),
         lambda s: s.stage_warnings.__setitem__(StateStage.Setup, 3),
         lambda s: s.op_meta.clear(),
-        lambda s: setattr(s, "current_stage", StateStage.Execute),
         lambda s: setattr(s, "active_hosts", set()),
         lambda s: setattr(s, "meta", {}),
     ],

@@ -14,6 +14,7 @@ from eventstate import (
     OperationValueError,
     ReadOnlyViewError,
     RunStatus,
+    StageError,
     State,
     StateNotInitialisedError,
     StateStage,
@@ -170,6 +171,17 @@ def test_the_same_stage_again_records_nothing(state: State) -> None:
     state.set_stage(StateStage.Connect)
     state.set_stage(2)
     assert _types(state).count("StageChanged") == 1
+
+
+def test_assigning_the_stage_is_set_stage_recorded_and_never_backwards(state: State) -> None:
+    # pyinfra's API scripts (and its tests) assign the stage.
+    state.current_stage = StateStage.Prepare
+    assert state.current_stage is StateStage.Prepare
+    assert _types(state).count("StageChanged") == 1
+    assert rebuild(state.log, state.run_id).current_stage is StateStage.Prepare
+    with pytest.raises(StageError, match="cannot go backwards"):
+        state.current_stage = StateStage.Connect
+    assert state.current_stage is StateStage.Prepare
 
 
 def test_a_stage_without_warnings_reads_zero_and_stays_read_only(state: State) -> None:

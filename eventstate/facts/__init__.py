@@ -1,10 +1,19 @@
 """Facts: commands plus parsers, cached per host for the run."""
 
-from eventstate.facts.base import Fact, describe_fact, gather_fact
+from eventstate.facts.base import Fact, describe_fact, gather_fact, get_facts
 from eventstate.facts.files import Directory, File, FindInFile, Sha256File
-from eventstate.facts.server import Command, DebPackages, LinuxDistribution, SystemdStatus, Which
+from eventstate.facts.server import (
+    Arch,
+    Command,
+    DebPackages,
+    LinuxDistribution,
+    SystemdStatus,
+    Users,
+    Which,
+)
 
 __all__ = [
+    "Arch",
     "Command",
     "DebPackages",
     "Directory",
@@ -14,7 +23,9 @@ __all__ = [
     "LinuxDistribution",
     "Sha256File",
     "SystemdStatus",
+    "Users",
     "Which",
     "describe_fact",
     "gather_fact",
+    "get_facts",
 ]

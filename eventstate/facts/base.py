@@ -9,14 +9,17 @@ shows what every decision was based on.
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, Protocol
+
+import gevent
 
 from eventstate.command_runner import CommandContext, run_command
 from eventstate.commands import StringCommand
 from eventstate.connectors.base import CommandOptions
 from eventstate.host import Host
 
-__all__ = ["Fact", "describe_fact", "gather_fact"]
+__all__ = ["Fact", "FactsContext", "describe_fact", "gather_fact", "get_facts"]
 
 # pyinfra 3.10's patterns for "that user does not exist" from sudo and su.
 _UNKNOWN_SUDO_USER = re.compile(r"^sudo: unknown user")
@@ -83,4 +86,50 @@ def gather_fact(
             options.su_user and any(pattern.match(first) for pattern in _UNKNOWN_SU_USER)
         )
         return bool(unknown_user), fact.default()
-    return True, fact.process(result.stdout.splitlines())
+    lines = result.stdout.splitlines()
+    # As pyinfra: no output is the fact's default, not what its parser makes of nothing.
+    return True, fact.process(lines) if lines else fact.default()
+
+
+class FactsContext(Protocol):
+    """What asking a fact of every host needs of the deploy: the State provides it.
+
+    Typed here, below the State, so that facts never import it.
+    """
+
+    @property
+    def active_hosts(self) -> Iterable[Host]:
+        """The hosts still in the deploy."""
+
+    @property
+    def fact_pool(self) -> Any:
+        """The gevent pool facts are gathered on."""
+
+    def get_fact(self, host: Host, fact_class: type[Fact], *args: Any, **kwargs: Any) -> Any:
+        """One host's value of the fact, gathered once per run."""
+
+
+def get_facts(
+    state: FactsContext,
+    fact_class: type[Fact],
+    args: Iterable[Any] = (),
+    kwargs: Mapping[str, Any] | None = None,
+) -> dict[Host, Any]:
+    """``fact_class(*args, **kwargs)`` on every active host, asked at once (pyinfra's
+    ``get_facts``): each host's value, by host, in inventory order.
+
+    Global arguments among ``kwargs`` (``{"_sudo": True}``) apply, as in
+    :meth:`~eventstate.state.State.get_fact`.
+
+    Raises:
+        NoHostsRemainingError: the hosts the fact failed on were the last (FAIL_PERCENT
+            likewise).
+    """
+    hosts = list(state.active_hosts)
+    args = tuple(args)
+    greenlets = [
+        state.fact_pool.spawn(state.get_fact, host, fact_class, *args, **dict(kwargs or {}))
+        for host in hosts
+    ]
+    gevent.joinall(greenlets, raise_error=True)
+    return {host: greenlet.get() for host, greenlet in zip(hosts, greenlets, strict=True)}

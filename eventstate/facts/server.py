@@ -7,7 +7,15 @@ from typing import Any
 
 from eventstate.facts.base import Fact
 
-__all__ = ["Command", "DebPackages", "LinuxDistribution", "SystemdStatus", "Which"]
+__all__ = [
+    "Arch",
+    "Command",
+    "DebPackages",
+    "LinuxDistribution",
+    "SystemdStatus",
+    "Users",
+    "Which",
+]
 
 
 class Command(Fact):
@@ -22,6 +30,55 @@ class Command(Fact):
     def process(self, lines: list[str]) -> str:
         """Its output lines, joined."""
         return "\n".join(lines)
+
+
+class Arch(Fact):
+    """The machine's architecture, ``uname -m`` (pyinfra's ``server.Arch``)."""
+
+    name = "server.Arch"
+
+    def command(self) -> str:
+        """Ask uname."""
+        return "uname -m"
+
+    def process(self, lines: list[str]) -> str:
+        """Its one line."""
+        return "\n".join(lines)
+
+
+class Users(Fact):
+    """The host's users, ``/etc/passwd``'s entries: name -> uid, gid, comment, home, shell.
+
+    pyinfra's ``server.Users`` also reads each user's groups and more; this holds
+    what ``passwd`` says.
+    """
+
+    name = "server.Users"
+
+    def command(self) -> str:
+        """Read the user database (``getent``: NSS users too)."""
+        return "getent passwd 2>/dev/null || cat /etc/passwd"
+
+    def process(self, lines: list[str]) -> dict[str, dict[str, Any]]:
+        """``name:password:uid:gid:comment:home:shell`` lines."""
+        users: dict[str, dict[str, Any]] = {}
+        for line in lines:
+            parts = line.split(":")
+            if len(parts) != 7:
+                continue
+            name, _, uid, gid, comment, home, shell = parts
+            users[name] = {
+                "uid": int(uid) if uid.isdigit() else None,
+                "gid": int(gid) if gid.isdigit() else None,
+                "comment": comment,
+                "home": home,
+                "shell": shell,
+            }
+        return users
+
+    def default(self) -> dict[str, dict[str, Any]]:
+        """No users known."""
+        return {}
 
 
 class Which(Fact):
