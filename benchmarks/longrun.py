@@ -185,6 +185,12 @@ def current_rss_mb() -> float:
         return peak_rss_mb()
 
 
+def cpu_seconds() -> float:
+    """CPU time this process has used so far, user and system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident set size so far, in MiB."""
     kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -339,6 +345,7 @@ def longrun_deploy(
         "sim_fail_patterns": {FLAKY: flaky_rate},
     }
     log = SqliteEventLog(path)
+    cpu_started = cpu_seconds()
     started = time.perf_counter()
     state = State(Inventory((names, data)), Config(FAIL_PERCENT=fail_percent), log=log)
     checkpoints = Checkpoints(lambda: state.view.events_applied)
@@ -377,6 +384,7 @@ def longrun_deploy(
     disconnect_all(state)
     state.finish()
     finished = time.perf_counter()
+    cpu = cpu_seconds() - cpu_started
     checkpoints.take("finished")
     deploy_peak = peak_rss_mb()
     events_alive, stored_alive = _alive_event_objects()
@@ -448,6 +456,7 @@ def longrun_deploy(
         "execute_s": executed - prepared,
         "finish_s": finished - executed,
         "total_s": total,
+        "cpu_s": cpu,
         "events_per_s": events / total,
         **dict(tally),
         "failed_hosts": len(prediction.failed),
@@ -527,6 +536,7 @@ def longrun_fold(path: str, run: str, expected: str) -> Metrics:
     from eventstate import replay
     from eventstate.projections import HostOpsProjection, StateView
 
+    cpu_started = cpu_seconds()
     started = time.perf_counter()
     with replay.open(path) as log:
         stored_run = log.run(run)
@@ -539,6 +549,7 @@ def longrun_fold(path: str, run: str, expected: str) -> Metrics:
             if type(event) in handled:
                 apply_host_ops(event)
     folded = time.perf_counter()
+    cpu = cpu_seconds() - cpu_started
     fold_peak = peak_rss_mb()
 
     live = json.loads(Path(expected).read_text(encoding="utf-8"))
@@ -575,6 +586,7 @@ def longrun_fold(path: str, run: str, expected: str) -> Metrics:
         raise CaseError(f"the fold differs from the live State in {len(mismatches)} ways: {shown}")
     return {
         "fold_s": folded - started,
+        "fold_cpu_s": cpu,
         "events": view.events_applied,
         "events_per_s": view.events_applied / (folded - started),
         "compare_s": compared_s,

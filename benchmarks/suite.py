@@ -234,13 +234,14 @@ class Sections:
     longrun: Section = attrs.field(
         factory=lambda: Section(
             "Long runs: @sim deploy with random faults and retries, and the fold of its log",
-            "H hosts x M ops (SQLite log), sim_fail_rate 5% (flaky- ops 20%), _retries=2;"
-            " fault % = failed commands\nof all run (retries included); retried ok = ops that"
-            " succeeded on a retry; failed = ops that failed\nfor good (each fails its host);"
-            " fold = the log folded from disk in a fresh process and compared with\nthe live"
-            " State (view, results, failed hosts, retry info): 'equal' or the case fails.\n"
-            "deploy MB = the deploy's peak RSS (before it writes the live results out);"
-            " exec B/ev = RSS growth over\nrun_ops per event; alive = Event objects left in"
+            "H hosts x M ops (SQLite log), sim_fail_rate 5% (flaky- ops 20%), _retries=2."
+            " s = wall, cpu s = the process's CPU\ntime (user + system) over the same span;"
+            " fault % = failed commands of all run (retries included);\nretried ok = ops that"
+            " succeeded on a retry; failed = ops that failed for good (each fails its host);\n"
+            "fold = the log folded from disk in a fresh process and compared with the live State"
+            " (view, results,\nfailed hosts, retry info): 'equal', or the case fails."
+            " deploy MB = the deploy's peak RSS (before it\nwrites the live results out);"
+            " exec B/ev = RSS growth over run_ops per event; alive = Event objects\nleft in"
             " memory after the run.",
         )
     )
@@ -785,12 +786,14 @@ def _longrun_row(sections: Sections, label: str, deploy: Measurement, fold: Meas
             {
                 "events": f"{m['events']:,}",
                 "deploy s": f"{m['total_s']:.1f}",
+                "cpu s": f"{m['cpu_s']:.1f}",
                 "ev/s": f"{m['events_per_s']:,.0f}",
                 "fault %": f"{m['fault_rate'] * 100:.1f}",
                 "retried ok": f"{m['retry_succeeded']:,}",
                 "failed": f"{m['failed_for_good']:,}",
                 "ignored": f"{m['ignored']:,}",
                 "fold s": f"{fold['fold_s']:.1f}",
+                "fold cpu s": f"{fold['fold_cpu_s']:.1f}",
                 "fold": "equal" if fold["equal"] else "MISMATCH",
                 "deploy MB": f"{peak:.0f}",
                 "fold MB": f"{fold['fold_peak_rss_mb']:.0f}",
