@@ -220,17 +220,17 @@ class Checkpoints:
         ]
 
 
-def _alive_event_objects() -> tuple[int, int]:
-    """How many ``Event`` and ``StoredEvent`` objects are alive in this process."""
+def _alive_event_objects(run_id: str) -> tuple[int, int]:
+    """How many ``Event`` and ``StoredEvent`` objects of ``run_id`` are alive in this process."""
     from eventstate.events import Event
     from eventstate.stores.base import StoredEvent
 
     gc.collect()
     events = stored = 0
     for obj in gc.get_objects():
-        if isinstance(obj, Event):
+        if isinstance(obj, Event) and obj.run_id == run_id:
             events += 1
-        elif isinstance(obj, StoredEvent):
+        elif isinstance(obj, StoredEvent) and obj.run_id == run_id:
             stored += 1
     return events, stored
 
@@ -387,7 +387,7 @@ def longrun_deploy(
     cpu = cpu_seconds() - cpu_started
     checkpoints.take("finished")
     deploy_peak = peak_rss_mb()
-    events_alive, stored_alive = _alive_event_objects()
+    events_alive, stored_alive = _alive_event_objects(state.run_id)
 
     # Predicted after the run, so that its objects are not in the deploy's peak RSS.
     prediction = predict(
