@@ -30,6 +30,7 @@ from benchmarks.suite import (
     Sections,
     measure_append,
     measure_deploys,
+    measure_longrun,
     measure_rebuild,
     measure_scaling,
     measure_ssh,
@@ -41,7 +42,7 @@ __all__ = ["DEFAULT_OUTPUT", "main"]
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 #: The groups of cases, in the order they run (``--only`` picks some).
-GROUPS = ("deploy", "append", "rebuild", "ssh", "scaling")
+GROUPS = ("deploy", "append", "rebuild", "ssh", "scaling", "longrun")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -140,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             measure_ssh(runner, plan, sections, workdir)
         if "scaling" in groups:
             measure_scaling(runner, plan, sections, workdir)
+        if "longrun" in groups:
+            measure_longrun(runner, plan, sections, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     meta["duration_s"] = round(time.perf_counter() - started, 1)

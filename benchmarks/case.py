@@ -19,7 +19,10 @@ import sys
 import traceback
 from typing import Any
 
-from benchmarks.cases import CASES
+from benchmarks import cases, longrun
+
+#: Every case, by name: the suite's and the long run's.
+CASES = {**cases.CASES, **longrun.CASES}
 
 __all__ = ["main", "parse_args", "peak_rss_mb"]
 

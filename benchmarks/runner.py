@@ -44,7 +44,9 @@ class Case:
     def describe(self) -> str:
         """The case as a short line for progress output."""
         shown = " ".join(
-            f"{key}={value}" for key, value in self.args.items() if key not in ("path", "run")
+            f"{key}={value}"
+            for key, value in self.args.items()
+            if key not in ("path", "run", "expected")
         )
         return f"{self.name} {shown}".strip()
 

@@ -28,6 +28,7 @@ __all__ = [
     "Sections",
     "measure_append",
     "measure_deploys",
+    "measure_longrun",
     "measure_rebuild",
     "measure_scaling",
     "measure_ssh",
@@ -65,6 +66,8 @@ class Plan:
         ssh_reps: Repetitions of every SSH shape and delay.
         scaling_base: The fixed side of each scaling series.
         scaling_reps: Repetitions of every scaling point; None: as deploys (:meth:`reps`).
+        longrun_hosts: Host counts of the long run (faults and retries; each run once).
+        longrun_ops: Ops per host of the long run.
     """
 
     mode: str
@@ -85,6 +88,8 @@ class Plan:
     ssh_reps: int
     scaling_base: int = 10
     scaling_reps: int | None = None
+    longrun_hosts: tuple[int, ...] = ()
+    longrun_ops: int = 8
 
     def reps(self, hosts: int, ops: int) -> int:
         """Repetitions of a deploy of ``hosts`` x ``ops``."""
@@ -108,6 +113,7 @@ class Plan:
             "rebuild": 1 + 2 * self.rebuild_reps + self.state_at_reps,
             "scaling": sum(2 * self.point_reps(*point) for point in self.scaling_points()),
             "ssh": 2 * self.ssh_reps * len(self.ssh_shapes) * len(self.ssh_latencies_ms),
+            "longrun": 2 * len(self.longrun_hosts),
         }
 
     def to_json(self) -> dict[str, object]:
@@ -132,6 +138,7 @@ FULL = Plan(
     ssh_shapes=((10, 50), (1, 200)),
     ssh_latencies_ms=(0, 5),
     ssh_reps=5,
+    longrun_hosts=(1000, 10_000),
 )
 
 QUICK = Plan(
@@ -152,6 +159,7 @@ QUICK = Plan(
     ssh_latencies_ms=(0, 5),
     ssh_reps=2,
     scaling_reps=1,
+    longrun_hosts=(100, 1000),
 )
 
 
@@ -223,6 +231,27 @@ class Sections:
             " included). MB = peak RSS of each process.",
         )
     )
+    longrun: Section = attrs.field(
+        factory=lambda: Section(
+            "Long runs: @sim deploy with random faults and retries, and the fold of its log",
+            "H hosts x M ops (SQLite log), sim_fail_rate 5% (flaky- ops 20%), _retries=2."
+            " s = wall, cpu s = the process's CPU\ntime (user + system) over the same span;"
+            " fault % = failed commands of all run (retries included);\nretried ok = ops that"
+            " succeeded on a retry; failed = ops that failed for good (each fails its host);\n"
+            "fold = the log folded from disk in a fresh process and compared with the live State"
+            " (view, results,\nfailed hosts, retry info): 'equal', or the case fails."
+            " deploy MB = the deploy's peak RSS (before it\nwrites the live results out);"
+            " exec B/ev = RSS growth over run_ops per event; alive = Event objects\nleft in"
+            " memory after the run.",
+        )
+    )
+    memory: Section = attrs.field(
+        factory=lambda: Section(
+            "Long runs: memory (current RSS at checkpoints of the deploy, MiB)",
+            "start = State built; then after connect, after prepare, after each op, at the end."
+            " per host = (deploy MB of the\nlargest run - of the smallest) / (hosts difference).",
+        )
+    )
 
     def all(self) -> list[Section]:
         """Every section, in report order."""
@@ -235,6 +264,8 @@ class Sections:
             self.seek,
             self.ssh,
             self.scaling,
+            self.longrun,
+            self.memory,
         ]
 
 
@@ -715,3 +746,98 @@ def _ssh_row(
             total.median,
         )
     )
+
+
+# Long runs
+
+
+def measure_longrun(runner: Runner, plan: Plan, sections: Sections, workdir: Path) -> None:
+    """The long run at each size: the deploy (faults, retries), then its fold in a new process."""
+    done: list[tuple[int, Measurement]] = []
+    for hosts in plan.longrun_hosts:
+        label = f"{hosts:,} hosts x {plan.longrun_ops} ops"
+        path = workdir / f"longrun-{hosts}.db"
+        expected = workdir / f"longrun-{hosts}.json"
+        _remove_db(path)
+        try:
+            args = {"hosts": hosts, "ops": plan.longrun_ops, "path": str(path)}
+            deploy = runner.run(
+                Case("longrun-deploy", {**args, "expected": str(expected)}), f"longrun {label}"
+            )
+            fold_args = {"path": str(path), "run": deploy["run_id"], "expected": str(expected)}
+            fold = runner.run(Case("longrun-fold", fold_args), f"longrun {label} fold")
+        except CaseFailed as error:
+            sections.longrun.failed(label, str(error))
+            continue
+        finally:
+            _remove_db(path)
+            expected.unlink(missing_ok=True)
+        done.append((hosts, deploy))
+        _longrun_row(sections, label, deploy, fold)
+    _longrun_memory_rows(sections, done)
+
+
+def _longrun_row(sections: Sections, label: str, deploy: Measurement, fold: Measurement) -> None:
+    m = deploy.metrics
+    peak = float(m["deploy_peak_rss_mb"])
+    sections.longrun.add(
+        Row(
+            label,
+            {
+                "events": f"{m['events']:,}",
+                "deploy s": f"{m['total_s']:.1f}",
+                "cpu s": f"{m['cpu_s']:.1f}",
+                "ev/s": f"{m['events_per_s']:,.0f}",
+                "fault %": f"{m['fault_rate'] * 100:.1f}",
+                "retried ok": f"{m['retry_succeeded']:,}",
+                "failed": f"{m['failed_for_good']:,}",
+                "ignored": f"{m['ignored']:,}",
+                "fold s": f"{fold['fold_s']:.1f}",
+                "fold cpu s": f"{fold['fold_cpu_s']:.1f}",
+                "fold": "equal" if fold["equal"] else "MISMATCH",
+                "deploy MB": f"{peak:.0f}",
+                "fold MB": f"{fold['fold_peak_rss_mb']:.0f}",
+                "exec B/ev": f"{m['execute_b_per_event']:.0f}",
+                "alive": str(m["events_alive"] + m["stored_events_alive"]),
+            },
+            {
+                "deploy": {key: value for key, value in m.items() if key != "checkpoints"},
+                "fold": fold.metrics,
+                "deploy_process_rss_mb": deploy.peak_rss_mb,
+                "fold_process_rss_mb": fold.peak_rss_mb,
+            },
+            Target.at_most(RSS_LIMIT_MB, f"< {RSS_LIMIT_MB} MB"),
+            max(peak, float(fold["fold_peak_rss_mb"])),
+        )
+    )
+
+
+def _longrun_memory_rows(sections: Sections, done: list[tuple[int, Measurement]]) -> None:
+    for hosts, deploy in done:
+        samples = deploy["checkpoints"]
+        cells = {sample["at"]: f"{sample['rss_mb']:.0f}" for sample in samples}
+        sections.memory.add(
+            Row(
+                f"{hosts:,} hosts: {deploy['events']:,} events",
+                cells,
+                {
+                    "checkpoints": samples,
+                    "prepare_kb_per_host_op": deploy["prepare_kb_per_host_op"],
+                },
+            )
+        )
+    if len(done) >= 2:
+        (small, first), (big, last) = done[0], done[-1]
+        grown = last["deploy_peak_rss_mb"] - first["deploy_peak_rss_mb"]
+        per_host = grown * 1024 / (big - small)
+        sections.memory.add(
+            Row(
+                f"per host, {small:,} -> {big:,} hosts",
+                {"finished": f"{per_host:.1f} KB"},
+                {
+                    "kb_per_host": per_host,
+                    "kb_per_host_op": per_host / int(last["ops"]),
+                    "events": [first["events"], last["events"]],
+                },
+            )
+        )
