@@ -351,8 +351,9 @@ class SqliteEventLog(EventLog):
             StoreError: another program's database, or a newer eventstate's log.
         """
         db = self.db
-        if not db["eventstate_meta"].exists():
-            if db.table_names():
+        tables = db.table_names()  # one statement: one moment, whoever is making the schema
+        if "eventstate_meta" not in tables:
+            if tables:
                 raise StoreError(f"{self.path} is a SQLite database, but not an eventstate log")
             return "missing"
         row = db.execute(
