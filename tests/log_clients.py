@@ -9,6 +9,8 @@ process can loop over many commands without an interpreter start for each.
 - ``read-loop DB STOP``: ``runs``, ``verify``, and ``show``/``events``/``state``
   of the newest run and of another, again and again until the file STOP
   exists, then once more; prints ``{"iterations", "errors"}``.
+- ``watch DB``: opens DB read-only and keeps it open; says what it sees --
+  ``{"unlocked", "runs", "events"}`` -- at once and after each line on stdin.
 - ``create DB HOSTS``: says ``ready``, waits for a line on stdin, then records
   one run of HOSTS hosts in DB (making the log if it is not there); prints
   ``{"run_id", "events"}``.
@@ -117,12 +119,31 @@ def create(db: str, hosts: int) -> dict[str, Any]:
     return {"run_id": state.run_id, "events": last.seq if last else 0}
 
 
+def watch(db: str) -> None:
+    """Say what the log ``db``, opened once, holds now: at once, then at each line of stdin."""
+    from eventstate.stores.sqlite import SqliteEventLog
+
+    with SqliteEventLog(db, read_only=True) as log:
+        while True:
+            runs = log.runs()
+            seen = {
+                "unlocked": log._unlocked is not None,  # read without SQLite's locks
+                "runs": len(runs),
+                "events": sum(len(list(log.read(summary.run_id))) for summary in runs),
+            }
+            print(json.dumps(seen), flush=True)
+            if not sys.stdin.readline():
+                return
+
+
 if __name__ == "__main__":
     mode, *rest = sys.argv[1:]
     if mode == "read-all":
         print(json.dumps(read_all(rest[0])))
     elif mode == "read-loop":
         print(json.dumps(read_loop(rest[0], rest[1])))
+    elif mode == "watch":
+        watch(rest[0])
     elif mode == "create":
         print(json.dumps(create(rest[0], int(rest[1]))))
     else:

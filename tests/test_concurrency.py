@@ -34,6 +34,7 @@ from eventstate import Config, Inventory, SqliteEventLog, State
 from eventstate.cli import main
 from eventstate.replay import read_log, verify_run
 from eventstate.replay.run import PROJECTION_VERSION, SNAPSHOT_INTERVAL
+from eventstate.testing.contract import stored_events
 
 CLIENTS = Path(__file__).with_name("log_clients.py")
 
@@ -244,6 +245,54 @@ def test_a_log_that_may_only_be_read_is_read_by_every_read_command(
     assert len(listed.splitlines()) == (4 if writer is not None else 3), listed
     if writer is not None:
         assert state.run_id[:8] in listed  # read from the -wal, not only from the file
+
+
+@pytest.mark.slow_concurrency
+def test_a_log_read_without_locks_is_read_again_once_a_writer_comes(
+    log_copy: Path, reader: str
+) -> None:
+    # Another user's log at rest: SQLite cannot make its -wal and -shm files, so the
+    # reader reads the file without locks, and must notice any writer that comes.
+    os.chmod(log_copy, 0o644)
+    watcher = subprocess.Popen(
+        [*_as(reader), sys.executable, str(CLIENTS), "watch", str(log_copy)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HOME": "/nonexistent"},
+    )
+    assert watcher.stdin is not None and watcher.stdout is not None
+
+    def seen() -> dict[str, Any]:
+        line = watcher.stdout.readline()  # type: ignore[union-attr]
+        assert line, watcher.stderr.read() if watcher.stderr else ""
+        return json.loads(line)
+
+    def look() -> dict[str, Any]:
+        watcher.stdin.write("\n")  # type: ignore[union-attr]
+        watcher.stdin.flush()  # type: ignore[union-attr]
+        return seen()
+
+    try:
+        first = seen()
+        assert first["unlocked"] and first["runs"] == 2
+        # A writer came and went: its commits are in the file now, which changed.
+        with SqliteEventLog(log_copy) as writer:
+            writer.append(stored_events("run-gone", 1500))
+        assert not Path(f"{log_copy}-wal").exists()
+        second = look()
+        assert (second["runs"], second["events"]) == (3, first["events"] + 1500)
+        # A writer that stays: its commits are in its -wal file, read with locks.
+        with SqliteEventLog(log_copy) as writer:
+            writer.append(stored_events("run-open", 7))
+            third = look()
+            assert (third["unlocked"], third["runs"]) == (False, 4)
+            assert third["events"] == second["events"] + 7
+    finally:
+        watcher.stdin.close()
+        watcher.wait(timeout=60)
+    assert watcher.returncode == 0, watcher.stderr.read() if watcher.stderr else ""
 
 
 # Many processes
