@@ -225,10 +225,11 @@ class SqliteEventLog(EventLog):
         create: Create the file and schema when missing. With False, a missing
             file is a :class:`StoreNotFoundError` (what a reader of past runs wants).
         read_only: Open the log to read it only (``create`` is then ignored):
-            nothing can be written through it -- appends and snapshots are
-            refused -- and the file is never changed, even by SQLite itself.
-        timeout: How many seconds an operation waits for another connection's
-            lock, in all, before it is a :class:`StoreLockedError`.
+            appends and snapshots are refused, and not a byte of the file
+            changes (SQLite may make its empty ``-wal`` and ``-shm`` files
+            beside it, where the reader may make files: its means of locking).
+        timeout: About how many seconds an operation waits for other
+            connections' locks before it is a :class:`StoreLockedError`.
 
     Raises:
         StoreCorruptError: the file is not a SQLite database, or a damaged one.
@@ -304,7 +305,7 @@ class SqliteEventLog(EventLog):
             if not _cannot_make_wal_files(error) or os.path.exists(self.path + "-wal"):
                 raise
         # No -wal file: no writer has the log open, and the file holds every commit.
-        # Read it without locks; each query is checked against this identity (_unlocked_query).
+        # Read it without locks; each query is checked against this identity (see _query).
         self._unlocked = _identity(self.path)
         return sqlite3.connect(
             _file_uri(self.path, "mode=ro&immutable=1"),
