@@ -208,7 +208,7 @@ class Sections:
     seek: Section = attrs.field(
         factory=lambda: Section(
             "Seek: Run.state_at(n) on the same run",
-            "one warm pass (state() on a fresh snapshot table, storing a snapshot every"
+            "one warm pass (Run.store_snapshots() on a fresh snapshot table, a snapshot every"
             " SNAPSHOT_INTERVAL events),\nthen 50 random n (fixed seed); the target is on p90.",
         )
     )

@@ -130,12 +130,14 @@ class ReplayLog:
 
 
 def read_log(url: str | os.PathLike[str]) -> ReplayLog:
-    """Open the log ``url`` names, a path or a store URL, for reading.
+    """Open the log ``url`` names, a path or a store URL, to read it only.
 
-    ``url`` takes the forms :func:`eventstate.stores.open_log` does.
+    ``url`` takes the forms :func:`eventstate.stores.open_log` does. The log
+    is opened read-only: reading never writes to it (nor makes snapshots),
+    works on a log its user may only read, and never waits for a writer.
 
     Raises:
         StoreError: there is no log there, it is not an eventstate log, or a
             newer eventstate wrote it.
     """
-    return ReplayLog(open_log(url, create=False))
+    return ReplayLog(open_log(url, read_only=True))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from eventstate import projections
 from eventstate.codec import EventCodec
+from eventstate.errors import StoreError, UsageError
 from eventstate.events import Event
 from eventstate.projections import HostOpsProjection, StateView
 from eventstate.replay.info import RunInfo
@@ -15,7 +16,7 @@ from eventstate.stores.base import EventLog, StoredEvent
 
 __all__ = ["PROJECTION_VERSION", "SNAPSHOT_INTERVAL", "Run"]
 
-#: Store a snapshot of the views every this many events when folding a run.
+#: :meth:`Run.store_snapshots` stores a snapshot of the views every this many events.
 SNAPSHOT_INTERVAL = 2000
 
 
@@ -92,23 +93,50 @@ class Run:
         """The State's views as they were right after event ``seq`` (0: before any).
 
         Starts from the nearest stored snapshot at or before ``seq`` made by
-        this projection code, and stores new snapshots every
-        :data:`SNAPSHOT_INTERVAL` events on the way, so seeking a long run
-        never folds it from the start twice.
+        this projection code, and folds the events after it. Reading never
+        writes: snapshots are stored by :meth:`store_snapshots` (the deploy
+        that writes the run, or ``eventstate snapshot``).
         """
         if seq <= 0:
             return StateView()
-        store = self.log.snapshots()
-        found = store.latest(self.run_id, seq, PROJECTION_VERSION)
+        found = self.log.snapshots().latest(self.run_id, seq, PROJECTION_VERSION)
         if found is None:
             view, first = StateView(), 1
         else:
             view, first = StateView.from_json(found[1]), found[0] + 1
-        for event in self.events(first, seq):
-            view.apply(event)
-            if event.seq % SNAPSHOT_INTERVAL == 0:
-                store.put(self.run_id, event.seq, PROJECTION_VERSION, view.to_json())
+        view.apply_all(self.events(first, seq))
         return view
+
+    def store_snapshots(self, interval: int | None = None) -> list[int]:
+        """Fold the whole run and store a snapshot of its views every ``interval``
+        events (:data:`SNAPSHOT_INTERVAL` by default) and after its last event.
+
+        Folded from the first event, whatever snapshots are stored already, so
+        a wrong one is never copied forward. The log must be open for writing.
+
+        Returns:
+            The sequence numbers the snapshots were stored at, in order.
+
+        Raises:
+            StoreError: the log is opened read-only, or refused the write.
+        """
+        every = SNAPSHOT_INTERVAL if interval is None else interval
+        if every < 1:
+            raise UsageError(f"a snapshot interval is at least 1 event, not {every}")
+        if self.log.read_only:
+            raise StoreError(f"run {self.run_id}: the log is opened read-only: no snapshot stored")
+        store = self.log.snapshots()
+        view, stored = StateView(), []
+        for event in self.events():
+            view.apply(event)
+            if event.seq % every == 0:
+                store.put(self.run_id, event.seq, PROJECTION_VERSION, view.to_json())
+                stored.append(event.seq)
+        last = view.events_applied
+        if last and (not stored or stored[-1] != last):
+            store.put(self.run_id, last, PROJECTION_VERSION, view.to_json())
+            stored.append(last)
+        return stored
 
     def state(self) -> StateView:
         """The State's views at the end of the run."""

@@ -187,6 +187,29 @@ def test_a_missing_log_without_create(tmp_path: Path, url: str) -> None:
     assert not (tmp_path / "missing.db").exists()
 
 
+@pytest.mark.parametrize("url", ["missing.db", "sqlite:///missing.db"])
+def test_a_missing_log_read_only(tmp_path: Path, url: str) -> None:
+    with pytest.raises(StoreNotFoundError) as caught:
+        open_log(url, read_only=True)  # create=True is ignored: a reader makes nothing
+    assert _one_line(caught) == "no event log at missing.db"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("url", ["events.db", "sqlite:///events.db"])
+def test_every_form_opens_read_only(tmp_path: Path, url: str) -> None:
+    open_log("events.db").close()
+    with open_log(url, read_only=True) as log:
+        assert log.read_only
+    with open_log(url) as log:
+        assert not log.read_only
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "memory://"])
+def test_an_in_memory_log_read_only_is_not_found(url: str) -> None:
+    with pytest.raises(StoreNotFoundError, match="no event log at"):
+        open_log(url, read_only=True)
+
+
 def test_a_memory_log_without_create_is_not_found() -> None:
     with pytest.raises(StoreNotFoundError, match="no event log at memory://"):
         open_log("memory://", create=False)

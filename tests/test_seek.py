@@ -1,4 +1,8 @@
-"""state_at(n) equals the fold of the first n events, with or without snapshots."""
+"""state_at(n) equals the fold of the first n events, with or without snapshots.
+
+Snapshots are stored by ``Run.store_snapshots`` on a log open for writing;
+the seeks read the log read-only, as every reader does.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,12 @@ from hypothesis import strategies as st
 import eventstate.replay.run as replay_run_module
 from eventstate import Config, Inventory, SqliteEventLog, State
 from eventstate.connect import connect_all, disconnect_all
+from eventstate.errors import StoreError
 from eventstate.execute import run_ops
 from eventstate.operation import add_op
 from eventstate.operations import server
-from eventstate.projections import fold
-from eventstate.replay import read_log
+from eventstate.projections import StateView, fold
+from eventstate.replay import ReplayLog, read_log
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +48,11 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _store_snapshots(db: Path, run_id: str, interval: int) -> list[int]:
+    with ReplayLog(SqliteEventLog(db, create=False)) as log:
+        return log.run(run_id).store_snapshots(interval)
+
+
 @settings(
     max_examples=max(settings().max_examples, 40),
     deadline=None,
@@ -56,7 +66,8 @@ def test_state_at_equals_the_fold_of_the_first_n_events(
     with read_log(db) as log:
         run = log.run(data.draw(st.sampled_from(log.run_ids())))
         events = list(run.events())
-        # Several seeks on one log: later ones start from snapshots earlier ones stored.
+        _store_snapshots(db, run.run_id, interval)
+        # Several seeks on one log, each from the nearest snapshot before it.
         for n in data.draw(st.lists(st.integers(0, len(events)), min_size=1, max_size=6)):
             assert run.state_at(n) == fold(events[:n])
             assert run.state_at(n).events_applied == n
@@ -67,6 +78,7 @@ def test_every_n_on_every_run(db: Path, monkeypatch: pytest.MonkeyPatch) -> None
     with read_log(db) as log:
         for run_id in log.run_ids():
             run = log.run(run_id)
+            _store_snapshots(db, run_id, 5)
             events = list(run.events())
             for n in range(len(events) + 1):
                 assert run.state_at(n) == fold(events[:n]), n
@@ -75,12 +87,12 @@ def test_every_n_on_every_run(db: Path, monkeypatch: pytest.MonkeyPatch) -> None
 def test_snapshots_of_other_projection_code_are_not_used(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with read_log(db) as log:
-        run = log.run(log.run_ids()[0])
-        store = log.log.snapshots()
+    with SqliteEventLog(db, create=False) as writable:
+        run_id = writable.runs()[0].run_id
         # A snapshot that would be wrong -- made by "other code" -- must be ignored.
-        wrong = fold([]).to_json()
-        store.put(run.run_id, 10, "other-version", wrong)
+        writable.snapshots().put(run_id, 10, "other-version", fold([]).to_json())
+    with read_log(db) as log:
+        run = log.run(run_id)
         assert run.state_at(12) == fold(list(run.events(1, 12)))
         # The same snapshot under this code's version would be trusted: the version is the guard.
         monkeypatch.setattr(replay_run_module, "PROJECTION_VERSION", "other-version")
@@ -88,8 +100,6 @@ def test_snapshots_of_other_projection_code_are_not_used(
 
 
 def test_a_restored_view_equals_the_folded_one(db: Path) -> None:
-    from eventstate.projections import StateView
-
     with read_log(db) as log:
         for run_id in log.run_ids():
             view = log.run(run_id).state()
@@ -98,3 +108,29 @@ def test_a_restored_view_equals_the_folded_one(db: Path) -> None:
             assert restored.events_applied == view.events_applied
             assert list(restored.active_hosts) == list(view.active_hosts)
             assert restored.get_op_order() == view.get_op_order()
+
+
+def test_snapshots_are_stored_every_interval_and_at_the_end(tmp_path: Path) -> None:
+    with SqliteEventLog(tmp_path / "events.db") as log:
+        state = State(Inventory((["a", "b", "c"], {})), Config(), log=log)
+        for host in state.inventory:
+            state.activate_host(host)
+        state.finish()
+        run_id, last = state.run_id, log.last_event(state.run_id).seq  # type: ignore[union-attr]
+        stored = ReplayLog(log).run(run_id).store_snapshots(2)
+        assert stored == [*range(2, last + 1, 2), *([last] if last % 2 else [])]
+        store = log.snapshots()
+        events = list(ReplayLog(log).run(run_id).events())
+        for seq in stored:
+            found = store.latest(run_id, seq, replay_run_module.PROJECTION_VERSION)
+            assert found is not None and found[0] == seq
+            assert StateView.from_json(found[1]) == fold(events[:seq])
+
+
+def test_a_reader_stores_no_snapshot(db: Path) -> None:
+    with read_log(db) as log:
+        run = log.run(log.run_ids()[0])
+        with pytest.raises(StoreError, match="read-only"):
+            run.store_snapshots()
+        with pytest.raises(StoreError, match="read-only"):
+            log.log.snapshots().put(run.run_id, 1, "v", "{}")

@@ -169,6 +169,80 @@ def test_a_locked_database_is_a_locked_error_and_nothing_is_stored(db_path: Path
         assert list(log.read("run-a")) == rows
 
 
+def test_a_read_only_log_refuses_every_write_and_changes_no_byte(db_path: Path) -> None:
+    before = db_path.read_bytes()
+    with SqliteEventLog(db_path, read_only=True) as log:
+        assert log.read_only
+        assert [event.seq for event in log.read("run-a")] == [1, 2, 3]
+        with pytest.raises(StoreError, match="opened read-only: cannot append") as caught:
+            log.append(stored_events("run-a", 4)[3:])
+        assert str(caught.value).startswith(str(db_path))
+        with pytest.raises(StoreError, match="opened read-only: cannot write a snapshot"):
+            log.snapshots().put("run-a", 3, "v1", "{}")
+        assert log.snapshots().latest("run-a", 3, "v1") is None
+    assert db_path.read_bytes() == before
+    with SqliteEventLog(db_path, create=False) as log:
+        assert log.last_event("run-a").seq == 3  # type: ignore[union-attr]
+
+
+def test_a_reader_is_not_blocked_by_a_writer_holding_the_lock(db_path: Path) -> None:
+    other = sqlite3.connect(db_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute(
+        "INSERT INTO events SELECT 'run-b', seq, type, version, timestamp, host, "
+        "payload, prev_hash, hash FROM events"
+    )
+    try:
+        with SqliteEventLog(db_path, read_only=True, timeout=0) as log:
+            assert [summary.run_id for summary in log.runs()] == ["run-a"]  # what is committed
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def test_a_log_made_before_snapshots_reads_as_having_none(db_path: Path) -> None:
+    # An older eventstate made the snapshot table on first use: a log may have none.
+    conn = sqlite3.connect(db_path)
+    conn.execute("DROP TABLE snapshots")
+    conn.close()
+    with SqliteEventLog(db_path, read_only=True) as log:
+        assert log.snapshots().latest("run-a", 3, "v1") is None
+    with SqliteEventLog(db_path, create=False) as log:
+        log.snapshots().put("run-a", 3, "v1", "{}")  # a writer makes the table
+        assert log.snapshots().latest("run-a", 3, "v1") == (3, "{}")
+
+
+def test_a_damaged_snapshot_is_a_corrupt_error(db_path: Path) -> None:
+    with SqliteEventLog(db_path, create=False) as log:
+        log.snapshots().put("run-a", 3, "v1", "{}")
+    conn = sqlite3.connect(db_path)
+    with conn:
+        conn.execute("UPDATE snapshots SET data = X'00ff'")
+    conn.close()
+    damaged = "snapshot of run run-a at event 3 is damaged"
+    with (
+        SqliteEventLog(db_path, read_only=True) as log,
+        pytest.raises(StoreCorruptError, match=damaged),
+    ):
+        log.snapshots().latest("run-a", 3, "v1")
+
+
+def test_a_lock_held_a_moment_is_waited_for(db_path: Path) -> None:
+    import threading
+
+    other = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        with SqliteEventLog(db_path, timeout=30) as log:
+            log.append(stored_events("run-a", 5)[3:])  # waits for the lock, then writes
+            assert log.last_event("run-a").seq == 5  # type: ignore[union-attr]
+    finally:
+        release.join()
+        other.close()
+
+
 def test_an_insert_refused_for_another_reason_is_not_a_sequence_error(db_path: Path) -> None:
     # Deliberately invalid: the database's NOT NULL refuses it, not the sequence check.
     bad = attrs.evolve(stored_events("run-a", 4)[3], payload=None)  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from eventstate.cli.audit import (
     rerun,
     runs,
     show,
+    snapshot,
     state,
     step,
     timeline,
@@ -61,5 +62,6 @@ for command in (
     verify,
     rerun,
     timeline,
+    snapshot,
 ):
     main.add_command(command)

@@ -1,4 +1,5 @@
-"""Commands that read the log: runs, show, events, export, import, state, verify."""
+"""Commands on the log: runs, show, events, export, state, verify... read it only;
+import and snapshot write to it."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ __all__ = [
     "rerun",
     "runs",
     "show",
+    "snapshot",
     "state",
     "step",
     "timeline",
@@ -45,7 +47,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON, 
 
 @contextmanager
 def opened(db: str) -> Iterator[ReplayLog]:
-    """The log at ``db``, opened for reading; its problems become one-line errors."""
+    """The log at ``db``, opened read-only; its problems become one-line errors."""
     with user_errors():
         log = read_log(db)
     try:
@@ -319,6 +321,29 @@ def import_(path: str, db: str) -> None:
         finally:
             log.close()
     click.echo(f"imported {export.events} events of {len(export.runs)} run(s) into {shown_url(db)}")
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@db_option
+def snapshot(run_id: str, db: str) -> None:
+    """Store snapshots of a run's views, so that reading it later folds fewer events.
+
+    One every 2,000 events and one after its last. Snapshots are a cache: the
+    log's events stay the truth, and no read command writes them.
+    """
+    with user_errors():
+        log = open_log(db, create=False)
+        try:
+            run = ReplayLog(log).run(run_id)
+            stored = run.store_snapshots()
+        finally:
+            log.close()
+    if not stored:
+        click.echo(f"run {run.run_id}: no events, no snapshot stored")
+        return
+    shown = ", ".join(str(seq) for seq in stored)
+    click.echo(f"run {run.run_id}: {len(stored)} snapshot(s) stored, after event(s) {shown}")
 
 
 @click.command()

@@ -91,6 +91,11 @@ class EventLog(abc.ABC):
     def last_event(self, run_id: str) -> StoredEvent | None:
         """The last stored event of ``run_id``, or None for a run with none."""
 
+    @property
+    def read_only(self) -> bool:
+        """Whether the log was opened to read only: it refuses appends and snapshots."""
+        return False
+
     def snapshots(self) -> SnapshotStore:
         """Where this store keeps snapshots of its runs' views (made on first use)."""
         store = getattr(self, "_snapshot_store", None)

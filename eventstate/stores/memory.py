@@ -45,16 +45,16 @@ class MemoryEventLog(EventLog):
         """Nothing to release."""
 
 
-def open_memory_url(url: str, *, create: bool = True) -> MemoryEventLog:
+def open_memory_url(url: str, *, create: bool = True, read_only: bool = False) -> MemoryEventLog:
     """A new :class:`MemoryEventLog` for the URL ``memory://`` (which takes nothing after it).
 
     Raises:
-        StoreNotFoundError: ``create`` is False: a new in-memory log holds
-            nothing, so there is no existing log to open.
+        StoreNotFoundError: ``create`` is False or ``read_only`` True: a new
+            in-memory log holds nothing, so there is no existing log to open.
         StoreError: something follows ``memory://``.
     """
     if url.partition("://")[2]:
         raise StoreError("memory:// takes nothing after it: each one opens a new, empty log")
-    if not create:
+    if not create or read_only:
         raise StoreNotFoundError("no event log at memory://: an in-memory log starts empty")
     return MemoryEventLog()

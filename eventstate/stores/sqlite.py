@@ -5,25 +5,49 @@ database itself refuses UPDATE and DELETE on the events table (triggers), so
 the log stays append-only whatever program opens the file. WAL mode with
 ``synchronous=NORMAL``: a committed batch survives a crash of the process.
 
-sqlite-utils builds the schema and serves reads; the append path uses the
-connection's ``executemany`` inside one transaction per batch, which runs at
-twice the speed of ``insert_all`` here.
+Readers never write. A log opened ``read_only`` is opened with SQLite's
+``mode=ro``: nothing it does can change the file, and it reads a log its user
+may read but not write (a 0444 file, another user's file). SQLite reads a WAL
+database without write access only when its ``-wal`` and ``-shm`` files exist
+or can be made; when neither holds (another user's log, at rest, in a
+directory the reader cannot write) the file is read ``immutable``, without
+locks -- safe only while nothing writes, so every query is checked against
+the file's identity afterwards and asked again, with locks, once a writer
+has come (its ``-wal`` file appears, or the file changes).
+
+Writers never trip each other: every connection waits ``timeout`` seconds
+for a lock (SQLite's busy timeout), and what SQLite refuses at once rather
+than waiting for (a lock it could deadlock on, a database another process is
+creating) is tried again until that time is up. A write transaction takes
+the write lock when it begins (``BEGIN IMMEDIATE``), so it never fails
+half-way on a snapshot another writer made stale; the schema is made in one
+such transaction, after looking again, so any number of first writers may
+race to create the same new log.
+
+sqlite-utils serves the reads; the schema is plain DDL (one transaction),
+and the append path the connection's ``executemany``, which runs at twice
+the speed of ``insert_all`` here.
 
 No ``sqlite3`` error leaves this module: each becomes a
 :class:`~eventstate.errors.StoreError` naming the file --
-:class:`~eventstate.errors.StoreLockedError` when another connection holds the
-lock, :class:`~eventstate.errors.StoreCorruptError` when the file is not a
-database or a damaged one, :class:`~eventstate.errors.SequenceError` when
-another writer stored the same sequence numbers first.
+:class:`~eventstate.errors.StoreLockedError` when another connection held the
+lock past the timeout, :class:`~eventstate.errors.StoreCorruptError` when the
+file is not a database or a damaged one, :class:`~eventstate.errors.SequenceError`
+when another writer stored the same sequence numbers first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
 import sqlite3
+import time
+import urllib.parse
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import sqlite_utils
 
@@ -37,13 +61,19 @@ from eventstate.errors import (
 from eventstate.stores.base import EventLog, RunSummary, StoredEvent, check_sequence
 from eventstate.stores.snapshots import SnapshotStore
 
-__all__ = ["SCHEMA_VERSION", "SqliteEventLog", "SqliteSnapshotStore", "open_sqlite_url"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "SCHEMA_VERSION",
+    "SqliteEventLog",
+    "SqliteSnapshotStore",
+    "open_sqlite_url",
+]
 
 #: The version of the database layout this module writes and reads.
 SCHEMA_VERSION = 1
 
-#: How long, in seconds, a write waits for another connection's lock by default.
-DEFAULT_TIMEOUT = 5.0
+#: How long, in seconds, a connection waits for another connection's lock by default.
+DEFAULT_TIMEOUT = 30.0
 
 _MEMORY = ":memory:"
 
@@ -56,22 +86,78 @@ _APPEND_ONLY_TRIGGERS = {
     "events_no_delete": "DELETE",
 }
 
+_SNAPSHOTS_TABLE = (
+    'CREATE TABLE IF NOT EXISTS "snapshots" (\n   "run_id" TEXT,\n   "version" TEXT,\n'
+    '   "seq" INTEGER,\n   "data" BLOB,\n   PRIMARY KEY ("run_id", "version", "seq")\n)'
+)
+
+#: The schema of a new log, statement by statement (the layout sqlite-utils made before).
+_SCHEMA = (
+    'CREATE TABLE "eventstate_meta" (\n   "key" TEXT PRIMARY KEY,\n   "value" TEXT\n)',
+    f"INSERT INTO eventstate_meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}')",
+    'CREATE TABLE "events" (\n'
+    '   "run_id" TEXT NOT NULL,\n   "seq" INTEGER NOT NULL,\n   "type" TEXT NOT NULL,\n'
+    '   "version" INTEGER NOT NULL,\n   "timestamp" TEXT NOT NULL,\n   "host" TEXT,\n'
+    '   "payload" TEXT NOT NULL,\n   "prev_hash" TEXT NOT NULL,\n   "hash" TEXT NOT NULL,\n'
+    '   PRIMARY KEY ("run_id", "seq")\n)',
+    'CREATE INDEX "events_host"\n    ON "events" ("host")',
+    *(
+        f"CREATE TRIGGER {name} BEFORE {statement} ON events BEGIN "
+        f"SELECT RAISE(ABORT, 'eventstate: the events table is append-only "
+        f"({statement} refused)'); END"
+        for name, statement in _APPEND_ONLY_TRIGGERS.items()
+    ),
+    _SNAPSHOTS_TABLE,
+)
+
+#: Rows per query when reading without locks (each batch is checked before it is used).
+_UNLOCKED_BATCH = 1000
+
+#: How many times a query read without locks is asked again before giving up.
+_UNLOCKED_ATTEMPTS = 50
+
 # SQLite's primary result codes (the low byte of an extended code), as Python 3.11+
 # reports them in ``sqlite_errorcode``; older Pythons are judged by the message.
-_BUSY, _LOCKED, _CORRUPT, _NOTADB = 5, 6, 11, 26
+_BUSY, _LOCKED, _READONLY, _CORRUPT, _CANTOPEN, _NOTADB = 5, 6, 8, 11, 14, 26
 _PRIMARY_KEY = 1555  # SQLITE_CONSTRAINT_PRIMARYKEY
+_READONLY_DIRECTORY = 1544  # no -wal/-shm, and no right to make them
+
+T = TypeVar("T")
+
+
+def _primary_code(error: sqlite3.Error) -> int | None:
+    code = getattr(error, "sqlite_errorcode", None)
+    return None if code is None else int(code) & 0xFF
+
+
+def _is_busy(error: sqlite3.Error) -> bool:
+    """Whether ``error`` is another connection's lock (worth waiting for and trying again)."""
+    primary = _primary_code(error)
+    if primary is None:
+        return isinstance(error, sqlite3.OperationalError) and "is locked" in str(error)
+    return primary in (_BUSY, _LOCKED)
+
+
+def _cannot_make_wal_files(error: sqlite3.Error) -> bool:
+    """Whether ``error`` says SQLite could not make a WAL log's -wal or -shm file."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None:
+        text = str(error)
+        return "readonly database" in text or "unable to open" in text
+    return code == _READONLY_DIRECTORY or code & 0xFF == _CANTOPEN
 
 
 def _store_error(path: str, error: sqlite3.Error, action: str) -> StoreError:
     """The :class:`StoreError` for ``error``, met on the log at ``path`` while trying to
     ``action`` ("append", "read", ...): one line, naming the file."""
     text = " ".join(str(error).split())  # one line, whatever the driver said
-    code = getattr(error, "sqlite_errorcode", None)
-    primary = None if code is None else code & 0xFF
-    if primary in (_BUSY, _LOCKED) or (primary is None and "is locked" in text):
+    primary = _primary_code(error)
+    if _is_busy(error):
         return StoreLockedError(
             f"{path} is locked by another connection: cannot {action} ({text}); try again"
         )
+    if primary == _READONLY or (primary is None and "readonly database" in text):
+        return StoreError(f"{path} cannot be written here: cannot {action} ({text})")
     if primary == _NOTADB or (primary is None and "not a database" in text):
         return StoreCorruptError(f"{path} is not an eventstate SQLite log ({text})")
     if primary == _CORRUPT or (primary is None and "malformed" in text):
@@ -89,7 +175,7 @@ def _is_primary_key_clash(error: sqlite3.IntegrityError) -> bool:
     return bool(code == _PRIMARY_KEY)
 
 
-def open_sqlite_url(url: str, *, create: bool = True) -> SqliteEventLog:
+def open_sqlite_url(url: str, *, create: bool = True, read_only: bool = False) -> SqliteEventLog:
     """The SQLite log a ``sqlite://`` URL names, read as SQLAlchemy reads such URLs.
 
     ``sqlite:///runs/x.db`` is the relative path ``runs/x.db``,
@@ -103,7 +189,7 @@ def open_sqlite_url(url: str, *, create: bool = True) -> SqliteEventLog:
     """
     rest = url.partition("://")[2]
     if rest in ("", f"/{_MEMORY}"):
-        return SqliteEventLog(_MEMORY, create=create)
+        return SqliteEventLog(_MEMORY, create=create, read_only=read_only)
     if not rest.startswith("/"):
         raise StoreError(
             "a sqlite URL names no host: write sqlite:///relative/path.db "
@@ -117,7 +203,18 @@ def open_sqlite_url(url: str, *, create: bool = True) -> SqliteEventLog:
         )
     if "?" in path:
         raise StoreError(f"{url}: sqlite URLs take no options (nothing after '?')")
-    return SqliteEventLog(path, create=create)
+    return SqliteEventLog(path, create=create, read_only=read_only)
+
+
+def _file_uri(path: str, options: str) -> str:
+    """SQLite's ``file:`` URI of ``path`` (any characters in it quoted) with ``options``."""
+    return f"file:{urllib.parse.quote(os.path.abspath(path))}?{options}"
+
+
+def _identity(path: str) -> tuple[int, int, int, int]:
+    """What changes when a file is written: its inode, size, and change times."""
+    info = os.stat(path)
+    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 class SqliteEventLog(EventLog):
@@ -127,12 +224,17 @@ class SqliteEventLog(EventLog):
         path: The database file; ``":memory:"`` for a private in-memory database.
         create: Create the file and schema when missing. With False, a missing
             file is a :class:`StoreNotFoundError` (what a reader of past runs wants).
-        timeout: How many seconds a write waits for another connection's lock
-            before it is a :class:`StoreLockedError`.
+        read_only: Open the log to read it only (``create`` is then ignored):
+            appends and snapshots are refused, and not a byte of the file
+            changes (SQLite may make its empty ``-wal`` and ``-shm`` files
+            beside it, where the reader may make files: its means of locking).
+        timeout: About how many seconds an operation waits for other
+            connections' locks before it is a :class:`StoreLockedError`.
 
     Raises:
         StoreCorruptError: the file is not a SQLite database, or a damaged one.
-        StoreNotFoundError: (with ``create=False``) there is no log at ``path``.
+        StoreNotFoundError: (with ``create=False`` or ``read_only``) there is no log at ``path``.
+        StoreLockedError: other connections kept the database locked past ``timeout``.
         StoreError: the file is another program's database, was written by a
             newer eventstate, or cannot be opened.
     """
@@ -142,88 +244,179 @@ class SqliteEventLog(EventLog):
         path: str | os.PathLike[str],
         *,
         create: bool = True,
+        read_only: bool = False,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.path = str(path)
+        self.timeout = timeout
+        self._read_only = read_only
+        create = create and not read_only
         if not create and self.path != _MEMORY:
             file = Path(self.path)
             # An empty file is an empty SQLite database: opening it would write to it.
             if not file.exists() or (file.is_file() and file.stat().st_size == 0):
                 raise StoreNotFoundError(f"no event log at {self.path}")
         self._last_seqs: dict[str, int] = {}
+        #: The file's identity when it was opened without locks (None: with locks).
+        self._unlocked: tuple[int, int, int, int] | None = None
         if create and self.path != _MEMORY:
             _create_private(self.path)
+        self.db = self._connect()
         try:
-            conn = sqlite3.connect(self.path, timeout=timeout)
-        except sqlite3.Error as error:
-            raise _store_error(self.path, error, "open the log") from error
-        try:
-            self.db = sqlite_utils.Database(conn)
-            self._prepare(create)
-        except sqlite3.Error as error:
-            conn.close()
-            raise _store_error(self.path, error, "open the log") from error
+            self._query("open the log", lambda: self._prepare(create))
         except BaseException:
-            conn.close()
+            self.db.close()
             raise
 
+    @property
+    def read_only(self) -> bool:
+        """Whether the log was opened to read only."""
+        return self._read_only
+
+    # Connecting
+
+    def _connect(self) -> sqlite_utils.Database:
+        """A connection to the file: read-only if asked, and in autocommit mode
+        (this module begins and ends every transaction itself)."""
+        try:
+            if not self._read_only or self.path == _MEMORY:
+                conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            else:
+                conn = self._connect_read_only()
+        except sqlite3.Error as error:
+            raise _store_error(self.path, error, "open the log") from error
+        try:
+            return sqlite_utils.Database(conn)
+        except sqlite3.Error as error:
+            conn.close()
+            raise _store_error(self.path, error, "open the log") from error
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            _file_uri(self.path, "mode=ro"), uri=True, timeout=self.timeout, isolation_level=None
+        )
+        try:
+            # SQLite opens the -wal and -shm files at the first read: try one now.
+            self._retry(lambda: conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone())
+            self._unlocked = None
+            return conn
+        except sqlite3.OperationalError as error:
+            conn.close()
+            if not _cannot_make_wal_files(error) or os.path.exists(self.path + "-wal"):
+                raise
+        # No -wal file: no writer has the log open, and the file holds every commit.
+        # Read it without locks; each query is checked against this identity (see _query).
+        self._unlocked = _identity(self.path)
+        return sqlite3.connect(
+            _file_uri(self.path, "mode=ro&immutable=1"),
+            uri=True,
+            timeout=self.timeout,
+            isolation_level=None,
+        )
+
+    def _changed_since_opened(self) -> bool:
+        """Whether a log read without locks may have changed since it was opened."""
+        if self._unlocked is None:
+            return False
+        try:
+            return os.path.exists(self.path + "-wal") or _identity(self.path) != self._unlocked
+        except OSError:
+            return True
+
+    def _reconnect(self) -> None:
+        self.db.close()
+        self.db = self._connect()
+
     def _prepare(self, create: bool) -> None:
-        db = self.db
-        if self.path != _MEMORY:
-            db.enable_wal()
-        db.execute("PRAGMA synchronous=NORMAL")
-        meta = db["eventstate_meta"]
-        if meta.exists():
-            row = db.execute(
-                "SELECT value FROM eventstate_meta WHERE key = 'schema_version'"
-            ).fetchone()
-            version = int(row[0]) if row else 0
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} was written by a newer eventstate (schema {version}; "
-                    f"this one reads up to {SCHEMA_VERSION}): upgrade eventstate"
-                )
-            return
-        if db.table_names():
-            raise StoreError(f"{self.path} is a SQLite database, but not an eventstate log")
-        if not create:
+        """Check the file is an eventstate log this version reads; make the schema of
+        a new one (with ``create``). A writer's connection is put in WAL mode."""
+        found = self._schema()
+        if found == "missing" and not create:
             raise StoreNotFoundError(f"no event log at {self.path}")
-        with db.atomic():
-            db["eventstate_meta"].create({"key": str, "value": str}, pk="key")  # type: ignore[union-attr]
-            db["eventstate_meta"].insert(  # type: ignore[union-attr]
-                {"key": "schema_version", "value": str(SCHEMA_VERSION)}
+        if self._read_only:
+            return
+        if self.path != _MEMORY:
+            self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        if found == "missing":
+            with self._transaction():
+                # Another first writer may have made it since we looked.
+                if self._schema() == "missing":
+                    for statement in _SCHEMA:
+                        self.db.execute(statement)
+
+    def _schema(self) -> str:
+        """``"eventstate"`` for a log this version reads, ``"missing"`` for an empty database.
+
+        Raises:
+            StoreError: another program's database, or a newer eventstate's log.
+        """
+        db = self.db
+        tables = db.table_names()  # one statement: one moment, whoever is making the schema
+        if "eventstate_meta" not in tables:
+            if tables:
+                raise StoreError(f"{self.path} is a SQLite database, but not an eventstate log")
+            return "missing"
+        row = db.execute(
+            "SELECT value FROM eventstate_meta WHERE key = 'schema_version'"
+        ).fetchone()
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer eventstate (schema {version}; "
+                f"this one reads up to {SCHEMA_VERSION}): upgrade eventstate"
             )
-            db["events"].create(  # type: ignore[union-attr]
-                {
-                    "run_id": str,
-                    "seq": int,
-                    "type": str,
-                    "version": int,
-                    "timestamp": str,
-                    "host": str,
-                    "payload": str,
-                    "prev_hash": str,
-                    "hash": str,
-                },
-                pk=("run_id", "seq"),
-                not_null={
-                    "run_id",
-                    "seq",
-                    "type",
-                    "version",
-                    "timestamp",
-                    "payload",
-                    "prev_hash",
-                    "hash",
-                },
-            )
-            db["events"].create_index(["host"], index_name="events_host")  # type: ignore[union-attr]
-            for name, statement in _APPEND_ONLY_TRIGGERS.items():
-                db.execute(
-                    f"CREATE TRIGGER {name} BEFORE {statement} ON events BEGIN "
-                    f"SELECT RAISE(ABORT, 'eventstate: the events table is append-only "
-                    f"({statement} refused)'); END"
-                )
+        return "eventstate"
+
+    # Waiting for locks
+
+    def _retry(self, attempt: Callable[[], T]) -> T:
+        """``attempt()``, tried again while another connection's lock refuses it, until
+        :attr:`timeout` seconds have passed; then its last ``sqlite3`` error is raised.
+
+        SQLite's own busy timeout waits inside each attempt; this loop is for what
+        it refuses at once (a lock it could deadlock on, a schema being made).
+        """
+        deadline = time.monotonic() + self.timeout
+        pause = 0.002
+        while True:
+            try:
+                return attempt()
+            except sqlite3.Error as error:
+                left = deadline - time.monotonic()
+                if not _is_busy(error) or left <= 0:
+                    raise
+            # Jittered, growing pauses: racing processes do not retry in step.
+            time.sleep(min(left, pause * random.uniform(0.5, 1.5)))
+            pause = min(pause * 2, 0.1)
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self.db.conn)
+
+    def _query(self, action: str, ask: Callable[[], T]) -> T:
+        """The answer of the read ``ask()``, waiting out locks; its ``sqlite3`` errors
+        become :class:`StoreError`. A log read without locks is asked again, with a
+        new connection, when the file may have changed while it was asked."""
+        for _ in range(_UNLOCKED_ATTEMPTS):
+            try:
+                answer = self._retry(ask)
+            except sqlite3.Error as error:
+                if self._changed_since_opened():
+                    self._reconnect()  # a writer came: what failed may have been its work
+                    continue
+                raise _store_error(self.path, error, action) from error
+            if not self._changed_since_opened():
+                return answer
+            self._reconnect()
+        raise StoreLockedError(
+            f"{self.path} kept changing while it was read: cannot {action}; try again"
+        )
+
+    # Writing
+
+    def _refuse_writes(self, action: str) -> None:
+        if self._read_only:
+            raise StoreError(f"{self.path} is opened read-only: cannot {action}")
 
     def append(self, events: Sequence[StoredEvent]) -> None:
         """Store ``events`` in one transaction; see :meth:`EventLog.append`.
@@ -231,36 +424,43 @@ class SqliteEventLog(EventLog):
         Raises:
             SequenceError: the batch breaks a run's sequence, or another writer
                 stored events at the same sequence numbers first.
-            StoreLockedError: another connection kept the lock past the timeout.
+            StoreLockedError: other connections kept the lock past the timeout.
+            StoreError: the log is opened read-only.
         """
         if not events:
             return
-        try:
-            try:
-                updated = check_sequence(events, self._last_seq)
-            except SequenceError:
-                if not self._last_seqs:
-                    raise
-                # What we know of a run's end may be stale: another writer may have
-                # appended to it. Judge the batch again against the database.
-                self._last_seqs.clear()
-                updated = check_sequence(events, self._last_seq)
-            rows = [
-                (
-                    e.run_id,
-                    e.seq,
-                    e.type,
-                    e.version,
-                    e.timestamp,
-                    e.host,
-                    e.payload,
-                    e.prev_hash,
-                    e.hash,
-                )
-                for e in events
-            ]
-            with self.db.atomic():
+        self._refuse_writes("append")
+        rows = [
+            (
+                e.run_id,
+                e.seq,
+                e.type,
+                e.version,
+                e.timestamp,
+                e.host,
+                e.payload,
+                e.prev_hash,
+                e.hash,
+            )
+            for e in events
+        ]
+
+        def attempt() -> dict[str, int]:
+            with self._transaction():
+                try:
+                    updated = check_sequence(events, self._last_seq)
+                except SequenceError:
+                    if not self._last_seqs:
+                        raise
+                    # What we know of a run's end may be stale: another writer may have
+                    # appended to it. Judge the batch again against the database.
+                    self._last_seqs.clear()
+                    updated = check_sequence(events, self._last_seq)
                 self.db.conn.executemany(_INSERT, rows)
+            return updated
+
+        try:
+            updated = self._retry(attempt)
         except sqlite3.IntegrityError as error:
             # Another writer appended to the same run since we last looked: what we
             # know of every run's end may be stale.
@@ -272,7 +472,11 @@ class SqliteEventLog(EventLog):
                 ) from error
             raise _store_error(self.path, error, "append") from error
         except sqlite3.Error as error:
+            self._last_seqs.clear()
             raise _store_error(self.path, error, "append") from error
+        except SequenceError:
+            self._last_seqs.clear()
+            raise
         self._last_seqs.update(updated)
 
     def _last_seq(self, run_id: str) -> int:
@@ -284,6 +488,8 @@ class SqliteEventLog(EventLog):
             last = self._last_seqs[run_id] = row[0] or 0
         return last
 
+    # Reading
+
     def read(self, run_id: str, first: int = 1, last: int | None = None) -> Iterator[StoredEvent]:
         """The events of ``run_id`` with ``first <= seq <= last``, in order."""
         sql = f"{_SELECT} WHERE run_id = ? AND seq >= ?"
@@ -291,8 +497,10 @@ class SqliteEventLog(EventLog):
         if last is not None:
             sql += " AND seq <= ?"
             params.append(last)
+        if self._unlocked is not None:
+            return self._read_in_batches(sql, params)
         try:
-            cursor = self.db.execute(sql + " ORDER BY seq", params)
+            cursor = self._retry(lambda: self.db.execute(sql + " ORDER BY seq", params))
         except sqlite3.Error as error:
             raise _store_error(self.path, error, "read") from error
         return self._rows(cursor)
@@ -305,45 +513,58 @@ class SqliteEventLog(EventLog):
         except sqlite3.Error as error:
             raise _store_error(self.path, error, "read") from error
 
+    def _read_in_batches(self, sql: str, params: list[object]) -> Iterator[StoredEvent]:
+        """The rows of ``sql`` in ``seq`` order, a checked batch at a time (read without locks)."""
+        batch_sql = f"{sql} AND seq > ? ORDER BY seq LIMIT {_UNLOCKED_BATCH}"
+        after = 0
+
+        def ask() -> list[StoredEvent]:
+            return [StoredEvent(*row) for row in self.db.execute(batch_sql, [*params, after])]
+
+        while True:
+            batch = self._query("read", ask)
+            yield from batch
+            if len(batch) < _UNLOCKED_BATCH:
+                return
+            after = batch[-1].seq
+
     def runs(self) -> list[RunSummary]:
         """Every run, in the order their first events were stored.
 
         A run is listed from any of its events -- not only its first -- so a
         run missing its start is still there for ``verify`` to report.
         """
-        try:
-            rows = self.db.execute(
+        rows = self._query(
+            "list the runs",
+            lambda: self.db.execute(
                 "SELECT run_id, MIN(timestamp), MAX(seq) FROM events "
                 "GROUP BY run_id ORDER BY MIN(rowid)"
-            ).fetchall()
-        except sqlite3.Error as error:
-            raise _store_error(self.path, error, "list the runs") from error
+            ).fetchall(),
+        )
         return [RunSummary(run_id=r[0], started=r[1], last_seq=r[2]) for r in rows]
 
     def last_event(self, run_id: str) -> StoredEvent | None:
         """The last event of ``run_id``, or None."""
-        try:
-            row = self.db.execute(
+        row = self._query(
+            "read",
+            lambda: self.db.execute(
                 f"{_SELECT} WHERE run_id = ? ORDER BY seq DESC LIMIT 1", [run_id]
-            ).fetchone()
-        except sqlite3.Error as error:
-            raise _store_error(self.path, error, "read") from error
+            ).fetchone(),
+        )
         return StoredEvent(*row) if row else None
 
     def _make_snapshot_store(self) -> SnapshotStore:
-        return SqliteSnapshotStore(self.db, self.path)
+        return SqliteSnapshotStore(self)
 
     def check_guards(self) -> list[str]:
         """The append-only triggers that are missing from the database."""
-        try:
-            present = {
-                row[0]
-                for row in self.db.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'"
-                )
-            }
-        except sqlite3.Error as error:
-            raise _store_error(self.path, error, "check the guards") from error
+        rows = self._query(
+            "check the guards",
+            lambda: self.db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'"
+            ).fetchall(),
+        )
+        present = {row[0] for row in rows}
         return [
             f"the append-only trigger {name} is missing: {statement} is not refused"
             for name, statement in _APPEND_ONLY_TRIGGERS.items()
@@ -361,51 +582,101 @@ class SqliteEventLog(EventLog):
             raise _store_error(self.path, error, "close the log") from error
 
 
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any error.
+
+    The write lock is taken at the start (waiting out other writers), so the
+    transaction never fails later because another writer committed first.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is None:
+            try:
+                self.conn.execute("COMMIT")
+                return
+            except BaseException:
+                self._rollback()
+                raise
+        self._rollback()
+
+    def _rollback(self) -> None:
+        # The error that ended the transaction is the one to report, not this one's.
+        if self.conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+
+
 class SqliteSnapshotStore(SnapshotStore):
     """Snapshots in a ``snapshots`` table beside the events (not append-only: a cache).
 
     Stored zlib-compressed: views' JSON repeats itself (host names, counter names).
+    A log written by an older eventstate may have no table yet: it reads as
+    empty, and the first snapshot written makes it.
 
     Args:
-        db: The log's database.
-        path: The log's file, for error messages.
+        log: The log whose database holds them.
     """
 
-    def __init__(self, db: sqlite_utils.Database, path: str) -> None:
-        self.db = db
-        self.path = path
-        try:
-            if not db["snapshots"].exists():
-                db["snapshots"].create(  # type: ignore[union-attr]
-                    {"run_id": str, "version": str, "seq": int, "data": bytes},
-                    pk=("run_id", "version", "seq"),
-                )
-        except sqlite3.Error as error:
-            raise _store_error(path, error, "make the snapshot table") from error
+    def __init__(self, log: SqliteEventLog) -> None:
+        self.log = log
 
     def latest(self, run_id: str, seq: int, version: str) -> tuple[int, str] | None:
         """See :meth:`SnapshotStore.latest`."""
+        log = self.log
+
+        def ask() -> tuple[int, bytes] | None:
+            try:
+                found: tuple[int, bytes] | None = log.db.execute(
+                    "SELECT seq, data FROM snapshots WHERE run_id = ? AND version = ? AND seq <= ? "
+                    "ORDER BY seq DESC LIMIT 1",
+                    [run_id, version, seq],
+                ).fetchone()
+            except sqlite3.OperationalError as error:
+                if "no such table" in str(error):
+                    return None
+                raise
+            return found
+
+        row = log._query("read a snapshot", ask)
+        if row is None:
+            return None
         try:
-            row = self.db.execute(
-                "SELECT seq, data FROM snapshots WHERE run_id = ? AND version = ? AND seq <= ? "
-                "ORDER BY seq DESC LIMIT 1",
-                [run_id, version, seq],
-            ).fetchone()
-        except sqlite3.Error as error:
-            raise _store_error(self.path, error, "read a snapshot") from error
-        return None if row is None else (row[0], zlib.decompress(row[1]).decode())
+            return row[0], zlib.decompress(row[1]).decode()
+        except (zlib.error, TypeError, UnicodeDecodeError) as error:
+            raise StoreCorruptError(
+                f"{log.path}: the snapshot of run {run_id} at event {row[0]} is damaged ({error})"
+            ) from None
 
     def put(self, run_id: str, seq: int, version: str, data: str) -> None:
-        """See :meth:`SnapshotStore.put`."""
-        try:
-            with self.db.atomic():
-                self.db.execute(
+        """See :meth:`SnapshotStore.put`.
+
+        Raises:
+            StoreError: the log is opened read-only, or the write failed.
+        """
+        log = self.log
+        log._refuse_writes("write a snapshot")
+        blob = zlib.compress(data.encode(), 1)
+
+        def attempt() -> None:
+            with log._transaction() as conn:
+                conn.execute(_SNAPSHOTS_TABLE)  # a log an older eventstate made has none
+                conn.execute(
                     "INSERT OR REPLACE INTO snapshots (run_id, version, seq, data) "
                     "VALUES (?, ?, ?, ?)",
-                    [run_id, version, seq, zlib.compress(data.encode(), 1)],
+                    [run_id, version, seq, blob],
                 )
+
+        try:
+            log._retry(attempt)
         except sqlite3.Error as error:
-            raise _store_error(self.path, error, "write a snapshot") from error
+            raise _store_error(log.path, error, "write a snapshot") from error
 
 
 def _create_private(path: str) -> None:

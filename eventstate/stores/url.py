@@ -37,7 +37,7 @@ class _Backend:
     Attributes:
         name: What a message calls it.
         example: A URL of its form, for help texts.
-        opener: ``"module:function"``, called as ``function(url, create=...)``;
+        opener: ``"module:function"``, called as ``function(url, create=..., read_only=...)``;
             None for a store eventstate does not have yet.
     """
 
@@ -76,14 +76,19 @@ def _opener(spec: str) -> Callable[..., EventLog]:
     return cast("Callable[..., EventLog]", getattr(importlib.import_module(module), name))
 
 
-def open_log(url: str | os.PathLike[str], *, create: bool = True) -> EventLog:
+def open_log(
+    url: str | os.PathLike[str], *, create: bool = True, read_only: bool = False
+) -> EventLog:
     """The event log ``url`` names, opened (see the module's docstring for the forms).
 
     Args:
         url: A path, or a URL whose scheme names the store.
         create: Create the log when there is none. With False a missing log
-            is a :class:`~eventstate.errors.StoreNotFoundError` (what a
-            reader of past runs wants).
+            is a :class:`~eventstate.errors.StoreNotFoundError`.
+        read_only: Open an existing log to read it only (what a reader of
+            past runs wants): the store never writes to it -- no append, no
+            snapshot, not a byte of the file -- and it reads a log its user
+            may not write (``create`` is then ignored).
 
     Raises:
         StoreError: an unknown scheme, a store not available yet, a malformed
@@ -96,7 +101,7 @@ def open_log(url: str | os.PathLike[str], *, create: bool = True) -> EventLog:
     if match is None:
         if not url.strip():
             raise StoreError(f"no event log given: give {URL_FORMS}")
-        return _opener(_PATH_OPENER)(os.path.expanduser(url), create=create)
+        return _opener(_PATH_OPENER)(os.path.expanduser(url), create=create, read_only=read_only)
     scheme = match[1].lower()
     backend = _BACKENDS.get(scheme)
     if backend is None:
@@ -105,7 +110,7 @@ def open_log(url: str | os.PathLike[str], *, create: bool = True) -> EventLog:
         raise StoreError(
             f"the {backend.name} store is not available yet ({scheme}://): give {URL_FORMS}"
         )
-    return _opener(backend.opener)(url, create=create)
+    return _opener(backend.opener)(url, create=create, read_only=read_only)
 
 
 # ``scheme://user:password@host`` -> the part between ``//`` and ``@``.
