@@ -34,7 +34,6 @@ _PUBLIC: dict[str, str] = {
     "ConnectorNotFoundError": "eventstate.errors",
     "DeployError": "eventstate.errors",
     "DeployFileError": "eventstate.errors",
-    "DeployInterrupted": "eventstate.errors",
     "EventstateError": "eventstate.errors",
     "ExecutionAlreadyRanError": "eventstate.errors",
     "FailPercentExceededError": "eventstate.errors",
@@ -87,6 +86,8 @@ _PUBLIC: dict[str, str] = {
     "StageChanged": "eventstate.events",
     "StateStage": "eventstate.events",
     "WarningRaised": "eventstate.events",
+    # eventstate.interruption
+    "DeployInterrupted": "eventstate.interruption",
     # eventstate.host
     "Host": "eventstate.host",
     # eventstate.inventory
@@ -224,7 +225,6 @@ if TYPE_CHECKING:
         ConnectorNotFoundError,
         DeployError,
         DeployFileError,
-        DeployInterrupted,
         EventstateError,
         ExecutionAlreadyRanError,
         FailPercentExceededError,
@@ -282,6 +282,7 @@ if TYPE_CHECKING:
     from eventstate.host import (
         Host,
     )
+    from eventstate.interruption import DeployInterrupted
     from eventstate.inventory import (
         Inventory,
     )

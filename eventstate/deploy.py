@@ -33,7 +33,6 @@ from eventstate.context import using
 from eventstate.errors import (
     DeployError,
     DeployFileError,
-    DeployInterrupted,
     EventstateError,
     InventoryError,
     StoreError,
@@ -41,6 +40,7 @@ from eventstate.errors import (
 from eventstate.events import DeployLoaded, RunFinished, RunStatus, StateStage
 from eventstate.execute import Progress, run_ops
 from eventstate.host import Host
+from eventstate.interruption import DeployInterrupted
 from eventstate.inventory import Inventory
 from eventstate.redaction import redact_source, secret_values
 

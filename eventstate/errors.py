@@ -8,14 +8,9 @@ pyinfra's ``State`` keeps catching what it caught before.
 
 This module imports nothing from eventstate: the projections may raise these
 errors without depending on the engine.
-
-One exception here is not an error: :class:`DeployInterrupted`, a signal that
-stopped a deploy.
 """
 
 from __future__ import annotations
-
-import signal
 
 
 class EventstateError(Exception):
@@ -173,31 +168,3 @@ class SessionLostError(ConnectError):
 
 class ConnectorNotFoundError(InventoryError):
     """An inventory names a connector (``@name``) that is not installed."""
-
-
-class DeployInterrupted(KeyboardInterrupt):
-    """A signal (Ctrl-C, SIGTERM) stopped the deploy: not an error, so not an EventstateError.
-
-    A :class:`KeyboardInterrupt`, so that nothing catching ``Exception`` -- a deploy
-    file, an operation -- can swallow it on its way to the deploy.
-
-    Attributes:
-        signal_number: The signal received.
-    """
-
-    def __init__(self, signal_number: int) -> None:
-        super().__init__(signal_number)
-        self.signal_number = signal_number
-
-    @property
-    def signal_name(self) -> str:
-        """The signal's name: ``SIGINT``, ``SIGTERM``..."""
-        try:
-            return signal.Signals(self.signal_number).name
-        except ValueError:
-            return f"signal {self.signal_number}"
-
-    @property
-    def exit_status(self) -> int:
-        """The exit status of a program a signal stopped: 128 + its number (130, 143)."""
-        return 128 + self.signal_number

@@ -13,6 +13,7 @@ the running commands and records the run as interrupted.
 
 from __future__ import annotations
 
+import inspect
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,16 +23,45 @@ from typing import Any
 
 import gevent
 
-from eventstate import recorder, stores
-from eventstate.errors import DeployInterrupted
+from eventstate.recorder import EventRecorder
+from eventstate.stores import EventLog
 
-__all__ = ["INTERRUPTING_SIGNALS", "interrupt_on_signals"]
+__all__ = ["INTERRUPTING_SIGNALS", "DeployInterrupted", "interrupt_on_signals"]
 
 #: The signals that interrupt a deploy.
 INTERRUPTING_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
+
+class DeployInterrupted(KeyboardInterrupt):
+    """A signal (Ctrl-C, SIGTERM) stopped the deploy: not an error, so no EventstateError.
+
+    A :class:`KeyboardInterrupt`, so that nothing catching ``Exception`` -- a deploy
+    file, an operation -- can swallow it on its way to the deploy.
+
+    Attributes:
+        signal_number: The signal received.
+    """
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(signal_number)
+        self.signal_number = signal_number
+
+    @property
+    def signal_name(self) -> str:
+        """The signal's name: ``SIGINT``, ``SIGTERM``..."""
+        try:
+            return signal.Signals(self.signal_number).name
+        except ValueError:
+            return f"signal {self.signal_number}"
+
+    @property
+    def exit_status(self) -> int:
+        """The exit status of a program a signal stopped: 128 + its number (130, 143)."""
+        return 128 + self.signal_number
+
+
 # Code a signal must not interrupt mid-way: an event half recorded, a batch half stored.
-_WRITE_PATH = (recorder.__file__, str(Path(stores.__file__).parent))
+_WRITE_PATH = (inspect.getfile(EventRecorder), str(Path(inspect.getfile(EventLog)).parent))
 
 
 def _in_write_path(frame: FrameType | None) -> bool:

@@ -196,7 +196,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("run", ("connections", "command_runner", "facts", "arguments")),
     ("State", ("state", "recorder", "host_views")),
     ("engine", ("connect", "operation", "execute", "host_op", "operations", "deploy_decorator")),
-    ("deploy", ("deploy", "rerun")),
+    ("deploy", ("deploy", "rerun", "interruption")),
     ("CLI", ("cli", "__main__")),
     ("testing", ("testing",)),
 ]

@@ -22,10 +22,10 @@ from eventstate.deploy import (
     record_interruption,
     run_deploy,
 )
-from eventstate.errors import DeployInterrupted, EventstateError, StoreError, UsageError
+from eventstate.errors import EventstateError, StoreError, UsageError
 from eventstate.events import RunFinished, RunStatus
 from eventstate.host import Host
-from eventstate.interruption import interrupt_on_signals
+from eventstate.interruption import DeployInterrupted, interrupt_on_signals
 from eventstate.state import BaseStateCallback, State
 from eventstate.stores import open_log, shown_url
 
