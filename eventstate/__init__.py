@@ -78,6 +78,7 @@ _PUBLIC: dict[str, str] = {
     "Event": "eventstate.events",
     "ExecutionStarted": "eventstate.events",
     "FailOutcome": "eventstate.events",
+    "HeartbeatRecorded": "eventstate.events",
     "HostActivated": "eventstate.events",
     "HostConnected": "eventstate.events",
     "HostConnectFailed": "eventstate.events",
@@ -94,6 +95,8 @@ _PUBLIC: dict[str, str] = {
     "StageChanged": "eventstate.events",
     "StateStage": "eventstate.events",
     "WarningRaised": "eventstate.events",
+    # eventstate.interruption
+    "DeployInterrupted": "eventstate.interruption",
     # eventstate.host
     "Host": "eventstate.host",
     # eventstate.inventory
@@ -129,6 +132,7 @@ __all__ = [
     "ConnectorNotFoundError",
     "DeployError",
     "DeployFileError",
+    "DeployInterrupted",
     "Event",
     "EventCodec",
     "EventLog",
@@ -141,6 +145,7 @@ __all__ = [
     "FileDownloadCommand",
     "FileUploadCommand",
     "FunctionCommand",
+    "HeartbeatRecorded",
     "HiddenValue",
     "Host",
     "HostActivated",
@@ -283,6 +288,7 @@ if TYPE_CHECKING:
         Event,
         ExecutionStarted,
         FailOutcome,
+        HeartbeatRecorded,
         HostActivated,
         HostConnected,
         HostConnectFailed,
@@ -303,6 +309,7 @@ if TYPE_CHECKING:
     from eventstate.host import (
         Host,
     )
+    from eventstate.interruption import DeployInterrupted
     from eventstate.inventory import (
         Inventory,
     )

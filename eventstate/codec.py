@@ -45,6 +45,18 @@ _VERSION_KEY = "v"
 _ORJSON_OPTIONS = orjson.OPT_SORT_KEYS
 
 
+def _run_finished_v1_to_v2(fields: dict[str, Any]) -> dict[str, Any]:
+    # Version 2 names the signal that interrupted a run; a version 1 run was never
+    # recorded as interrupted by one.
+    return {**fields, "signal": None}
+
+
+#: The steps every codec knows: how the events older versions stored read today.
+_BUILTIN_UPCASTERS: Mapping[tuple[str, int], Upcaster] = {
+    ("RunFinished", 1): _run_finished_v1_to_v2,
+}
+
+
 def canonical_bytes(data: Mapping[str, Any]) -> bytes:
     """``data`` as canonical JSON, UTF-8: sorted keys, no whitespace, text unescaped.
 
@@ -161,7 +173,11 @@ class EventCodec:
     ) -> None:
         self._converter = converter or make_converter()
         self._event_types = dict(event_types)
-        self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        self._upcasters: dict[tuple[str, int], Upcaster] = {
+            key: upcaster
+            for key, upcaster in _BUILTIN_UPCASTERS.items()
+            if key[0] in self._event_types
+        }
         # Hooks resolved once per class: encode and decode then cost a dict lookup.
         self._unstructure = {
             cls: self._converter.get_unstructure_hook(cls) for cls in self._event_types.values()

@@ -211,6 +211,11 @@ class Config:
     INHERIT_ENV: Sequence[str] = attrs.field(default=(), converter=_strings, validator=_names)
     #: Ours: the most characters of each command's stdout and stderr kept in the log.
     MAX_OUTPUT: int = attrs.field(default=65536, validator=_count)
+    #: Ours: events reach the log at most this many seconds after they happen (a crash
+    #: loses at most these last seconds); heartbeats come every five times this.
+    FLUSH_DELAY: float = attrs.field(default=1.0, validator=_positive_seconds)
+    #: Ours: commit every event as it happens: a crash loses nothing (and costs speed).
+    SYNC: bool = attrs.field(default=False, validator=_bool)
     #: Environment variables set for every command (values are secrets: never recorded).
     ENV: dict[str, str] = attrs.field(factory=dict, converter=_environment, validator=_env)
 

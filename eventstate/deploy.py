@@ -29,11 +29,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eventstate.connect import connect_all, disconnect_all
+from eventstate.connectors.process import kill_running_processes
 from eventstate.context import using
-from eventstate.errors import DeployError, DeployFileError, EventstateError, InventoryError
-from eventstate.events import DeployLoaded, RunStatus, StateStage
+from eventstate.errors import (
+    DeployError,
+    DeployFileError,
+    EventstateError,
+    InventoryError,
+    StoreError,
+)
+from eventstate.events import DeployLoaded, RunFinished, RunStatus, StateStage
 from eventstate.execute import Progress, run_ops
 from eventstate.host import Host
+from eventstate.interruption import DeployInterrupted
 from eventstate.inventory import Inventory
 from eventstate.redaction import redact_source, secret_values
 
@@ -47,6 +55,7 @@ __all__ = [
     "inventory_from_source",
     "load_inventory",
     "record_deploy",
+    "record_interruption",
     "run_deploy",
     "run_deploy_file",
 ]
@@ -253,8 +262,9 @@ def run_deploy_file(state: State, path: str | os.PathLike[str], code: Any = None
                     exec(code, namespace)
                 except EventstateError as error:
                     # Hosts failing (a fact that could not be gathered...) is the
-                    # run's outcome, not a mistake in the file.
-                    if isinstance(error, (DeployFileError, DeployError)):
+                    # run's outcome, not a mistake in the file; nor is the log
+                    # failing to take the file's operations (a full disk).
+                    if isinstance(error, (DeployFileError, DeployError, StoreError)):
                         raise
                     raise DeployFileError(
                         f"{_where(error, filename, state.deploy_files)} on {host.name}: {error}"
@@ -315,6 +325,10 @@ def run_deploy(
         EventstateError: a mistake in the deploy (an unknown argument...), or
             anything else the deploy code raised -- after the run is recorded
             as aborted with it.
+        KeyboardInterrupt: a signal stopped it (:class:`DeployInterrupted`, or
+            Ctrl-C's own KeyboardInterrupt) -- after its commands are killed and
+            the run is recorded as interrupted (:func:`record_interruption`).
+        StoreError: the log refused the run's events; the run records no end.
     """
     try:
         connect_all(state)
@@ -323,9 +337,17 @@ def run_deploy(
         if not dry:
             run_ops(state, serial=serial, no_wait=no_wait, progress=progress)
         disconnect_all(state)
+    except KeyboardInterrupt as interruption:
+        record_interruption(state, interruption)
+        disconnect_all(state)
+        raise
     except DeployError as error:
         _abort(state, str(error))
         return RunStatus.ABORTED
+    except StoreError:
+        # The log refused events: recording the abort would be refused too.
+        disconnect_all(state)
+        raise
     except EventstateError as error:
         _abort(state, str(error))
         raise
@@ -341,3 +363,26 @@ def _abort(state: State, error: str) -> None:
     # Record the abort first: it is what happened; disconnecting is clean-up.
     state.finish(RunStatus.ABORTED, error=error)
     disconnect_all(state)
+
+
+def record_interruption(state: State, interruption: KeyboardInterrupt) -> None:
+    """Stop the deploy a signal interrupted, and record that it was.
+
+    Kills the process groups of the commands still running and the greenlets
+    that ran them, then records the run's end -- ``interrupted``, naming the
+    signal (SIGINT for a plain KeyboardInterrupt) -- and writes everything to
+    the log. A run that already ended is only written.
+    """
+    kill_running_processes()
+    # Greenlets gathering facts or running ops: none may record after the run's end.
+    state.pool.kill()
+    state.fact_pool.kill()
+    name = interruption.signal_name if isinstance(interruption, DeployInterrupted) else "SIGINT"
+    if state.view.run.status is None:
+        state.record(
+            RunFinished,
+            status=RunStatus.INTERRUPTED,
+            error=f"interrupted by {name}",
+            signal=name,
+        )
+    state.flush()

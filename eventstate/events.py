@@ -23,11 +23,13 @@ import attrs
 
 __all__ = [
     "EVENT_TYPES",
+    "HEARTBEAT_FLUSH_DELAYS",
     "CommandExecuted",
     "DeployLoaded",
     "Event",
     "ExecutionStarted",
     "FailOutcome",
+    "HeartbeatRecorded",
     "HostActivated",
     "HostConnectFailed",
     "HostConnected",
@@ -87,6 +89,9 @@ class RunStatus(str, enum.Enum):
     SUCCESS = "success"
     FAILED = "failed"
     ABORTED = "aborted"
+    #: Stopped by a signal (Ctrl-C, SIGTERM): ``RunFinished.signal`` names it. A run that
+    #: crashed records no end; readers list it as interrupted too.
+    INTERRUPTED = "interrupted"
 
 
 def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -388,14 +393,37 @@ class ExecutionStarted(Event):
     event_type: ClassVar[str] = "ExecutionStarted"
 
 
+#: A run being written records a :class:`HeartbeatRecorded` every this many flush delays
+#: (the run's ``FLUSH_DELAY`` setting, recorded in ``RunStarted.config``).
+HEARTBEAT_FLUSH_DELAYS = 5
+
+
+@attrs.frozen(kw_only=True)
+class HeartbeatRecorded(Event):
+    """The deployer was alive: recorded every few seconds while a run is being written.
+
+    A run with no end whose last heartbeat is recent is still running; one
+    whose heartbeats stopped was interrupted (the process died).
+    """
+
+    event_type: ClassVar[str] = "HeartbeatRecorded"
+
+
 @attrs.frozen(kw_only=True)
 class RunFinished(Event):
-    """The deploy ended; ``error`` says why when it did not succeed."""
+    """The deploy ended; ``error`` says why when it did not succeed.
+
+    Attributes:
+        signal: The signal that interrupted the run (``"SIGINT"``, ``"SIGTERM"``),
+            for an ``interrupted`` run; None otherwise. New in version 2.
+    """
 
     event_type: ClassVar[str] = "RunFinished"
+    version: ClassVar[int] = 2
 
     status: RunStatus
     error: str | None = None
+    signal: str | None = None
 
 
 #: Every concrete event class by its stored type tag.
@@ -421,6 +449,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = types.MappingProxyType(
             WarningRaised,
             LimitSet,
             ExecutionStarted,
+            HeartbeatRecorded,
             RunFinished,
         )
     }

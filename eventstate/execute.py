@@ -172,7 +172,12 @@ def _run_single_op(state: State, op_hash: str, progress: Progress | None) -> Non
             # pool bookkeeping (a plain spawn costs a fifth less per host).
             spawn = gevent.spawn if len(batch) <= state.pool.size else state.pool.spawn
             greenlets = [spawn(_run_in_context, state, host, op_hash) for host in batch]
-            gevent.joinall(greenlets)
+            try:
+                gevent.joinall(greenlets)
+            except BaseException:
+                # Only an interruption of this greenlet (a signal) gets here: stop the batch.
+                gevent.killall(greenlets)
+                raise
             for host, greenlet in zip(batch, greenlets, strict=True):
                 # get() re-raises what an op body raised at execute time, as pyinfra.
                 if not greenlet.get():

@@ -4,20 +4,35 @@ One :class:`EventRecorder` per run. ``record`` is the hot path of the engine:
 it builds the event with the next sequence number, encodes it once to
 canonical JSON, takes the chain hash over those bytes, queues the stored row
 and hands the event to the projections. Rows reach the store in batches --
-one transaction each -- when the batch is full or old, and whenever the
-State asks (every stage change, failed hosts, run end, ``flush``).
+one transaction each -- when the batch is full, when the State asks (every
+stage change, failed hosts, run end, ``flush``), and at the latest
+``max_delay`` seconds after the oldest was recorded: a gevent timer, armed by
+the first row of a batch, writes them even while nothing else happens (a long
+command). The run's first event is written at once, so a run killed early
+still leaves a trace; with ``sync`` every event is committed as it is recorded.
+
+While the run is being written, a :class:`~eventstate.events.HeartbeatRecorded`
+is recorded every :data:`~eventstate.events.HEARTBEAT_FLUSH_DELAYS` times
+``max_delay``: readers tell a running run (recent heartbeat) from a crashed one.
+
+The timers run in the gevent hub of the thread that made the recorder -- the
+thread whose store connection it writes with; they fire whenever that thread
+waits on gevent (commands, connections, sleeps).
 """
 
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
+import gevent
+
 from eventstate.chain import GENESIS_HASH, chain_hash
 from eventstate.codec import EventCodec, canonical_bytes
-from eventstate.events import Event
+from eventstate.events import HEARTBEAT_FLUSH_DELAYS, Event, HeartbeatRecorded, RunFinished
 from eventstate.stores.base import EventLog, StoredEvent
 
 __all__ = ["EventRecorder"]
@@ -37,7 +52,11 @@ class EventRecorder:
         apply: Called with each event once it is queued for the store.
         codec: The codec; a new :class:`EventCodec` by default.
         batch_size: Queue at most this many rows before writing them.
-        max_delay: Write queued rows once the oldest is this many seconds old.
+        max_delay: Write queued rows at the latest this many seconds after the
+            oldest was recorded (a timer does, when no event comes to do it).
+        sync: Write every event as it is recorded (``batch_size`` 1).
+        heartbeat: Record a heartbeat every ``HEARTBEAT_FLUSH_DELAYS * max_delay``
+            seconds until the run's end.
     """
 
     def __init__(
@@ -49,18 +68,34 @@ class EventRecorder:
         codec: EventCodec | None = None,
         batch_size: int = 20000,
         max_delay: float = 1.0,
+        sync: bool = False,
+        heartbeat: bool = True,
     ) -> None:
         self.log = log
         self.run_id = run_id
         self._apply = apply
         self._to_dict = (codec or EventCodec()).to_dict
-        self._batch_size = batch_size
+        self._batch_size = 1 if sync else batch_size
         self._max_delay = max_delay
         last = log.last_event(run_id)
         self._seq = last.seq if last else 0
         self._prev_hash = last.hash if last else GENESIS_HASH
         self._pending: list[StoredEvent] = []
         self._pending_since = 0.0
+        # Rows queued before record() writes them itself: 1 until the first write (a
+        # run's start is written at once), then batch_size; 0 once a timer's write
+        # failed, so that the next event raises the store's error to the deploy.
+        self._flush_at = 1
+        # The timers hold the recorder weakly: a run abandoned unfinished is not kept
+        # alive (nor kept beating) by them.
+        self._self = weakref.ref(self)
+        loop = gevent.get_hub().loop
+        self._flush_timer = loop.timer(max_delay, ref=False)
+        self._heartbeat: Any = None
+        if heartbeat:
+            interval = HEARTBEAT_FLUSH_DELAYS * max_delay
+            self._heartbeat = loop.timer(interval, interval, ref=False)
+            self._heartbeat.start(_beat, self._self, self._heartbeat)
 
     @property
     def last_seq(self) -> int:
@@ -82,7 +117,9 @@ class EventRecorder:
         digest = chain_hash(prev_hash, encoded)  # over the bytes just encoded, not again
         pending = self._pending
         if not pending:
+            # Once per batch, not per event: the timer that writes it if nothing else does.
             self._pending_since = time.monotonic()
+            self._flush_timer.start(_flush_due, self._self)
         pending.append(
             StoredEvent(
                 self.run_id,
@@ -99,7 +136,8 @@ class EventRecorder:
         self._seq = seq
         self._prev_hash = digest
         self._apply(event)
-        if len(pending) >= self._batch_size or (
+        # The age check covers a thread too busy to run the timer (a long prepare).
+        if len(pending) >= self._flush_at or (
             time.monotonic() - self._pending_since >= self._max_delay
         ):
             self.flush()
@@ -111,4 +149,52 @@ class EventRecorder:
             # On failure the rows stay queued: a later flush can still write them.
             self.log.append(self._pending)
             self._pending = []
+            self._flush_timer.stop()
+            self._flush_at = self._batch_size
         self.log.flush()
+
+    def stop(self) -> None:
+        """Stop the timers (the heartbeat, the delayed write); queued rows stay queued."""
+        self._flush_timer.stop()
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+
+    def _flush_from_timer(self) -> None:
+        try:
+            self.flush()
+        except Exception:
+            # Nobody to raise to in the hub: the run's next event writes again, and raises.
+            self._flush_at = 0
+
+    def _beat(self) -> None:
+        try:
+            if self._seq == 0:
+                return  # nothing of the run recorded yet: no run to keep alive
+            if self._ended():
+                self.stop()
+                return
+            self.record(HeartbeatRecorded)
+        except Exception:
+            self.stop()
+            self._flush_at = 0
+
+    def _ended(self) -> bool:
+        # Once per heartbeat, never per event: whether the run's last event is its end.
+        if self._pending:
+            return self._pending[-1].type == RunFinished.event_type
+        last = self.log.last_event(self.run_id)
+        return last is not None and last.type == RunFinished.event_type
+
+
+def _flush_due(recorder: weakref.ref[EventRecorder]) -> None:
+    alive = recorder()
+    if alive is not None:
+        alive._flush_from_timer()
+
+
+def _beat(recorder: weakref.ref[EventRecorder], timer: Any) -> None:
+    alive = recorder()
+    if alive is None:
+        timer.stop()
+    else:
+        alive._beat()

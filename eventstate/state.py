@@ -303,7 +303,13 @@ class State:
 
         self.log = log if log is not None else MemoryEventLog()
         self.run_id = run_id or new_run_id()
-        self._recorder = EventRecorder(self.log, self.run_id, self.view.apply)
+        self._recorder = EventRecorder(
+            self.log,
+            self.run_id,
+            self.view.apply,
+            max_delay=config.FLUSH_DELAY,
+            sync=config.SYNC,
+        )
 
         for host in inventory:
             # Data, not a pointer back: the host's op order, read-only and live.

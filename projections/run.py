@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from eventstate.events import RunFinished, RunStarted, RunStatus
+from eventstate.events import (
+    HEARTBEAT_FLUSH_DELAYS,
+    HeartbeatRecorded,
+    RunFinished,
+    RunStarted,
+    RunStatus,
+)
 from eventstate.projections.base import Projection, applies
 from eventstate.projections.views import ReadOnlyDict
 
-__all__ = ["RunProjection"]
+__all__ = ["RUNNING", "RunProjection"]
+
+#: What a run with no end is while its heartbeats are recent: it is being written.
+RUNNING = "running"
+
+# The FLUSH_DELAY of a run that recorded none (an older version): the default then.
+_DEFAULT_FLUSH_DELAY = 1.0
 
 
 class RunProjection(Projection):
     """The facts of :class:`RunStarted` and :class:`RunFinished`.
 
     ``host_order`` maps each inventory host to its position: the other
-    projections order their host sets by it.
+    projections order their host sets by it. ``alive_at`` is the run's last
+    heartbeat (:class:`HeartbeatRecorded`).
     """
 
     def __init__(self) -> None:
@@ -31,7 +45,9 @@ class RunProjection(Projection):
         self.host_order: dict[str, int] = {}
         self.status: RunStatus | None = None
         self.error: str | None = None
+        self.signal: str | None = None
         self.finished_at: str | None = None
+        self.alive_at: str | None = None
 
     @applies(RunStarted)
     def _started(self, event: RunStarted) -> None:
@@ -47,11 +63,37 @@ class RunProjection(Projection):
         self.host_order.clear()
         self.host_order.update((name, i) for i, name in enumerate(event.hosts))
 
+    @applies(HeartbeatRecorded)
+    def _alive(self, event: HeartbeatRecorded) -> None:
+        self.alive_at = event.at.isoformat()
+
     @applies(RunFinished)
     def _finished(self, event: RunFinished) -> None:
         self.status = event.status
         self.error = event.error
+        self.signal = event.signal
         self.finished_at = event.at.isoformat()
+
+    def status_at(self, now: datetime) -> str:
+        """How the run stands at ``now`` (timezone-aware): the status its end recorded;
+        with no end, ``running`` while its heartbeats are recent, else ``interrupted``.
+
+        A run being written records a heartbeat every ``HEARTBEAT_FLUSH_DELAYS``
+        flush delays, written at most one flush delay later: a run with no end
+        whose last sign of life is older than two heartbeats and a flush delay
+        is not being written any more -- its deployer died.
+        """
+        if self.status is not None:
+            return self.status.value
+        last = self.alive_at or self.started_at
+        if last is not None:
+            delay = self.config.get("FLUSH_DELAY", _DEFAULT_FLUSH_DELAY)
+            if not isinstance(delay, (int, float)) or isinstance(delay, bool) or delay <= 0:
+                delay = _DEFAULT_FLUSH_DELAY
+            window = timedelta(seconds=(2 * HEARTBEAT_FLUSH_DELAYS + 1) * delay)
+            if now - datetime.fromisoformat(last) < window:
+                return RUNNING
+        return RunStatus.INTERRUPTED.value
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         """Take the run header back from a snapshot."""
@@ -68,7 +110,9 @@ class RunProjection(Projection):
         self.host_order.update((name, i) for i, name in enumerate(self.hosts))
         self.status = RunStatus(snapshot["status"]) if snapshot["status"] else None
         self.error = snapshot["error"]
+        self.signal = snapshot["signal"]
         self.finished_at = snapshot["finished_at"]
+        self.alive_at = snapshot["alive_at"]
 
     def snapshot(self) -> dict[str, Any]:
         """The run header as plain values."""
@@ -84,5 +128,7 @@ class RunProjection(Projection):
             "config": dict(self.config),
             "status": self.status.value if self.status else None,
             "error": self.error,
+            "signal": self.signal,
             "finished_at": self.finished_at,
+            "alive_at": self.alive_at,
         }

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 import attrs
 
-from eventstate.events import RunStatus
 from eventstate.projections import StateView
 
 __all__ = ["RunInfo"]
@@ -24,7 +23,8 @@ class RunInfo:
         machine: Where.
         command: Its command line.
         hosts: How many hosts its inventory had.
-        status: success, failed, aborted -- or interrupted, for a run with no end.
+        status: success, failed, aborted, interrupted (by a signal) -- or, for a run
+            with no end, running while its heartbeats are recent, else interrupted.
         changed: Host-ops planned as changes (the hosts' ``ops_change``, summed).
         failed: Hosts that failed.
         events: Events in the run.
@@ -55,7 +55,7 @@ class RunInfo:
     def of(cls, view: StateView, events: int) -> RunInfo:
         """The listing line of a run whose views are ``view``."""
         run = view.run
-        status = run.status.value if isinstance(run.status, RunStatus) else "interrupted"
+        status = run.status_at(datetime.now(timezone.utc))
         return cls(
             run_id=run.run_id or "",
             started=run.started_at,

@@ -202,7 +202,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "engine",
         ("connect", "operation", "execute", "host_op", "operations", "deploy_decorator", "local"),
     ),
-    ("deploy", ("deploy", "rerun")),
+    ("deploy", ("deploy", "rerun", "interruption")),
     ("CLI", ("cli", "__main__")),
     ("testing", ("testing",)),
 ]

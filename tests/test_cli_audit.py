@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from eventstate import Inventory, SqliteEventLog, State, replay
+from eventstate import Config, Inventory, SqliteEventLog, State, replay
 from eventstate.chain import GENESIS_HASH, chain_hash
 from eventstate.cli import main
 from eventstate.codec import EventCodec, canonical_json
@@ -129,7 +129,8 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
         interrupted = first[0][:4] + uuid.uuid4().hex[4:]
     inventory = Inventory((["@sim/x", "@sim/lonely"], {}))
     log = SqliteEventLog(db)
-    state = State(inventory, log=log, run_id=interrupted)
+    # Its deployer "died" at once: no heartbeat within its (tiny) flush delay's window.
+    state = State(inventory, Config(FLUSH_DELAY=0.001), log=log, run_id=interrupted)
     state.activate_host(inventory.get_host("@sim/x"))
     state.flush()
     log.close()

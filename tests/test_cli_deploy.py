@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from eventstate.cli import main
-from eventstate.replay import rebuild, verify_run
+from eventstate.replay import read_log, rebuild, verify_run
+from eventstate.replay.run import PROJECTION_VERSION
 from eventstate.stores import SqliteEventLog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,3 +153,21 @@ def test_python_dash_m_eventstate_runs_the_cli(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr == f"Error: no event log at {tmp_path / 'missing.db'}\n"
+
+
+def test_the_deploy_stores_its_runs_snapshots(runner: CliRunner, tmp_path: Path) -> None:
+    deploy = tmp_path / "many.py"
+    deploy.write_text(
+        "from eventstate.operations import server\n"
+        "for i in range(60):\n"
+        "    server.shell(f'echo {i}')\n"
+    )
+    hosts = ",".join(f"@sim/h{i}" for i in range(12))  # about 12 x 60 x 3 events: > 2000
+    result = _deploy(runner, hosts, str(deploy), "--db", str(tmp_path / "e.db"))
+    assert result.exit_code == 0, result.output
+    with read_log(tmp_path / "e.db") as log:
+        (run,) = log.runs()
+        last = run.last_seq
+        assert last > 2000
+        # The writer stored them: the newest one is at the run's last event.
+        assert log.log.snapshots().latest(run.run_id, last, PROJECTION_VERSION)[0] == last

@@ -25,6 +25,7 @@ from eventstate.events import (
     Event,
     ExecutionStarted,
     FailOutcome,
+    HeartbeatRecorded,
     HostActivated,
     HostConnected,
     HostConnectFailed,
@@ -47,7 +48,9 @@ from eventstate.events import (
 )
 from eventstate.testing.strategies import event_sequences, events, host_names
 
-GOLDEN = Path(__file__).parent / "data" / "golden_events_v1.jsonl"
+# Payloads as each format generation wrote them, kept forever: v1's lines stay as they
+# were even after their type's version is bumped (they are then read through upcasters).
+GOLDEN = [Path(__file__).parent / "data" / f"golden_events_v{n}.jsonl" for n in (1, 2)]
 
 codec = EventCodec()
 
@@ -485,10 +488,13 @@ def test_the_test_codec_does_not_know_the_default_types() -> None:
 
 
 def _golden_lines() -> list[bytes]:
-    # Split on newlines only: str.splitlines would also split on U+2028 inside a payload.
-    content = GOLDEN.read_bytes()
-    assert content.endswith(b"\n")
-    return content[:-1].split(b"\n")
+    lines = []
+    for path in GOLDEN:
+        # Split on newlines only: str.splitlines would also split on U+2028 inside a payload.
+        content = path.read_bytes()
+        assert content.endswith(b"\n")
+        lines += content[:-1].split(b"\n")
+    return lines
 
 
 def _golden_events() -> list[Event]:
@@ -589,6 +595,7 @@ def _golden_events() -> list[Event]:
             at=at(35),
             status=RunStatus.FAILED,
             error="Over 50% of hosts failed (67%)",
+            signal=None,  # version 1 had no signal: the upcaster says None
         ),
         OperationStarted(run_id=run, seq=15, at=at(36), op_hash=op),
         CommandExecuted(
@@ -621,18 +628,34 @@ def _golden_events() -> list[Event]:
             deploy_source="from eventstate.operations import server\nserver.shell('uptime')\n",
             options={"dry": False, "limit": None, "serial": False},
         ),
+        HeartbeatRecorded(run_id=run, seq=21, at=at(40)),
+        # golden_events_v2.jsonl
+        RunFinished(
+            run_id=run,
+            seq=22,
+            at=at(41),
+            status=RunStatus.INTERRUPTED,
+            error="interrupted by SIGTERM",
+            signal="SIGTERM",
+        ),
     ]
 
 
-def test_the_golden_file_holds_one_payload_of_every_type() -> None:
-    types = [json.loads(line)["type"] for line in _golden_lines()]
-    assert sorted(types) == sorted(EVENT_TYPES)
+def test_the_golden_files_hold_every_type_at_its_current_version() -> None:
+    stored = {(json.loads(line)["type"], json.loads(line)["v"]) for line in _golden_lines()}
+    assert {(tag, cls.version) for tag, cls in EVENT_TYPES.items()} <= stored
+    assert {tag for tag, _ in stored} == set(EVENT_TYPES)
 
 
-@pytest.mark.parametrize("index", range(len(EVENT_TYPES)))
+@pytest.mark.parametrize("index", range(len(_golden_lines())))
 def test_a_golden_payload_decodes_and_re_encodes_to_the_same_bytes(index: int) -> None:
-    # When a type's version is bumped, keep its v1 line here and expect the upcast event.
+    # A line of an older version (RunFinished v1, the one bump so far) decodes to the
+    # upcast event, and re-encodes at the current version.
     line = _golden_lines()[index]
     event = codec.decode(line)
     assert event == _golden_events()[index]
-    assert codec.encode(event).encode("utf-8") == line
+    encoded = codec.encode(event).encode("utf-8")
+    if json.loads(line)["v"] == type(event).version:
+        assert encoded == line
+    else:
+        assert json.loads(encoded) == {**json.loads(line), "signal": None, "v": 2}

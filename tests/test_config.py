@@ -22,7 +22,7 @@ from eventstate.codec import EventCodec
 from eventstate.config import DEFAULTS
 from eventstate.events import RunStarted
 
-OURS = {"TIMEOUT", "MAX_OUTPUT"}
+OURS = {"TIMEOUT", "MAX_OUTPUT", "FLUSH_DELAY", "SYNC"}
 SECRETS = {"SU_PASSWORD", "SUDO_PASSWORD"}
 
 
@@ -332,6 +332,8 @@ def _every_setting_changed() -> Config:
         RETRY_DELAY=0.5,
         INHERIT_ENV=["HOME", "PATH"],
         MAX_OUTPUT=100,
+        FLUSH_DELAY=0.25,
+        SYNC=True,
         ENV={"TOKEN": "t0ken"},
     )
 
@@ -402,6 +404,8 @@ _settings = st.fixed_dictionaries(
         "RETRY_DELAY": st.floats(0, 1e6) | st.integers(0, 10**6),
         "INHERIT_ENV": st.lists(st.text()).map(tuple),
         "MAX_OUTPUT": st.integers(0, 10**9),
+        "FLUSH_DELAY": st.floats(0.001, 1e6) | st.integers(1, 10**6),
+        "SYNC": st.booleans(),
         "ENV": st.dictionaries(st.text(), st.text()),
     },
 )

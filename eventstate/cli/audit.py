@@ -94,7 +94,7 @@ def _info_json(info: RunInfo) -> dict[str, Any]:
 @click.option("--host", help="Only runs whose inventory has this host.")
 @click.option(
     "--status",
-    type=click.Choice(["success", "failed", "aborted", "interrupted"]),
+    type=click.Choice(["success", "failed", "aborted", "interrupted", "running"]),
     help="Only runs that ended so.",
 )
 @click.option("--since", help="Only runs started since a date (2026-11-25) or an age (2d).")

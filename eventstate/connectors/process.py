@@ -1,4 +1,10 @@
-"""Running a local process under gevent: what the local and docker connectors share."""
+"""Running a local process under gevent: what the local and docker connectors share.
+
+Each command runs in its own process group. The groups of the commands still
+running are known here: a deploy interrupted by a signal kills them
+(:func:`kill_running_processes`), and so does killing the greenlet waiting on
+one -- no command outlives the deploy that started it.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,20 @@ from gevent import subprocess
 
 from eventstate.connectors.base import CommandOptions, CommandResult
 
-__all__ = ["run_process"]
+__all__ = ["kill_running_processes", "run_process"]
+
+# The process groups of the commands running now (a group's id is its leader's pid).
+_running: set[int] = set()
+
+
+def kill_running_processes() -> list[int]:
+    """SIGKILL the process group of every command still running; the groups killed."""
+    killed = []
+    for group in list(_running):
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # it may have just exited
+            os.killpg(group, signal.SIGKILL)
+            killed.append(group)
+    return killed
 
 
 def run_process(
@@ -39,18 +58,30 @@ def run_process(
         )
     except OSError as error:
         return CommandResult(False, None, "", f"cannot run {argv[0]}: {error.strerror}")
+    _running.add(process.pid)
     try:
-        stdout, stderr = process.communicate(stdin, timeout=options.timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):  # it may have just exited
-            os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
-        return CommandResult(
-            False,
-            None,
-            stdout.decode("utf-8", "replace"),
-            stderr.decode("utf-8", "replace") + f"\ntimed out after {options.timeout}s",
-        )
+        try:
+            stdout, stderr = process.communicate(stdin, timeout=options.timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):  # it may have just exited
+                os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+            return CommandResult(
+                False,
+                None,
+                stdout.decode("utf-8", "replace"),
+                stderr.decode("utf-8", "replace") + f"\ntimed out after {options.timeout}s",
+            )
+        except BaseException:
+            # The greenlet was killed (an interrupted deploy): so is the command, and it
+            # is reaped -- the deploy may exit before gevent's child watcher would.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(Exception):
+                process.wait(timeout=1)
+            raise
+    finally:
+        _running.discard(process.pid)
     code = process.returncode
     return CommandResult(
         code in options.success_exit_codes,

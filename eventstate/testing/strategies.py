@@ -38,6 +38,7 @@ from eventstate.events import (
     Event,
     ExecutionStarted,
     FailOutcome,
+    HeartbeatRecorded,
     HostActivated,
     HostConnected,
     HostConnectFailed,
@@ -221,7 +222,9 @@ def _hosts_failed(draw: st.DrawFn, hosts: _Hosts) -> dict[str, Any]:
 def _run_finished(draw: st.DrawFn, hosts: _Hosts) -> dict[str, Any]:
     status = draw(st.sampled_from(RunStatus))
     error = None if status is RunStatus.SUCCESS else draw(st.none() | _NAMES)
-    return {"status": status, "error": error}
+    interrupted = status is RunStatus.INTERRUPTED
+    signal = draw(st.sampled_from(["SIGINT", "SIGTERM"])) if interrupted else None
+    return {"status": status, "error": error, "signal": signal}
 
 
 def _fields(**strategies: Callable[[_Hosts], st.SearchStrategy[Any]]) -> _FieldsStrategy:
@@ -299,6 +302,7 @@ _FIELDS: Mapping[type[Event], _FieldsStrategy] = {
     WarningRaised: _fields(stage=_const(_STAGES)),
     LimitSet: _fields(hosts=lambda hosts: st.none() | hosts.some),
     ExecutionStarted: _fields(),
+    HeartbeatRecorded: _fields(),
     RunFinished: _run_finished,
 }
 
