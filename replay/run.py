@@ -127,11 +127,15 @@ class Run:
             raise StoreError(f"run {self.run_id}: the log is opened read-only: no snapshot stored")
         store = self.log.snapshots()
         view, stored = StateView(), []
-        for event in self.events():
-            view.apply(event)
-            if event.seq % every == 0:
-                store.put(self.run_id, event.seq, PROJECTION_VERSION, view.to_json())
-                stored.append(event.seq)
+        end = self.last_seq
+        # Read a stretch, then write its snapshot: a write never waits on this
+        # connection's own open read (which other writers would make stale).
+        for first in range(1, end + 1, every):
+            for event in list(self.events(first, min(first + every - 1, end))):
+                view.apply(event)
+            if view.events_applied % every == 0:
+                store.put(self.run_id, view.events_applied, PROJECTION_VERSION, view.to_json())
+                stored.append(view.events_applied)
         last = view.events_applied
         if last and (not stored or stored[-1] != last):
             store.put(self.run_id, last, PROJECTION_VERSION, view.to_json())

@@ -14,7 +14,15 @@ from typing import Any
 import attrs
 import click
 
-from eventstate.cli.base import HOST_HEADERS, db_option, host_table, table, user_errors
+from eventstate.cli.base import (
+    HOST_HEADERS,
+    db_option,
+    echo,
+    host_table,
+    private_file,
+    table,
+    user_errors,
+)
 from eventstate.errors import IntegrityError, UsageError
 from eventstate.events import EVENT_TYPES
 from eventstate.projections import HostOp, StateView
@@ -105,10 +113,10 @@ def runs(db: str, host: str | None, status: str | None, since: str | None, as_js
     with opened(db) as log:
         listing = log.listing(host=host, status=status, since=threshold)
     for run_id, why in listing.unreadable:
-        click.echo(f"Warning: run {run_id}: {why}", err=True)
+        echo(f"Warning: run {run_id}: {why}", err=True)
     listed = listing.infos
     if as_json:
-        click.echo(json.dumps([_info_json(info) for info in listed], indent=2))
+        echo(json.dumps([_info_json(info) for info in listed], indent=2))
         return
     length = _short_length([info.run_id for info in listed])
     rows = [
@@ -127,7 +135,7 @@ def runs(db: str, host: str | None, status: str | None, since: str | None, as_js
     ]
     headers = ("run", "started", "took", "by", "command", "hosts", "status", "changed", "failed")
     for line in table(headers, rows):
-        click.echo(line)
+        echo(line)
 
 
 def _host_rows(view: StateView) -> list[dict[str, Any]]:
@@ -185,7 +193,7 @@ def show(run_id: str, db: str, as_json: bool) -> None:
         failures = [_failure(op) for op in run.host_ops().failed()]
     warnings = {stage.name: count for stage, count in view.stage_warnings.items()}
     if as_json:
-        click.echo(
+        echo(
             json.dumps(
                 {
                     "run": _info_json(info),
@@ -197,38 +205,38 @@ def show(run_id: str, db: str, as_json: bool) -> None:
             )
         )
         return
-    click.echo(f"run       {info.run_id}")
-    click.echo(f"by        {info.user}@{info.machine}")
-    click.echo(f"command   {info.command}")
+    echo(f"run       {info.run_id}")
+    echo(f"by        {info.user}@{info.machine}")
+    echo(f"command   {info.command}")
     duration = f" ({info.duration:.2f}s)" if info.duration is not None else ""
-    click.echo(f"started   {info.started}{duration}")
-    click.echo(f"status    {info.status}" + (f": {info.error}" if info.error else ""))
-    click.echo(f"events    {info.events}")
-    click.echo("")
+    echo(f"started   {info.started}{duration}")
+    echo(f"status    {info.status}" + (f": {info.error}" if info.error else ""))
+    echo(f"events    {info.events}")
+    echo("")
     for line in table(HOST_HEADERS, host_table(view)):
-        click.echo(line)
+        echo(line)
     connect_errors = view.host_sets.connect_errors
     if connect_errors:
-        click.echo("\nhosts that could not connect")
+        echo("\nhosts that could not connect")
         for name in view.run.hosts:
             if name in connect_errors:
-                click.echo(f"  [{name}] {connect_errors[name]}")
+                echo(f"  [{name}] {connect_errors[name]}")
     if failures:
-        click.echo("\noperations with errors")
+        echo("\noperations with errors")
         for failure in failures:
             retries = f" after {failure['retries']} retries" if failure["retries"] else ""
-            click.echo(
+            echo(
                 f"  [{failure['host']}] {failure['operation']}: {failure['outcome']}{retries}"
                 f" (event {failure['seq']})"
             )
             for command in failure["commands"]:
                 ended = "ok" if command["success"] else f"exit {command['exit_code']}"
-                click.echo(f"    $ {command['command']}  -> {ended}")
+                echo(f"    $ {command['command']}  -> {ended}")
                 for stream in ("stdout", "stderr"):
                     for text in command[stream].splitlines()[-10:]:
-                        click.echo(f"      {stream}: {text}")
+                        echo(f"      {stream}: {text}")
     if warnings:
-        click.echo("\nwarnings " + ", ".join(f"{stage}: {n}" for stage, n in warnings.items()))
+        echo("\nwarnings " + ", ".join(f"{stage}: {n}" for stage, n in warnings.items()))
 
 
 def _fields(event_dict: dict[str, Any]) -> str:
@@ -274,10 +282,10 @@ def events(
         for stored in run.stored(first, last, host=host, types=set(types) or None):
             data = json.loads(stored.payload)
             if as_json:
-                click.echo(stored.payload)
+                echo(stored.payload, json=True)
                 continue
             where = f" [{stored.host}]" if stored.host else ""
-            click.echo(
+            echo(
                 f"{stored.seq:>6}  {stored.timestamp[11:23]}  {stored.type}{where}  {_fields(data)}"
             )
 
@@ -285,14 +293,22 @@ def events(
 @click.command()
 @click.argument("run_id", metavar="RUN")
 @db_option
-@click.option(
-    "-o", "--output", type=click.File("w"), default="-", help="File to write (- for stdout)."
-)
-def export(run_id: str, db: str, output: Any) -> None:
+@click.option("-o", "--output", default="-", help="File to write (- for stdout); created 0600.")
+def export(run_id: str, db: str, output: str) -> None:
     """Write a run as JSON Lines: one stored event per line, hashes included."""
     with opened(db) as log:
-        for line in export_lines(log.run(run_id)):
-            output.write(line)
+        run = log.run(run_id)
+        if output == "-":
+            for line in export_lines(run):
+                click.get_text_stream("stdout").write(line)
+            return
+        try:
+            handle = private_file(output)
+        except OSError as error:
+            raise UsageError(f"cannot write {output}: {error.strerror}") from None
+        with handle:
+            for line in export_lines(run):
+                handle.write(line)
 
 
 def _read_export(path: str) -> list[StoredEvent]:
@@ -320,7 +336,7 @@ def import_(path: str, db: str) -> None:
             import_runs(log, export)
         finally:
             log.close()
-    click.echo(f"imported {export.events} events of {len(export.runs)} run(s) into {shown_url(db)}")
+    echo(f"imported {export.events} events of {len(export.runs)} run(s) into {shown_url(db)}")
 
 
 @click.command()
@@ -340,10 +356,10 @@ def snapshot(run_id: str, db: str) -> None:
         finally:
             log.close()
     if not stored:
-        click.echo(f"run {run.run_id}: no events, no snapshot stored")
+        echo(f"run {run.run_id}: no events, no snapshot stored")
         return
     shown = ", ".join(str(seq) for seq in stored)
-    click.echo(f"run {run.run_id}: {len(stored)} snapshot(s) stored, after event(s) {shown}")
+    echo(f"run {run.run_id}: {len(stored)} snapshot(s) stored, after event(s) {shown}")
 
 
 @click.command()
@@ -363,16 +379,16 @@ def state(run_id: str, seq: int | None, db: str, as_json: bool) -> None:
         view = run.state_at(last if seq is None else seq)
     snapshot = view.snapshot()
     if as_json:
-        click.echo(json.dumps(snapshot, indent=2))
+        echo(json.dumps(snapshot, indent=2))
         return
-    click.echo(f"after event {view.events_applied} of {last}")
-    click.echo(f"stage       {snapshot['current_stage']} (executing: {snapshot['is_executing']})")
+    echo(f"after event {view.events_applied} of {last}")
+    echo(f"stage       {snapshot['current_stage']} (executing: {snapshot['is_executing']})")
     for name in ("activated_hosts", "active_hosts", "failed_hosts"):
-        click.echo(f"{name.replace('_hosts', ''):<11} {', '.join(snapshot[name]) or '-'}")
+        echo(f"{name.replace('_hosts', ''):<11} {', '.join(snapshot[name]) or '-'}")
     limit = snapshot["limit_hosts"]
-    click.echo(f"limit       {', '.join(limit) if limit is not None else 'none'}")
-    click.echo(f"warnings    {snapshot['stage_warnings'] or 'none'}")
-    click.echo("")
+    echo(f"limit       {', '.join(limit) if limit is not None else 'none'}")
+    echo(f"warnings    {snapshot['stage_warnings'] or 'none'}")
+    echo("")
     for line in table(
         ("host", "ops", "change", "no-change", "success", "error", "ignored", "partial"),
         [
@@ -386,7 +402,7 @@ def state(run_id: str, seq: int | None, db: str, as_json: bool) -> None:
             for host, meta in snapshot["meta"].items()
         ],
     ):
-        click.echo(line)
+        echo(line)
 
 
 @click.command()
@@ -402,10 +418,10 @@ def verify(run_id: str | None, db: str) -> None:
         ids = [log.resolve(run_id)] if run_id is not None else log.run_ids()
         reports = [verify_run(log.log, one, codec=log.codec) for one in ids]
     for problem in problems:
-        click.echo(f"log: {problem}")
+        echo(f"log: {problem}")
     bad = [report for report in reports if not report.ok]
     for report in reports:
-        click.echo(str(report))
+        echo(str(report))
     if problems or bad:
         sys.exit(1)
 
@@ -422,9 +438,9 @@ def step(run_id: str, db: str, first: int, last: int | None, host: str | None) -
         run = log.run(run_id)
         for event, found in step_through(run, first, last, host=host):
             where = f" [{event.host}]" if getattr(event, "host", None) else ""  # type: ignore[attr-defined]
-            click.echo(f"{event.seq:>6}  {event.event_type}{where}")
+            echo(f"{event.seq:>6}  {event.event_type}{where}")
             for change in found:
-                click.echo(f"          {change}")
+                echo(f"          {change}")
 
 
 @click.command()
@@ -436,10 +452,10 @@ def diff(run_a: str, run_b: str, db: str) -> None:
     with opened(db) as log:
         found = diff_runs(log.run(run_a), log.run(run_b))
     if found.same:
-        click.echo("the runs did the same")
+        echo("the runs did the same")
         return
     for line in found.lines():
-        click.echo(line)
+        echo(line)
     sys.exit(1)
 
 
@@ -456,10 +472,10 @@ def rerun(run_id: str, db: str) -> None:
         full_id = log.resolve(run_id)
         report = rerun_run(log.log, full_id, log.codec)
     if report.same:
-        click.echo(f"rerun of {full_id}: {report.compared} events compared, no divergence")
+        echo(f"rerun of {full_id}: {report.compared} events compared, no divergence")
         return
     for line in report.divergence.lines():  # type: ignore[union-attr]
-        click.echo(line)
+        echo(line)
     sys.exit(1)
 
 
@@ -474,8 +490,8 @@ def timeline(run_id: str, db: str, path: str) -> None:
     with opened(db) as log:
         page = timeline_html(log.run(run_id))
     try:
-        with open(path, "w", encoding="utf-8") as handle:
+        with private_file(path) as handle:
             handle.write(page)
     except OSError as error:
         raise UsageError(f"cannot write {path}: {error.strerror}") from None
-    click.echo(f"wrote {path}")
+    echo(f"wrote {path}")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 import click
 
@@ -17,8 +19,11 @@ __all__ = [
     "DEFAULT_DB",
     "HOST_HEADERS",
     "db_option",
+    "echo",
+    "escaped",
     "fail",
     "host_table",
+    "private_file",
     "table",
     "user_errors",
 ]
@@ -43,9 +48,46 @@ db_option: Callable[[Callable[..., Any]], Callable[..., Any]] = click.option(
 )
 
 
+# What recorded text (a host's output, a host name) could do to a terminal: move the
+# cursor, retitle or clear it, reorder text (bidi overrides). Newlines and tabs stay.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _escape_json(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def escaped(text: str, *, json: bool = False) -> str:
+    """``text`` with every terminal control character written as an escape.
+
+    ``\\x1b`` in text; ``\\u001b`` with ``json``, which keeps a JSON line valid
+    JSON (control characters can only stand inside its strings).
+    """
+    return _CONTROL.sub(_escape_json if json else _escape, text)
+
+
+def echo(text: str = "", err: bool = False, *, json: bool = False) -> None:
+    """Print a line for the user: recorded text can never drive their terminal."""
+    click.echo(escaped(text, json=json), err=err)
+
+
+def private_file(path: str) -> IO[str]:
+    """``path`` opened to write text, created 0600 (an export may hold what a run printed).
+
+    Raises:
+        OSError: it cannot be written.
+    """
+    return open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8")
+
+
 def fail(message: str) -> NoReturn:
     """End the command: ``Error: message`` on stderr, exit status 2."""
-    click.echo(f"Error: {message}", err=True)
+    echo(f"Error: {message}", err=True)
     raise click.exceptions.Exit(2)
 
 

@@ -11,7 +11,7 @@ import click
 import gevent
 import orjson
 
-from eventstate.cli.base import HOST_HEADERS, db_option, host_table, table, user_errors
+from eventstate.cli.base import HOST_HEADERS, db_option, echo, host_table, table, user_errors
 from eventstate.config import Config
 from eventstate.connections import HostConnections
 from eventstate.deploy import (
@@ -119,7 +119,7 @@ def deploy(
                 log.close()
     except DeployInterrupted as interruption:
         # Before the run started, or a second signal while the first was handled.
-        click.echo(f"Interrupted by {interruption.signal_name}", err=True)
+        echo(f"Interrupted by {interruption.signal_name}", err=True)
         sys.exit(interruption.exit_status)
     sys.exit(status)
 
@@ -163,17 +163,17 @@ def _run(
         if debug:
             raise
         # The log refused events: say so, and what the log holds -- not what was lost.
-        click.echo(f"Error: {error}", err=True)
+        echo(f"Error: {error}", err=True)
         if isinstance(error.__context__, DeployInterrupted):
             raise error.__context__ from None
-        click.echo(f"run {state.run_id} {_logged_end(state, db)}", err=True)
+        echo(f"run {state.run_id} {_logged_end(state, db)}", err=True)
         return 2
     _store_snapshots(state)
     for line in table(HOST_HEADERS, host_table(state.view)):
-        click.echo(line)
-    click.echo(f"\nrun {state.run_id} {_logged_end(state, db)}")
+        echo(line)
+    echo(f"\nrun {state.run_id} {_logged_end(state, db)}")
     if state.view.run.error:
-        click.echo(f"Error: {state.view.run.error}", err=True)
+        echo(f"Error: {state.view.run.error}", err=True)
     return status
 
 
@@ -213,7 +213,7 @@ def _report_interruption(state: State, interruption: DeployInterrupted, db: str)
     said = f"Interrupted by {interruption.signal_name}"
     if state.initialised:
         said += f": run {state.run_id} {_logged_end(state, db)}"
-    click.echo(said, err=True)
+    echo(said, err=True)
     sys.exit(interruption.exit_status)
 
 
@@ -251,18 +251,18 @@ def _verbose_handler() -> BaseStateCallback:
     class Verbose(BaseStateCallback):
         @staticmethod
         def operation_start(state: State, op_hash: str) -> None:
-            click.echo(f"--> {', '.join(state.get_op_meta(op_hash).names)}", err=True)
+            echo(f"--> {', '.join(state.get_op_meta(op_hash).names)}", err=True)
 
         @staticmethod
         def operation_host_success(
             state: State, host: Host, op_hash: str, retry_count: int = 0
         ) -> None:
-            click.echo(f"    [{host.name}] ok", err=True)
+            echo(f"    [{host.name}] ok", err=True)
 
         @staticmethod
         def operation_host_error(
             state: State, host: Host, op_hash: str, retry_count: int = 0, max_retries: int = 0
         ) -> None:
-            click.echo(f"    [{host.name}] error", err=True)
+            echo(f"    [{host.name}] error", err=True)
 
     return Verbose()
