@@ -94,6 +94,6 @@ def test_a_missing_include_is_one_line_from_the_cli(tmp_path: Path) -> None:
 
 def test_include_outside_a_deploy_file_is_an_error() -> None:
     state = State(Inventory((["@sim/a"], {})), Config())
-    with using(state, state.inventory.get_host("@sim/a")):
-        with pytest.raises(DeployFileError, match="works in a deploy file"):
-            include("tasks/x.py")
+    host = state.inventory.get_host("@sim/a")
+    with using(state, host), pytest.raises(DeployFileError, match="works in a deploy file"):
+        include("tasks/x.py")
