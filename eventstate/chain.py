@@ -20,7 +20,7 @@ lowercase hexadecimal SHA-256 digest. A row's ``prev_hash`` column is
 no whitespace, non-ASCII text unescaped), but checking the chain needs only
 the stored bytes. In Python::
 
-    hashlib.sha256(prev_hash.encode("ascii") + b"\n" + payload.encode("utf-8")).hexdigest()
+    hashlib.sha256(prev_hash.encode("ascii") + b"\\n" + payload.encode("utf-8")).hexdigest()
 
 Only the ``payload`` is hashed: the other columns of a row are copies of its
 fields, checked against the payload by :func:`eventstate.replay.verify_events`.
