@@ -6,13 +6,15 @@ export about to be imported (``eventstate import``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import attrs
 
 from eventstate.chain import GENESIS_HASH, chain_hash
-from eventstate.codec import EventCodec
+from eventstate.codec import EventCodec, payload_fields
 from eventstate.errors import CodecError, IntegrityError
+from eventstate.events import Event
 from eventstate.stores.base import EventLog, StoredEvent
 
 __all__ = ["VerifyReport", "verify_events", "verify_run"]
@@ -58,7 +60,9 @@ def verify_events(
     """Check the rows of ``run_id``, in order, and report the first problem.
 
     Each row must belong to the run, follow the last with no gap, link to
-    its hash, hash to what it stores, agree with its payload, and decode.
+    its hash, hash to what it stores, decode, and agree with its payload in
+    every column: the chain covers only the payload, so a column rewritten
+    alone (``host``, ``timestamp``...) is caught only by this comparison.
     """
     codec = codec or EventCodec()
     expected_seq = 1
@@ -78,17 +82,38 @@ def verify_events(
         if chain_hash(prev_hash, stored.payload) != stored.hash:
             return bad(stored.seq, "payload does not match its hash (changed after it was written)")
         try:
-            event = codec.decode(stored.payload)
+            fields = payload_fields(stored.payload)
+            event = codec.from_dict(fields)
         except CodecError as error:
             return bad(stored.seq, f"does not decode: {error}")
-        if (event.run_id, event.seq, event.event_type) != (stored.run_id, stored.seq, stored.type):
-            return bad(stored.seq, "row columns disagree with its payload")
+        column = _disagreeing_column(stored, event, fields)
+        if column is not None:
+            return bad(stored.seq, f"row column {column} disagrees with its payload")
         prev_hash = stored.hash
         expected_seq += 1
         checked += 1
     if checked == 0:
         return VerifyReport(run_id, 0, None, "no events stored for this run")
     return VerifyReport(run_id, checked)
+
+
+def _disagreeing_column(stored: StoredEvent, event: Event, fields: Mapping[str, Any]) -> str | None:
+    """The first column of ``stored`` that is not what its payload says, or None."""
+    # The version and time as written (before any upcast or parsing), the host if it has one.
+    payload_columns = (
+        ("run_id", event.run_id),
+        ("seq", event.seq),
+        ("type", event.event_type),
+        ("version", fields.get("v", 1)),
+        ("timestamp", fields.get("at")),
+        ("host", fields.get("host")),
+    )
+    for column, value in payload_columns:
+        stored_value = getattr(stored, column)
+        # type() too: a JSON true is not the version 1, nor a text "3" the seq 3.
+        if stored_value != value or type(stored_value) is not type(value):
+            return column
+    return None
 
 
 def verify_run(log: EventLog, run_id: str, *, codec: EventCodec | None = None) -> VerifyReport:

@@ -110,17 +110,18 @@ def test_a_tampered_export_fails_with_the_words_of_verify(
     source: tuple[MemoryEventLog, list[str]],
 ) -> None:
     log, (run_id, other) = source
-    rows = _tampered(_rows(log, run_id), 2)
+    # The failed host's name in HostsFailed: in the payload only, no column repeats it.
+    rows = _tampered(_rows(log, run_id), 3)
     with pytest.raises(IntegrityError) as raised:
         verify_export([*_rows(log, other), *rows])
     assert str(raised.value) == str(verify_events(run_id, rows))
     assert str(raised.value) == (
-        f"run {run_id}, event 3: payload does not match its hash (changed after it was written)"
+        f"run {run_id}, event 4: payload does not match its hash (changed after it was written)"
     )
     # Re-hashed, the forgery breaks the next link instead.
-    forged = rows[2]
-    rows[2] = attrs.evolve(forged, hash=chain_hash(forged.prev_hash, forged.payload))
-    with pytest.raises(IntegrityError, match=r"event 4: does not link to the event before it"):
+    forged = rows[3]
+    rows[3] = attrs.evolve(forged, hash=chain_hash(forged.prev_hash, forged.payload))
+    with pytest.raises(IntegrityError, match=r"event 5: does not link to the event before it"):
         verify_export(rows)
     with pytest.raises(IntegrityError, match=r"event 2: missing: the next stored event is 3"):
         verify_export([row for row in _rows(log, run_id) if row.seq != 2])

@@ -7,6 +7,7 @@ the seeks read the log read-only, as every reader does.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,7 +26,7 @@ from eventstate.replay import ReplayLog, read_log
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Recorded runs: a sim deploy with failures, and a hand-driven State."""
+    """Recorded runs: a sim deploy with failures, one with every kind, a hand-driven State."""
     path = tmp_path_factory.mktemp("seek") / "events.db"
     with SqliteEventLog(path) as log:
         names = [f"@sim/h{i}" for i in range(5)]
@@ -37,6 +38,8 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         run_ops(state)
         disconnect_all(state)
         state.finish()
+
+        _record_failures(log)
 
         other = State(Inventory((["a", "b"], {})), Config(), log=log)
         for host in other.inventory:
@@ -51,6 +54,68 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _store_snapshots(db: Path, run_id: str, interval: int) -> list[int]:
     with ReplayLog(SqliteEventLog(db, create=False)) as log:
         return log.run(run_id).store_snapshots(interval)
+
+
+def _record_failures(log: SqliteEventLog) -> None:
+    """A run with a connect failure, ignored errors and partial ops (more ignored than partial).
+
+    What a snapshot restores must be met by the seeks: a host that never
+    connected, and the two counters a restore could swap.
+    """
+    fails = {"sim_fail_patterns": {"^fail": 1.0}}
+    hosts = [
+        ("@sim/down", {"sim_connect_fail_rate": 1.0}),
+        ("@sim/p0", fails),
+        ("@sim/p1", fails),
+        ("@sim/ok", {}),
+    ]
+    state = State(Inventory((hosts, {})), Config(FAIL_PERCENT=100), log=log)
+    connect_all(state)
+    add_op(state, server.shell, "fail one", _ignore_errors=True)  # ignored, not partial
+    add_op(state, server.shell, ["echo a", "fail two"], _ignore_errors=True)  # ignored, partial
+    add_op(state, server.shell, "fail three", _ignore_errors=True)
+    add_op(state, server.shell, "echo fine")
+    add_op(
+        state, server.shell, ["echo b", "fail four"], _retries=1, _retry_delay=0
+    )  # error, partial
+    add_op(state, server.shell, "echo never")
+    run_ops(state)
+    disconnect_all(state)
+    state.finish()
+
+
+def _failures_run(log: Any) -> str:
+    return next(r for r in log.run_ids() if "@sim/down" in log.run(r).state().run.hosts)
+
+
+def test_the_failures_run_has_every_kind_of_failure(db: Path) -> None:
+    with read_log(db) as log:
+        view = log.run(_failures_run(log)).state()
+    assert set(view.host_sets.connect_errors) == {"@sim/down"}
+    results = {host: view.results[host].as_dict() for host in ("@sim/p0", "@sim/ok")}
+    assert results["@sim/p0"] == {
+        "ops": 4,
+        "success_ops": 1,
+        "error_ops": 1,
+        "ignored_error_ops": 3,
+        "partial_ops": 2,
+    }
+    assert results["@sim/ok"]["success_ops"] == 6
+
+
+def test_every_prefix_of_the_failures_run_restores_from_its_snapshot(db: Path) -> None:
+    from eventstate.projections import StateView
+
+    with read_log(db) as log:
+        events = list(log.run(_failures_run(log)).events())
+    for n in range(len(events) + 1):
+        folded = fold(events[:n])
+        restored = StateView.from_json(folded.to_json())
+        assert restored == folded, n
+        assert dict(restored.host_sets.connect_errors) == dict(folded.host_sets.connect_errors)
+        assert {h: r.as_dict() for h, r in restored.results.items()} == {
+            h: r.as_dict() for h, r in folded.results.items()
+        }, n
 
 
 @settings(

@@ -70,19 +70,21 @@ def test_a_rehashed_forgery_breaks_the_next_link(recorded: tuple[Path, str]) -> 
     path, run_id = recorded
     conn = sqlite3.connect(path)
     prev_hash, payload = conn.execute(
-        "SELECT prev_hash, payload FROM events WHERE run_id = ? AND seq = 4", [run_id]
+        "SELECT prev_hash, payload FROM events WHERE run_id = ? AND seq = 5", [run_id]
     ).fetchone()
     conn.close()
-    forged = payload.replace('"web3"', '"web1"')
+    # The failed host in HostsFailed: in the payload only, no column repeats it.
+    forged = payload.replace('"web2"', '"web1"')
+    assert forged != payload
     _tamper(
         path,
-        "UPDATE events SET payload = ?, hash = ? WHERE run_id = ? AND seq = 4",
+        "UPDATE events SET payload = ?, hash = ? WHERE run_id = ? AND seq = 5",
         forged,
         chain_hash(prev_hash, forged),
         run_id,
     )
     report = _verify(path, run_id)
-    assert report.bad_seq == 5
+    assert report.bad_seq == 6
     assert "does not link" in str(report)
 
 
