@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -100,6 +101,18 @@ def revealed(value: object) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+# Where a secret's words end: a whole secret command's output holds its words, not
+# all of it (``echo TOKEN`` prints ``TOKEN``).
+_WORD_BOUNDARY = re.compile(r"[\s'\"`=;|&<>(){}$,]+")
+
+
+def _secret_words(value: str) -> list[str]:
+    """``value`` and each of its words long enough to mask safely (to scrub from output)."""
+    words = [word for word in _WORD_BOUNDARY.split(value) if len(word) >= 6 and word != value]
+    # Longest first: a word that contains another is masked whole.
+    return [value, *sorted(set(words), key=len, reverse=True)]
+
+
 class QuoteString:
     """A command part quoted for the shell as a whole (pyinfra 3.10's ``QuoteString``)."""
 
@@ -169,7 +182,7 @@ class StringCommand(Command):
             elif isinstance(part, HiddenValue):
                 value = part.unmask()
                 if value:
-                    secrets.append(value)
+                    secrets += _secret_words(value)
                 text = value if raw else str(part)
             else:
                 text = part if isinstance(part, str) else f"{part}"

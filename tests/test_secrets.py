@@ -131,3 +131,81 @@ def test_text_made_from_a_secret_is_masked_text(mode: str) -> None:
     secret = Secret("abc123")
     text = {"str": str(secret), "fstring": f"{secret}", "add": "" + secret}[mode]
     assert text == "***"
+
+
+MORE = {
+    "whole": "whole-command-secret-1a2b",
+    "line": "files-line-secret-3c4d",
+    "literal": "literal-in-deploy-5e6f",
+    "inventory": "inventory-ssh-pw-7a8b",
+    "token": "inventory-token-9c0d",
+    "su": "su-password-secret-1e2f",
+    "hostdata": "host-data-secret-3a4b",
+    "stderr": "stderr-echo-secret-5c6d",
+    "fact": "fact-command-secret-7e8f",
+    "config": "config-sudo-secret-9a0b",
+}
+
+
+def test_secrets_planted_every_other_way_reach_no_byte_written(tmp_path: Path) -> None:
+    out = tmp_path / "host"
+    out.mkdir()
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text(
+        "from eventstate import Secret\n"
+        "hosts = [\n"
+        f"    ('@local', {{'ssh_password': {MORE['inventory']!r}, 'api_token': {MORE['token']!r},\n"
+        f"                'app_secret': Secret({MORE['hostdata']!r})}}),\n"
+        "]\n"
+    )
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(
+        "from eventstate import Secret\n"
+        "from eventstate.context import host\n"
+        "from eventstate.facts.server import Command\n"
+        "from eventstate.operations import files, server\n"
+        f"server.shell(Secret('echo {MORE['whole']} > {out}/whole.txt'))\n"
+        f"files.file('{out}/line.txt')\n"
+        f"files.line('{out}/line.txt', Secret({MORE['line']!r}))\n"
+        f"db_password = {MORE['literal']!r}\n"
+        "server.shell('true', _env={'DB': Secret(db_password)})\n"
+        f"server.shell('id -un', _su_user='root', _su_password=Secret({MORE['su']!r}))\n"
+        "server.shell('echo \"$APP\" >&2', _env={'APP': host.data.app_secret})\n"
+        f"server.shell(Secret('echo {MORE['stderr']} >&2; exit 1'), _ignore_errors=True)\n"
+        f"host.get_fact(Command, command=Secret('echo {MORE['fact']}'))\n"
+    )
+    ran = _cli("deploy", str(inventory), str(deploy), cwd=tmp_path)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert (out / "whole.txt").read_text() == MORE["whole"] + "\n"  # the host got it
+    assert (out / "line.txt").read_text() == MORE["line"] + "\n"
+    written = [ran.stdout, ran.stderr]
+    (run_id,) = [line.split()[0] for line in _cli("runs", cwd=tmp_path).stdout.splitlines()[1:]]
+    for args in (("events", run_id, "--json"), ("show", run_id), ("events", run_id)):
+        shown = _cli(*args, cwd=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        written += [shown.stdout, shown.stderr]
+    assert _cli("export", run_id, "-o", "run.jsonl", cwd=tmp_path).returncode == 0
+    assert _cli("timeline", run_id, "--html", "run.html", cwd=tmp_path).returncode == 0
+    blobs = [
+        path.read_bytes()
+        for path in tmp_path.iterdir()
+        if path.suffix in (".db", ".jsonl", ".html")
+    ]
+    blobs += [text.encode() for text in written]
+    assert len(blobs) >= 10
+    leaked = sorted(
+        name
+        for name, secret in MORE.items()
+        if name != "config" and any(secret.encode() in blob for blob in blobs)
+    )
+    assert leaked == []
+
+
+def test_a_configs_secret_settings_are_masked_in_the_run(tmp_path: Path) -> None:
+    from eventstate import Config, Inventory, State
+    from eventstate.replay import read_events
+
+    state = State(Inventory((["@sim/a"], {})), Config(SUDO_PASSWORD=MORE["config"]), log=None)
+    state.finish()
+    for event in read_events(state.log, state.run_id):
+        assert MORE["config"] not in repr(event)

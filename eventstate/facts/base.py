@@ -37,8 +37,8 @@ class Fact:
 
     name: ClassVar[str] = "fact"
 
-    def command(self, *args: Any) -> str:
-        """The shell command that gathers the fact."""
+    def command(self, *args: Any) -> str | StringCommand:
+        """The shell command that gathers the fact (a StringCommand when it has secret parts)."""
         raise NotImplementedError
 
     def process(self, lines: list[str]) -> Any:

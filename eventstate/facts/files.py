@@ -5,9 +5,10 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from eventstate.commands import HiddenValue, QuoteString, StringCommand
 from eventstate.facts.base import Fact
 
-__all__ = ["Directory", "File", "FindInFile", "Sha256File"]
+__all__ = ["Directory", "File", "FileHasLine", "FindInFile", "Sha256File"]
 
 _ABSENT = "__eventstate_absent__"
 
@@ -71,6 +72,32 @@ class Sha256File(Fact):
     def process(self, lines: list[str]) -> str | None:
         """The hex digest, or None."""
         return lines[0].split()[0] if lines and lines[0].strip() else None
+
+
+class FileHasLine(Fact):
+    """Whether a file holds a line, exactly; None if the file is absent.
+
+    For a line that is a :class:`~eventstate.Secret`: the line is sent as one
+    quoted part (shown masked) and the answer is ``yes`` or ``no``, so neither
+    the command recorded nor its output holds it.
+    """
+
+    name = "files.FileHasLine"
+
+    def command(self, path: str, line: str | HiddenValue) -> StringCommand:
+        """``grep -qxF`` the file, marking a missing one."""
+        quoted = shlex.quote(path)
+        return StringCommand(
+            f"if [ -f {quoted} ]; then if grep -qxF -e",
+            QuoteString(line),
+            f"{quoted}; then echo yes; else echo no; fi; else echo {_ABSENT}; fi",
+        )
+
+    def process(self, lines: list[str]) -> bool | None:
+        """True, False, or None for a missing file."""
+        if lines == [_ABSENT]:
+            return None
+        return lines == ["yes"]
 
 
 class FindInFile(Fact):

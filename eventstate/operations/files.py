@@ -12,10 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from eventstate.commands import FileDownloadCommand, FileUploadCommand
+from eventstate.commands import (
+    FileDownloadCommand,
+    FileUploadCommand,
+    HiddenValue,
+    QuoteString,
+    Secret,
+    StringCommand,
+)
 from eventstate.context import current
 from eventstate.errors import OperationError
-from eventstate.facts.files import Directory, File, FindInFile, Sha256File
+from eventstate.facts.files import Directory, File, FileHasLine, FindInFile, Sha256File
 from eventstate.operation import operation
 
 __all__ = ["directory", "file", "line", "put"]
@@ -120,15 +127,19 @@ def file(
 
 
 @operation
-def line(path: str, line: str, present: bool = True) -> Iterator[str]:
+def line(path: str, line: str | HiddenValue, present: bool = True) -> Iterator[str | StringCommand]:
     """A line is in a file (appended, creating the file if need be), or is not.
 
     Args:
         path: The file.
-        line: The whole line, matched exactly.
+        line: The whole line, matched exactly; a :class:`~eventstate.Secret` is
+            written as itself and shown (and asked about) masked.
         present: Whether the line should be there.
     """
     _, host = current()
+    if isinstance(line, HiddenValue):
+        yield from _secret_line(host, path, line, present)
+        return
     pattern = f"^{re.escape(line)}$"
     matches = host.get_fact(FindInFile, path, pattern)
     quoted = shlex.quote(path)
@@ -143,6 +154,28 @@ def line(path: str, line: str, present: bool = True) -> Iterator[str]:
         awk = shlex.quote(f"$0 != {_awk_string(line)}")
         yield f"awk {awk} {quoted} > {quoted}.eventstate && cat {quoted}.eventstate > {quoted}"
         yield f"rm -f {quoted}.eventstate"
+
+
+def _secret_line(host: Any, path: str, line: HiddenValue, present: bool) -> Iterator[StringCommand]:
+    # The same edits, with the line one quoted secret part: the host gets it, the log
+    # and the terminal see it masked, and the fact asked answers yes or no.
+    has = host.get_fact(FileHasLine, path, line)
+    quoted = shlex.quote(path)
+    if present and not has:
+        yield StringCommand(
+            f'if [ -s {quoted} ] && [ -n "$(tail -c 1 {quoted})" ]; then echo >> {quoted}; fi;'
+            " printf '%s\\n'",
+            QuoteString(line),
+            f">> {quoted}",
+        )
+    elif not present and has:
+        program = Secret(f"$0 != {_awk_string(line.unmask())}")
+        yield StringCommand(
+            "awk",
+            QuoteString(program),
+            f"{quoted} > {quoted}.eventstate && cat {quoted}.eventstate > {quoted}",
+        )
+        yield StringCommand(f"rm -f {quoted}.eventstate")
 
 
 def _awk_string(text: str) -> str:
