@@ -22,13 +22,18 @@ from eventstate.commands import MASK, HiddenValue, scrub
 __all__ = ["is_secret_name", "redact_source", "secret_values"]
 
 # Names whose values are secrets: ssh_password, ssh_key_password, _sudo_password,
-# api_token, DB_SECRET... (not ssh_key: that is a file's name).
-_SECRET_NAME = re.compile(r"pass(word|phrase|wd)|pwd|secret|token", re.IGNORECASE)
+# api_token, DB_SECRET, api_key, AWS_ACCESS_KEY... (not ssh_key, nor a *_key_file:
+# those are files' names).
+_SECRET_NAME = re.compile(r"pass(word|phrase|wd)|pwd|secret|token|key", re.IGNORECASE)
+_KEY_FILE = re.compile(r"(^|_)ssh_key$|key_(file|path)$", re.IGNORECASE)
 
 
 def is_secret_name(name: str) -> bool:
     """Whether a setting, argument or data key called ``name`` holds a secret."""
-    return bool(_SECRET_NAME.search(name))
+    found = _SECRET_NAME.search(name)
+    if found is None:
+        return False
+    return found.group().lower() != "key" or not _KEY_FILE.search(name)
 
 
 def secret_values(data: Mapping[str, Any]) -> set[str]:

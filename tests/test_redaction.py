@@ -12,9 +12,18 @@ from eventstate.replay import read_events
 
 
 def test_secret_names() -> None:
-    for name in ("ssh_password", "ssh_key_password", "_sudo_password", "API_TOKEN", "db_secret"):
+    for name in (
+        "ssh_password",
+        "ssh_key_password",
+        "_sudo_password",
+        "API_TOKEN",
+        "db_secret",
+        "api_key",
+        "AWS_SECRET_ACCESS_KEY",
+        "stripe_key",
+    ):
         assert is_secret_name(name), name
-    for name in ("ssh_key", "ssh_user", "ssh_hostname", "sim_seed"):
+    for name in ("ssh_key", "ssh_user", "ssh_hostname", "sim_seed", "tls_key_file", "key_path"):
         assert not is_secret_name(name), name
 
 
