@@ -356,13 +356,17 @@ class State:
 
         Global arguments among ``kwargs`` (``get_fact(File, path=..., _sudo=True)``)
         are taken out, as pyinfra takes them, and the fact runs with them over the
-        host data's. A failed fact is not kept: the next asker runs it again.
+        host data's. Outside an op, a dict assigned to ``host.current_op_global_arguments``
+        applies under them. A failed fact is not kept: the next asker runs it again.
 
         Raises:
             NoHostsRemainingError: the failure left no host (FAIL_PERCENT likewise).
         """
         given = {key: kwargs.pop(key) for key in list(kwargs) if key.startswith("_")}
         arguments = host.current_op_arguments
+        if arguments is None and host.assigned_op_global_arguments:
+            # pyinfra's host.current_op_global_arguments, assigned outside an op.
+            given = {**host.assigned_op_global_arguments, **given}
         if given or arguments is None:
             arguments = resolve_global_arguments(
                 given, self.config, host.argument_data(), self.interned_arguments

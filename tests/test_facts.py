@@ -457,6 +457,31 @@ def test_facts_take_keyword_arguments_and_the_ops_connector_arguments() -> None:
     assert event.command.startswith("sudo -u app ")  # the op's privilege, not the default
 
 
+def test_current_op_global_arguments_assigned_outside_an_op_reach_facts() -> None:
+    # pyinfra's API: a dict assigned to host.current_op_global_arguments; the call's win.
+    from eventstate.operation import add_op, operation
+
+    state, host = make_sim({})
+    host.current_op_global_arguments = {"_sudo": True, "_sudo_user": "app"}
+    assert host.current_op_global_arguments == {"_sudo": True, "_sudo_user": "app"}
+    state.get_fact(host, File, "/etc/motd")
+    state.get_fact(host, File, "/etc/issue", _sudo_user="web")
+    seen: list[Any] = []
+
+    @operation
+    def probe() -> Any:
+        seen.append(current_host().current_op_global_arguments)
+        yield "true"
+
+    add_op(state, probe, host=host, _sudo=False)
+    first, second = fact_events(state)
+    assert first.command.startswith("sudo -u app ")
+    assert second.command.startswith("sudo -u web ")
+    assert seen[0]["_sudo"] is False  # inside an op: the op's, by keyword
+    host.current_op_global_arguments = None
+    assert host.current_op_global_arguments is None
+
+
 def test_systemd_status_default_is_a_status() -> None:
     # (The host fails with it: see above.)
     state, host = make_sim({"sim_fail_rate": 1.0})

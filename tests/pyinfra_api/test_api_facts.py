@@ -33,11 +33,6 @@ NO_BACK_POINTERS = (
     " | no back-pointers: `host.get_fact` asks the deploy it runs in"
 )
 
-OP_ARGUMENTS = (
-    "gap, not a difference: assigning Host.current_op_global_arguments (a dict) does not"
-    " reach get_fact yet (Host is in host.py)"
-)
-
 
 def _get_executor_defaults(state, host):
     return executor_defaults(state, host)
@@ -85,7 +80,6 @@ class TestFactsApi(PatchSSHTestCase):
 
         assert fact_data == {anotherhost: None}
 
-    @pytest.mark.xfail(strict=True, reason=OP_ARGUMENTS)
     def test_get_fact_current_op_global_arguments(self):
         inventory = make_inventory(hosts=("anotherhost",))
         state = State(inventory, Config())
@@ -146,7 +140,6 @@ class TestFactsApi(PatchSSHTestCase):
             **_get_executor_defaults(state, anotherhost),
         )
 
-    @pytest.mark.xfail(strict=True, reason=OP_ARGUMENTS)
     def test_get_fact_error_ignore(self):
         inventory = make_inventory(hosts=("anotherhost",))
         state = State(inventory, Config())
@@ -230,7 +223,6 @@ class TestFactsApi(PatchSSHTestCase):
             **defaults,
         )
 
-    @pytest.mark.xfail(strict=True, reason=OP_ARGUMENTS)
     def test_get_fact_executor_mixed_arguments(self):
         inventory = make_inventory(hosts=("anotherhost",))
         state = State(inventory, Config())
