@@ -23,8 +23,7 @@ from eventstate.context import ctx_host, ctx_state
 from eventstate.errors import EventstateError as PyinfraError
 from eventstate.events import StateStage
 from eventstate.execute import run_ops
-from eventstate.operation import OperationResult as OperationMeta
-from eventstate.operation import add_op
+from eventstate.operation import OperationMeta, add_op
 from eventstate.operations import files, python, server
 from eventstate.projections import OperationMeta as StateOperationMeta
 
@@ -39,10 +38,6 @@ from .paramiko_util import (
 from .util import make_inventory
 
 # Why the strict xfails below fail (a README "Differences" row, proposed where new).
-RESULT_CLASS = (
-    "README (proposed): an op call returns an `OperationMeta`"
-    " | an `OperationResult` (the shared meta of `state.op_meta` is `OperationMeta`)"
-)
 UPLOAD_CONTENT = (
     "README (proposed): `FileUploadCommand(src, dest)` names the local file"
     " | `FileUploadCommand(content, dest)`: the bytes read when the op is prepared"
@@ -65,18 +60,10 @@ pyinfra = SimpleNamespace(is_cli=False)
 
 
 class TestOperationMeta(TestCase):
-    @pytest.mark.xfail(
-        strict=True,
-        reason=RESULT_CLASS,
-    )
     def test_operation_meta_repr_no_change(self):
         op_meta = OperationMeta("hash", False)
         assert repr(op_meta) == "OperationMeta(executed=False, maybeChange=False, hash=hash)"
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=RESULT_CLASS,
-    )
     def test_operation_meta_repr_changes(self):
         op_meta = OperationMeta("hash", True)
         assert repr(op_meta) == "OperationMeta(executed=False, maybeChange=True, hash=hash)"
