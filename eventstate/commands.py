@@ -334,7 +334,7 @@ class FileDownloadCommand(Command):
 
 
 class RsyncCommand(Command):
-    """pyinfra 3.10's rsync step; eventstate's connectors do not run it (see make_command)."""
+    """pyinfra 3.10's rsync step (``files.rsync``): the host's connector runs the local rsync."""
 
     __slots__ = ("dest", "flags", "src")
 
@@ -363,8 +363,6 @@ def make_command(value: Any) -> Command:
     Raises:
         TypeError: the value is not a command.
     """
-    if isinstance(value, RsyncCommand):
-        raise TypeError(f"{value!r}: eventstate's connectors do not run rsync (use files.put)")
     if isinstance(value, Command):
         return value
     if isinstance(value, HiddenValue):

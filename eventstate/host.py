@@ -240,6 +240,11 @@ class Host:
         finally:
             self.loop_position.pop()
 
+    @property
+    def print_prefix(self) -> str:
+        """How output about the host starts: ``[web1] `` (pyinfra's, without colour)."""
+        return f"[{self.name}] "
+
     def __str__(self) -> str:
         return self.name
 

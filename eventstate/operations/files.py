@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from eventstate.commands import FileDownloadCommand, FileUploadCommand
+from eventstate.commands import FileDownloadCommand, FileUploadCommand, RsyncCommand
 from eventstate.context import current
 from eventstate.errors import OperationError
 from eventstate.facts.files import Directory, File, FindInFile, Sha256File
 from eventstate.operation import operation
 
-__all__ = ["directory", "file", "line", "put"]
+__all__ = ["directory", "file", "get", "line", "put", "rsync"]
 
 
 def _mode(mode: int | str | None) -> str | None:
@@ -237,6 +237,28 @@ def get(
         raise OperationError(f"files.get: no file {src} on {host.name}")
     if force or not os.path.isfile(dest) or _local_sha256(dest) != remote_hash:
         yield FileDownloadCommand(src, dest)
+
+
+@operation
+def rsync(src: str, dest: str, flags: list[str] | None = None) -> Iterator[Any]:
+    """Sync the local ``src`` to ``dest`` on the host with the local ``rsync`` (pyinfra's).
+
+    Runs every time (rsync itself skips what is the same). Over SSH the
+    command line is pyinfra 3.10's, through the host's master connection;
+    ``@local`` runs ``rsync FLAGS SRC DEST`` here; other connectors cannot.
+    Only ``_sudo`` / ``_sudo_user`` apply over SSH (the remote rsync runs under sudo).
+
+    Args:
+        src: The local path (a trailing ``/`` syncs the directory's content, as rsync).
+        dest: The path on the host.
+        flags: rsync's flags, shell words as written (default ``-ax --delete``).
+
+    Raises:
+        OperationError: the host's connector cannot rsync, or rsync is not installed here.
+    """
+    state, host = current()
+    state.connections.connector(host).check_can_rsync()
+    yield RsyncCommand(src, dest, ["-ax", "--delete"] if flags is None else flags)
 
 
 def _local_sha256(path: str) -> str:

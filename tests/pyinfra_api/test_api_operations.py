@@ -28,6 +28,7 @@ from eventstate.operations import files, python, server
 from eventstate.projections import OperationMeta as StateOperationMeta
 
 from .paramiko_util import (
+    RUN_LOCAL_PROCESS,
     RUN_SHELL_COMMAND,
     CommandOutput,
     FakeBuffer,
@@ -46,9 +47,10 @@ GET_MISSING = (
     "README (proposed): `files.get` of a file the host lacks downloads it blind,"
     " into any local directory | an OperationError when the op is prepared"
 )
-NO_RSYNC = (
-    "README: SSH through paramiko | the OpenSSH client (no files.rsync:"
-    " pyinfra's rsync command line is its paramiko connector's)"
+STRICT_DEFAULT = (
+    "README (proposed): `ssh_strict_host_key_checking` defaults to `accept-new`"
+    " | `yes`: a host's key must be known already (so rsync's ssh says"
+    " StrictHostKeyChecking=yes)"
 )
 READ_ONLY_VIEWS = (
     "README (proposed): `state.op_meta` is a plain dict anyone may replace"
@@ -337,11 +339,8 @@ class TestOperationsApi(PatchSSHTestCase):
 
         assert (state.results[somehost].success_ops + state.results[anotherhost].success_ops) == 1
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=NO_RSYNC,
-    )
-    @patch("pyinfra.connectors.ssh.SSHConnector.check_can_rsync", lambda _: True)
+    @pytest.mark.xfail(strict=True, reason=STRICT_DEFAULT)
+    @patch("eventstate.connectors.ssh.SshConnector.check_can_rsync", lambda _: True)
     def test_rsync_op(self):
         inventory = make_inventory(hosts=("somehost",))
         state = State(inventory, Config())
@@ -352,7 +351,7 @@ class TestOperationsApi(PatchSSHTestCase):
 
         assert len(state.get_op_order()) == 1
 
-        with patch("pyinfra.connectors.ssh.run_local_process") as fake_run_local_process:
+        with patch(RUN_LOCAL_PROCESS) as fake_run_local_process:
             fake_run_local_process.return_value = 0, []
             run_ops(state)
 
@@ -366,11 +365,7 @@ class TestOperationsApi(PatchSSHTestCase):
             print_prefix=inventory.get_host("somehost").print_prefix,
         )
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=NO_RSYNC,
-    )
-    @patch("pyinfra.connectors.ssh.SSHConnector.check_can_rsync", lambda _: True)
+    @patch("eventstate.connectors.ssh.SshConnector.check_can_rsync", lambda _: True)
     def test_rsync_op_with_strict_host_key_checking_disabled(self):
         inventory = make_inventory(hosts=(("somehost", {"ssh_strict_host_key_checking": "no"}),))
         state = State(inventory, Config())
@@ -381,7 +376,7 @@ class TestOperationsApi(PatchSSHTestCase):
 
         assert len(state.get_op_order()) == 1
 
-        with patch("pyinfra.connectors.ssh.run_local_process") as fake_run_local_process:
+        with patch(RUN_LOCAL_PROCESS) as fake_run_local_process:
             fake_run_local_process.return_value = 0, []
             run_ops(state)
 
@@ -395,11 +390,7 @@ class TestOperationsApi(PatchSSHTestCase):
             print_prefix=inventory.get_host("somehost").print_prefix,
         )
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=NO_RSYNC,
-    )
-    @patch("pyinfra.connectors.ssh.SSHConnector.check_can_rsync", lambda _: True)
+    @patch("eventstate.connectors.ssh.SshConnector.check_can_rsync", lambda _: True)
     def test_rsync_op_with_strict_host_key_checking_disabled_and_custom_config_file(self):
         inventory = make_inventory(
             hosts=(
@@ -420,7 +411,7 @@ class TestOperationsApi(PatchSSHTestCase):
 
         assert len(state.get_op_order()) == 1
 
-        with patch("pyinfra.connectors.ssh.run_local_process") as fake_run_local_process:
+        with patch(RUN_LOCAL_PROCESS) as fake_run_local_process:
             fake_run_local_process.return_value = 0, []
             run_ops(state)
 
@@ -435,11 +426,8 @@ class TestOperationsApi(PatchSSHTestCase):
             print_prefix=inventory.get_host("somehost").print_prefix,
         )
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=NO_RSYNC,
-    )
-    @patch("pyinfra.connectors.ssh.SSHConnector.check_can_rsync", lambda _: True)
+    @pytest.mark.xfail(strict=True, reason=STRICT_DEFAULT)
+    @patch("eventstate.connectors.ssh.SshConnector.check_can_rsync", lambda _: True)
     def test_rsync_op_with_sanitized_custom_config_file(self):
         inventory = make_inventory(
             hosts=(("somehost", {"ssh_config_file": "/home/me/ssh_test_config && echo hi"}),)
@@ -452,7 +440,7 @@ class TestOperationsApi(PatchSSHTestCase):
 
         assert len(state.get_op_order()) == 1
 
-        with patch("pyinfra.connectors.ssh.run_local_process") as fake_run_local_process:
+        with patch(RUN_LOCAL_PROCESS) as fake_run_local_process:
             fake_run_local_process.return_value = 0, []
             run_ops(state)
 
@@ -467,17 +455,13 @@ class TestOperationsApi(PatchSSHTestCase):
             print_prefix=inventory.get_host("somehost").print_prefix,
         )
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=NO_RSYNC,
-    )
     def test_rsync_op_failure(self):
         inventory = make_inventory(hosts=("somehost",))
         state = State(inventory, Config())
         state.current_stage = StateStage.Prepare
         connect_all(state)
 
-        with patch("pyinfra.connectors.ssh.which", lambda x: None):  # noqa: SIM117
+        with patch("eventstate.connectors.ssh.which", lambda x: None):  # noqa: SIM117
             with self.assertRaises(OperationError) as context:
                 add_op(state, files.rsync, "src", "dest")
 
