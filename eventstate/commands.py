@@ -312,6 +312,15 @@ class FileUploadCommand(Command):
         src = f"<{len(self.src)} bytes>" if isinstance(self.src, bytes) else self.src
         return f"FileUploadCommand({src}, {self.dest})"
 
+    def __eq__(self, other: object) -> bool:
+        # pyinfra's: the same source (path, bytes, or the very file object) and dest.
+        if isinstance(other, FileUploadCommand):
+            return (self.src, self.dest) == (other.src, other.dest)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((FileUploadCommand, self.dest))
+
 
 class FileDownloadCommand(Command):
     """Download the host's file ``src`` to ``dest`` on the controller, through the connector."""
@@ -331,6 +340,14 @@ class FileDownloadCommand(Command):
 
     def __repr__(self) -> str:
         return f"FileDownloadCommand({self.src}, {self.dest})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FileDownloadCommand):
+            return (self.src, self.dest) == (other.src, other.dest)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((FileDownloadCommand, self.src, self.dest))
 
 
 class RsyncCommand(Command):

@@ -508,6 +508,33 @@ def test_any_line_round_trips_through_line(tmp_path: Path, line: str) -> None:
     path.unlink()
 
 
+# files.get
+
+
+def test_get_downloads_a_file_the_fact_misses_blind_and_fails_only_if_absent(
+    tmp_path: Path,
+) -> None:
+    # As pyinfra: no refusal while preparing; the download itself says whether it is there.
+    missing, dest = tmp_path / "missing.txt", tmp_path / "out" / "copy.txt"
+    run = deploy(call(files.get, str(missing), str(dest), create_local_dir=True))
+    assert run.results[0].will_change is True
+    (command,) = run.op_commands(0)
+    assert not command.success and not dest.exists()
+    assert run.outcome.error_ops == 1
+
+
+def test_put_of_a_path_yields_pyinfras_upload_command(tmp_path: Path) -> None:
+    from eventstate.commands import FileUploadCommand
+
+    local = tmp_path / "local.txt"
+    local.write_text("x\n")
+    run = deploy(call(files.put, str(local), str(tmp_path / "remote.txt")))
+    assert run.state.ops[run.host][run.results[0].op_hash].operation_meta._commands == [
+        FileUploadCommand(str(local), str(tmp_path / "remote.txt"))
+    ]
+    assert FileUploadCommand(b"ab", "/d") != FileUploadCommand(b"cd", "/d")
+
+
 # files.put
 
 

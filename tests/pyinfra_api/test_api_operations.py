@@ -4,7 +4,7 @@ pyinfra's ``patch("pyinfra.connectors.ssh.SSHConnector.run_shell_command")`` is
 ``patch(RUN_SHELL_COMMAND)`` (see ``paramiko_util``); ``pyinfra.is_cli`` has no
 counterpart -- eventstate orders ops by line number whenever the State has a deploy
 file -- so it is set on a stand-in namespace, and pyinfra's ``open`` patches patch
-how eventstate reads a local file.
+where eventstate reads (``files``) or writes (``command_runner``) a local file.
 """
 
 import time
@@ -12,7 +12,7 @@ from collections import defaultdict
 from os import path
 from types import SimpleNamespace
 from unittest import TestCase
-from unittest.mock import mock_open, patch
+from unittest.mock import patch
 
 import pytest
 
@@ -39,14 +39,6 @@ from .paramiko_util import (
 from .util import make_inventory
 
 # Why the strict xfails below fail (a README "Differences" row, proposed where new).
-UPLOAD_CONTENT = (
-    "README (proposed): `FileUploadCommand(src, dest)` names the local file"
-    " | `FileUploadCommand(content, dest)`: the bytes read when the op is prepared"
-)
-GET_MISSING = (
-    "README (proposed): `files.get` of a file the host lacks downloads it blind,"
-    " into any local directory | an OperationError when the op is prepared"
-)
 STRICT_DEFAULT = (
     "README (proposed): `ssh_strict_host_key_checking` defaults to `accept-new`"
     " | `yes`: a host's key must be known already (so rsync's ssh says"
@@ -151,10 +143,6 @@ class TestOperationsApi(PatchSSHTestCase):
 
         disconnect_all(state)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=UPLOAD_CONTENT,
-    )
     @patch("eventstate.operations.files.Path.read_bytes", lambda *args, **kwargs: b"test!")
     def test_file_upload_op(self):
         inventory = make_inventory()
@@ -232,10 +220,6 @@ class TestOperationsApi(PatchSSHTestCase):
         assert state.results[somehost].error_ops == 0
         assert state.results[anotherhost].error_ops == 0
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=GET_MISSING,
-    )
     def test_file_download_op(self):
         inventory = make_inventory()
 
@@ -262,7 +246,8 @@ class TestOperationsApi(PatchSSHTestCase):
         somehost = inventory.get_host("somehost")
         anotherhost = inventory.get_host("anotherhost")
 
-        with patch("eventstate.operations.files.open", mock_open(read_data=b"test!"), create=True):
+        # pyinfra's patch of the local file's open, where eventstate writes the download.
+        with patch("eventstate.command_runner.Path"):
             run_ops(state)
 
         # Ensure first op has the right (upload) command
