@@ -58,6 +58,10 @@ class ConfigError(EventstateError, TypeError):
     """A config setting that does not exist, or a value of the wrong type for one."""
 
 
+class PyinfraVersionError(EventstateError):
+    """The deploy's ``REQUIRE_PYINFRA_VERSION`` excludes the pyinfra version eventstate follows."""
+
+
 class StageError(EventstateError):
     """A stage change that would move the deploy backwards."""
 
