@@ -23,6 +23,7 @@ from eventstate.commands import (
     FileUploadCommand,
     FunctionCommand,
     HiddenValue,
+    RsyncCommand,
     StringCommand,
     revealed,
     scrub,
@@ -150,6 +151,8 @@ def run_command(
                 shown = transfer_shown("download", command.src, result.content)
         elif isinstance(command, FunctionCommand):
             result = _call(state, host, command, options.timeout)
+        elif isinstance(command, RsyncCommand):
+            result = connector.rsync(command.src, command.dest, command.flags, options)
         else:  # pragma: no cover - make_command admits nothing else
             raise TypeError(f"{command!r} is not a command")
     except DeployError:

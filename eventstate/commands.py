@@ -325,6 +325,15 @@ class FileUploadCommand(Command):
         src = f"<{len(self.src)} bytes>" if isinstance(self.src, bytes) else self.src
         return f"FileUploadCommand({src}, {self.dest})"
 
+    def __eq__(self, other: object) -> bool:
+        # pyinfra's: the same source (path, bytes, or the very file object) and dest.
+        if isinstance(other, FileUploadCommand):
+            return (self.src, self.dest) == (other.src, other.dest)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((FileUploadCommand, self.dest))
+
 
 class FileDownloadCommand(Command):
     """Download the host's file ``src`` to ``dest`` on the controller, through the connector."""
@@ -345,9 +354,17 @@ class FileDownloadCommand(Command):
     def __repr__(self) -> str:
         return f"FileDownloadCommand({self.src}, {self.dest})"
 
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FileDownloadCommand):
+            return (self.src, self.dest) == (other.src, other.dest)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((FileDownloadCommand, self.src, self.dest))
+
 
 class RsyncCommand(Command):
-    """pyinfra 3.10's rsync step; eventstate's connectors do not run it (see make_command)."""
+    """pyinfra 3.10's rsync step (``files.rsync``): the host's connector runs the local rsync."""
 
     __slots__ = ("dest", "flags", "src")
 
@@ -376,8 +393,6 @@ def make_command(value: Any) -> Command:
     Raises:
         TypeError: the value is not a command.
     """
-    if isinstance(value, RsyncCommand):
-        raise TypeError(f"{value!r}: eventstate's connectors do not run rsync (use files.put)")
     if isinstance(value, Command):
         return value
     if isinstance(value, HiddenValue):

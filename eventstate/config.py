@@ -16,9 +16,12 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
 
 from eventstate.commands import MASK, HiddenValue
-from eventstate.errors import ConfigError
+from eventstate.errors import ConfigError, PyinfraVersionError
+from eventstate.version import PYINFRA_VERSION
 
 __all__ = ["DEFAULTS", "Config"]
 
@@ -80,6 +83,25 @@ def _environment(value: Any) -> Any:
 _bool = _check("True or False", lambda v: isinstance(v, bool))
 _text = _check("a non-empty string", _is_text)
 _text_or_none = _check("a string or None", lambda v: v is None or isinstance(v, str))
+
+
+def _pyinfra_version_met(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    # pyinfra's check_pyinfra_version, against the pyinfra release eventstate follows.
+    _text_or_none(_, attribute, value)
+    if not value:
+        return
+    try:
+        required = SpecifierSet(value)
+    except InvalidSpecifier:
+        raise ConfigError(
+            f"config {attribute.name} must be a version specifier (>=3.5), not {value!r}"
+        ) from None
+    if Version(PYINFRA_VERSION) not in required:
+        raise PyinfraVersionError(
+            f"pyinfra version requirement not met (requires {value}, running {PYINFRA_VERSION})"
+        )
+
+
 _secret_or_none = _check(
     "a string, a Secret or None", lambda v: v is None or isinstance(v, (str, HiddenValue))
 )
@@ -161,9 +183,10 @@ class Config:
     DEFAULT_TEMP_DIR: str = attrs.field(default="/tmp", validator=_text)
     #: Hosts worked on at once; 0: ``min(cpus * 20, hosts, MAX_PARALLEL)``, set by ``State.init``.
     PARALLEL: int = attrs.field(default=0, validator=_count)
-    #: The pyinfra versions the deploy needs (a PEP 440 specifier): recorded, not checked --
-    #: eventstate is not pyinfra.
-    REQUIRE_PYINFRA_VERSION: str | None = attrs.field(default=None, validator=_text_or_none)
+    #: The pyinfra versions the deploy needs (a PEP 440 specifier), checked as pyinfra
+    #: checks it, against the pyinfra release whose semantics eventstate follows
+    #: (``eventstate.version.PYINFRA_VERSION``, 3.10.0): a ``PyinfraVersionError``.
+    REQUIRE_PYINFRA_VERSION: str | None = attrs.field(default=None, validator=_pyinfra_version_met)
     #: The packages the deploy needs: a requirements file or a list of PEP 508
     #: requirements (recorded, not checked).
     REQUIRE_PACKAGES: str | Sequence[str] | None = attrs.field(

@@ -58,6 +58,10 @@ class ConfigError(EventstateError, TypeError):
     """A config setting that does not exist, or a value of the wrong type for one."""
 
 
+class PyinfraVersionError(EventstateError):
+    """The deploy's ``REQUIRE_PYINFRA_VERSION`` excludes the pyinfra version eventstate follows."""
+
+
 class StageError(EventstateError):
     """A stage change that would move the deploy backwards."""
 
@@ -88,6 +92,35 @@ class NoGroupError(InventoryError, KeyError):
 class NoDeployContextError(EventstateError):
     """An operation (or ``host.get_fact``) was called outside a deploy: not from a
     deploy file, an operation or ``add_op``."""
+
+
+class FactError(EventstateError):
+    """A fact could not be gathered or processed (pyinfra's ``FactError``)."""
+
+
+class FactNotCollected(FactError):
+    """A fact was not collected: its command is absent, or its preconditions do not hold.
+
+    While preparing, the fact reads as its default (what it waits for may be
+    installed by an earlier op); see :func:`eventstate.facts.get_fact`.
+    """
+
+
+class MissingCommandError(FactNotCollected):
+    """The binary a fact's ``requires_command`` names is not on the host."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        super().__init__(f"Command not found on remote host: {command}")
+
+
+class FactPreconditionError(FactNotCollected):
+    """A fact's ``check_preconditions`` gave a reason it cannot be gathered now."""
+
+    def __init__(self, fact_cls: type, reason: str) -> None:
+        self.fact_cls = fact_cls
+        self.reason = reason
+        super().__init__(f"Fact precondition not satisfied ({fact_cls.__name__}): {reason}")
 
 
 class UsageError(EventstateError):

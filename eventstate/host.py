@@ -124,6 +124,8 @@ class Host:
     in_op: bool = False
     #: The running op's global arguments: its facts are gathered with its ``_sudo``.
     current_op_arguments: Any = None
+    #: Global arguments by keyword assigned to ``current_op_global_arguments``.
+    assigned_op_global_arguments: dict[str, Any] | None = None
     #: The ``@deploy`` running for this host (nested names joined with `` | ``), the
     #: global arguments it gives its operations and its data defaults: set by :meth:`deploy`.
     current_deploy_name: str | None = None
@@ -145,6 +147,22 @@ class Host:
         #: of the run's projections, handed over by ``State.init``.
         self.op_hash_order: Sequence[str] = ()
         self._argument_data: dict[str, Any] | None = None
+
+    @property
+    def current_op_global_arguments(self) -> dict[str, Any] | None:
+        """pyinfra's ``host.current_op_global_arguments``: global arguments by keyword.
+
+        Inside an operation, the op's (``{"_sudo": True, ...}``); outside one, what
+        was assigned: as in pyinfra, facts asked outside an op then run with them
+        (a fact call's own ``_sudo=...`` winning). None when neither.
+        """
+        if self.current_op_arguments is not None:
+            return dict(self.current_op_arguments.by_keyword())
+        return self.assigned_op_global_arguments
+
+    @current_op_global_arguments.setter
+    def current_op_global_arguments(self, value: Mapping[str, Any] | None) -> None:
+        self.assigned_op_global_arguments = dict(value) if value is not None else None
 
     def argument_data(self) -> dict[str, Any]:
         """The global operation arguments (``_sudo``...) the host's data sets.
@@ -221,6 +239,11 @@ class Host:
                 yield item
         finally:
             self.loop_position.pop()
+
+    @property
+    def print_prefix(self) -> str:
+        """How output about the host starts: ``[web1] `` (pyinfra's, without colour)."""
+        return f"[{self.name}] "
 
     def __str__(self) -> str:
         return self.name

@@ -16,7 +16,7 @@ from eventstate.commands import Command
 from eventstate.connectors.base import CommandOptions, CommandResult
 from eventstate.errors import OperationError
 
-__all__ = ["HostOpData", "OperationOutput", "OperationResult"]
+__all__ = ["HostOpData", "OperationMeta", "OperationOutput", "OperationResult"]
 
 
 class OperationOutput:
@@ -41,12 +41,14 @@ class OperationOutput:
         return [line for result in self._results for line in result.stderr.splitlines()]
 
 
-class OperationResult:
+class OperationMeta:
     """What calling an operation returns: its hash and whether it will change the host.
 
-    pyinfra's ``OperationMeta``. Once executed it also holds how it went: the
-    commands run and what they printed (``stdout``, ``stderr_lines``...), and
-    its retries.
+    pyinfra's ``OperationMeta(hash, is_change)``, by its name and repr (also
+    importable as ``OperationResult``). Once executed it also holds how it went:
+    the commands run and what they printed (``stdout``, ``stderr_lines``...), and
+    its retries. Not the ``OperationMeta`` of ``state.op_meta`` (pyinfra's
+    ``StateOperationMeta``): that is what every host shares of an op.
     """
 
     __slots__ = (
@@ -121,8 +123,54 @@ class OperationResult:
         """What its commands wrote to standard error (once executed)."""
         return "\n".join(self.stderr_lines)
 
+    @property
+    def executed(self) -> bool:
+        """Whether it ran any command (pyinfra's ``executed``)."""
+        return bool(self._commands)
+
+    def is_complete(self) -> bool:
+        """Whether it has been executed."""
+        return self.success is not None
+
+    def _require_complete(self) -> None:
+        if self.success is None:
+            raise OperationError("Cannot evaluate operation result before execution")
+
+    def did_change(self) -> bool:
+        """Whether it succeeded running commands (once executed)."""
+        self._require_complete()
+        return bool(self.success and self._commands)
+
+    def did_not_change(self) -> bool:
+        """The opposite of :meth:`did_change` (once executed)."""
+        return not self.did_change()
+
+    def did_succeed(self) -> bool:
+        """Whether it succeeded (once executed)."""
+        self._require_complete()
+        return self.success is True
+
+    def did_error(self) -> bool:
+        """Whether it failed (once executed)."""
+        self._require_complete()
+        return self.success is False
+
     def __repr__(self) -> str:
-        return f"OperationResult(op_hash={self.op_hash!r}, will_change={self.will_change})"
+        # pyinfra's, word for word.
+        if self._commands is not None:
+            retry_info = ""
+            if self.retry_attempts > 0:
+                retry_result = "succeeded" if self.retry_succeeded else "failed"
+                retry_info = f", retries={self.retry_attempts}/{self.max_retries} ({retry_result})"
+            return (
+                f"OperationMeta(executed=True, success={self.success is True}, "
+                f"hash={self.op_hash}, commands={len(self._commands)}{retry_info})"
+            )
+        return f"OperationMeta(executed=False, maybeChange={self.will_change}, hash={self.op_hash})"
+
+
+#: The name eventstate's own code reads it by: what an op call returns.
+OperationResult = OperationMeta
 
 
 @attrs.define

@@ -38,8 +38,10 @@ class Inventory:
         names_data: ``(names, data)``: host names (or ``(name, host_data)``
             pairs) and the data every host shares.
         override_data: Data that overrides every other source.
-        **groups: ``group_name=(names, group_data)``; a group may name hosts
-            not in ``names``, which are then added after them.
+        **groups: ``group_name=(names, group_data)``. As in pyinfra, only
+            ``names`` makes hosts: a name only a group lists is no host (and
+            so in no group); a group's ``(name, data)`` pairs add to the data
+            of the listed host of that name.
 
     Example:
         >>> inventory = Inventory((["web1", "web2"], {}), web=(["web1"], {"port": 80}))
@@ -62,6 +64,7 @@ class Inventory:
         self.host_data: dict[str, dict[str, Any]] = {}
         self.group_data: dict[str, dict[str, Any]] = {}
         group_names: dict[str, list[str]] = {}
+        group_host_data: dict[str, dict[str, Any]] = {}
 
         for group_name, group_spec in groups.items():
             try:
@@ -72,15 +75,15 @@ class Inventory:
                 ) from None
             self.group_data[group_name] = dict(group_data or {})
             for name, host_data in _names_and_data(group_hosts):
-                self.host_data.setdefault(name, {}).update(host_data)
+                group_host_data.setdefault(name, {}).update(host_data)
                 group_names.setdefault(name, []).append(group_name)
 
         ordered: dict[str, None] = {}
         for name, host_data in _names_and_data(names):
-            self.host_data.setdefault(name, {}).update(host_data)
-            ordered[name] = None
-        # Hosts named only in groups come after the listed ones, in group order.
-        for name in group_names:
+            # Group-given host data first, the top-level list's on top (pyinfra's order).
+            if name not in self.host_data:
+                self.host_data[name] = dict(group_host_data.get(name, {}))
+            self.host_data[name].update(host_data)
             ordered[name] = None
 
         self.hosts: dict[str, Host] = {

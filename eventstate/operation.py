@@ -23,12 +23,13 @@ from eventstate.context import current, using
 from eventstate.errors import NestedOperationError
 from eventstate.execute import run_host_op
 from eventstate.host import Host
-from eventstate.host_op import HostOpData, OperationResult
+from eventstate.host_op import HostOpData, OperationMeta, OperationResult
 from eventstate.state import State
 
 __all__ = [
     "HostOpData",
     "NestedOperationError",
+    "OperationMeta",
     "OperationResult",
     "add_op",
     "operation",

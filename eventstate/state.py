@@ -28,6 +28,7 @@ from eventstate.config import Config
 from eventstate.connections import HostConnections
 from eventstate.errors import (
     CallbackHandlerError,
+    FactNotCollected,
     FailPercentExceededError,
     InventoryError,
     NoHostsRemainingError,
@@ -55,7 +56,7 @@ from eventstate.events import (
     StateStage,
     WarningRaised,
 )
-from eventstate.facts.base import Fact, gather_fact
+from eventstate.facts.base import Fact, fact_not_collected, gather_fact
 from eventstate.host import Host
 from eventstate.host_views import HostList, HostMapping, HostSet
 from eventstate.inventory import Inventory
@@ -352,6 +353,24 @@ class State:
     ) -> Any:
         """The value of ``fact_class(*args, **kwargs)`` on ``host``, gathered once per run.
 
+        As :meth:`collect_fact`; a fact not collected (its ``requires_command``
+        absent, its preconditions unmet) reads as pyinfra 3.10 reads it: its
+        default before the Execute stage (see :func:`~eventstate.facts.base.fact_not_collected`).
+
+        Raises:
+            FactPreconditionError: a precondition failed at the Execute stage.
+            NoHostsRemainingError: the failure left no host (FAIL_PERCENT likewise).
+        """
+        try:
+            return self.collect_fact(host, fact_class, *args, sudo=sudo, **kwargs)
+        except FactNotCollected as error:
+            return fact_not_collected(self.current_stage, host, fact_class, error)
+
+    def collect_fact(
+        self, host: Host, fact_class: type[Fact], *args: Any, sudo: bool = False, **kwargs: Any
+    ) -> Any:
+        """The value of ``fact_class(*args, **kwargs)`` on ``host``, gathered once per run.
+
         As pyinfra 3.10: inside an operation the fact's command runs with that
         op's connector arguments (``_sudo``, ``_sudo_user``, ``_su_user``,
         ``_env``, ``_timeout``, ``_shell_executable``...); outside one, with the
@@ -362,13 +381,19 @@ class State:
 
         Global arguments among ``kwargs`` (``get_fact(File, path=..., _sudo=True)``)
         are taken out, as pyinfra takes them, and the fact runs with them over the
-        host data's. A failed fact is not kept: the next asker runs it again.
+        host data's. Outside an op, a dict assigned to ``host.current_op_global_arguments``
+        applies under them. A failed fact is not kept: the next asker runs it again.
 
         Raises:
+            FactNotCollected: the host lacks the fact's ``requires_command``
+                (:class:`MissingCommandError`), or its preconditions do not hold.
             NoHostsRemainingError: the failure left no host (FAIL_PERCENT likewise).
         """
         given = {key: kwargs.pop(key) for key in list(kwargs) if key.startswith("_")}
         arguments = host.current_op_arguments
+        if arguments is None and host.assigned_op_global_arguments:
+            # pyinfra's host.current_op_global_arguments, assigned outside an op.
+            given = {**host.assigned_op_global_arguments, **given}
         if given or arguments is None:
             arguments = resolve_global_arguments(
                 given, self.config, host.argument_data(), self.interned_arguments

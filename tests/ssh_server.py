@@ -90,6 +90,7 @@ class SshServer:
             "ssh_user": "root",
             "ssh_key": str(self.user_key),
             "ssh_known_hosts_file": str(self.known_hosts),
+            "ssh_strict_host_key_checking": "yes",  # stricter than the default, accept-new
             # The test machine's own ~/.ssh/config must not change what is tested.
             "ssh_config_file": str(self.directory / "empty_ssh_config"),
             **extra,

@@ -418,3 +418,18 @@ def test_from_snapshot_round_trips_through_json(settings: dict[str, Any]) -> Non
     # A password is recorded masked, unless it is empty (or unset): then it comes back.
     password = config.SUDO_PASSWORD
     assert restored == config.copy(ENV={}, SUDO_PASSWORD=None if password else password)
+
+
+def test_require_pyinfra_version_is_checked_against_the_pyinfra_eventstate_follows() -> None:
+    from eventstate.errors import PyinfraVersionError
+    from eventstate.version import PYINFRA_VERSION
+
+    assert PYINFRA_VERSION == "3.10.0"
+    assert Config(REQUIRE_PYINFRA_VERSION=">=3.5,<4").REQUIRE_PYINFRA_VERSION == ">=3.5,<4"
+    with pytest.raises(PyinfraVersionError, match=r"requires >=3\.11, running 3\.10\.0\)$"):
+        Config(REQUIRE_PYINFRA_VERSION=">=3.11")
+    config = Config()
+    with pytest.raises(PyinfraVersionError):  # a deploy file's assignment too
+        config.REQUIRE_PYINFRA_VERSION = "<3"
+    with pytest.raises(ConfigError, match="must be a version specifier"):
+        Config(REQUIRE_PYINFRA_VERSION="three")

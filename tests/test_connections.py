@@ -75,7 +75,7 @@ def test_a_plugin_of_another_signature_is_a_connect_error() -> None:
 
 
 def test_hosts_in_limit_takes_hosts_and_groups() -> None:
-    inventory = Inventory((["a", "b"], {}), web=(["b", "c"], {}))
+    inventory = Inventory((["a", "b", "c"], {}), web=(["b", "c"], {}))
     assert hosts_in_limit(inventory, None) is None
     assert [h.name for h in hosts_in_limit(inventory, "web, a") or []] == ["b", "c", "a"]
     with pytest.raises(InventoryError, match="no host or group called 'nope'"):

@@ -24,7 +24,7 @@ from eventstate.arguments import OperationArgumentError
 from eventstate.commands import FunctionCommand, Secret, StringCommand
 from eventstate.connect import connect_all, disconnect_all
 from eventstate.context import current
-from eventstate.errors import EventstateError, NoHostsRemainingError
+from eventstate.errors import EventstateError, NoHostsRemainingError, OperationError
 from eventstate.events import (
     CommandExecuted,
     Event,
@@ -644,6 +644,23 @@ def test_if_false_at_execute_time_runs_nothing_and_succeeds(deploy) -> None:
     assert finished == [0, 1, 0]
     (result,) = first.values()
     assert (result.success, result.changed) == (True, False)
+    # pyinfra's OperationMeta reading: ran no command, so executed but not changed.
+    assert (result.did_succeed(), result.did_change(), result.executed) == (True, False, False)
+    assert (
+        repr(result)
+        == f"OperationMeta(executed=True, success=True, hash={result._hash}, commands=0)"
+    )
+
+
+def test_an_op_result_reads_as_pyinfras_operation_meta(deploy) -> None:
+    state, _ = deploy(["@sim/a"])
+    (result,) = add_op(state, shell, "echo one").values()
+    assert repr(result) == f"OperationMeta(executed=False, maybeChange=True, hash={result._hash})"
+    with pytest.raises(OperationError, match="before execution"):
+        result.did_change()
+    run_ops(state)
+    assert (result.is_complete(), result.did_change(), result.did_error()) == (True, True, False)
+    assert result.executed and result.did_not_change() is False
 
 
 def test_without_change_detection_every_op_counts_as_no_change(deploy) -> None:

@@ -19,8 +19,13 @@ from eventstate.connect import connect_all
 from eventstate.connectors import CommandOptions, shell_argv
 from eventstate.connectors.process import run_process
 from eventstate.context import current_host, using
-from eventstate.errors import NoDeployContextError, NoHostsRemainingError
-from eventstate.events import CommandExecuted
+from eventstate.errors import (
+    FactPreconditionError,
+    MissingCommandError,
+    NoDeployContextError,
+    NoHostsRemainingError,
+)
+from eventstate.events import CommandExecuted, StateStage
 from eventstate.facts import (
     DebPackages,
     Directory,
@@ -30,6 +35,8 @@ from eventstate.facts import (
     LinuxDistribution,
     Sha256File,
     SystemdStatus,
+    ZfsPools,
+    get_fact,
 )
 from eventstate.replay import read_events
 
@@ -455,6 +462,93 @@ def test_facts_take_keyword_arguments_and_the_ops_connector_arguments() -> None:
     (event,) = fact_events(state)
     assert event.fact == "files.File(path=/etc/motd)"
     assert event.command.startswith("sudo -u app ")  # the op's privilege, not the default
+
+
+def test_current_op_global_arguments_assigned_outside_an_op_reach_facts() -> None:
+    # pyinfra's API: a dict assigned to host.current_op_global_arguments; the call's win.
+    from eventstate.operation import add_op, operation
+
+    state, host = make_sim({})
+    host.current_op_global_arguments = {"_sudo": True, "_sudo_user": "app"}
+    assert host.current_op_global_arguments == {"_sudo": True, "_sudo_user": "app"}
+    state.get_fact(host, File, "/etc/motd")
+    state.get_fact(host, File, "/etc/issue", _sudo_user="web")
+    seen: list[Any] = []
+
+    @operation
+    def probe() -> Any:
+        seen.append(current_host().current_op_global_arguments)
+        yield "true"
+
+    add_op(state, probe, host=host, _sudo=False)
+    first, second = fact_events(state)
+    assert first.command.startswith("sudo -u app ")
+    assert second.command.startswith("sudo -u web ")
+    assert seen[0]["_sudo"] is False  # inside an op: the op's, by keyword
+    host.current_op_global_arguments = None
+    assert host.current_op_global_arguments is None
+
+
+class NeedsBinary(Fact):
+    name = "test.NeedsBinary"
+
+    def command(self, binary: str) -> str:
+        return "echo present"
+
+    def requires_command(self, binary: str) -> str:
+        return binary
+
+    def process(self, lines: list[str]) -> Any:
+        return lines
+
+    def default(self) -> Any:
+        return "absent"
+
+
+class NeedsModule(Fact):
+    name = "test.NeedsModule"
+
+    def command(self) -> str:
+        return "echo never"
+
+    def check_preconditions(self, state: Any, host: Host) -> str | None:
+        return "module x is not loaded"
+
+
+def test_a_fact_whose_binary_is_absent_is_its_default_and_not_a_failure(
+    local: tuple[State, Host],
+) -> None:
+    # pyinfra's requires_command: the shell prints the marker instead of running it.
+    state, host = local
+    assert state.get_fact(host, NeedsBinary, "sh") == ["present"]
+    assert state.get_fact(host, NeedsBinary, "eventstate-no-such-binary") == "absent"
+    assert list(state.failed_hosts) == []
+    with pytest.raises(MissingCommandError, match="eventstate-no-such-binary"):
+        state.collect_fact(host, NeedsBinary, "eventstate-no-such-binary")
+    present, absent, _ = fact_events(state)
+    assert present.command.startswith("if command -v sh >/dev/null 2>&1; then (echo present);")
+    assert absent.stdout == "##PYINFRA_NOCMD##\n"
+    state.set_stage(StateStage.Execute)  # at execute too: the default (pyinfra 3's shim)
+    assert state.get_fact(host, NeedsBinary, "eventstate-no-such-binary") == "absent"
+
+
+def test_a_failed_precondition_is_the_default_until_execute(local: tuple[State, Host]) -> None:
+    state, host = local
+    assert state.get_fact(host, NeedsModule) is None
+    assert get_fact(state, host, NeedsModule) is None
+    assert fact_events(state) == []  # the command never ran
+    state.set_stage(StateStage.Execute)
+    with pytest.raises(FactPreconditionError, match=r"\(NeedsModule\): module x is not loaded"):
+        state.get_fact(host, NeedsModule)
+
+
+def test_zfs_pools_reads_zpools_table() -> None:
+    assert ZfsPools().command() == "zpool get -H all"
+    assert ZfsPools().process(["tank\tsize\t10G\t-", "tank\thealth\tONLINE\t-"]) == {
+        "tank": {"size": "10G", "health": "ONLINE"}
+    }
+    state, host = make_sim({})  # no zpool on a sim host: no pools
+    assert state.get_fact(host, ZfsPools) == {}
 
 
 def test_systemd_status_default_is_a_status() -> None:

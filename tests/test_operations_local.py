@@ -33,6 +33,7 @@ from eventstate import (
     Inventory,
     NoHostsRemainingError,
     OperationAdded,
+    OperationError,
     OpOutcome,
     State,
 )
@@ -507,6 +508,33 @@ def test_any_line_round_trips_through_line(tmp_path: Path, line: str) -> None:
     path.unlink()
 
 
+# files.get
+
+
+def test_get_downloads_a_file_the_fact_misses_blind_and_fails_only_if_absent(
+    tmp_path: Path,
+) -> None:
+    # As pyinfra: no refusal while preparing; the download itself says whether it is there.
+    missing, dest = tmp_path / "missing.txt", tmp_path / "out" / "copy.txt"
+    run = deploy(call(files.get, str(missing), str(dest), create_local_dir=True))
+    assert run.results[0].will_change is True
+    (command,) = run.op_commands(0)
+    assert not command.success and not dest.exists()
+    assert run.outcome.error_ops == 1
+
+
+def test_put_of_a_path_yields_pyinfras_upload_command(tmp_path: Path) -> None:
+    from eventstate.commands import FileUploadCommand
+
+    local = tmp_path / "local.txt"
+    local.write_text("x\n")
+    run = deploy(call(files.put, str(local), str(tmp_path / "remote.txt")))
+    assert run.state.ops[run.host][run.results[0].op_hash].operation_meta._commands == [
+        FileUploadCommand(str(local), str(tmp_path / "remote.txt"))
+    ]
+    assert FileUploadCommand(b"ab", "/d") != FileUploadCommand(b"cd", "/d")
+
+
 # files.put
 
 
@@ -598,6 +626,41 @@ def test_put_from_a_non_seekable_stream_uploads_its_content(tmp_path: Path) -> N
     with os.fdopen(read_fd, "rb") as src:
         deploy(call(files.put, src, str(dest)))
     assert dest.read_bytes() == b"hello\n"
+
+
+# files.rsync
+
+
+def test_rsync_on_local_runs_rsync_here_every_time(tmp_path: Path) -> None:
+    source, dest = tmp_path / "src", tmp_path / "dest"
+    (source / "sub").mkdir(parents=True)
+    (source / "sub" / "a.txt").write_text("a\n")
+    run = deploy(call(files.rsync, f"{source}/", str(dest), flags=["-a"]))
+    assert (dest / "sub" / "a.txt").read_text() == "a\n"
+    assert run.commands() == [f"rsync -a {source}/ {dest}"]
+    assert run.results[0].will_change is True  # not idempotent: rsync decides, as pyinfra
+    assert deploy(call(files.rsync, f"{source}/", str(dest))).commands() == [
+        f"rsync -ax --delete {source}/ {dest}"
+    ]
+
+
+def test_rsync_is_refused_at_prepare_where_the_connector_cannot(tmp_path: Path) -> None:
+    state = State(Inventory((["@sim/a"], {})), Config())
+    connect_all(state)
+    with pytest.raises(OperationError, match=r"^the sim connector cannot rsync \(use files.put\)$"):
+        add_op(state, files.rsync, str(tmp_path), "/srv")
+    state.finish()
+
+
+def test_rsync_without_rsync_installed_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(local_connector, "which", lambda name: None)
+    state = State(Inventory((["@local"], {})), Config())
+    connect_all(state)
+    with pytest.raises(OperationError, match="The `rsync` binary is not available"):
+        add_op(state, files.rsync, str(tmp_path), str(tmp_path / "d"))
+    state.finish()
 
 
 # server.shell

@@ -191,12 +191,15 @@ def test_a_changed_host_key_names_the_known_hosts_line(sshd: SshServer, tmp_path
     assert reason == "host key mismatch for 127.0.0.2 (known_hosts line 3)"
 
 
-def test_accept_new_learns_an_unknown_host_key(sshd: SshServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("given", ["accept-new", None])
+def test_accept_new_learns_an_unknown_host_key(
+    sshd: SshServer, tmp_path: Path, given: str | None
+) -> None:
     known = tmp_path / "known_hosts"
     known.write_text("")
-    data = sshd.host_data(
-        ssh_known_hosts_file=str(known), ssh_strict_host_key_checking="accept-new"
-    )
+    data = sshd.host_data(ssh_known_hosts_file=str(known), ssh_strict_host_key_checking=given)
+    if given is None:  # the default, as pyinfra's
+        del data["ssh_strict_host_key_checking"]
     state = State(Inventory(([("127.0.0.3", data)], {})), Config())
     connect_all(state)
     disconnect_all(state)
@@ -451,6 +454,65 @@ def test_files_get_and_put_are_recorded_by_size_and_hash(sshd: SshServer, tmp_pa
             assert transfers == []  # both sides already hold the same content
     # The files' bytes are nowhere in the log (the deploy names them by path).
     assert b"not text" not in Path(db).read_bytes()
+
+
+def _connections_to(sshd: SshServer, address: str) -> int:
+    on_it = f"on {address} port {sshd.port} "
+    return sum(
+        1 for line in sshd.log.splitlines() if line.startswith("Connection from") and on_it in line
+    )
+
+
+def test_files_rsync_through_the_hosts_connection(
+    sshd: SshServer, users: LocalUsers, tmp_path: Path
+) -> None:
+    import shutil
+    import tempfile
+
+    from eventstate.operations import files
+
+    source = tmp_path / "site"
+    (source / "css").mkdir(parents=True)
+    (source / "index.html").write_text("<h1>hi</h1>\n")
+    (source / "css" / "main.css").write_text("h1 {}\n")
+    # A directory the unprivileged sudo target may write to (pytest's are private).
+    shared = Path(tempfile.mkdtemp(prefix="es-rsync-"))
+    shared.chmod(0o777)
+    try:
+        root_dest, sudo_dest = tmp_path / "dest", shared / "as-plain"
+        root_dest.mkdir()
+        (root_dest / "stale.txt").write_text("gone after --delete\n")
+        before = _connections_to(sshd, "127.0.0.4")
+        as_root = State(Inventory(([("127.0.0.4", sshd.host_data())], {})), Config())
+        connect_all(as_root)
+        add_op(as_root, files.rsync, f"{source}/", str(root_dest))
+        run_ops(as_root)
+        disconnect_all(as_root)
+        as_root.finish()
+        # One connection: rsync's ssh went through the master's control socket.
+        assert _connections_to(sshd, "127.0.0.4") - before == 1, sshd.log
+        assert sorted(p.name for p in root_dest.rglob("*")) == ["css", "index.html", "main.css"]
+        assert (root_dest / "css" / "main.css").read_text() == "h1 {}\n"
+        (command,) = _commands(as_root)
+        assert command.success and command.command == f"rsync -ax --delete {source}/ {root_dest}"
+
+        # _sudo: the remote rsync runs as _sudo_user (pyinfra's --rsync-path).
+        state = State(
+            Inventory(([("127.0.0.3", sshd.host_data(ssh_user=users.sudo_nopasswd))], {})),
+            Config(),
+        )
+        connect_all(state)
+        add_op(state, files.rsync, f"{source}/", str(sudo_dest), _sudo=True, _sudo_user=users.plain)
+        run_ops(state)
+        disconnect_all(state)
+        state.finish()
+        (command,) = _commands(state)
+        assert command.success, command.stderr
+        assert command.command.startswith(f"sudo -u {users.plain} rsync -ax --delete ")
+        assert sudo_dest.owner() == users.plain
+        assert (sudo_dest / "css" / "main.css").owner() == users.plain
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
 
 
 # Connecting: timeouts, retries, the user's ssh_config, limits

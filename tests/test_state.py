@@ -77,9 +77,12 @@ def test_inventory_lookups(state: State) -> None:
     assert len(inventory) == 3 and inventory.get_host("web1") in inventory
 
 
-def test_a_group_may_add_hosts_after_the_listed_ones() -> None:
-    inventory = Inventory((["a"], {}), extra=(["z", "a"], {}))
-    assert [h.name for h in inventory] == ["a", "z"]
+def test_a_name_only_a_group_lists_is_no_host_as_pyinfra() -> None:
+    inventory = Inventory((["a"], {}), extra=(["z", ("a", {"port": 22})], {"role": "x"}))
+    assert [h.name for h in inventory] == ["a"]
+    assert inventory.get_host("z", None) is None and inventory.get_host_data("z") == {}
+    assert inventory.get_group("extra") == [inventory.get_host("a")]
+    assert inventory.get_host_data("a") == {"port": 22}  # a group's pair still gives data
 
 
 @pytest.mark.parametrize(

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import abc
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import attrs
 
 from eventstate.commands import HiddenValue, StringCommand, revealed
+from eventstate.errors import OperationError
 
 __all__ = [
     "CommandOptions",
@@ -263,6 +264,23 @@ class Connector(abc.ABC):
         """
         result = self.run_shell_command(StringCommand(f"cat {shlex.quote(src)}"), options)
         return attrs.evolve(result, stdout="", content=result.stdout.encode())
+
+    def check_can_rsync(self) -> None:
+        """Whether ``files.rsync`` can reach this host (pyinfra's ``check_can_rsync``).
+
+        Raises:
+            OperationError: it cannot; the default, for connectors without rsync.
+        """
+        raise OperationError(f"the {self.name} connector cannot rsync (use files.put)")
+
+    def rsync(
+        self, src: str, dest: str, flags: Sequence[str], options: CommandOptions
+    ) -> CommandResult:
+        """Sync the local ``src`` to ``dest`` on the host with the local ``rsync``.
+
+        The default fails: see :meth:`check_can_rsync`.
+        """
+        return CommandResult(False, None, "", f"the {self.name} connector cannot rsync")
 
     def disconnect(self) -> None:  # noqa: B027 - optional: most connectors hold nothing open
         """Close the connection."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
+from shutil import which
 
 from eventstate.commands import StringCommand
 from eventstate.connectors.base import (
@@ -14,6 +16,7 @@ from eventstate.connectors.base import (
     upload_script,
 )
 from eventstate.connectors.process import run_process
+from eventstate.errors import OperationError
 
 __all__ = ["LocalConnector"]
 
@@ -39,3 +42,19 @@ class LocalConnector(Connector):
         """Write ``content`` to ``dest`` (through ``cat``, so sudo applies)."""
         argv = shell_argv(upload_script(dest, options), options)
         return run_process(argv, options, stdin=command_stdin(options, content))
+
+    def check_can_rsync(self) -> None:
+        """rsync is installed here.
+
+        Raises:
+            OperationError: it is not.
+        """
+        if not which("rsync"):
+            raise OperationError("The `rsync` binary is not available on this system.")
+
+    def rsync(
+        self, src: str, dest: str, flags: Sequence[str], options: CommandOptions
+    ) -> CommandResult:
+        """``rsync FLAGS SRC DEST`` in a local shell, as the op's user (pyinfra's)."""
+        command = StringCommand("rsync", " ".join(flags), shlex.quote(src), shlex.quote(dest))
+        return self.run_shell_command(command, options)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 
-from eventstate.commands import StringCommand, transfer_shown
+from eventstate.commands import RsyncCommand, StringCommand, transfer_shown
 from eventstate.connectors.base import CommandOptions, CommandResult, Connector, shown_privilege
 from eventstate.errors import ConnectError
 from eventstate.events import CommandExecuted
@@ -67,6 +68,15 @@ class PlaybackConnector(Connector):
     def put_file(self, content: bytes, dest: str, options: CommandOptions) -> CommandResult:
         """The recorded answer to the upload."""
         return self._answer(transfer_shown("upload", dest, content), options)
+
+    def check_can_rsync(self) -> None:
+        """A recorded rsync can be played back."""
+
+    def rsync(
+        self, src: str, dest: str, flags: Sequence[str], options: CommandOptions
+    ) -> CommandResult:
+        """The recorded answer to the rsync."""
+        return self._answer(RsyncCommand(src, dest, flags).masked(), options)
 
     def get_file(self, src: str, options: CommandOptions) -> CommandResult:
         """A download cannot be played back: the log keeps no file content."""

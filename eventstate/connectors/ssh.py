@@ -19,11 +19,14 @@ Host data, with pyinfra 3.10's names (each overrides the ssh_config's):
 ``ssh_password``   the user's password (a secret, likewise)
 ``ssh_allow_agent``  use ssh-agent (default True)
 ``ssh_known_hosts_file``  the known_hosts file (default: ssh_config's)
-``ssh_strict_host_key_checking``  ``yes`` (default), ``accept-new`` or ``no``
+``ssh_strict_host_key_checking``  ``accept-new`` (default, as pyinfra), ``yes`` or ``no``
 ``ssh_config_file``  the ssh_config file (default: ``~/.ssh/config``)
 ``ssh_connect_retries``  more tries after a failed connect (default 0)
 ``ssh_connect_retry_min_delay`` / ``ssh_connect_retry_max_delay``  seconds between
                    tries (default 0.1 / 0.5), drawn from the host's name: deterministic
+
+``files.rsync`` runs the local ``rsync`` with pyinfra 3.10's command line; its
+``--rsh`` ssh goes through the host's master connection (its control socket).
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ import re
 import shlex
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from hashlib import blake2b
 from pathlib import Path
+from shutil import which
 from typing import Any
 
 import gevent
@@ -54,7 +58,7 @@ from eventstate.connectors.base import (
 )
 from eventstate.connectors.process import run_process
 from eventstate.connectors.shell_session import ShellSession
-from eventstate.errors import ConnectError, SessionLostError
+from eventstate.errors import ConnectError, OperationError, SessionLostError
 
 __all__ = ["SshConnector", "connect_failure_reason"]
 
@@ -74,6 +78,13 @@ _FROM_STDIN = 'IFS= read -r es_command; eval "$(printf \'%s\' "$es_command" | ba
 # What the remote `timeout` exits with when it ended the command: TERM, or KILL after.
 _TIMED_OUT = (124, 137)
 _STRICT = {"yes": "yes", "accept-new": "accept-new", "no": "no", True: "yes", False: "no"}
+# What a double-quoted shell word must escape.
+_IN_DOUBLE_QUOTES = re.compile(r'([\\"$`])')
+
+
+def _single_quoted(text: str) -> str:
+    # Always in single quotes, as pyinfra writes --rsync-path ('rsync' too).
+    return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
 def connect_failure_reason(host: str, stderr: str) -> str:
@@ -131,7 +142,7 @@ class SshConnector(Connector):
         else:
             options += ["-o", "BatchMode=yes"]
         options += ["-o", f"ConnectTimeout={int(self.connect_timeout)}"]
-        strict = data.get("ssh_strict_host_key_checking", "yes")
+        strict = data.get("ssh_strict_host_key_checking", "accept-new")
         if strict not in _STRICT:
             raise ConnectError(
                 f"ssh_strict_host_key_checking must be yes, accept-new or no, not {strict!r}"
@@ -337,6 +348,65 @@ class SshConnector(Connector):
         return self._run(
             self._remote(f"cat {shlex.quote(src)}", options), options, None, keep_bytes=True
         )
+
+    def check_can_rsync(self) -> None:
+        """rsync is installed here (pyinfra's check; passwords need no refusal here:
+        the master connection has used them already).
+
+        Raises:
+            OperationError: it is not.
+        """
+        if not which("rsync"):
+            raise OperationError("The `rsync` binary is not available on this system.")
+
+    def rsync_command_line(
+        self, src: str, dest: str, flags: Sequence[str], options: CommandOptions
+    ) -> str:
+        """The local shell command that syncs ``src`` to ``dest``: pyinfra 3.10's.
+
+        ``rsync FLAGS --rsh "ssh OPTIONS" --rsync-path 'rsync' SRC USER@HOST:DEST``,
+        with pyinfra's ssh options from the host data (BatchMode, the known_hosts
+        file, StrictHostKeyChecking, the ssh_config file, port, key) and, once
+        connected, the master's control socket: no new handshake. ``_sudo`` (and
+        ``_sudo_user``) run the remote rsync under sudo, the only connector
+        arguments it takes, as in pyinfra. ``flags`` are shell words as written.
+        """
+        data = self.data
+        rsh = ["ssh", "-o BatchMode=yes"]
+        if data.get("ssh_known_hosts_file"):
+            rsh.append(f'-o "UserKnownHostsFile={shlex.quote(str(data["ssh_known_hosts_file"]))}"')
+        strict = _STRICT[data.get("ssh_strict_host_key_checking", "accept-new")]
+        rsh.append(f'-o "StrictHostKeyChecking={strict}"')
+        if data.get("ssh_config_file"):
+            rsh.append(f"-F {shlex.quote(str(data['ssh_config_file']))}")
+        if data.get("ssh_port"):
+            rsh.append(f"-p {int(data['ssh_port'])}")
+        if data.get("ssh_key"):
+            rsh.append(f"-i {shlex.quote(str(data['ssh_key']))}")
+        if self._directory is not None:
+            rsh.append(f"-o ControlMaster=no -S {shlex.quote(self._control_path)}")
+        remote_rsync = "rsync"
+        if options.sudo:
+            user = f"-u {shlex.quote(options.sudo_user)} " if options.sudo_user else ""
+            remote_rsync = f"sudo {user}rsync"
+        user = f"{data['ssh_user']}@" if data.get("ssh_user") else ""
+        shell_rsh = _IN_DOUBLE_QUOTES.sub(r"\\\1", " ".join(rsh))
+        return (
+            f"rsync {' '.join(flags)} "
+            f'--rsh "{shell_rsh}" '
+            f"--rsync-path {_single_quoted(remote_rsync)} "
+            f"{shlex.quote(src)} {shlex.quote(f'{user}{self.hostname}:{dest}')}"
+        )
+
+    def rsync(
+        self, src: str, dest: str, flags: Sequence[str], options: CommandOptions
+    ) -> CommandResult:
+        """Run :meth:`rsync_command_line` in a local shell (bounded by ``_timeout``)."""
+        return self._run_local(self.rsync_command_line(src, dest, flags, options), options)
+
+    def _run_local(self, command_line: str, options: CommandOptions) -> CommandResult:
+        local = CommandOptions(timeout=options.timeout)
+        return run_process(["sh", "-c", command_line], local)
 
     def disconnect(self) -> None:
         """Close the shell session and the master connection."""

@@ -1,6 +1,13 @@
 """Facts: commands plus parsers, cached per host for the run."""
 
-from eventstate.facts.base import Fact, describe_fact, gather_fact, get_facts
+from eventstate.facts.base import (
+    Fact,
+    describe_fact,
+    fact_not_collected,
+    gather_fact,
+    get_fact,
+    get_facts,
+)
 from eventstate.facts.files import Directory, File, FindInFile, Sha256File
 from eventstate.facts.server import (
     Arch,
@@ -11,6 +18,7 @@ from eventstate.facts.server import (
     Users,
     Which,
 )
+from eventstate.facts.zfs import ZfsPools
 
 __all__ = [
     "Arch",
@@ -25,7 +33,10 @@ __all__ = [
     "SystemdStatus",
     "Users",
     "Which",
+    "ZfsPools",
     "describe_fact",
+    "fact_not_collected",
     "gather_fact",
+    "get_fact",
     "get_facts",
 ]

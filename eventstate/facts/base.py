@@ -8,7 +8,9 @@ shows what every decision was based on.
 
 from __future__ import annotations
 
+import logging
 import re
+import shlex
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Protocol
 
@@ -17,9 +19,25 @@ import gevent
 from eventstate.command_runner import CommandContext, run_command
 from eventstate.commands import StringCommand
 from eventstate.connectors.base import CommandOptions
+from eventstate.errors import FactNotCollected, FactPreconditionError, MissingCommandError
+from eventstate.events import StateStage
 from eventstate.host import Host
 
-__all__ = ["Fact", "FactsContext", "describe_fact", "gather_fact", "get_facts"]
+__all__ = [
+    "Fact",
+    "FactsContext",
+    "describe_fact",
+    "fact_not_collected",
+    "gather_fact",
+    "get_fact",
+    "get_facts",
+]
+
+logger = logging.getLogger("eventstate")
+
+#: What a fact's command prints instead of running when the binary its
+#: ``requires_command`` names is absent (pyinfra's sentinel, kept as it is).
+_MISSING_COMMAND_MARKER = "##PYINFRA_NOCMD##"
 
 # pyinfra 3.10's patterns for "that user does not exist" from sudo and su.
 _UNKNOWN_SUDO_USER = re.compile(r"^sudo: unknown user")
@@ -49,6 +67,24 @@ class Fact:
         """The value when the command fails."""
         return None
 
+    def requires_command(self, *args: Any, **kwargs: Any) -> str | None:
+        """The binary the command needs on the host (pyinfra's ``requires_command``).
+
+        Given the fact's arguments. When the host lacks it the fact is not
+        collected (:class:`~eventstate.errors.MissingCommandError`): it reads as
+        its default -- see :func:`fact_not_collected`. None: no such check.
+        """
+        return None
+
+    def check_preconditions(self, state: Any, host: Host) -> str | None:
+        """Why the fact cannot be gathered on ``host`` now, or None when it can.
+
+        pyinfra's ``check_preconditions``: run before the command, it may ask
+        other facts (``state.get_fact(host, ...)``). A reason makes a
+        :class:`~eventstate.errors.FactPreconditionError` (see :func:`fact_not_collected`).
+        """
+        return None
+
 
 def describe_fact(fact_class: type[Fact], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     """How the log names a fact asked: ``files.File(/etc/motd)``, ``files.File(path=/x)``."""
@@ -69,15 +105,35 @@ def gather_fact(
     Returns whether the command succeeded, and the value (the fact's default
     when it failed). Not cached: :meth:`eventstate.state.State.get_fact` keeps
     the answers and decides what a failure means.
+
+    Raises:
+        FactPreconditionError: the fact's ``check_preconditions`` gave a reason.
+        MissingCommandError: the host lacks the fact's ``requires_command``.
     """
     fact = fact_class()
+    reason = fact.check_preconditions(state, host)
+    if reason:
+        raise FactPreconditionError(fact_class, reason)
+    # Kept a command, not made text: a part of it may be a Secret.
+    command = StringCommand(fact.command(*args, **kwargs))
+    required = fact.requires_command(*args, **kwargs)
+    if required:
+        # As pyinfra: the shell tells "no such binary" (the marker) from "no output".
+        command = StringCommand(
+            f"if command -v {shlex.quote(required)} >/dev/null 2>&1; then (",
+            command,
+            f"); else echo '{_MISSING_COMMAND_MARKER}'; fi",
+            _separator="",
+        )
     result = run_command(
         state,
         host,
-        StringCommand(fact.command(*args, **kwargs)),
+        command,
         options,
         fact=describe_fact(fact_class, args, kwargs),
     )
+    if required and result.success and result.stdout.splitlines() == [_MISSING_COMMAND_MARKER]:
+        raise MissingCommandError(required)
     if not result.success:
         # As pyinfra: a user sudo or su does not know yet (an op will create it) is
         # the fact's default, not a failure.
@@ -89,6 +145,29 @@ def gather_fact(
     lines = result.stdout.splitlines()
     # As pyinfra: no output is the fact's default, not what its parser makes of nothing.
     return True, fact.process(lines) if lines else fact.default()
+
+
+def fact_not_collected(
+    stage: StateStage, host: Host, fact_class: type[Fact], error: FactNotCollected
+) -> Any:
+    """What a fact that was not collected reads as: pyinfra 3.10's rule, by stage.
+
+    Before the Execute stage it is the fact's default (an earlier op may install
+    the binary, load the module); at Execute a missing command is the default
+    with a warning, a failed precondition is raised (the deploy is misordered).
+
+    Raises:
+        FactPreconditionError: ``error``, at the Execute stage.
+    """
+    if stage != StateStage.Execute:
+        logger.debug("Fact %s skipped on %s during prepare: %s", fact_class.__name__, host, error)
+        return fact_class().default()
+    if isinstance(error, MissingCommandError):
+        logger.warning(
+            "Fact %s skipped on %s: command not found: %s", fact_class.__name__, host, error
+        )
+        return fact_class().default()
+    raise error
 
 
 class FactsContext(Protocol):
@@ -105,8 +184,47 @@ class FactsContext(Protocol):
     def fact_pool(self) -> Any:
         """The gevent pool facts are gathered on."""
 
+    @property
+    def current_stage(self) -> StateStage:
+        """The stage the deploy is in."""
+
     def get_fact(self, host: Host, fact_class: type[Fact], *args: Any, **kwargs: Any) -> Any:
         """One host's value of the fact, gathered once per run."""
+
+    def collect_fact(self, host: Host, fact_class: type[Fact], *args: Any, **kwargs: Any) -> Any:
+        """As :meth:`get_fact`, raising :class:`FactNotCollected` when it is not collected."""
+
+
+def get_fact(
+    state: FactsContext,
+    host: Host,
+    cls: type[Fact],
+    args: Iterable[Any] | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+) -> Any:
+    """``cls(*args, **kwargs)`` on ``host``: pyinfra's ``get_fact(state, host, cls, ...)``.
+
+    As :meth:`eventstate.state.State.get_fact` (global arguments among
+    ``kwargs`` apply); a fact not collected reads as :func:`fact_not_collected` says.
+
+    Raises:
+        FactPreconditionError: a precondition failed at the Execute stage.
+        NoHostsRemainingError: the fact failed the last host.
+    """
+    try:
+        return _get_fact(state, host, cls, args, kwargs)
+    except FactNotCollected as error:
+        return fact_not_collected(state.current_stage, host, cls, error)
+
+
+def _get_fact(
+    state: FactsContext,
+    host: Host,
+    cls: type[Fact],
+    args: Iterable[Any] | None,
+    kwargs: Mapping[str, Any] | None,
+) -> Any:
+    return state.collect_fact(host, cls, *(args or ()), **dict(kwargs or {}))
 
 
 def get_facts(

@@ -17,15 +17,15 @@ from eventstate.commands import (
     FileUploadCommand,
     HiddenValue,
     QuoteString,
+    RsyncCommand,
     Secret,
     StringCommand,
 )
 from eventstate.context import current
-from eventstate.errors import OperationError
 from eventstate.facts.files import Directory, File, FileHasLine, FindInFile, Sha256File
 from eventstate.operation import operation
 
-__all__ = ["directory", "file", "line", "put"]
+__all__ = ["directory", "file", "get", "line", "put", "rsync"]
 
 
 def _mode(mode: int | str | None) -> str | None:
@@ -228,7 +228,9 @@ def put(
         yield f"mkdir -p {shlex.quote(parent)}"
     remote_hash = host.get_fact(Sha256File, dest)
     if remote_hash != hashlib.sha256(content).hexdigest():
-        yield FileUploadCommand(content, dest)
+        # As pyinfra: a path is sent by its path; a stream, by the bytes read from it
+        # (a pipe cannot be read again).
+        yield FileUploadCommand(src if isinstance(src, (str, Path)) else content, dest)
     if mode is not None or user or group:
         info = host.get_fact(File, dest)
         yield from _attributes(dest, info or None, mode, user, group)
@@ -254,22 +256,47 @@ def get(
         create_local_dir: Create ``dest``'s directory when it is missing.
         force: Download even when the local file has the same content.
 
-    Raises:
-        OperationError: the host has no file ``src``, or ``dest``'s directory is missing.
+    A file the host's fact does not find is downloaded all the same (pyinfra's
+    "blind" download): if it is not there, the download fails when it runs, as
+    it does when ``dest``'s directory is missing.
     """
     state, host = current()
     if add_deploy_dir and state.deploy_directory and not os.path.isabs(dest):
         dest = os.path.join(state.deploy_directory, dest)
-    directory = os.path.dirname(dest) or "."
     if create_local_dir:
-        os.makedirs(directory, exist_ok=True)
-    elif not os.path.isdir(directory):
-        raise OperationError(f"files.get: no such local directory: {directory}")
+        os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
     remote_hash = host.get_fact(Sha256File, src)
-    if remote_hash is None:
-        raise OperationError(f"files.get: no file {src} on {host.name}")
-    if force or not os.path.isfile(dest) or _local_sha256(dest) != remote_hash:
+    # As pyinfra: a file the fact does not see (unreadable to the fact's user, made
+    # by an earlier op) is downloaded blind; the download says whether it is there.
+    if (
+        force
+        or remote_hash is None
+        or not os.path.isfile(dest)
+        or _local_sha256(dest) != remote_hash
+    ):
         yield FileDownloadCommand(src, dest)
+
+
+@operation
+def rsync(src: str, dest: str, flags: list[str] | None = None) -> Iterator[Any]:
+    """Sync the local ``src`` to ``dest`` on the host with the local ``rsync`` (pyinfra's).
+
+    Runs every time (rsync itself skips what is the same). Over SSH the
+    command line is pyinfra 3.10's, through the host's master connection;
+    ``@local`` runs ``rsync FLAGS SRC DEST`` here; other connectors cannot.
+    Only ``_sudo`` / ``_sudo_user`` apply over SSH (the remote rsync runs under sudo).
+
+    Args:
+        src: The local path (a trailing ``/`` syncs the directory's content, as rsync).
+        dest: The path on the host.
+        flags: rsync's flags, shell words as written (default ``-ax --delete``).
+
+    Raises:
+        OperationError: the host's connector cannot rsync, or rsync is not installed here.
+    """
+    state, host = current()
+    state.connections.connector(host).check_can_rsync()
+    yield RsyncCommand(src, dest, ["-ax", "--delete"] if flags is None else flags)
 
 
 def _local_sha256(path: str) -> str:

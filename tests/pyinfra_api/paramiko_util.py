@@ -14,6 +14,14 @@ command to, called as pyinfra's connector is called (the command's text,
 whose ``(success, output)`` the fake turns into eventstate's
 :class:`~eventstate.connectors.CommandResult`. What the tests assert stays as
 pyinfra wrote it.
+
+The fake is eventstate's SSH connector but for what reaches the host, so
+``files.rsync`` builds its command line with the real connector's code (no
+master connection: no control socket on it). pyinfra's tests patch
+``pyinfra.connectors.ssh.run_local_process``; the ported ones patch
+:data:`RUN_LOCAL_PROCESS`, which the fake hands the line to as pyinfra's
+connector hands it (``print_output``, ``print_prefix``), and whose
+``(return_code, output)`` it turns into a result.
 """
 
 from __future__ import annotations
@@ -27,9 +35,12 @@ from eventstate import connectors
 from eventstate.arguments import resolve_global_arguments
 from eventstate.commands import StringCommand
 from eventstate.connectors import CommandOptions, CommandResult, Connector
+from eventstate.connectors.ssh import SshConnector
 from eventstate.errors import ConnectError
+from eventstate.host import Host
 
 __all__ = [
+    "RUN_LOCAL_PROCESS",
     "RUN_SHELL_COMMAND",
     "CommandOutput",
     "FakeBuffer",
@@ -44,6 +55,8 @@ __all__ = [
 #: What the ported tests patch where pyinfra's patch ``SSHConnector.run_shell_command`` (named
 #: by this module's own name: pytest may import it as ``pyinfra_api.paramiko_util``).
 RUN_SHELL_COMMAND = f"{__name__}.FakeSSHConnector.pyinfra_run_shell_command"
+#: What they patch where pyinfra's patch ``pyinfra.connectors.ssh.run_local_process``.
+RUN_LOCAL_PROCESS = f"{__name__}.FakeSSHConnector.pyinfra_run_local_process"
 
 
 class OutputLine:
@@ -155,7 +168,7 @@ def _command_result(returned: Any, options: CommandOptions) -> CommandResult:
     return CommandResult(success, exit_code, "\n".join(stdout), "\n".join(stderr))
 
 
-class FakeSSHConnector(Connector):
+class FakeSSHConnector(SshConnector):
     """An SSH connector that connects and answers every command with success, no output.
 
     A host whose ``ssh_hostname`` is an exception class fails to connect, as pyinfra's
@@ -173,6 +186,17 @@ class FakeSSHConnector(Connector):
     def pyinfra_run_shell_command(self, command: Any, **arguments: Any) -> tuple[Any, Any]:
         """What pyinfra's patched paramiko gives every command: success, no output."""
         return True, CommandOutput([])
+
+    def pyinfra_run_local_process(self, command: str, **arguments: Any) -> tuple[int, Any]:
+        """What running a local command gives here (pyinfra's tests patch it): success."""
+        return 0, []
+
+    def _run_local(self, command_line: str, options: CommandOptions) -> CommandResult:
+        # As pyinfra's SSH connector calls run_local_process.
+        code, _ = self.pyinfra_run_local_process(
+            command_line, print_output=False, print_prefix=Host(self.host_name).print_prefix
+        )
+        return CommandResult(code == 0, code)
 
     def run_shell_command(self, command: StringCommand, options: CommandOptions) -> CommandResult:
         """Hand the command to :meth:`pyinfra_run_shell_command` as pyinfra's connector

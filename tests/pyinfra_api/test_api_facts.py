@@ -33,22 +33,12 @@ NO_BACK_POINTERS = (
     " | no back-pointers: `host.get_fact` asks the deploy it runs in"
 )
 
-GROUP_HOSTS = (
-    "README (proposed): `Inventory((names, data), **groups)`: a host named only in a group"
-    " is no host | it is a host, after the listed ones (make_inventory's somehost)"
-)
-OP_ARGUMENTS = (
-    "gap, not a difference: assigning Host.current_op_global_arguments (a dict) does not"
-    " reach get_fact yet (Host is in host.py)"
-)
-
 
 def _get_executor_defaults(state, host):
     return executor_defaults(state, host)
 
 
 class TestFactsApi(PatchSSHTestCase):
-    @pytest.mark.xfail(strict=True, reason=GROUP_HOSTS)
     def test_get_fact(self):
         inventory = make_inventory(hosts=("anotherhost",))
         state = State(inventory, Config())
@@ -73,7 +63,6 @@ class TestFactsApi(PatchSSHTestCase):
             **_get_executor_defaults(state, anotherhost),
         )
 
-    @pytest.mark.xfail(strict=True, reason=GROUP_HOSTS)
     def test_get_fact_missing_command_returns_the_default(self):
         inventory = make_inventory(hosts=("anotherhost",))
         state = State(inventory, Config())
@@ -91,7 +80,6 @@ class TestFactsApi(PatchSSHTestCase):
 
         assert fact_data == {anotherhost: None}
 
-    @pytest.mark.xfail(strict=True, reason=OP_ARGUMENTS)
     def test_get_fact_current_op_global_arguments(self):
         inventory = make_inventory(hosts=("anotherhost",))
         state = State(inventory, Config())
@@ -152,7 +140,6 @@ class TestFactsApi(PatchSSHTestCase):
             **_get_executor_defaults(state, anotherhost),
         )
 
-    @pytest.mark.xfail(strict=True, reason=OP_ARGUMENTS)
     def test_get_fact_error_ignore(self):
         inventory = make_inventory(hosts=("anotherhost",))
         state = State(inventory, Config())
@@ -181,7 +168,6 @@ class TestFactsApi(PatchSSHTestCase):
             **_get_executor_defaults(state, anotherhost),
         )
 
-    @pytest.mark.xfail(strict=True, reason=GROUP_HOSTS)
     def test_get_fact_executor_override_arguments(self):
         inventory = make_inventory(hosts=("anotherhost",))
         state = State(inventory, Config())
@@ -209,7 +195,6 @@ class TestFactsApi(PatchSSHTestCase):
             **defaults,
         )
 
-    @pytest.mark.xfail(strict=True, reason=GROUP_HOSTS)
     def test_get_fact_executor_host_data_arguments(self):
         inventory = make_inventory(hosts=("anotherhost",))
         state = State(inventory, Config())
@@ -238,7 +223,6 @@ class TestFactsApi(PatchSSHTestCase):
             **defaults,
         )
 
-    @pytest.mark.xfail(strict=True, reason=OP_ARGUMENTS)
     def test_get_fact_executor_mixed_arguments(self):
         inventory = make_inventory(hosts=("anotherhost",))
         state = State(inventory, Config())
@@ -283,7 +267,6 @@ class TestFactsApi(PatchSSHTestCase):
             **defaults,
         )
 
-    @pytest.mark.xfail(strict=True, reason=GROUP_HOSTS)
     def test_get_fact_no_args(self):
         inventory = make_inventory(hosts=("host-1",))
         state = State(inventory, Config())

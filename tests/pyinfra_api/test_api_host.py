@@ -23,9 +23,9 @@ NO_BACK_POINTERS = (
     "no back-pointers: hosts, inventory and config are plain data"
 )
 NO_CTX_CONFIG = (
-    "PROPOSED README: a deploy file changes a per-deploy copy of the config "
+    "README: a deploy file's `config.X = …` changes a per-deploy copy of the config "
     "(`pyinfra.context.ctx_config`) | one config per run, `state.config`, recorded when the "
-    "run starts | a run's settings are what it recorded"
+    "run starts"
 )
 
 

@@ -4,7 +4,7 @@ pyinfra's ``patch("pyinfra.connectors.ssh.SSHConnector.run_shell_command")`` is
 ``patch(RUN_SHELL_COMMAND)`` (see ``paramiko_util``); ``pyinfra.is_cli`` has no
 counterpart -- eventstate orders ops by line number whenever the State has a deploy
 file -- so it is set on a stand-in namespace, and pyinfra's ``open`` patches patch
-how eventstate reads a local file.
+where eventstate reads (``files``) or writes (``command_runner``) a local file.
 """
 
 import time
@@ -12,7 +12,7 @@ from collections import defaultdict
 from os import path
 from types import SimpleNamespace
 from unittest import TestCase
-from unittest.mock import mock_open, patch
+from unittest.mock import patch
 
 import pytest
 
@@ -23,12 +23,12 @@ from eventstate.context import ctx_host, ctx_state
 from eventstate.errors import EventstateError as PyinfraError
 from eventstate.events import StateStage
 from eventstate.execute import run_ops
-from eventstate.operation import OperationResult as OperationMeta
-from eventstate.operation import add_op
+from eventstate.operation import OperationMeta, add_op
 from eventstate.operations import files, python, server
 from eventstate.projections import OperationMeta as StateOperationMeta
 
 from .paramiko_util import (
+    RUN_LOCAL_PROCESS,
     RUN_SHELL_COMMAND,
     CommandOutput,
     FakeBuffer,
@@ -39,25 +39,9 @@ from .paramiko_util import (
 from .util import make_inventory
 
 # Why the strict xfails below fail (a README "Differences" row, proposed where new).
-RESULT_CLASS = (
-    "README (proposed): an op call returns an `OperationMeta`"
-    " | an `OperationResult` (the shared meta of `state.op_meta` is `OperationMeta`)"
-)
-UPLOAD_CONTENT = (
-    "README (proposed): `FileUploadCommand(src, dest)` names the local file"
-    " | `FileUploadCommand(content, dest)`: the bytes read when the op is prepared"
-)
-GET_MISSING = (
-    "README (proposed): `files.get` of a file the host lacks downloads it blind,"
-    " into any local directory | an OperationError when the op is prepared"
-)
-NO_RSYNC = (
-    "README: SSH through paramiko | the OpenSSH client (no files.rsync:"
-    " pyinfra's rsync command line is its paramiko connector's)"
-)
 READ_ONLY_VIEWS = (
-    "README (proposed): `state.op_meta` is a plain dict anyone may replace"
-    " | a read-only view of the log"
+    "README: `state.op_meta` (and `state.ops`, `state.meta`...) are plain dicts anyone may"
+    " replace | read-only views of the log (`ReadOnlyViewError`)"
 )
 
 # pyinfra's module-level CLI flag: eventstate has none (see above).
@@ -65,18 +49,10 @@ pyinfra = SimpleNamespace(is_cli=False)
 
 
 class TestOperationMeta(TestCase):
-    @pytest.mark.xfail(
-        strict=True,
-        reason=RESULT_CLASS,
-    )
     def test_operation_meta_repr_no_change(self):
         op_meta = OperationMeta("hash", False)
         assert repr(op_meta) == "OperationMeta(executed=False, maybeChange=False, hash=hash)"
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=RESULT_CLASS,
-    )
     def test_operation_meta_repr_changes(self):
         op_meta = OperationMeta("hash", True)
         assert repr(op_meta) == "OperationMeta(executed=False, maybeChange=True, hash=hash)"
@@ -162,10 +138,6 @@ class TestOperationsApi(PatchSSHTestCase):
 
         disconnect_all(state)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=UPLOAD_CONTENT,
-    )
     @patch("eventstate.operations.files.Path.read_bytes", lambda *args, **kwargs: b"test!")
     def test_file_upload_op(self):
         inventory = make_inventory()
@@ -243,10 +215,6 @@ class TestOperationsApi(PatchSSHTestCase):
         assert state.results[somehost].error_ops == 0
         assert state.results[anotherhost].error_ops == 0
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=GET_MISSING,
-    )
     def test_file_download_op(self):
         inventory = make_inventory()
 
@@ -273,7 +241,8 @@ class TestOperationsApi(PatchSSHTestCase):
         somehost = inventory.get_host("somehost")
         anotherhost = inventory.get_host("anotherhost")
 
-        with patch("eventstate.operations.files.open", mock_open(read_data=b"test!"), create=True):
+        # pyinfra's patch of the local file's open, where eventstate writes the download.
+        with patch("eventstate.command_runner.Path"):
             run_ops(state)
 
         # Ensure first op has the right (upload) command
@@ -350,11 +319,7 @@ class TestOperationsApi(PatchSSHTestCase):
 
         assert (state.results[somehost].success_ops + state.results[anotherhost].success_ops) == 1
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=NO_RSYNC,
-    )
-    @patch("pyinfra.connectors.ssh.SSHConnector.check_can_rsync", lambda _: True)
+    @patch("eventstate.connectors.ssh.SshConnector.check_can_rsync", lambda _: True)
     def test_rsync_op(self):
         inventory = make_inventory(hosts=("somehost",))
         state = State(inventory, Config())
@@ -365,7 +330,7 @@ class TestOperationsApi(PatchSSHTestCase):
 
         assert len(state.get_op_order()) == 1
 
-        with patch("pyinfra.connectors.ssh.run_local_process") as fake_run_local_process:
+        with patch(RUN_LOCAL_PROCESS) as fake_run_local_process:
             fake_run_local_process.return_value = 0, []
             run_ops(state)
 
@@ -379,11 +344,7 @@ class TestOperationsApi(PatchSSHTestCase):
             print_prefix=inventory.get_host("somehost").print_prefix,
         )
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=NO_RSYNC,
-    )
-    @patch("pyinfra.connectors.ssh.SSHConnector.check_can_rsync", lambda _: True)
+    @patch("eventstate.connectors.ssh.SshConnector.check_can_rsync", lambda _: True)
     def test_rsync_op_with_strict_host_key_checking_disabled(self):
         inventory = make_inventory(hosts=(("somehost", {"ssh_strict_host_key_checking": "no"}),))
         state = State(inventory, Config())
@@ -394,7 +355,7 @@ class TestOperationsApi(PatchSSHTestCase):
 
         assert len(state.get_op_order()) == 1
 
-        with patch("pyinfra.connectors.ssh.run_local_process") as fake_run_local_process:
+        with patch(RUN_LOCAL_PROCESS) as fake_run_local_process:
             fake_run_local_process.return_value = 0, []
             run_ops(state)
 
@@ -408,11 +369,7 @@ class TestOperationsApi(PatchSSHTestCase):
             print_prefix=inventory.get_host("somehost").print_prefix,
         )
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=NO_RSYNC,
-    )
-    @patch("pyinfra.connectors.ssh.SSHConnector.check_can_rsync", lambda _: True)
+    @patch("eventstate.connectors.ssh.SshConnector.check_can_rsync", lambda _: True)
     def test_rsync_op_with_strict_host_key_checking_disabled_and_custom_config_file(self):
         inventory = make_inventory(
             hosts=(
@@ -433,7 +390,7 @@ class TestOperationsApi(PatchSSHTestCase):
 
         assert len(state.get_op_order()) == 1
 
-        with patch("pyinfra.connectors.ssh.run_local_process") as fake_run_local_process:
+        with patch(RUN_LOCAL_PROCESS) as fake_run_local_process:
             fake_run_local_process.return_value = 0, []
             run_ops(state)
 
@@ -448,11 +405,7 @@ class TestOperationsApi(PatchSSHTestCase):
             print_prefix=inventory.get_host("somehost").print_prefix,
         )
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=NO_RSYNC,
-    )
-    @patch("pyinfra.connectors.ssh.SSHConnector.check_can_rsync", lambda _: True)
+    @patch("eventstate.connectors.ssh.SshConnector.check_can_rsync", lambda _: True)
     def test_rsync_op_with_sanitized_custom_config_file(self):
         inventory = make_inventory(
             hosts=(("somehost", {"ssh_config_file": "/home/me/ssh_test_config && echo hi"}),)
@@ -465,7 +418,7 @@ class TestOperationsApi(PatchSSHTestCase):
 
         assert len(state.get_op_order()) == 1
 
-        with patch("pyinfra.connectors.ssh.run_local_process") as fake_run_local_process:
+        with patch(RUN_LOCAL_PROCESS) as fake_run_local_process:
             fake_run_local_process.return_value = 0, []
             run_ops(state)
 
@@ -480,17 +433,13 @@ class TestOperationsApi(PatchSSHTestCase):
             print_prefix=inventory.get_host("somehost").print_prefix,
         )
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=NO_RSYNC,
-    )
     def test_rsync_op_failure(self):
         inventory = make_inventory(hosts=("somehost",))
         state = State(inventory, Config())
         state.current_stage = StateStage.Prepare
         connect_all(state)
 
-        with patch("pyinfra.connectors.ssh.which", lambda x: None):  # noqa: SIM117
+        with patch("eventstate.connectors.ssh.which", lambda x: None):  # noqa: SIM117
             with self.assertRaises(OperationError) as context:
                 add_op(state, files.rsync, "src", "dest")
 
