@@ -22,7 +22,7 @@ from eventstate.deploy import (
     record_interruption,
     run_deploy,
 )
-from eventstate.errors import EventstateError, StoreError, UsageError
+from eventstate.errors import StoreError, UsageError
 from eventstate.events import RunFinished, RunStatus
 from eventstate.host import Host
 from eventstate.interruption import DeployInterrupted, interrupt_on_signals
@@ -236,14 +236,12 @@ def _execute(
             status = run_deploy(state, deploy_file, code, **modes)
     except StoreError:
         raise  # the log failed: the caller says what it holds
-    except EventstateError:
-        if debug:
-            raise
-        return 2  # a mistake in the deploy: recorded as the abort's error, printed below
     except Exception:
         if debug:
             raise
-        return 1
+        # A mistake in the deploy (an op that raised while it ran, an unknown argument):
+        # recorded as the abort's error, printed below as one line.
+        return 2
     return 0 if status is RunStatus.SUCCESS else 1
 
 
