@@ -65,7 +65,9 @@ def read_export(lines: Iterable[str | bytes], source: str = "<export>") -> list[
         try:
             text = line.decode("utf-8") if isinstance(line, bytes) else line
         except UnicodeDecodeError as error:
-            raise CodecError(f"{source}:{number}: not UTF-8 ({error.reason})") from None
+            raise CodecError(
+                f"{source}:{number}: not an exported event (not UTF-8: {error.reason})"
+            ) from None
         if not text.strip():
             continue
         try:
@@ -73,7 +75,9 @@ def read_export(lines: Iterable[str | bytes], source: str = "<export>") -> list[
             # invalid UTF-8, nesting past 1024 levels (without a RecursionError).
             fields = orjson.loads(text)
         except orjson.JSONDecodeError as error:
-            raise CodecError(f"{source}:{number}: not JSON ({error})") from None
+            raise CodecError(
+                f"{source}:{number}: not an exported event (not JSON: {error})"
+            ) from None
         try:
             rows.append(_exported_row(fields))
         except (TypeError, ValueError) as error:
@@ -110,7 +114,7 @@ def _exported_row(fields: object) -> StoredEvent:
         raise TypeError(f"a JSON object was expected, not {_json_type(fields)}")
     if fields.keys() != set(_KEYS):
         missing = [key for key in _KEYS if key not in fields]
-        extra = sorted(key for key in fields if key not in _KEYS)
+        extra = sorted(repr(key) for key in fields if key not in _KEYS)
         said = [f"missing {', '.join(missing)}"] if missing else []
         said += [f"unexpected {', '.join(extra)}"] if extra else []
         raise ValueError("; ".join(said))

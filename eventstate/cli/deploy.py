@@ -11,7 +11,15 @@ import click
 import gevent
 import orjson
 
-from eventstate.cli.base import HOST_HEADERS, db_option, echo, host_table, table, user_errors
+from eventstate.cli.base import (
+    HOST_HEADERS,
+    db_option,
+    echo,
+    host_table,
+    one_line,
+    table,
+    user_errors,
+)
 from eventstate.config import Config
 from eventstate.connections import HostConnections
 from eventstate.deploy import (
@@ -163,7 +171,7 @@ def _run(
         if debug:
             raise
         # The log refused events: say so, and what the log holds -- not what was lost.
-        echo(f"Error: {error}", err=True)
+        echo(f"Error: {one_line(str(error))}", err=True)
         if isinstance(error.__context__, DeployInterrupted):
             raise error.__context__ from None
         echo(f"run {state.run_id} {_logged_end(state, db)}", err=True)
@@ -173,7 +181,7 @@ def _run(
         echo(line)
     echo(f"\nrun {state.run_id} {_logged_end(state, db)}")
     if state.view.run.error:
-        echo(f"Error: {state.view.run.error}", err=True)
+        echo(f"Error: {one_line(state.view.run.error)}", err=True)
     return status
 
 

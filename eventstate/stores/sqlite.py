@@ -606,8 +606,8 @@ class SqliteEventLog(EventLog):
         after = 0
 
         def ask() -> list[StoredEvent]:
-            path = self.path
-            return [_checked_event(path, row) for row in self.db.execute(batch_sql, [*params, after])]
+            rows = self.db.execute(batch_sql, [*params, after])
+            return [_checked_event(self.path, row) for row in rows]
 
         while True:
             batch = self._query(f"read run {run_id}", ask)
