@@ -235,7 +235,14 @@ class EventCodec:
                 raise SchemaVersionError(
                     f"no upcaster for {event_type} from version {version} to {version + 1}"
                 )
-            fields = upcaster(fields)
+            try:
+                fields = upcaster(fields)
+            except Exception as error:  # a stored dict is data: the step may not expect it
+                raise CodecError(
+                    f"cannot upcast {event_type} from version {version}: {_describe(error)}"
+                ) from error
+            if not isinstance(fields, dict):
+                raise CodecError(f"the upcaster of {event_type} version {version} gave no dict")
             version += 1
         try:
             return self._structure[cls](fields, cls)

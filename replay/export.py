@@ -85,7 +85,7 @@ def read_export(lines: Iterable[str | bytes], source: str = "<export>") -> list[
     return rows
 
 
-#: The highest sequence number or version a store keeps (SQLite's INTEGER is 64-bit).
+#: The highest sequence number or version a store keeps (a signed 64-bit integer).
 _MAX_INTEGER = 2**63 - 1
 
 _JSON_TYPES = {

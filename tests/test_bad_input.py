@@ -517,3 +517,32 @@ def test_a_payload_chained_but_not_an_event_is_reported_by_verify(
     )
     every_read_command(log_file, tmp_path)
     assert invoke("verify", "--db", log_file).exit_code == 1
+
+
+def test_an_upcaster_that_fails_on_stored_data_is_a_codec_error() -> None:
+    codec = EventCodec()
+    run = sample_run(RUN)
+    fields = {**codec.to_dict(run.events[-1]), "v": 1}  # RunFinished, version 1
+    fields.pop("signal")
+    assert codec.from_dict(fields).signal is None  # type: ignore[attr-defined]
+
+    def broken(data: dict[str, Any]) -> dict[str, Any]:
+        return {**data, "signal": data["no such key"]}
+
+    codec.register_upcaster("RunFinished", 1, broken)
+    with pytest.raises(CodecError, match="cannot upcast RunFinished from version 1"):
+        codec.from_dict(fields)
+
+
+@pytest.mark.parametrize("path", ["x" * 5000, "a\0b"])
+def test_a_log_path_that_cannot_be_a_path_is_a_store_error(path: str) -> None:
+    with pytest.raises(EventstateError):
+        SqliteEventLog(path)
+    with pytest.raises(EventstateError):
+        SqliteEventLog(path, read_only=True)
+
+
+def test_a_directory_given_as_the_log_is_one_line(tmp_path: Path) -> None:
+    assert "is a directory" in one_error(invoke("runs", "--db", tmp_path))
+    error = one_error(invoke("import", tmp_path / "none.jsonl", "--db", tmp_path))
+    assert "cannot read" in error

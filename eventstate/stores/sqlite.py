@@ -329,11 +329,8 @@ class SqliteEventLog(EventLog):
         self.timeout = timeout
         self._read_only = read_only
         create = create and not read_only
-        if not create and self.path != _MEMORY:
-            file = Path(self.path)
-            # An empty file is an empty SQLite database: opening it would write to it.
-            if not file.exists() or (file.is_file() and file.stat().st_size == 0):
-                raise StoreNotFoundError(f"no event log at {self.path}")
+        if self.path != _MEMORY:
+            self._check_path(create)
         self._last_seqs: dict[str, int] = {}
         #: The file's identity when it was opened without locks (None: with locks).
         self._unlocked: tuple[int, int, int, int] | None = None
@@ -345,6 +342,22 @@ class SqliteEventLog(EventLog):
         except BaseException:
             self.db.close()
             raise
+
+    def _check_path(self, create: bool) -> None:
+        """Refuse, in one line, a path that cannot be a log (before SQLite is asked)."""
+        if "\0" in self.path:
+            raise StoreError(f"{self.path!r}: a path cannot hold a NUL byte")
+        file = Path(self.path)
+        try:
+            if file.is_dir():
+                raise StoreError(f"{self.path} is a directory, not an event log")
+            # An empty file is an empty SQLite database: opening it would write to it.
+            if not create and (not file.exists() or (file.is_file() and file.stat().st_size == 0)):
+                raise StoreNotFoundError(f"no event log at {self.path}")
+        except OSError as error:  # a name too long, a directory that may not be searched
+            raise StoreError(
+                f"{self.path}: cannot open the log: {error.strerror or error}"
+            ) from None
 
     @property
     def read_only(self) -> bool:
