@@ -101,9 +101,9 @@ def load_inventory(spec: str) -> Inventory:
         InventoryError: the hosts cannot make an inventory.
     """
     path = Path(spec)
-    if spec.endswith(".py") or path.is_file():
-        if not path.is_file():
-            raise DeployFileError(f"no inventory file {spec}")
+    if spec.endswith(".py") or _is_file(path):
+        if not _is_file(path):
+            raise DeployFileError(f"no inventory file {_shortened(spec)}")
         try:
             source = path.read_text()
         except OSError as error:
@@ -113,6 +113,19 @@ def load_inventory(spec: str) -> Inventory:
     if not names_list:
         raise InventoryError("the inventory names no hosts")
     return Inventory((names_list, {}))
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; False for what cannot be a path at all -- a host list
+    longer than a file name may be (``OSError: File name too long``)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # ValueError: a NUL byte
+        return False
+
+
+def _shortened(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def hosts_in_limit(inventory: Inventory, spec: str | None) -> list[Host] | None:
@@ -164,7 +177,8 @@ def inventory_from_source(source: str, filename: str) -> Inventory:
             hosts, data = list(value[0]), dict(value[1])
         else:
             continue
-        groups[name] = (hosts, {**data, **(namespace.get(f"{name}_data") or {})})
+        group_data = _file_data(namespace.get(f"{name}_data"), f"{filename}: {name}_data")
+        groups[name] = (hosts, {**_file_data(data, f"{filename}: {name}"), **group_data})
     if not groups:
         raise InventoryError(f"{filename} defines no hosts (top-level lists of host names)")
     every, every_data = groups.pop("all", ([], {}))
@@ -172,7 +186,7 @@ def inventory_from_source(source: str, filename: str) -> Inventory:
     for group_hosts, _ in [(every, {}), *groups.values()]:
         for item in group_hosts:
             names[item[0] if isinstance(item, tuple) else item] = None
-    shared = {**every_data, **dict(namespace.get("data") or {})}
+    shared = {**every_data, **_file_data(namespace.get("data"), f"{filename}: data")}
     # Every host is in the group named after the file -- before group_data/<it>.py is read.
     stem = Path(filename).stem
     if stem and stem not in groups and stem != "all":
@@ -185,7 +199,19 @@ def inventory_from_source(source: str, filename: str) -> Inventory:
         else:
             groups[group] = ([], data)  # data for a group no host is in yet, as pyinfra
     hosts_and_data = [*every, *(name for name in names if name not in _names(every))]
-    return Inventory((hosts_and_data, shared), None, **groups)
+    try:
+        return Inventory((hosts_and_data, shared), None, **groups)
+    except InventoryError as error:
+        raise InventoryError(f"{filename}: {error}") from None
+
+
+def _file_data(value: Any, what: str) -> dict[str, Any]:
+    """An inventory file's data (``data``, ``web_data``...): a dict, or None for none."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InventoryError(f"{what} must be a dict, not {type(value).__name__}")
+    return value
 
 
 def _names(hosts: list[Any]) -> set[str]:
@@ -292,7 +318,7 @@ def record_deploy(state: State, inventory: str, deploy_file: str, options: dict[
     inventory_path = Path(inventory)
     inventory_source = (
         redact_source(inventory_path.read_text(), known)
-        if inventory.endswith(".py") or inventory_path.is_file()
+        if inventory.endswith(".py") or _is_file(inventory_path)
         else None
     )
     deploy_path = Path(deploy_file).resolve()

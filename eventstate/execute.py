@@ -151,6 +151,16 @@ def _run_in_context(state: State, host: Host, op_hash: str) -> bool:
         return run_host_op(state, host, op_hash)
 
 
+def _run_in_greenlet(state: State, host: Host, op_hash: str) -> bool | Exception:
+    """:func:`_run_in_context`, for a greenlet of its own: what the op raised is returned,
+    to be raised by the greenlet that waits for it -- a greenlet that raises has its
+    traceback printed by gevent, before the deploy's one-line error."""
+    try:
+        return _run_in_context(state, host, op_hash)
+    except Exception as error:
+        return error
+
+
 def _run_single_op(state: State, op_hash: str, progress: Progress | None) -> None:
     state.trigger_callbacks("operation_start", op_hash)
     state.record(OperationStarted, op_hash=op_hash)
@@ -171,7 +181,7 @@ def _run_single_op(state: State, op_hash: str, progress: Progress | None) -> Non
             # The pool caps concurrency at PARALLEL; a batch within that cap needs no
             # pool bookkeeping (a plain spawn costs a fifth less per host).
             spawn = gevent.spawn if len(batch) <= state.pool.size else state.pool.spawn
-            greenlets = [spawn(_run_in_context, state, host, op_hash) for host in batch]
+            greenlets = [spawn(_run_in_greenlet, state, host, op_hash) for host in batch]
             try:
                 gevent.joinall(greenlets)
             except BaseException:
@@ -179,8 +189,10 @@ def _run_single_op(state: State, op_hash: str, progress: Progress | None) -> Non
                 gevent.killall(greenlets)
                 raise
             for host, greenlet in zip(batch, greenlets, strict=True):
-                # get() re-raises what an op body raised at execute time, as pyinfra.
-                if not greenlet.get():
+                ok = greenlet.get()
+                if isinstance(ok, Exception):
+                    raise ok  # what an op body raised at execute time, as pyinfra
+                if not ok:
                     failed.append(host)
                 if progress:
                     progress(host, op_hash)

@@ -20,15 +20,43 @@ _MISSING: Any = object()
 HostSpec = str | tuple[str, Mapping[str, Any]]
 
 
-def _names_and_data(specs: Iterable[HostSpec]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+def _names_and_data(
+    specs: Iterable[HostSpec], where: str
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    if isinstance(specs, (str, bytes)) or not isinstance(specs, Iterable):
+        # A string is iterable too: "web1" would be the hosts w, e, b and 1.
+        raise InventoryError(f"{where}: the hosts must be a list, not {_shown(specs)}")
     for spec in specs:
         if isinstance(spec, tuple):
+            if len(spec) != 2:
+                raise InventoryError(
+                    f"{where}: a host is a name or a (name, data) pair, not {_shown(spec)}"
+                )
             name, data = spec
         else:
             name, data = spec, {}
         if not isinstance(name, str) or not name:
-            raise InventoryError(f"a host name must be a non-empty string, not {name!r}")
-        yield name, data
+            raise InventoryError(
+                f"{where}: a host name must be a non-empty string, not {_shown(name)}"
+            )
+        yield name, _data(data, f"{where}: the data of host {name}")
+
+
+def _data(data: Any, what: str) -> dict[str, Any]:
+    """``data`` as a dict of settings (None: none), or an :class:`InventoryError`."""
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise InventoryError(f"{what} must be a dict, not {_shown(data)}")
+    bad = next((key for key in data if not isinstance(key, str)), _MISSING)
+    if bad is not _MISSING:
+        raise InventoryError(f"{what}: a key must be a string, not {_shown(bad)}")
+    return dict(data)
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class Inventory:
@@ -59,8 +87,8 @@ class Inventory:
             names, data = names_data
         except (TypeError, ValueError):
             raise InventoryError("an inventory is made from a (names, data) tuple") from None
-        self.data: dict[str, Any] = dict(data or {})
-        self.override_data: dict[str, Any] = dict(override_data or {})
+        self.data: dict[str, Any] = _data(data, "the inventory's data")
+        self.override_data: dict[str, Any] = _data(override_data, "the override data")
         self.host_data: dict[str, dict[str, Any]] = {}
         self.group_data: dict[str, dict[str, Any]] = {}
         group_names: dict[str, list[str]] = {}
@@ -73,13 +101,13 @@ class Inventory:
                 raise InventoryError(
                     f"group {group_name!r} must be a (names, data) tuple"
                 ) from None
-            self.group_data[group_name] = dict(group_data or {})
-            for name, host_data in _names_and_data(group_hosts):
+            self.group_data[group_name] = _data(group_data, f"the data of group {group_name}")
+            for name, host_data in _names_and_data(group_hosts, f"group {group_name}"):
                 group_host_data.setdefault(name, {}).update(host_data)
                 group_names.setdefault(name, []).append(group_name)
 
         ordered: dict[str, None] = {}
-        for name, host_data in _names_and_data(names):
+        for name, host_data in _names_and_data(names, "the inventory"):
             # Group-given host data first, the top-level list's on top (pyinfra's order).
             if name not in self.host_data:
                 self.host_data[name] = dict(group_host_data.get(name, {}))

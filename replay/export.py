@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 
 import attrs
+import orjson
 
 from eventstate.codec import EventCodec
 from eventstate.errors import CodecError, SequenceError
@@ -44,13 +45,16 @@ def export_lines(run: Run) -> Iterator[str]:
         yield export_line(stored)
 
 
-def read_export(lines: Iterable[str], source: str = "<export>") -> list[StoredEvent]:
+def read_export(lines: Iterable[str | bytes], source: str = "<export>") -> list[StoredEvent]:
     """The rows of JSON Lines written by :func:`export_lines` (blank lines skipped).
 
-    Nothing is verified here: see :func:`verify_export`.
+    Every line is checked to be an exported row -- UTF-8 text, one JSON object
+    with exactly the row's keys, each of its type -- before it is used; what
+    the rows say is not verified here: see :func:`verify_export`.
 
     Args:
-        lines: The lines, as a text file gives them.
+        lines: The lines, as a text file gives them (or a binary file: bytes
+            are decoded as UTF-8).
         source: What to call them in an error (a file's name).
 
     Raises:
@@ -58,16 +62,74 @@ def read_export(lines: Iterable[str], source: str = "<export>") -> list[StoredEv
     """
     rows: list[StoredEvent] = []
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
+        try:
+            text = line.decode("utf-8") if isinstance(line, bytes) else line
+        except UnicodeDecodeError as error:
+            raise CodecError(
+                f"{source}:{number}: not an exported event (not UTF-8: {error.reason})"
+            ) from None
+        if not text.strip():
             continue
         try:
-            fields = json.loads(line)
-            if not isinstance(fields, dict):
-                raise TypeError(f"a JSON object was expected, not {type(fields).__name__}")
-            rows.append(StoredEvent(**fields))
-        except (ValueError, TypeError) as error:
+            # orjson refuses what the standard library lets through: lone surrogates,
+            # invalid UTF-8, nesting past 1024 levels (without a RecursionError).
+            fields = orjson.loads(text)
+        except orjson.JSONDecodeError as error:
+            raise CodecError(
+                f"{source}:{number}: not an exported event (not JSON: {error})"
+            ) from None
+        try:
+            rows.append(_exported_row(fields))
+        except (TypeError, ValueError) as error:
             raise CodecError(f"{source}:{number}: not an exported event ({error})") from None
     return rows
+
+
+#: The highest sequence number or version a store keeps (a signed 64-bit integer).
+_MAX_INTEGER = 2**63 - 1
+
+_JSON_TYPES = {
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "an array",
+    dict: "an object",
+    type(None): "null",
+}
+
+
+def _json_type(value: object) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _exported_row(fields: object) -> StoredEvent:
+    """The row a parsed line holds, once each of its keys is there with its type.
+
+    Raises:
+        TypeError: not a JSON object, or a value of the wrong type.
+        ValueError: keys missing or extra, or a number out of range.
+    """
+    if not isinstance(fields, dict):
+        raise TypeError(f"a JSON object was expected, not {_json_type(fields)}")
+    if fields.keys() != set(_KEYS):
+        missing = [key for key in _KEYS if key not in fields]
+        extra = sorted(repr(key) for key in fields if key not in _KEYS)
+        said = [f"missing {', '.join(missing)}"] if missing else []
+        said += [f"unexpected {', '.join(extra)}"] if extra else []
+        raise ValueError("; ".join(said))
+    for key in ("seq", "version"):
+        value = fields[key]
+        if type(value) is not int:
+            raise TypeError(f"{key} must be an integer, not {_json_type(value)}")
+        if not 1 <= value <= _MAX_INTEGER:
+            raise ValueError(f"{key} {value} is out of range (1 to {_MAX_INTEGER})")
+    for key in ("run_id", "type", "timestamp", "payload", "prev_hash", "hash"):
+        if type(fields[key]) is not str:
+            raise TypeError(f"{key} must be a string, not {_json_type(fields[key])}")
+    if fields["host"] is not None and type(fields["host"]) is not str:
+        raise TypeError(f"host must be a string or null, not {_json_type(fields['host'])}")
+    return StoredEvent(**fields)
 
 
 @attrs.frozen

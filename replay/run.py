@@ -8,7 +8,7 @@ from pathlib import Path
 
 from eventstate import projections
 from eventstate.codec import EventCodec
-from eventstate.errors import StoreError, UsageError
+from eventstate.errors import StoreCorruptError, StoreError, UsageError
 from eventstate.events import Event
 from eventstate.projections import HostOpsProjection, StateView
 from eventstate.replay.info import RunInfo
@@ -34,6 +34,21 @@ PROJECTION_VERSION = _projection_version()
 
 #: The stored types :meth:`Run.host_ops` decodes; the rest it skips unread.
 _HOST_OPS_TYPES = frozenset(cls.event_type for cls in HostOpsProjection.handlers)
+
+
+def _restored(run_id: str, seq: int, data: str) -> StateView:
+    """The views a stored snapshot holds.
+
+    Raises:
+        StoreCorruptError: the snapshot is not one :meth:`StateView.to_json` wrote.
+    """
+    try:
+        return StateView.from_json(data)
+    except Exception as error:  # a snapshot is stored data: anything in it may be wrong
+        raise StoreCorruptError(
+            f"run {run_id}: the snapshot after event {seq} is damaged "
+            f"({type(error).__name__}: {error}); `eventstate snapshot {run_id}` stores it anew"
+        ) from None
 
 
 class Run:
@@ -103,7 +118,7 @@ class Run:
         if found is None:
             view, first = StateView(), 1
         else:
-            view, first = StateView.from_json(found[1]), found[0] + 1
+            view, first = _restored(self.run_id, *found), found[0] + 1
         view.apply_all(self.events(first, seq))
         return view
 

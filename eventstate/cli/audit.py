@@ -23,7 +23,8 @@ from eventstate.cli.base import (
     table,
     user_errors,
 )
-from eventstate.errors import IntegrityError, UsageError
+from eventstate.codec import payload_fields
+from eventstate.errors import CodecError, IntegrityError, UsageError
 from eventstate.events import EVENT_TYPES
 from eventstate.projections import HostOp, StateView
 from eventstate.replay import ReplayLog, RunInfo, read_log, verify_run
@@ -155,6 +156,7 @@ def _host_rows(view: StateView) -> list[dict[str, Any]]:
 
 
 _RESULT_KEYS = ("success_ops", "error_ops", "ignored_error_ops", "partial_ops")
+_META_KEYS = ("ops", "ops_change", "ops_no_change")
 
 
 def _failure(op: HostOp) -> dict[str, Any]:
@@ -280,7 +282,10 @@ def events(
     with opened(db) as log:
         run = log.run(run_id)
         for stored in run.stored(first, last, host=host, types=set(types) or None):
-            data = json.loads(stored.payload)
+            try:
+                data = payload_fields(stored.payload)
+            except CodecError as error:
+                raise CodecError(f"run {run.run_id}, event {stored.seq}: {error}") from None
             if as_json:
                 echo(stored.payload, json=True)
                 continue
@@ -312,12 +317,18 @@ def export(run_id: str, db: str, output: str) -> None:
 
 
 def _read_export(path: str) -> list[StoredEvent]:
+    # Read as bytes: read_export says which line is not UTF-8.
     try:
-        handle = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+        handle = (
+            getattr(sys.stdin, "buffer", sys.stdin) if path == "-" else open(path, "rb")  # noqa: SIM115
+        )
     except OSError as error:
         raise UsageError(f"cannot read {path}: {error.strerror}") from None
     with handle, user_errors():
-        return read_export(handle, source=path)
+        try:
+            return read_export(handle, source=path)
+        except OSError as error:
+            raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
 
 
 @click.command("import")
@@ -389,17 +400,18 @@ def state(run_id: str, seq: int | None, db: str, as_json: bool) -> None:
     echo(f"limit       {', '.join(limit) if limit is not None else 'none'}")
     echo(f"warnings    {snapshot['stage_warnings'] or 'none'}")
     echo("")
+    # A log may speak of a host its inventory does not name (a damaged or forged run):
+    # shown with what the log says of it, as zero where it says nothing.
+    metas, results = snapshot["meta"], snapshot["results"]
     for line in table(
         ("host", "ops", "change", "no-change", "success", "error", "ignored", "partial"),
         [
             (
                 host,
-                meta["ops"],
-                meta["ops_change"],
-                meta["ops_no_change"],
-                *(snapshot["results"][host][key] for key in _RESULT_KEYS),
+                *(metas.get(host, {}).get(key, 0) for key in _META_KEYS),
+                *(results.get(host, {}).get(key, 0) for key in _RESULT_KEYS),
             )
-            for host, meta in snapshot["meta"].items()
+            for host in [*metas, *(host for host in results if host not in metas)]
         ],
     ):
         echo(line)

@@ -23,6 +23,7 @@ __all__ = [
     "escaped",
     "fail",
     "host_table",
+    "one_line",
     "private_file",
     "table",
     "user_errors",
@@ -86,9 +87,18 @@ def private_file(path: str) -> IO[str]:
 
 
 def fail(message: str) -> NoReturn:
-    """End the command: ``Error: message`` on stderr, exit status 2."""
-    echo(f"Error: {message}", err=True)
+    """End the command: ``Error: message`` on stderr, exit status 2.
+
+    One line, whatever the message holds: its line breaks (from a stored or
+    imported value it quotes) are written as escapes.
+    """
+    echo(f"Error: {one_line(message)}", err=True)
     raise click.exceptions.Exit(2)
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: its line breaks written as escapes (``\\n``, ``\\r``)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 @contextmanager

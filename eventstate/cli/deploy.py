@@ -11,7 +11,15 @@ import click
 import gevent
 import orjson
 
-from eventstate.cli.base import HOST_HEADERS, db_option, echo, host_table, table, user_errors
+from eventstate.cli.base import (
+    HOST_HEADERS,
+    db_option,
+    echo,
+    host_table,
+    one_line,
+    table,
+    user_errors,
+)
 from eventstate.config import Config
 from eventstate.connections import HostConnections
 from eventstate.deploy import (
@@ -22,7 +30,7 @@ from eventstate.deploy import (
     record_interruption,
     run_deploy,
 )
-from eventstate.errors import EventstateError, StoreError, UsageError
+from eventstate.errors import StoreError, UsageError
 from eventstate.events import RunFinished, RunStatus
 from eventstate.host import Host
 from eventstate.interruption import DeployInterrupted, interrupt_on_signals
@@ -163,7 +171,7 @@ def _run(
         if debug:
             raise
         # The log refused events: say so, and what the log holds -- not what was lost.
-        echo(f"Error: {error}", err=True)
+        echo(f"Error: {one_line(str(error))}", err=True)
         if isinstance(error.__context__, DeployInterrupted):
             raise error.__context__ from None
         echo(f"run {state.run_id} {_logged_end(state, db)}", err=True)
@@ -173,7 +181,7 @@ def _run(
         echo(line)
     echo(f"\nrun {state.run_id} {_logged_end(state, db)}")
     if state.view.run.error:
-        echo(f"Error: {state.view.run.error}", err=True)
+        echo(f"Error: {one_line(state.view.run.error)}", err=True)
     return status
 
 
@@ -236,14 +244,12 @@ def _execute(
             status = run_deploy(state, deploy_file, code, **modes)
     except StoreError:
         raise  # the log failed: the caller says what it holds
-    except EventstateError:
-        if debug:
-            raise
-        return 2  # a mistake in the deploy: recorded as the abort's error, printed below
     except Exception:
         if debug:
             raise
-        return 1
+        # A mistake in the deploy (an op that raised while it ran, an unknown argument):
+        # recorded as the abort's error, printed below as one line.
+        return 2
     return 0 if status is RunStatus.SUCCESS else 1
 
 

@@ -160,11 +160,89 @@ def _store_error(path: str, error: sqlite3.Error, action: str) -> StoreError:
         return StoreError(f"{path} cannot be written here: cannot {action} ({text})")
     if primary == _NOTADB or (primary is None and "not a database" in text):
         return StoreCorruptError(f"{path} is not an eventstate SQLite log ({text})")
+    column = _undecodable_column(error)
+    if column is not None:
+        return StoreCorruptError(
+            f"{path} is a damaged log: cannot {action}: a row's {column} holds text "
+            "that is not UTF-8"
+        )
     if primary == _CORRUPT or (primary is None and "malformed" in text):
         return StoreCorruptError(f"{path} is a damaged SQLite database: cannot {action} ({text})")
     if isinstance(error, sqlite3.ProgrammingError) and "closed" in text:
         return StoreError(f"{path}: cannot {action}: the log is closed")
     return StoreError(f"{path}: cannot {action}: {text}")
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """A stored value as an error shows it: its type and the start of its repr."""
+    kind = {str: "text", bytes: "a blob", int: "an integer", float: "a real"}.get(
+        type(value), "null" if value is None else type(value).__name__
+    )
+    text = repr(value[: limit + 1] if isinstance(value, (str, bytes)) else value)
+    return f"{kind} {text[:limit]}{'...' if len(text) > limit else ''}"
+
+
+def _checked_event(path: str, row: tuple[object, ...]) -> StoredEvent:
+    """The :class:`StoredEvent` of a fetched row, once every column holds its type.
+
+    Raises:
+        StoreCorruptError: a column holds a value of another type (the log is
+            damaged); the error names the run, the row and the column.
+    """
+    run_id, seq, type_, version, timestamp, host, payload, prev_hash, hash_ = row
+    # Eight type() checks: a fraction of a microsecond beside decoding the payload.
+    if (
+        type(seq) is int
+        and type(version) is int
+        and type(run_id) is str
+        and type(type_) is str
+        and type(timestamp) is str
+        and type(payload) is str
+        and type(prev_hash) is str
+        and type(hash_) is str
+        and (host is None or type(host) is str)
+    ):
+        return StoredEvent(*row)  # type: ignore[arg-type]
+    where = f"run {run_id}" if type(run_id) is str else f"a run whose id is {_shown(run_id)}"
+    at = f"event {seq}" if type(seq) is int else f"a row whose seq is {_shown(seq)}"
+    for column, value in zip(_COLUMNS, row, strict=True):
+        if column in ("seq", "version"):
+            ok, wanted = type(value) is int, "an integer"
+        elif column == "host":
+            ok, wanted = value is None or type(value) is str, "text or null"
+        else:
+            ok, wanted = type(value) is str, "text"
+        if not ok:
+            raise StoreCorruptError(
+                f"{path} is a damaged log: {where}, {at}: "
+                f"its {column} is {_shown(value)}, not {wanted}"
+            )
+    raise AssertionError("unreachable: a column is of the wrong type")  # pragma: no cover
+
+
+def _read_error(
+    path: str, error: sqlite3.Error, run_id: str, last: StoredEvent | None
+) -> StoreError:
+    """The :class:`StoreError` for ``error``, met reading ``run_id`` after the row ``last``."""
+    column = _undecodable_column(error)
+    if column is not None:
+        after = f"the row after event {last.seq}" if last is not None else "its first row"
+        return StoreCorruptError(
+            f"{path} is a damaged log: run {run_id}, {after}: "
+            f"its {column} holds text that is not UTF-8"
+        )
+    return _store_error(path, error, f"read run {run_id}")
+
+
+def _undecodable_column(error: sqlite3.Error) -> str | None:
+    """The column whose TEXT was not UTF-8, if that is what ``error`` says (else None).
+
+    SQLite keeps whatever bytes it is given as TEXT; Python reads only UTF-8.
+    """
+    text = str(error)
+    if "Could not decode to UTF-8" not in text:
+        return None
+    return text.partition("column '")[2].partition("'")[0] or "a column"
 
 
 def _is_primary_key_clash(error: sqlite3.IntegrityError) -> bool:
@@ -251,11 +329,8 @@ class SqliteEventLog(EventLog):
         self.timeout = timeout
         self._read_only = read_only
         create = create and not read_only
-        if not create and self.path != _MEMORY:
-            file = Path(self.path)
-            # An empty file is an empty SQLite database: opening it would write to it.
-            if not file.exists() or (file.is_file() and file.stat().st_size == 0):
-                raise StoreNotFoundError(f"no event log at {self.path}")
+        if self.path != _MEMORY:
+            self._check_path(create)
         self._last_seqs: dict[str, int] = {}
         #: The file's identity when it was opened without locks (None: with locks).
         self._unlocked: tuple[int, int, int, int] | None = None
@@ -267,6 +342,22 @@ class SqliteEventLog(EventLog):
         except BaseException:
             self.db.close()
             raise
+
+    def _check_path(self, create: bool) -> None:
+        """Refuse, in one line, a path that cannot be a log (before SQLite is asked)."""
+        if "\0" in self.path:
+            raise StoreError(f"{self.path!r}: a path cannot hold a NUL byte")
+        file = Path(self.path)
+        try:
+            if file.is_dir():
+                raise StoreError(f"{self.path} is a directory, not an event log")
+            # An empty file is an empty SQLite database: opening it would write to it.
+            if not create and (not file.exists() or (file.is_file() and file.stat().st_size == 0)):
+                raise StoreNotFoundError(f"no event log at {self.path}")
+        except OSError as error:  # a name too long, a directory that may not be searched
+            raise StoreError(
+                f"{self.path}: cannot open the log: {error.strerror or error}"
+            ) from None
 
     @property
     def read_only(self) -> bool:
@@ -360,7 +451,12 @@ class SqliteEventLog(EventLog):
         row = db.execute(
             "SELECT value FROM eventstate_meta WHERE key = 'schema_version'"
         ).fetchone()
-        version = int(row[0]) if row else 0
+        try:
+            version = int(row[0]) if row else 0
+        except (TypeError, ValueError):
+            raise StoreCorruptError(
+                f"{self.path} is a damaged log: its schema version is {_shown(row[0])}"
+            ) from None
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} was written by a newer eventstate (schema {version}; "
@@ -498,31 +594,36 @@ class SqliteEventLog(EventLog):
             sql += " AND seq <= ?"
             params.append(last)
         if self._unlocked is not None:
-            return self._read_in_batches(sql, params)
+            return self._read_in_batches(sql, params, run_id)
         try:
             cursor = self._retry(lambda: self.db.execute(sql + " ORDER BY seq", params))
         except sqlite3.Error as error:
             raise _store_error(self.path, error, "read") from error
-        return self._rows(cursor)
+        return self._rows(cursor, run_id)
 
-    def _rows(self, cursor: sqlite3.Cursor) -> Iterator[StoredEvent]:
+    def _rows(self, cursor: sqlite3.Cursor, run_id: str) -> Iterator[StoredEvent]:
         # The rows are fetched as they are iterated: a driver error can come at any step.
+        event = None
         try:
             for row in cursor:
-                yield StoredEvent(*row)
+                event = _checked_event(self.path, row)
+                yield event
         except sqlite3.Error as error:
-            raise _store_error(self.path, error, "read") from error
+            raise _read_error(self.path, error, run_id, event) from error
 
-    def _read_in_batches(self, sql: str, params: list[object]) -> Iterator[StoredEvent]:
+    def _read_in_batches(
+        self, sql: str, params: list[object], run_id: str
+    ) -> Iterator[StoredEvent]:
         """The rows of ``sql`` in ``seq`` order, a checked batch at a time (read without locks)."""
         batch_sql = f"{sql} AND seq > ? ORDER BY seq LIMIT {_UNLOCKED_BATCH}"
         after = 0
 
         def ask() -> list[StoredEvent]:
-            return [StoredEvent(*row) for row in self.db.execute(batch_sql, [*params, after])]
+            rows = self.db.execute(batch_sql, [*params, after])
+            return [_checked_event(self.path, row) for row in rows]
 
         while True:
-            batch = self._query("read", ask)
+            batch = self._query(f"read run {run_id}", ask)
             yield from batch
             if len(batch) < _UNLOCKED_BATCH:
                 return
@@ -541,17 +642,28 @@ class SqliteEventLog(EventLog):
                 "GROUP BY run_id ORDER BY MIN(rowid)"
             ).fetchall(),
         )
-        return [RunSummary(run_id=r[0], started=r[1], last_seq=r[2]) for r in rows]
+        summaries = []
+        for run_id, started, last_seq in rows:
+            if type(run_id) is not str:
+                raise StoreCorruptError(
+                    f"{self.path} is a damaged log: a run id is {_shown(run_id)}, not text"
+                )
+            if type(started) is not str or type(last_seq) is not int:
+                # A damaged row of this run: reading the run names it (see _checked_event).
+                started = started if type(started) is str else ""
+                last_seq = last_seq if type(last_seq) is int else 0
+            summaries.append(RunSummary(run_id=run_id, started=started, last_seq=last_seq))
+        return summaries
 
     def last_event(self, run_id: str) -> StoredEvent | None:
         """The last event of ``run_id``, or None."""
         row = self._query(
-            "read",
+            f"read run {run_id}",
             lambda: self.db.execute(
                 f"{_SELECT} WHERE run_id = ? ORDER BY seq DESC LIMIT 1", [run_id]
             ).fetchone(),
         )
-        return StoredEvent(*row) if row else None
+        return _checked_event(self.path, row) if row else None
 
     def _make_snapshot_store(self) -> SnapshotStore:
         return SqliteSnapshotStore(self)
@@ -648,6 +760,8 @@ class SqliteSnapshotStore(SnapshotStore):
         if row is None:
             return None
         try:
+            if type(row[0]) is not int:
+                raise TypeError(f"its seq is {_shown(row[0])}")
             return row[0], zlib.decompress(row[1]).decode()
         except (zlib.error, TypeError, UnicodeDecodeError) as error:
             raise StoreCorruptError(
