@@ -24,13 +24,25 @@ the stored bytes. In Python::
 
 Only the ``payload`` is hashed: the other columns of a row are copies of its
 fields, checked against the payload by :func:`eventstate.replay.verify_events`.
+
+Runs are chained to each other too: each run's ``RunStarted`` names the log's
+head when it began (:func:`head_fields`) -- the run id, sequence number and
+hash of the last event of the newest run then in the log, or ``GENESIS_HASH``
+(run None, seq 0) for an empty log -- and the id of the log. Since that
+``RunStarted`` is itself chained, a run deleted or a run's tail cut is found
+from any later run of the same log (``eventstate verify``); the newest run is
+covered by a head saved elsewhere (``eventstate head``, ``verify --anchor``).
 """
 
 from __future__ import annotations
 
 from hashlib import sha256
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["GENESIS_HASH", "chain_hash"]
+if TYPE_CHECKING:
+    from eventstate.stores.base import EventLog
+
+__all__ = ["GENESIS_HASH", "chain_hash", "head_fields"]
 
 #: The ``prev_hash`` of the first event of every run.
 GENESIS_HASH = "0" * 64
@@ -46,3 +58,16 @@ def chain_hash(prev_hash: str, payload: str | bytes) -> str:
     if isinstance(payload, str):
         payload = payload.encode()
     return sha256(prev_hash.encode() + b"\n" + payload).hexdigest()
+
+
+def head_fields(log: EventLog) -> dict[str, Any]:
+    """The fields of a new run's ``RunStarted`` that chain it to the runs before it in ``log``:
+    ``log_id``, and ``head_run_id``/``head_seq``/``head_hash`` of :meth:`EventLog.head`
+    (None/0/:data:`GENESIS_HASH` for an empty log). Read once per run."""
+    head = log.head()
+    return {
+        "log_id": log.log_id,
+        "head_run_id": head.run_id if head else None,
+        "head_seq": head.seq if head else 0,
+        "head_hash": head.hash if head else GENESIS_HASH,
+    }

@@ -24,6 +24,7 @@ import attrs
 from gevent.pool import Pool
 
 from eventstate.arguments import resolve_global_arguments
+from eventstate.chain import head_fields
 from eventstate.config import Config
 from eventstate.connections import HostConnections
 from eventstate.errors import (
@@ -332,6 +333,7 @@ class State:
             hosts=inventory.host_names(),
             groups={name: tuple(h.name for h in hosts) for name, hosts in inventory.groups.items()},
             config=config.snapshot(),
+            **head_fields(self.log),  # chains the run to the log's runs before it
         )
         if initial_limit is not None:
             self._record_limit(initial_limit)
