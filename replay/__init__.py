@@ -18,12 +18,21 @@ from eventstate.replay.info import RunInfo
 from eventstate.replay.log import ReplayLog, RunListing, UnknownRunError, read_log
 from eventstate.replay.rebuild import read_events, rebuild
 from eventstate.replay.run import Run
-from eventstate.replay.verify import VerifyReport, verify_events, verify_run
+from eventstate.replay.verify import (
+    Anchor,
+    LogReport,
+    VerifyReport,
+    verify_events,
+    verify_log,
+    verify_run,
+)
 
 #: ``replay.open(path)``: open a stored log for reading.
 open = read_log
 
 __all__ = [
+    "Anchor",
+    "LogReport",
     "ReplayLog",
     "Run",
     "RunInfo",
@@ -41,5 +50,6 @@ __all__ = [
     "rebuild",
     "verify_events",
     "verify_export",
+    "verify_log",
     "verify_run",
 ]
