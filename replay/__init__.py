@@ -7,9 +7,11 @@
 """
 
 from eventstate.replay.export import (
+    ExportTrailer,
     VerifiedExport,
     export_line,
     export_lines,
+    export_trailer,
     import_runs,
     read_export,
     verify_export,
@@ -32,6 +34,7 @@ open = read_log
 
 __all__ = [
     "Anchor",
+    "ExportTrailer",
     "LogReport",
     "ReplayLog",
     "Run",
@@ -42,6 +45,7 @@ __all__ = [
     "VerifyReport",
     "export_line",
     "export_lines",
+    "export_trailer",
     "import_runs",
     "open",
     "read_events",

@@ -533,9 +533,13 @@ def test_export_then_import_gives_identical_rows(recorded: Recorded, tmp_path: P
     to_file = cli("export", run_id, "--db", recorded.db, "-o", path)
     assert to_file.exit_code == 0 and to_file.stdout == ""
     assert path.read_text(encoding="utf-8") == to_stdout.stdout
-    lines = to_stdout.stdout.splitlines()
+    *lines, trailer = to_stdout.stdout.splitlines()
     assert len(lines) == len(_rows(recorded.db, run_id))
     assert [json.loads(line)["seq"] for line in lines] == list(range(1, len(lines) + 1))
+    # The last line says how much the export holds: a cut export is refused (test_tampering).
+    assert json.loads(trailer) == {
+        "trailer": {"events": len(lines), "hash": json.loads(lines[-1])["hash"], "run_id": run_id}
+    }
 
     new = tmp_path / "new.db"
     imported = cli("import", path, "--db", new)
@@ -577,9 +581,9 @@ def test_importing_twice_is_refused(recorded: Recorded, tmp_path: Path) -> None:
 def test_importing_is_all_or_nothing(recorded: Recorded, tmp_path: Path) -> None:
     good = cli("export", recorded.first, "--db", recorded.db).stdout.splitlines()
     bad = cli("export", recorded.failed, "--db", recorded.db).stdout.splitlines()
-    row = json.loads(bad[-1])
+    row = json.loads(bad[-2])  # its last row, before the trailer
     row["payload"] = row["payload"].replace("failed", "success")
-    bad[-1] = json.dumps(row)
+    bad[-2] = json.dumps(row)
     path = tmp_path / "both.jsonl"
     path.write_text("\n".join(good + bad) + "\n", encoding="utf-8")
     new = tmp_path / "new.db"

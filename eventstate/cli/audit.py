@@ -28,7 +28,13 @@ from eventstate.events import EVENT_TYPES
 from eventstate.projections import HostOp, StateView
 from eventstate.replay import ReplayLog, RunInfo, read_log
 from eventstate.replay.diff import diff_runs
-from eventstate.replay.export import export_lines, import_runs, read_export, verify_export
+from eventstate.replay.export import (
+    ExportTrailer,
+    export_lines,
+    import_runs,
+    read_export,
+    verify_export,
+)
 from eventstate.replay.step import step as step_through
 from eventstate.replay.timeline import timeline_html
 from eventstate.replay.verify import Anchor, verify_log
@@ -313,7 +319,7 @@ def export(run_id: str, db: str, output: str) -> None:
                 handle.write(line)
 
 
-def _read_export(path: str) -> list[StoredEvent]:
+def _read_export(path: str) -> list[StoredEvent | ExportTrailer]:
     try:
         handle = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
     except OSError as error:
