@@ -22,7 +22,7 @@ import attrs
 
 from eventstate.chain import GENESIS_HASH, chain_hash
 from eventstate.codec import EventCodec, payload_fields
-from eventstate.errors import CodecError, IntegrityError, UsageError
+from eventstate.errors import CodecError, IntegrityError, StoreError, UsageError
 from eventstate.events import Event, RunStarted
 from eventstate.projections import StateView
 from eventstate.replay.run import PROJECTION_VERSION
@@ -268,19 +268,28 @@ def verify_log(
     """
     codec = codec or EventCodec()
     problems = [*log.check_integrity(), *log.check_guards()]
-    all_ids = [summary.run_id for summary in log.runs()]
+    try:
+        all_ids = [summary.run_id for summary in log.runs()]
+    except StoreError as error:  # a damaged database: what the integrity check said stands
+        return LogReport((*problems, f"the runs cannot be listed: {error}"), ())
     selected = list(all_ids) if run_ids is None else list(run_ids)
-    reports = tuple(verify_run(log, run_id, codec=codec) for run_id in selected)
+    reports = tuple(_verify_readable(log, run_id, codec) for run_id in selected)
     judged = set(selected)
     notes: list[str] = []
     for run_id in all_ids:
-        problem, note = _check_link(log, run_id, codec, judged)
+        try:
+            problem, note = _check_link(log, run_id, codec, judged)
+        except StoreError as error:
+            problem, note = f"run {run_id}: its link cannot be checked: {error}", None
         if problem is not None:
             problems.append(problem)
         if note is not None:
             notes.append(note)
     for anchor in anchors:
-        problem = _check_anchor(log, anchor, all_ids)
+        try:
+            problem = _check_anchor(log, anchor, all_ids)
+        except StoreError as error:
+            problem = f"anchor {anchor} cannot be checked: {error}"
         if problem is not None:
             problems.append(problem)
     if all_ids and not anchors:
@@ -290,6 +299,14 @@ def verify_log(
             "then 'verify --anchor')"
         )
     return LogReport(tuple(problems), reports, tuple(notes))
+
+
+def _verify_readable(log: EventLog, run_id: str, codec: EventCodec) -> VerifyReport:
+    """:func:`verify_run`, with a store that fails to read the run reported, not raised."""
+    try:
+        return verify_run(log, run_id, codec=codec)
+    except StoreError as error:
+        return VerifyReport(run_id, 0, None, f"cannot be read: {error}")
 
 
 def _started(log: EventLog, run_id: str, codec: EventCodec) -> RunStarted | None:
