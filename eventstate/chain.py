@@ -26,7 +26,7 @@ Only the ``payload`` is hashed: the other columns of a row are copies of its
 fields, checked against the payload by :func:`eventstate.replay.verify_events`.
 
 Runs are chained to each other too: each run's ``RunStarted`` names the log's
-head when it began (:func:`head_fields`) -- the run id, sequence number and
+head when it began (:func:`eventstate.recorder.head_fields`) -- the run id, sequence number and
 hash of the last event of the newest run then in the log, or ``GENESIS_HASH``
 (run None, seq 0) for an empty log -- and the id of the log. Since that
 ``RunStarted`` is itself chained, a run deleted or a run's tail cut is found
@@ -37,12 +37,8 @@ covered by a head saved elsewhere (``eventstate head``, ``verify --anchor``).
 from __future__ import annotations
 
 from hashlib import sha256
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from eventstate.stores.base import EventLog
-
-__all__ = ["GENESIS_HASH", "chain_hash", "head_fields"]
+__all__ = ["GENESIS_HASH", "chain_hash"]
 
 #: The ``prev_hash`` of the first event of every run.
 GENESIS_HASH = "0" * 64
@@ -58,16 +54,3 @@ def chain_hash(prev_hash: str, payload: str | bytes) -> str:
     if isinstance(payload, str):
         payload = payload.encode()
     return sha256(prev_hash.encode() + b"\n" + payload).hexdigest()
-
-
-def head_fields(log: EventLog) -> dict[str, Any]:
-    """The fields of a new run's ``RunStarted`` that chain it to the runs before it in ``log``:
-    ``log_id``, and ``head_run_id``/``head_seq``/``head_hash`` of :meth:`EventLog.head`
-    (None/0/:data:`GENESIS_HASH` for an empty log). Read once per run."""
-    head = log.head()
-    return {
-        "log_id": log.log_id,
-        "head_run_id": head.run_id if head else None,
-        "head_seq": head.seq if head else 0,
-        "head_hash": head.hash if head else GENESIS_HASH,
-    }

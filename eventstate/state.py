@@ -24,7 +24,6 @@ import attrs
 from gevent.pool import Pool
 
 from eventstate.arguments import resolve_global_arguments
-from eventstate.chain import head_fields
 from eventstate.config import Config
 from eventstate.connections import HostConnections
 from eventstate.errors import (
@@ -62,7 +61,7 @@ from eventstate.host_views import HostList, HostMapping, HostSet
 from eventstate.inventory import Inventory
 from eventstate.projections import HostMeta, HostResults, OperationMeta, StageWarnings, StateView
 from eventstate.projections.views import ReadOnlyDict, refuse
-from eventstate.recorder import EventRecorder
+from eventstate.recorder import EventRecorder, head_fields
 from eventstate.stores.base import EventLog
 from eventstate.stores.memory import MemoryEventLog
 from eventstate.version import __version__

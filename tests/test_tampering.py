@@ -507,7 +507,8 @@ def test_a_garbled_data_page_is_reported_in_lines(recorded: Recorded) -> None:
     result = _cli("verify", "--db", db)
     assert "Traceback" not in result.output
     assert result.exit_code == 1
-    assert result.stdout.startswith("log: SQLite's integrity check: ")
+    # Found by the check, or so damaged that the check itself stops: said either way.
+    assert result.stdout.startswith("log: SQLite's integrity check")
 
 
 # -- Import of an export whose tail was cut --------------------------------------------------------

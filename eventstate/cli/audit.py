@@ -425,7 +425,7 @@ def state(run_id: str, seq: int | None, db: str, as_json: bool) -> None:
     "log, unchanged (repeatable).",
 )
 def verify(run_id: str | None, db: str, anchors: tuple[str, ...]) -> None:
-    """Check the log: SQLite's integrity check, the append-only guards, each run's
+    """Check the log: the store's own integrity check, the append-only guards, each run's
     sequence, hash chain, payloads and snapshots, the links between runs, and anchors.
 
     Exit status 1 names each problem. What cannot be checked here is said in notes
