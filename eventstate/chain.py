@@ -24,6 +24,14 @@ the stored bytes. In Python::
 
 Only the ``payload`` is hashed: the other columns of a row are copies of its
 fields, checked against the payload by :func:`eventstate.replay.verify_events`.
+
+Runs are chained to each other too: each run's ``RunStarted`` names the log's
+head when it began (:func:`eventstate.recorder.head_fields`) -- the run id, sequence number and
+hash of the last event of the newest run then in the log, or ``GENESIS_HASH``
+(run None, seq 0) for an empty log -- and the id of the log. Since that
+``RunStarted`` is itself chained, a run deleted or a run's tail cut is found
+from any later run of the same log (``eventstate verify``); the newest run is
+covered by a head saved elsewhere (``eventstate head``, ``verify --anchor``).
 """
 
 from __future__ import annotations

@@ -52,8 +52,15 @@ def _run_finished_v1_to_v2(fields: dict[str, Any]) -> dict[str, Any]:
     return {**fields, "signal": None}
 
 
+def _run_started_v1_to_v2(fields: dict[str, Any]) -> dict[str, Any]:
+    # Version 2 names the log it was written into and the log's head then; a version 1
+    # run recorded neither: its link to the run before it is unknown, not absent.
+    return {**fields, "log_id": None, "head_run_id": None, "head_seq": None, "head_hash": None}
+
+
 #: The steps every codec knows: how the events older versions stored read today.
 _BUILTIN_UPCASTERS: Mapping[tuple[str, int], Upcaster] = {
+    ("RunStarted", 1): _run_started_v1_to_v2,
     ("RunFinished", 1): _run_finished_v1_to_v2,
 }
 

@@ -119,9 +119,24 @@ class Event:
 
 @attrs.frozen(kw_only=True)
 class RunStarted(Event):
-    """A deploy began: who ran it, where, on what inventory and config."""
+    """A deploy began: who ran it, where, on what inventory and config.
+
+    It also names the log's head when it began -- the last event of the newest
+    run then in the log -- chaining the log's runs together: a run deleted, or
+    a run's tail cut, is found from any run that started after it.
+
+    Attributes:
+        log_id: The id of the log the run was written into (a run imported from
+            another log names that one). New in version 2.
+        head_run_id: The run of the log's head, or None when the log was empty.
+        head_seq: The head's sequence number (0 when the log was empty).
+        head_hash: The head's hash (64 ``0`` when the log was empty).
+
+    The four are None in a run recorded before version 2, or built without a log.
+    """
 
     event_type: ClassVar[str] = "RunStarted"
+    version: ClassVar[int] = 2
 
     user: str
     machine: str
@@ -130,6 +145,10 @@ class RunStarted(Event):
     hosts: tuple[str, ...]
     groups: Mapping[str, tuple[str, ...]] = attrs.field(converter=_frozen_mapping)
     config: Mapping[str, Any] = attrs.field(converter=_frozen_mapping)
+    log_id: str | None = None
+    head_run_id: str | None = None
+    head_seq: int | None = None
+    head_hash: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -35,7 +35,7 @@ from eventstate.codec import EventCodec, canonical_bytes
 from eventstate.events import HEARTBEAT_FLUSH_DELAYS, Event, HeartbeatRecorded, RunFinished
 from eventstate.stores.base import EventLog, StoredEvent
 
-__all__ = ["EventRecorder"]
+__all__ = ["EventRecorder", "head_fields"]
 
 E = TypeVar("E", bound=Event)
 
@@ -198,3 +198,16 @@ def _beat(recorder: weakref.ref[EventRecorder], timer: Any) -> None:
         timer.stop()
     else:
         alive._beat()
+
+
+def head_fields(log: EventLog) -> dict[str, Any]:
+    """The fields of a new run's ``RunStarted`` that chain it to the runs before it in ``log``:
+    ``log_id``, and ``head_run_id``/``head_seq``/``head_hash`` of :meth:`EventLog.head`
+    (None/0/:data:`~eventstate.chain.GENESIS_HASH` for an empty log). Read once per run."""
+    head = log.head()
+    return {
+        "log_id": log.log_id,
+        "head_run_id": head.run_id if head else None,
+        "head_seq": head.seq if head else 0,
+        "head_hash": head.hash if head else GENESIS_HASH,
+    }

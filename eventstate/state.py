@@ -62,7 +62,7 @@ from eventstate.host_views import HostList, HostMapping, HostSet
 from eventstate.inventory import Inventory
 from eventstate.projections import HostMeta, HostResults, OperationMeta, StageWarnings, StateView
 from eventstate.projections.views import ReadOnlyDict, refuse
-from eventstate.recorder import EventRecorder
+from eventstate.recorder import EventRecorder, head_fields
 from eventstate.stores.base import EventLog
 from eventstate.stores.memory import MemoryEventLog
 from eventstate.version import __version__
@@ -333,6 +333,7 @@ class State:
             hosts=inventory.host_names(),
             groups={name: tuple(h.name for h in hosts) for name, hosts in inventory.groups.items()},
             config=config.snapshot(),
+            **head_fields(self.log),  # chains the run to the log's runs before it
         )
         if initial_limit is not None:
             self._record_limit(initial_limit)

@@ -7,9 +7,11 @@
 """
 
 from eventstate.replay.export import (
+    ExportTrailer,
     VerifiedExport,
     export_line,
     export_lines,
+    export_trailer,
     import_runs,
     read_export,
     verify_export,
@@ -18,12 +20,22 @@ from eventstate.replay.info import RunInfo
 from eventstate.replay.log import ReplayLog, RunListing, UnknownRunError, read_log
 from eventstate.replay.rebuild import read_events, rebuild
 from eventstate.replay.run import Run
-from eventstate.replay.verify import VerifyReport, verify_events, verify_run
+from eventstate.replay.verify import (
+    Anchor,
+    LogReport,
+    VerifyReport,
+    verify_events,
+    verify_log,
+    verify_run,
+)
 
 #: ``replay.open(path)``: open a stored log for reading.
 open = read_log
 
 __all__ = [
+    "Anchor",
+    "ExportTrailer",
+    "LogReport",
     "ReplayLog",
     "Run",
     "RunInfo",
@@ -33,6 +45,7 @@ __all__ = [
     "VerifyReport",
     "export_line",
     "export_lines",
+    "export_trailer",
     "import_runs",
     "open",
     "read_events",
@@ -41,5 +54,6 @@ __all__ = [
     "rebuild",
     "verify_events",
     "verify_export",
+    "verify_log",
     "verify_run",
 ]

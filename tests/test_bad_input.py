@@ -124,8 +124,11 @@ def test_a_payload_that_is_not_utf8_is_one_line_naming_the_run(
     for result in every_read_command(log_file, tmp_path):
         if result.exit_code == 2:
             assert "not UTF-8" in result.stderr
-    error = one_error(invoke("verify", "--db", log_file))
-    assert f"run {RUN}, the row after event 2: its payload holds text that is not UTF-8" in error
+    # verify reports the run it cannot read as a finding (exit 1), no traceback.
+    verified = invoke("verify", "--db", log_file)
+    assert_clean(verified, allowed=(1,))
+    said = f"run {RUN}, the row after event 2: its payload holds text that is not UTF-8"
+    assert said in verified.output
     with SqliteEventLog(log_file, read_only=True) as log, pytest.raises(StoreCorruptError):
         list(log.read(RUN))
 
@@ -144,9 +147,12 @@ def test_a_damaged_btree_page_is_one_line(tmp_path: Path) -> None:
     for page in range(3, pages, 3):  # the page header of every third page
         data[page * page_size : page * page_size + 8] = b"\xff" * 8
     path.write_bytes(bytes(data))
-    for command in ("runs", "verify"):
-        assert "damaged" in one_error(invoke(command, "--db", path))
+    assert "damaged" in one_error(invoke("runs", "--db", path))
     assert "damaged" in one_error(invoke("show", "run-1", "--db", path))
+    # verify reports the damage as its findings (exit 1), no traceback.
+    verified = invoke("verify", "--db", path)
+    assert_clean(verified, allowed=(1,))
+    assert "damaged" in verified.output
 
 
 def test_a_seq_stored_as_text_is_one_line(log_file: Path, tmp_path: Path) -> None:

@@ -164,20 +164,30 @@ def _tampered(
     *statements: tuple[str, list[Any]],
     restore_triggers: bool = False,
 ) -> Path:
-    """A copy of the log with its guards dropped and ``statements`` run on it."""
+    """A copy of the log with its guards dropped and ``statements`` run on it; with
+    ``restore_triggers``, the guards made again as they were (their very SQL)."""
     _copy(recorded.db, dest)
     with closing(sqlite3.connect(dest)) as conn, conn:
-        for name in TRIGGERS:
-            conn.execute(f"DROP TRIGGER {name}")
+        guards = _drop_guards(conn)
         for sql, params in statements:
             conn.execute(sql, params)
         if restore_triggers:
-            for name, statement in TRIGGERS.items():
-                conn.execute(
-                    f"CREATE TRIGGER {name} BEFORE {statement} ON events BEGIN "
-                    f"SELECT RAISE(ABORT, 'append-only'); END"
-                )
+            for sql in guards:
+                conn.execute(sql)
     return dest
+
+
+def _drop_guards(conn: sqlite3.Connection) -> list[str]:
+    """Drop the append-only triggers; their SQL, to make them again."""
+    guards = [
+        row[0]
+        for row in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+        )
+    ]
+    for name in TRIGGERS:
+        conn.execute(f"DROP TRIGGER {name}")
+    return guards
 
 
 def _view(recorded: Recorded, run_id: str, seq: int | None = None) -> Any:
@@ -523,9 +533,13 @@ def test_export_then_import_gives_identical_rows(recorded: Recorded, tmp_path: P
     to_file = cli("export", run_id, "--db", recorded.db, "-o", path)
     assert to_file.exit_code == 0 and to_file.stdout == ""
     assert path.read_text(encoding="utf-8") == to_stdout.stdout
-    lines = to_stdout.stdout.splitlines()
+    *lines, trailer = to_stdout.stdout.splitlines()
     assert len(lines) == len(_rows(recorded.db, run_id))
     assert [json.loads(line)["seq"] for line in lines] == list(range(1, len(lines) + 1))
+    # The last line says how much the export holds: a cut export is refused (test_tampering).
+    assert json.loads(trailer) == {
+        "trailer": {"events": len(lines), "hash": json.loads(lines[-1])["hash"], "run_id": run_id}
+    }
 
     new = tmp_path / "new.db"
     imported = cli("import", path, "--db", new)
@@ -567,9 +581,9 @@ def test_importing_twice_is_refused(recorded: Recorded, tmp_path: Path) -> None:
 def test_importing_is_all_or_nothing(recorded: Recorded, tmp_path: Path) -> None:
     good = cli("export", recorded.first, "--db", recorded.db).stdout.splitlines()
     bad = cli("export", recorded.failed, "--db", recorded.db).stdout.splitlines()
-    row = json.loads(bad[-1])
+    row = json.loads(bad[-2])  # its last row, before the trailer
     row["payload"] = row["payload"].replace("failed", "success")
-    bad[-1] = json.dumps(row)
+    bad[-2] = json.dumps(row)
     path = tmp_path / "both.jsonl"
     path.write_text("\n".join(good + bad) + "\n", encoding="utf-8")
     new = tmp_path / "new.db"
@@ -809,8 +823,11 @@ def test_verify_a_sequence_gap(recorded: Recorded, tmp_path: Path) -> None:
         ("UPDATE events SET seq = seq + 1000 WHERE run_id = ? AND seq >= 30", [run_id]),
         restore_triggers=True,
     )
+    last = len(_rows(recorded.db, run_id))
     assert _bad_lines(cli("verify", "--db", db)) == [
-        f"run {run_id}, event 30: missing: the next stored event is 1030"
+        f"log: run {recorded.second} began after event {last} of run {run_id}, which has "
+        f"no event {last} any more: that run's events were removed or renumbered",
+        f"run {run_id}, event 30: missing: the next stored event is 1030",
     ]
 
 
@@ -924,8 +941,9 @@ def test_short_ids_in_the_listing_name_one_run(recorded: Recorded) -> None:
 def newer_event(recorded: Recorded, tmp_path: Path) -> tuple[Path, int]:
     """A copy whose failed run has a CommandExecuted of version 99, its chain rehashed."""
     run_id = recorded.failed
-    db = _tampered(recorded, tmp_path / "newer-event.db")
+    db = _copy(recorded.db, tmp_path / "newer-event.db")
     with closing(sqlite3.connect(db)) as conn, conn:
+        guards = _drop_guards(conn)
         rows = conn.execute(
             "SELECT seq, type, payload FROM events WHERE run_id = ? ORDER BY seq", [run_id]
         ).fetchall()
@@ -946,11 +964,8 @@ def newer_event(recorded: Recorded, tmp_path: Path) -> tuple[Path, int]:
                 [payload, prev, digest, run_id, seq],
             )
             prev = digest
-        for name, statement in TRIGGERS.items():
-            conn.execute(
-                f"CREATE TRIGGER {name} BEFORE {statement} ON events BEGIN "
-                f"SELECT RAISE(ABORT, 'append-only'); END"
-            )
+        for sql in guards:
+            conn.execute(sql)
     return db, target
 
 
@@ -972,10 +987,14 @@ def test_an_event_of_a_newer_version_is_one_line(
     assert cli("state", run_id, "--db", db, "--at", seq - 1).exit_code == 0
     assert cli("events", run_id, "--db", db).exit_code == 0
     assert cli("export", run_id, "--db", db).exit_code == 0
-    # Only the version is wrong: the chain holds, so verify names the decoding.
+    # Only the version is wrong: the run's chain holds, so verify names the decoding --
+    # and the run after it, which began after this run's old last hash, says it changed.
     verified = cli("verify", "--db", db)
+    last = len(_rows(recorded.db, run_id))
     assert _bad_lines(verified) == [
-        f"run {run_id}, event {seq}: does not decode: {NEWER.removeprefix('Error: ')}"
+        f"log: run {recorded.aborted} began after event {last} of run {run_id}, whose hash "
+        "has changed since: that run was rewritten",
+        f"run {run_id}, event {seq}: does not decode: {NEWER.removeprefix('Error: ')}",
     ]
     # The other runs are still readable one by one.
     assert cli("show", recorded.first, "--db", db).exit_code == 0

@@ -527,6 +527,11 @@ def _golden_events() -> list[Event]:
                 "SUDO_PASSWORD": "***",
                 "TEMP_DIR": None,
             },
+            # Version 1 named no log nor head: the upcaster says None for each.
+            log_id=None,
+            head_run_id=None,
+            head_seq=None,
+            head_hash=None,
         ),
         StageChanged(
             run_id=run, seq=2, at=at(27), stage=StateStage.Connect, previous=StateStage.Setup
@@ -638,6 +643,22 @@ def _golden_events() -> list[Event]:
             error="interrupted by SIGTERM",
             signal="SIGTERM",
         ),
+        RunStarted(
+            run_id="0192a3b4c5d6e7f8091a2b3c4d5e6f71",
+            seq=1,
+            at=datetime(2026, 3, 14, 15, 10, 2, 250_000, tzinfo=timezone.utc),
+            user="deploy",
+            machine="ci-runner-01",
+            command_line=("eventstate", "deploy", "inventory.py", "deploy.py"),
+            engine_version="0.2.0",
+            hosts=("web1",),
+            groups={"web": ("web1",)},
+            config={"FAIL_PERCENT": None, "SYNC": False},
+            log_id="6c1f0e7d2b3a4958a7b6c5d4e3f2a1b0",
+            head_run_id=run,
+            head_seq=22,
+            head_hash="9e107d9d372bb6826bd81d3542a419d6e277d4d731479571562f82d1b8c6f1a4",
+        ),
     ]
 
 
@@ -649,8 +670,8 @@ def test_the_golden_files_hold_every_type_at_its_current_version() -> None:
 
 @pytest.mark.parametrize("index", range(len(_golden_lines())))
 def test_a_golden_payload_decodes_and_re_encodes_to_the_same_bytes(index: int) -> None:
-    # A line of an older version (RunFinished v1, the one bump so far) decodes to the
-    # upcast event, and re-encodes at the current version.
+    # A line of an older version (RunStarted v1, RunFinished v1) decodes to the upcast
+    # event, and re-encodes at the current version with what its upcaster adds.
     line = _golden_lines()[index]
     event = codec.decode(line)
     assert event == _golden_events()[index]
@@ -658,4 +679,15 @@ def test_a_golden_payload_decodes_and_re_encodes_to_the_same_bytes(index: int) -
     if json.loads(line)["v"] == type(event).version:
         assert encoded == line
     else:
-        assert json.loads(encoded) == {**json.loads(line), "signal": None, "v": 2}
+        assert json.loads(encoded) == {
+            **json.loads(line),
+            **_UPCAST_ADDS[event.event_type],
+            "v": type(event).version,
+        }
+
+
+#: What each upcaster from version 1 adds to a stored payload.
+_UPCAST_ADDS = {
+    "RunFinished": {"signal": None},
+    "RunStarted": {"log_id": None, "head_run_id": None, "head_seq": None, "head_hash": None},
+}

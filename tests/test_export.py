@@ -18,9 +18,11 @@ from eventstate import (
 )
 from eventstate.chain import chain_hash
 from eventstate.replay import (
+    ExportTrailer,
     Run,
     export_line,
     export_lines,
+    export_trailer,
     import_runs,
     read_export,
     verify_events,
@@ -55,8 +57,10 @@ def test_an_exported_run_reads_back_row_for_row(source: tuple[MemoryEventLog, li
     lines = list(export_lines(Run(log, run_id)))
     assert all(line.endswith("\n") and line.count("\n") == 1 for line in lines)
     assert json.loads(lines[0])["seq"] == 1
-    assert read_export(["\n", *lines, "  \n"]) == _rows(log, run_id)
-    assert lines == [export_line(row) for row in _rows(log, run_id)]
+    rows = _rows(log, run_id)
+    trailer = ExportTrailer(run_id, len(rows), rows[-1].hash)
+    assert read_export(["\n", *lines, "  \n"]) == [*rows, trailer]
+    assert lines == [*(export_line(row) for row in rows), export_trailer(trailer)]
 
 
 @pytest.mark.parametrize(

@@ -27,11 +27,18 @@ from eventstate.codec import payload_fields
 from eventstate.errors import CodecError, IntegrityError, UsageError
 from eventstate.events import EVENT_TYPES
 from eventstate.projections import HostOp, StateView
-from eventstate.replay import ReplayLog, RunInfo, read_log, verify_run
+from eventstate.replay import ReplayLog, RunInfo, read_log
 from eventstate.replay.diff import diff_runs
-from eventstate.replay.export import export_lines, import_runs, read_export, verify_export
+from eventstate.replay.export import (
+    ExportTrailer,
+    export_lines,
+    import_runs,
+    read_export,
+    verify_export,
+)
 from eventstate.replay.step import step as step_through
 from eventstate.replay.timeline import timeline_html
+from eventstate.replay.verify import Anchor, verify_log
 from eventstate.rerun import rerun as rerun_run
 from eventstate.stores import open_log, shown_url
 from eventstate.stores.base import StoredEvent
@@ -40,6 +47,7 @@ __all__ = [
     "diff",
     "events",
     "export",
+    "head",
     "import_",
     "rerun",
     "runs",
@@ -316,7 +324,7 @@ def export(run_id: str, db: str, output: str) -> None:
                 handle.write(line)
 
 
-def _read_export(path: str) -> list[StoredEvent]:
+def _read_export(path: str) -> list[StoredEvent | ExportTrailer]:
     # Read as bytes: read_export says which line is not UTF-8.
     try:
         handle = (
@@ -420,22 +428,63 @@ def state(run_id: str, seq: int | None, db: str, as_json: bool) -> None:
 @click.command()
 @click.argument("run_id", metavar="RUN", required=False)
 @db_option
-def verify(run_id: str | None, db: str) -> None:
-    """Check the log: append-only guards, and each run's sequence, hash chain and payloads.
+@click.option(
+    "--anchor",
+    "anchors",
+    multiple=True,
+    metavar="HEAD",
+    help="A head saved earlier ('eventstate head': RUN:SEQ:HASH): it must still be in the "
+    "log, unchanged (repeatable).",
+)
+def verify(run_id: str | None, db: str, anchors: tuple[str, ...]) -> None:
+    """Check the log: the store's own integrity check, the append-only guards, each run's
+    sequence, hash chain, payloads and snapshots, the links between runs, and anchors.
 
-    Exit status 1 names the first bad event.
+    Exit status 1 names each problem. What cannot be checked here is said in notes
+    (on stderr).
+    """
+    parsed = [Anchor.parse(text) for text in anchors]
+    with opened(db) as log:
+        ids = [log.resolve(run_id)] if run_id is not None else None
+        report = verify_log(log.log, ids, anchors=parsed, codec=log.codec)
+    for line in report.lines():
+        echo(line)
+    for note in report.notes:  # on stderr: what was not checkable, not a finding
+        echo(f"note: {note}", err=True)
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.command()
+@db_option
+@json_option
+def head(db: str, as_json: bool) -> None:
+    """Print the log's head (the last event of its newest run) as RUN:SEQ:HASH.
+
+    Save it elsewhere; 'eventstate verify --anchor RUN:SEQ:HASH' later checks
+    that the log still holds it unchanged (no cut tail, no rewrite since).
     """
     with opened(db) as log:
-        problems = log.log.check_guards()
-        ids = [log.resolve(run_id)] if run_id is not None else log.run_ids()
-        reports = [verify_run(log.log, one, codec=log.codec) for one in ids]
-    for problem in problems:
-        echo(f"log: {problem}")
-    bad = [report for report in reports if not report.ok]
-    for report in reports:
-        echo(str(report))
-    if problems or bad:
-        sys.exit(1)
+        found = log.log.head()
+        log_id = log.log.log_id
+    if found is None:
+        raise UsageError(f"{shown_url(db)} holds no events: it has no head")
+    anchor = Anchor(found.run_id, found.seq, found.hash)
+    if as_json:
+        echo(
+            json.dumps(
+                {
+                    "anchor": str(anchor),
+                    "run_id": found.run_id,
+                    "seq": found.seq,
+                    "hash": found.hash,
+                    "log_id": log_id,
+                },
+                indent=2,
+            )
+        )
+        return
+    echo(str(anchor))
 
 
 @click.command()

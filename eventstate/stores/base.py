@@ -65,7 +65,7 @@ class RunSummary:
 class EventLog(abc.ABC):
     """An append-only store of runs, each a gapless sequence of events.
 
-    Subclasses implement the five abstract methods; the contract test-suite
+    Subclasses implement the six abstract methods; the contract test-suite
     :class:`eventstate.testing.EventLogContract` says what they must do.
     """
 
@@ -91,6 +91,27 @@ class EventLog(abc.ABC):
     def last_event(self, run_id: str) -> StoredEvent | None:
         """The last stored event of ``run_id``, or None for a run with none."""
 
+    def head(self) -> StoredEvent | None:
+        """The store's head: the last event of its newest run (the run started last), or
+        None for an empty store.
+
+        A new run records it in its ``RunStarted`` (read once per run, never per
+        event), chaining the runs of a store together: a run deleted, or a run's
+        tail cut, is found from any run that started after it.
+        """
+        runs = self.runs()
+        return self.last_event(runs[-1].run_id) if runs else None
+
+    @property
+    def log_id(self) -> str | None:
+        """The store's own id, made with it and never changed; None for a store without one.
+
+        A run records the id of the store it was written into: a run imported from
+        another store is told from one of this store's own (whose predecessor must
+        be here).
+        """
+        return None
+
     @property
     def read_only(self) -> bool:
         """Whether the log was opened to read only: it refuses appends and snapshots."""
@@ -107,8 +128,17 @@ class EventLog(abc.ABC):
         return MemorySnapshotStore()
 
     def check_guards(self) -> list[str]:
-        """What is missing of the store's own append-only guards (nothing, by default)."""
+        """What is missing or changed of the store's own append-only guards (nothing, by
+        default): one line per problem."""
         return []
+
+    @abc.abstractmethod
+    def check_integrity(self) -> list[str]:
+        """What the backend's own consistency check finds wrong with the stored data
+        (a damaged page, a broken index): one line per problem, none when sound.
+
+        Never raises for damage: damage is what it reports.
+        """
 
     def flush(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
         """Make everything appended so far durable. Stores that commit on append do nothing."""

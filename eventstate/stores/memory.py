@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 
 from eventstate.errors import StoreError, StoreNotFoundError
@@ -15,6 +16,12 @@ class MemoryEventLog(EventLog):
 
     def __init__(self) -> None:
         self._runs: dict[str, list[StoredEvent]] = {}
+        self._log_id = uuid.uuid4().hex
+
+    @property
+    def log_id(self) -> str:
+        """A new id per log: each in-memory log is a store of its own."""
+        return self._log_id
 
     def append(self, events: Sequence[StoredEvent]) -> None:
         """Store ``events`` atomically; see :meth:`EventLog.append`."""
@@ -40,6 +47,15 @@ class MemoryEventLog(EventLog):
         """The last event of ``run_id``, or None."""
         stored = self._runs.get(run_id)
         return stored[-1] if stored else None
+
+    def head(self) -> StoredEvent | None:
+        """The last event of the run started last, or None."""
+        newest = next(reversed(self._runs.values()), None)
+        return newest[-1] if newest else None
+
+    def check_integrity(self) -> list[str]:
+        """Nothing to find: the lists hold only what ``append`` checked."""
+        return []
 
     def close(self) -> None:
         """Nothing to release."""

@@ -25,6 +25,11 @@ class SnapshotStore(abc.ABC):
         ``(its seq, its JSON)``, or None."""
 
     @abc.abstractmethod
+    def entries(self, run_id: str) -> list[tuple[int, str]]:
+        """Every snapshot kept of ``run_id``, as ``(seq, version)``, in ``seq`` order
+        (what ``eventstate verify`` checks against a fold of the run)."""
+
+    @abc.abstractmethod
     def put(self, run_id: str, seq: int, version: str, data: str) -> None:
         """Keep a snapshot (replacing one at the same place)."""
 
@@ -40,6 +45,15 @@ class MemorySnapshotStore(SnapshotStore):
         taken = self._snapshots.get((run_id, version), {})
         best = max((at for at in taken if at <= seq), default=None)
         return None if best is None else (best, taken[best])
+
+    def entries(self, run_id: str) -> list[tuple[int, str]]:
+        """See :meth:`SnapshotStore.entries`."""
+        return sorted(
+            (seq, version)
+            for (run, version), taken in self._snapshots.items()
+            if run == run_id
+            for seq in taken
+        )
 
     def put(self, run_id: str, seq: int, version: str, data: str) -> None:
         """See :meth:`SnapshotStore.put`."""

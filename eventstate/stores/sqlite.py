@@ -44,6 +44,7 @@ import random
 import sqlite3
 import time
 import urllib.parse
+import uuid
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -86,6 +87,14 @@ _APPEND_ONLY_TRIGGERS = {
     "events_no_delete": "DELETE",
 }
 
+#: Each append-only trigger's SQL, by name (``verify`` compares the stored SQL with it).
+_TRIGGERS = {
+    name: f"CREATE TRIGGER {name} BEFORE {statement} ON events BEGIN "
+    f"SELECT RAISE(ABORT, 'eventstate: the events table is append-only "
+    f"({statement} refused)'); END"
+    for name, statement in _APPEND_ONLY_TRIGGERS.items()
+}
+
 _SNAPSHOTS_TABLE = (
     'CREATE TABLE IF NOT EXISTS "snapshots" (\n   "run_id" TEXT,\n   "version" TEXT,\n'
     '   "seq" INTEGER,\n   "data" BLOB,\n   PRIMARY KEY ("run_id", "version", "seq")\n)'
@@ -101,14 +110,23 @@ _SCHEMA = (
     '   "payload" TEXT NOT NULL,\n   "prev_hash" TEXT NOT NULL,\n   "hash" TEXT NOT NULL,\n'
     '   PRIMARY KEY ("run_id", "seq")\n)',
     'CREATE INDEX "events_host"\n    ON "events" ("host")',
-    *(
-        f"CREATE TRIGGER {name} BEFORE {statement} ON events BEGIN "
-        f"SELECT RAISE(ABORT, 'eventstate: the events table is append-only "
-        f"({statement} refused)'); END"
-        for name, statement in _APPEND_ONLY_TRIGGERS.items()
-    ),
+    *_TRIGGERS.values(),
     _SNAPSHOTS_TABLE,
 )
+
+#: The key of the log's id in ``eventstate_meta`` (made with the log; added to an older
+#: log by its first writer).
+_LOG_ID_KEY = "log_id"
+
+
+def _normalized_sql(sql: str | None) -> str:
+    """``sql`` with every run of whitespace one space: how it is compared with ours."""
+    return " ".join((sql or "").split())
+
+
+#: The guards as this module makes them: each trigger on ``events`` by name, and the table.
+_EXPECTED_GUARDS = {name: _normalized_sql(sql) for name, sql in _TRIGGERS.items()}
+_EXPECTED_EVENTS_TABLE = _normalized_sql(next(s for s in _SCHEMA if 'TABLE "events"' in s))
 
 #: Rows per query when reading without locks (each batch is checked before it is used).
 _UNLOCKED_BATCH = 1000
@@ -332,6 +350,7 @@ class SqliteEventLog(EventLog):
         if self.path != _MEMORY:
             self._check_path(create)
         self._last_seqs: dict[str, int] = {}
+        self._log_id: str | None = None
         #: The file's identity when it was opened without locks (None: with locks).
         self._unlocked: tuple[int, int, int, int] | None = None
         if create and self.path != _MEMORY:
@@ -363,6 +382,12 @@ class SqliteEventLog(EventLog):
     def read_only(self) -> bool:
         """Whether the log was opened to read only."""
         return self._read_only
+
+    @property
+    def log_id(self) -> str | None:
+        """The id in the log's ``eventstate_meta`` (None: an older log no writer has opened
+        since)."""
+        return self._log_id
 
     # Connecting
 
@@ -435,6 +460,24 @@ class SqliteEventLog(EventLog):
                 if self._schema() == "missing":
                     for statement in _SCHEMA:
                         self.db.execute(statement)
+                    self._add_log_id()
+        elif self._log_id is None:
+            with self._transaction():
+                self._add_log_id()  # a log an older eventstate made has none
+
+    def _add_log_id(self) -> None:
+        # OR IGNORE, then read back: a racing writer's id, if it was first, is the log's.
+        self.db.execute(
+            "INSERT OR IGNORE INTO eventstate_meta (key, value) VALUES (?, ?)",
+            [_LOG_ID_KEY, uuid.uuid4().hex],
+        )
+        self._log_id = self._read_log_id()
+
+    def _read_log_id(self) -> str | None:
+        row = self.db.execute(
+            "SELECT value FROM eventstate_meta WHERE key = ?", [_LOG_ID_KEY]
+        ).fetchone()
+        return row[0] if row and isinstance(row[0], str) else None
 
     def _schema(self) -> str:
         """``"eventstate"`` for a log this version reads, ``"missing"`` for an empty database.
@@ -462,6 +505,7 @@ class SqliteEventLog(EventLog):
                 f"{self.path} was written by a newer eventstate (schema {version}; "
                 f"this one reads up to {SCHEMA_VERSION}): upgrade eventstate"
             )
+        self._log_id = self._read_log_id()
         return "eventstate"
 
     # Waiting for locks
@@ -665,23 +709,71 @@ class SqliteEventLog(EventLog):
         )
         return _checked_event(self.path, row) if row else None
 
+    def head(self) -> StoredEvent | None:
+        """The last event of the run whose first event was stored last, or None.
+
+        Read backwards from the newest row to the newest run's first: a run's
+        length, not the log's, and once per run.
+        """
+        row = self._query(
+            "read the head",
+            lambda: self.db.execute(
+                "SELECT run_id FROM events WHERE seq = 1 ORDER BY rowid DESC LIMIT 1"
+            ).fetchone(),
+        )
+        return self.last_event(row[0]) if row else None
+
     def _make_snapshot_store(self) -> SnapshotStore:
         return SqliteSnapshotStore(self)
 
     def check_guards(self) -> list[str]:
-        """The append-only triggers that are missing from the database."""
+        """What differs in the database from the guards this module makes: each
+        append-only trigger must be there with its SQL (not merely its name), no other
+        trigger may be on the events table, and the table must be as made."""
         rows = self._query(
             "check the guards",
             lambda: self.db.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'"
+                "SELECT type, name, sql FROM sqlite_master "
+                "WHERE tbl_name = 'events' AND type IN ('trigger', 'table')"
             ).fetchall(),
         )
-        present = {row[0] for row in rows}
-        return [
-            f"the append-only trigger {name} is missing: {statement} is not refused"
-            for name, statement in _APPEND_ONLY_TRIGGERS.items()
-            if name not in present
+        triggers = {name: _normalized_sql(sql) for kind, name, sql in rows if kind == "trigger"}
+        problems = []
+        for name, statement in _APPEND_ONLY_TRIGGERS.items():
+            if name not in triggers:
+                problems.append(
+                    f"the append-only trigger {name} is missing: {statement} is not refused"
+                )
+            elif triggers[name] != _EXPECTED_GUARDS[name]:
+                problems.append(
+                    f"the append-only trigger {name} is not the one eventstate makes "
+                    f"(its SQL differs): {statement} may not be refused"
+                )
+        problems += [
+            f"an unexpected trigger {name} is on the events table"
+            for name in sorted(triggers)
+            if name not in _APPEND_ONLY_TRIGGERS
         ]
+        table = [_normalized_sql(sql) for kind, _, sql in rows if kind == "table"]
+        if table != [_EXPECTED_EVENTS_TABLE]:
+            problems.append("the events table is not the one eventstate makes (its SQL differs)")
+        return problems
+
+    def check_integrity(self) -> list[str]:
+        """What SQLite's ``PRAGMA integrity_check`` finds (damaged pages, broken
+        indexes, rows out of order), one line each; a database too damaged to check
+        is one line too."""
+        try:
+            rows = self._query(
+                "check its integrity",
+                lambda: self.db.execute("PRAGMA integrity_check").fetchall(),
+            )
+        except StoreError as error:
+            return [f"SQLite's integrity check could not run: {error}"]
+        found = [" ".join(str(row[0]).split()) for row in rows]
+        if found == ["ok"]:
+            return []
+        return [f"SQLite's integrity check: {line}" for line in found]
 
     def flush(self) -> None:
         """Every append is already committed; nothing is pending here."""
@@ -767,6 +859,26 @@ class SqliteSnapshotStore(SnapshotStore):
             raise StoreCorruptError(
                 f"{log.path}: the snapshot of run {run_id} at event {row[0]} is damaged ({error})"
             ) from None
+
+    def entries(self, run_id: str) -> list[tuple[int, str]]:
+        """See :meth:`SnapshotStore.entries`."""
+        log = self.log
+
+        def ask() -> list[tuple[int, str]]:
+            try:
+                return [
+                    (row[0], row[1])
+                    for row in log.db.execute(
+                        "SELECT seq, version FROM snapshots WHERE run_id = ? ORDER BY seq, version",
+                        [run_id],
+                    )
+                ]
+            except sqlite3.OperationalError as error:
+                if "no such table" in str(error):
+                    return []
+                raise
+
+        return log._query("list the snapshots", ask)
 
     def put(self, run_id: str, seq: int, version: str, data: str) -> None:
         """See :meth:`SnapshotStore.put`.

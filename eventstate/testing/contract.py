@@ -311,6 +311,61 @@ class EventLogContract(abc.ABC):
         log.append(stored_events("run-a", 3))
         assert log.check_guards() == []
 
+    def test_a_sound_store_passes_its_integrity_check(self, log: EventLog) -> None:
+        assert log.check_integrity() == []
+        log.append(stored_events("run-a", 3))
+        log.snapshots().put("run-a", 3, "v1", "{}")
+        assert log.check_integrity() == []
+
+    # -- The head, the log's id -----------------------------------------------------------------
+
+    def test_an_empty_store_has_no_head(self, log: EventLog) -> None:
+        assert log.head() is None
+
+    def test_the_head_is_the_last_event_of_the_newest_run(self, log: EventLog) -> None:
+        log.append(stored_events("run-a", 3))
+        assert log.head() == stored_events("run-a", 3)[-1]
+        log.append(stored_events("run-b", 2))
+        assert log.head() == stored_events("run-b", 2)[-1]
+        # An older run written to later is not the newest: the run started last is.
+        log.append(stored_events("run-a", 4, first=4))
+        assert log.head() == stored_events("run-b", 2)[-1]
+        log.append(stored_events("run-b", 1, first=3))
+        assert log.head() == stored_events("run-b", 1, first=3)[0]
+
+    def test_the_head_is_seen_by_the_second_writer(self, log: EventLog, second: EventLog) -> None:
+        log.append(stored_events("run-a", 2))
+        log.flush()
+        assert second.head() == stored_events("run-a", 2)[-1]
+
+    def test_the_log_id_is_stable_and_shared_by_every_handle(
+        self, log: EventLog, second: EventLog
+    ) -> None:
+        log_id = log.log_id
+        assert log_id is None or (isinstance(log_id, str) and log_id)
+        log.append(stored_events("run-a", 2))
+        assert log.log_id == log_id
+        assert second.log_id == log_id
+
+    def test_two_stores_have_two_ids(self, tmp_path: Path) -> None:
+        one = self.create_log(tmp_path / "one")
+        two = self.create_log(tmp_path / "two")
+        try:
+            assert one.log_id is None or one.log_id != two.log_id
+        finally:
+            one.close()
+            two.close()
+
+    def test_snapshot_entries_list_every_snapshot_of_a_run(self, log: EventLog) -> None:
+        snapshots = log.snapshots()
+        assert snapshots.entries("run-a") == []
+        snapshots.put("run-a", 20, "v1", "a20")
+        snapshots.put("run-a", 10, "v2", "a10")
+        snapshots.put("run-a", 10, "v1", "a10")
+        snapshots.put("run-b", 5, "v1", "b5")
+        assert snapshots.entries("run-a") == [(10, "v1"), (10, "v2"), (20, "v1")]
+        assert snapshots.entries("run-b") == [(5, "v1")]
+
     @_PROPERTY_SETTINGS
     @given(sizes=st.lists(st.integers(min_value=0, max_value=40), max_size=8))
     def test_any_batching_reads_back_the_same_run(self, tmp_path: Path, sizes: list[int]) -> None:

@@ -197,7 +197,30 @@ def _run_started(draw: st.DrawFn, hosts: _Hosts) -> dict[str, Any]:
         "hosts": names,
         "groups": draw(st.dictionaries(_GROUP_NAMES, _subsets(names), max_size=3)),
         "config": draw(_JSON_OBJECTS),
+        **draw(_HEADS),
     }
+
+
+#: The log's head a RunStarted names: none recorded, an empty log's, or an event's.
+_HEADS = st.one_of(
+    st.just({"log_id": None, "head_run_id": None, "head_seq": None, "head_hash": None}),
+    st.fixed_dictionaries(
+        {
+            "log_id": _RUN_IDS,
+            "head_run_id": st.just(None),
+            "head_seq": st.just(0),
+            "head_hash": st.just("0" * 64),
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "log_id": _RUN_IDS,
+            "head_run_id": _RUN_IDS,
+            "head_seq": _SEQS,
+            "head_hash": st.text(_HEX, min_size=64, max_size=64),
+        }
+    ),
+)
 
 
 @st.composite
