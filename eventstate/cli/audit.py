@@ -313,7 +313,7 @@ def export(run_id: str, db: str, output: str) -> None:
         run = log.run(run_id)
         if output == "-":
             for line in export_lines(run):
-                click.get_text_stream("stdout").write(line)
+                sys.stdout.write(line)
             return
         try:
             handle = private_file(output)
