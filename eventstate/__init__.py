@@ -54,6 +54,7 @@ _PUBLIC: dict[str, str] = {
     "NoHostError": "eventstate.errors",
     "NoHostsRemainingError": "eventstate.errors",
     "NotRerunnableError": "eventstate.errors",
+    "PyinfraNotInstalledError": "eventstate.errors",
     "OperationArgumentError": "eventstate.errors",
     "OperationError": "eventstate.errors",
     "OperationOrderCycleError": "eventstate.errors",
@@ -72,6 +73,7 @@ _PUBLIC: dict[str, str] = {
     "UnknownEventTypeError": "eventstate.errors",
     "UnknownOperationError": "eventstate.errors",
     "UnknownRunError": "eventstate.errors",
+    "UnsupportedPyinfraCommandError": "eventstate.errors",
     "UsageError": "eventstate.errors",
     # eventstate.events
     "EVENT_TYPES": "eventstate.events",
@@ -172,6 +174,7 @@ __all__ = [
     "OperationError",
     "OperationOrderCycleError",
     "OperationValueError",
+    "PyinfraNotInstalledError",
     "QuoteString",
     "ReadOnlyViewError",
     "RunFinished",
@@ -198,6 +201,7 @@ __all__ = [
     "UnknownEventTypeError",
     "UnknownOperationError",
     "UnknownRunError",
+    "UnsupportedPyinfraCommandError",
     "UsageError",
     "WarningRaised",
     "__version__",
@@ -267,6 +271,7 @@ if TYPE_CHECKING:
         OperationError,
         OperationOrderCycleError,
         OperationValueError,
+        PyinfraNotInstalledError,
         ReadOnlyViewError,
         SchemaVersionError,
         SequenceError,
@@ -281,6 +286,7 @@ if TYPE_CHECKING:
         UnknownEventTypeError,
         UnknownOperationError,
         UnknownRunError,
+        UnsupportedPyinfraCommandError,
         UsageError,
     )
     from eventstate.events import (
