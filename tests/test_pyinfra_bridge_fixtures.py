@@ -19,11 +19,15 @@ fails the test, as does an unlisted case that fails.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import platform
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import datetime
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -33,8 +37,11 @@ import pytest
 import yaml
 from freezegun import freeze_time
 from pyinfra.api.facts import ShortFactBase
-from pyinfra_testing.facts import _json_default, _to_jsonable
+
+# Only pyinfra_testing.util: its .facts and .operations import pyinfra_cli, whose import
+# monkey-patches the whole process with gevent (os.close among it).
 from pyinfra_testing.util import (
+    canonical_mapping_key,
     coerce_operation_arguments,
     create_host,
     parse_value,
@@ -53,6 +60,7 @@ from eventstate.events import CommandExecuted
 from eventstate.pyinfra_bridge import (
     BridgeSession,
     HostAdapter,
+    PyinfraFact,
     StateAdapter,
     adapted_fact,
     bridged_operation,
@@ -310,7 +318,13 @@ def run_fact_case(case: str) -> str | None:
             host_adapter=lambda state, host, session: CaseHost(state, host, session, facts)
         ),
     )
-    with freeze_time("2025-01-01"), using(state, host), pointed_at(state, host):
+    # As pyinfra's harness: the date frozen while the fact parses (for "this year"), only.
+    frozen = freeze_time("2025-01-01")(PyinfraFact.process)
+    with (
+        patch.object(PyinfraFact, "process", frozen),
+        using(state, host),
+        pointed_at(state, host),
+    ):
         return _fact_case(case, data, state, host)
 
 
@@ -345,10 +359,37 @@ def _fact_case(case: str, data: dict[str, Any], state: State, host: Any) -> str 
     ]
     if len(recorded) != 1 or not recorded[0].get("fact"):
         return f"recorded {len(recorded)} fact commands, not 1"
-    value = json.loads(json.dumps(_to_jsonable(value), default=_json_default))
+    value = json.loads(json.dumps(_jsonable(value)))
     if value != data["fact"]:
         return f"value {value!r}, not {data['fact']!r}"
     return None
+
+
+def _jsonable(value: Any) -> Any:
+    """A fact's value as the JSON its case holds: pyinfra_testing.facts' normalisation
+    (dataclasses expanded, keys made strings) and pyinfra_cli's ``json_encode`` leaves."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {
+            key
+            if key is None or isinstance(key, (str, int, float, bool))
+            else canonical_mapping_key(key): _jsonable(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, set):
+        return sorted(_jsonable(item) for item in value)
+    if isinstance(value, bytes):
+        return value.decode()
+    if hasattr(value, "to_json"):
+        return _jsonable(value.to_json())
+    return value
 
 
 def _check(case: str, problem: str | None) -> None:
@@ -368,6 +409,23 @@ def test_pyinfra_operation_case(case: str) -> None:
 @pytest.mark.parametrize("case", FACT_CASES)
 def test_pyinfra_fact_case(case: str) -> None:
     _check(case, run_fact_case(case))
+
+
+def test_the_harness_leaves_the_process_unpatched() -> None:
+    # pyinfra's CLI package monkey-patches everything with gevent when imported: a
+    # patched os.close defers closing a pipe, and later tests block on it.
+    import gevent.monkey
+
+    assert not gevent.monkey.is_module_patched("os")
+    script = "import sys, test_pyinfra_bridge_fixtures; print('pyinfra_cli' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent,
+        check=True,
+    )
+    assert result.stdout.strip() == "False", result.stderr
 
 
 def test_the_fixtures_are_pyinfras_and_the_exclusions_name_real_cases() -> None:
