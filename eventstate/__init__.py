@@ -58,6 +58,7 @@ _PUBLIC: dict[str, str] = {
     "NoHostError": "eventstate.errors",
     "NoHostsRemainingError": "eventstate.errors",
     "NotRerunnableError": "eventstate.errors",
+    "PyinfraNotInstalledError": "eventstate.errors",
     "OperationArgumentError": "eventstate.errors",
     "OperationError": "eventstate.errors",
     "OperationOrderCycleError": "eventstate.errors",
@@ -77,6 +78,7 @@ _PUBLIC: dict[str, str] = {
     "UnknownEventTypeError": "eventstate.errors",
     "UnknownOperationError": "eventstate.errors",
     "UnknownRunError": "eventstate.errors",
+    "UnsupportedPyinfraCommandError": "eventstate.errors",
     "UsageError": "eventstate.errors",
     # eventstate.events
     "EVENT_TYPES": "eventstate.events",
@@ -181,6 +183,7 @@ __all__ = [
     "OperationError",
     "OperationOrderCycleError",
     "OperationValueError",
+    "PyinfraNotInstalledError",
     "PyinfraVersionError",
     "QuoteString",
     "ReadOnlyViewError",
@@ -208,6 +211,7 @@ __all__ = [
     "UnknownEventTypeError",
     "UnknownOperationError",
     "UnknownRunError",
+    "UnsupportedPyinfraCommandError",
     "UsageError",
     "WarningRaised",
     "__version__",
@@ -281,6 +285,7 @@ if TYPE_CHECKING:
         OperationError,
         OperationOrderCycleError,
         OperationValueError,
+        PyinfraNotInstalledError,
         PyinfraVersionError,
         ReadOnlyViewError,
         SchemaVersionError,
@@ -296,6 +301,7 @@ if TYPE_CHECKING:
         UnknownEventTypeError,
         UnknownOperationError,
         UnknownRunError,
+        UnsupportedPyinfraCommandError,
         UsageError,
     )
     from eventstate.events import (

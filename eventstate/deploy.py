@@ -43,6 +43,7 @@ from eventstate.execute import Progress, run_ops
 from eventstate.host import Host
 from eventstate.interruption import DeployInterrupted
 from eventstate.inventory import Inventory
+from eventstate.pyinfra_bridge.activation import bridge_pyinfra_imports
 from eventstate.redaction import redact_source, secret_values
 
 if TYPE_CHECKING:
@@ -281,25 +282,28 @@ def run_deploy_file(state: State, path: str | os.PathLike[str], code: Any = None
     state.deploy_including = [filename]
     state.deploy_directory = os.path.dirname(os.path.abspath(filename))
     try:
-        for host in list(state.active_hosts):
-            namespace: dict[str, Any] = {"__file__": filename, "__name__": "deploy"}
-            with using(state, host):
-                try:
-                    exec(code, namespace)
-                except EventstateError as error:
-                    # Hosts failing (a fact that could not be gathered...) is the
-                    # run's outcome, not a mistake in the file; nor is the log
-                    # failing to take the file's operations (a full disk).
-                    if isinstance(error, (DeployFileError, DeployError, StoreError)):
-                        raise
-                    raise DeployFileError(
-                        f"{_where(error, filename, state.deploy_files)} on {host.name}: {error}"
-                    ) from error
-                except Exception as error:
-                    where = _where(error, filename, state.deploy_files)
-                    raise DeployFileError(
-                        f"{where} on {host.name}: {type(error).__name__}: {error}"
-                    ) from error
+        # A pyinfra deploy's operations become ours (nothing loads pyinfra unless the
+        # deploy imports it).
+        with bridge_pyinfra_imports():
+            for host in list(state.active_hosts):
+                namespace: dict[str, Any] = {"__file__": filename, "__name__": "deploy"}
+                with using(state, host):
+                    try:
+                        exec(code, namespace)
+                    except EventstateError as error:
+                        # Hosts failing (a fact that could not be gathered...) is the
+                        # run's outcome, not a mistake in the file; nor is the log
+                        # failing to take the file's operations (a full disk).
+                        if isinstance(error, (DeployFileError, DeployError, StoreError)):
+                            raise
+                        raise DeployFileError(
+                            f"{_where(error, filename, state.deploy_files)} on {host.name}: {error}"
+                        ) from error
+                    except Exception as error:
+                        where = _where(error, filename, state.deploy_files)
+                        raise DeployFileError(
+                            f"{where} on {host.name}: {type(error).__name__}: {error}"
+                        ) from error
     finally:
         state.deploy_filename = None
         state.deploy_files, state.deploy_including = frozenset(), ()

@@ -201,3 +201,12 @@ class SessionLostError(ConnectError):
 
 class ConnectorNotFoundError(InventoryError):
     """An inventory names a connector (``@name``) that is not installed."""
+
+
+class PyinfraNotInstalledError(EventstateError, ImportError):
+    """A deploy uses pyinfra, and the ``pyinfra`` extra is not installed."""
+
+
+class UnsupportedPyinfraCommandError(EventstateError, TypeError):
+    """A pyinfra operation yielded a command eventstate cannot run (rsync, a command
+    carrying its own connector arguments): the message names the operation."""

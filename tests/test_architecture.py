@@ -69,9 +69,23 @@ def test_an_import_loads_only_its_layers(module: str, forbidden: set[str]) -> No
     assert not loaded & forbidden, f"import {module} loads {sorted(loaded & forbidden)}"
 
 
+#: The bridge's modules that import pyinfra (the optional extra); the rest of the bridge --
+#: the package, its activation and requirement check, which the core imports -- never does.
+PYINFRA_BRIDGE = "eventstate.pyinfra_bridge"
+PYINFRA_MODULES = {
+    f"{PYINFRA_BRIDGE}.{name}"
+    for name in ("adapters", "command_translation", "fact_adapter", "operation_bridge")
+}
+
+
 def test_nothing_installs_a_top_level_name_but_eventstate() -> None:
     # Every module of ours, imported: only eventstate.* (and never pyinfra) appears.
-    modules = sorted(module for module in _module_graph() if module != "eventstate.__main__")
+    modules = sorted(
+        module
+        for module in _module_graph()
+        if module != "eventstate.__main__" and module not in PYINFRA_MODULES
+    )
+    assert PYINFRA_BRIDGE in modules and "eventstate.deploy" in modules
     assert "eventstate.projections.host_ops" in modules and "eventstate.replay.export" in modules
     loaded = _loaded_by(", ".join(modules))
     assert not {"projections", "replay", "pyinfra"} & _tops(loaded)
@@ -202,6 +216,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "engine",
         ("connect", "operation", "execute", "host_op", "operations", "deploy_decorator", "local"),
     ),
+    # pyinfra's operations and facts over the engine; the deploy installs it per deploy file.
+    ("pyinfra bridge", ("pyinfra_bridge",)),
     ("deploy", ("deploy", "rerun", "interruption")),
     ("CLI", ("cli", "__main__")),
     ("testing", ("testing",)),
@@ -252,9 +268,19 @@ def test_projections_import_only_the_event_vocabulary() -> None:
 
 
 def test_pyinfra_is_never_imported_by_our_code() -> None:
+    # But by the bridge's own modules, which need the extra.
+    allowed = {f"eventstate/{m.split('.', 1)[1].replace('.', '/')}.py" for m in PYINFRA_MODULES}
     for package in ("eventstate", "projections", "replay"):
         for path, modules in _imports(package).items():
+            if path in allowed:
+                continue
             assert not {m for m in modules if m.split(".")[0] == "pyinfra"}, path
+
+
+def test_the_bridge_loads_pyinfra_only_when_used() -> None:
+    # The deploy installs the bridge for every deploy file: that loads no pyinfra.
+    assert "pyinfra" not in _tops(_loaded_by("eventstate.deploy, eventstate.pyinfra_bridge"))
+    assert "pyinfra" in _tops(_loaded_by("eventstate.pyinfra_bridge.operation_bridge"))
 
 
 def test_ruff_is_clean() -> None:

@@ -1,0 +1,117 @@
+"""pyinfra deploys under ``eventstate deploy``: the bridge installs itself while a deploy file runs.
+
+Inside :func:`bridge_pyinfra_imports`, every module of ``pyinfra.operations``
+-- imported already, or by the deploy file -- has its operations replaced by
+bridged ones (:func:`~eventstate.pyinfra_bridge.operation_bridge.bridge_module`),
+so ``from pyinfra.operations import files`` then ``files.line(...)`` adds an
+eventstate operation; pyinfra's ``host``, ``state`` and ``config`` are the
+current eventstate host's adapters; and ``import pyinfra`` without pyinfra
+installed is one line saying what to install. Everything is put back when
+the block ends. Nothing here imports pyinfra: a deploy that never names it
+never loads it.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from types import ModuleType
+from typing import Any
+
+from eventstate.pyinfra_bridge.requirement import missing_pyinfra
+
+__all__ = ["bridge_pyinfra_imports"]
+
+_OPERATIONS = "pyinfra.operations."
+
+
+class _MissingPyinfra(importlib.abc.MetaPathFinder):
+    """Last on the path: ``import pyinfra`` that nothing else found."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> None:
+        if fullname == "pyinfra":
+            raise missing_pyinfra()
+        return None
+
+
+class _BridgingLoader(importlib.abc.Loader):
+    """pyinfra's loader for an operations module, bridging its operations once loaded."""
+
+    def __init__(self, loader: Any, loaded: Callable[[ModuleType], None]) -> None:
+        self._loader = loader
+        self._loaded = loaded
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        self._loaded(module)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+
+class _OperationsFinder(importlib.abc.MetaPathFinder):
+    """First on the path: finds ``pyinfra`` and ``pyinfra.operations.*`` as usual, and
+    bridges them once loaded."""
+
+    def __init__(self, loaded: Callable[[ModuleType], None]) -> None:
+        self._loaded = loaded
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != "pyinfra" and not fullname.startswith(_OPERATIONS):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _BridgingLoader(spec.loader, self._loaded)
+        return spec
+
+
+@contextmanager
+def bridge_pyinfra_imports() -> Iterator[None]:
+    """Run pyinfra deploy code inside the block: its operations become eventstate's."""
+    replaced: list[tuple[ModuleType, dict[str, Any]]] = []
+    activated = ExitStack()
+    active: list[bool] = []
+
+    def activate() -> None:
+        # The block's first pyinfra module: point pyinfra's context at ours.
+        if not active:
+            from eventstate.pyinfra_bridge.adapters import pointed_at_current
+
+            activated.enter_context(pointed_at_current())
+            active.append(True)
+
+    def loaded(module: ModuleType) -> None:
+        activate()
+        if module.__name__.startswith(_OPERATIONS):
+            from eventstate.pyinfra_bridge.operation_bridge import bridge_module
+
+            replaced.append((module, bridge_module(module)))
+
+    operations_finder = _OperationsFinder(loaded)
+    missing = _MissingPyinfra()
+    sys.meta_path.insert(0, operations_finder)
+    sys.meta_path.append(missing)
+    try:
+        if "pyinfra" in sys.modules:
+            activate()
+        for name, module in list(sys.modules.items()):
+            if name.startswith(_OPERATIONS) and module is not None:
+                loaded(module)
+        yield
+    finally:
+        sys.meta_path.remove(operations_finder)
+        sys.meta_path.remove(missing)
+        for module, originals in reversed(replaced):
+            for name, original in originals.items():
+                setattr(module, name, original)
+        activated.close()
