@@ -17,7 +17,11 @@ from eventstate.replay.run import Run
 from eventstate.stores import open_log
 from eventstate.stores.base import EventLog
 
-__all__ = ["ReplayLog", "RunInfo", "RunListing", "UnknownRunError", "read_log"]
+__all__ = ["LATEST", "ReplayLog", "RunInfo", "RunListing", "UnknownRunError", "read_log"]
+
+
+#: The name of the newest run, wherever a run is named (``eventstate show latest``).
+LATEST = "latest"
 
 
 @attrs.define
@@ -50,7 +54,8 @@ class ReplayLog:
         return [summary.run_id for summary in self.log.runs()]
 
     def resolve(self, run_id: str) -> str:
-        """The full id of the run ``run_id`` names: the id itself, or a unique prefix.
+        """The full id of the run ``run_id`` names: the id itself, a unique prefix, or
+        ``latest`` (the newest run; run ids are hex, so no id starts so).
 
         Raises:
             UnknownRunError: no run, or several, match.
@@ -58,6 +63,10 @@ class ReplayLog:
         ids = self.run_ids()
         if run_id in ids:
             return run_id
+        if run_id == LATEST:
+            if not ids:
+                raise UnknownRunError("no run in this log yet")
+            return ids[-1]
         matches = [candidate for candidate in ids if candidate.startswith(run_id)]
         if len(matches) == 1:
             return matches[0]

@@ -386,6 +386,16 @@ def test_show_a_successful_run(recorded: Recorded) -> None:
     assert local.split() == ["@local", "ok", "6", "0", "6", "6", "0", "0", "0"]
 
 
+def test_latest_names_the_newest_run(recorded: Recorded, tmp_path: Path) -> None:
+    newest = json.loads(cli("runs", "--json", "--db", recorded.db).stdout)[0]["run_id"]
+    shown = cli("show", "latest", "--db", recorded.db)
+    assert shown.exit_code == 0 and shown.stdout.splitlines()[0] == f"run       {newest}"
+    assert newest == recorded.interrupted  # made last
+    empty = tmp_path / "empty.db"
+    SqliteEventLog(empty).close()
+    assert one_error(cli("show", "latest", "--db", empty)) == "Error: no run in this log yet"
+
+
 @pytest.mark.parametrize("which", ["failed", "aborted", "interrupted", "first"])
 def test_show_json(recorded: Recorded, infos: dict[str, replay.RunInfo], which: str) -> None:
     run_id = getattr(recorded, which)
