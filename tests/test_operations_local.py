@@ -38,6 +38,7 @@ from eventstate import (
     State,
 )
 from eventstate.connect import connect_all, disconnect_all
+from eventstate.connectors import base as connectors_base
 from eventstate.connectors import local as local_connector
 from eventstate.events import CommandExecuted, Event, ExecutionStarted
 from eventstate.execute import run_ops
@@ -655,7 +656,7 @@ def test_rsync_is_refused_at_prepare_where_the_connector_cannot(tmp_path: Path) 
 def test_rsync_without_rsync_installed_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(local_connector, "which", lambda name: None)
+    monkeypatch.setattr(connectors_base, "which", lambda name: None)
     state = State(Inventory((["@local"], {})), Config())
     connect_all(state)
     with pytest.raises(OperationError, match="The `rsync` binary is not available"):

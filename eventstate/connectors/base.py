@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import shlex
 from collections.abc import Mapping, Sequence
+from shutil import which
 from typing import Any, ClassVar
 
 import attrs
@@ -23,6 +24,7 @@ __all__ = [
     "CommandResult",
     "Connector",
     "command_stdin",
+    "require_local_rsync",
     "shell_argv",
     "shown_privilege",
     "upload_script",
@@ -207,6 +209,16 @@ def shown_privilege(options: CommandOptions) -> str:
     if options.su_user:
         shown.append(f"su {options.su_user}")
     return " ".join(shown)
+
+
+def require_local_rsync() -> None:
+    """The local ``rsync`` is installed (what connectors that run it check first).
+
+    Raises:
+        OperationError: it is not.
+    """
+    if not which("rsync"):
+        raise OperationError("The `rsync` binary is not available on this system.")
 
 
 class Connector(abc.ABC):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
-from shutil import which
 
 from eventstate.commands import StringCommand
 from eventstate.connectors.base import (
@@ -12,11 +11,11 @@ from eventstate.connectors.base import (
     CommandResult,
     Connector,
     command_stdin,
+    require_local_rsync,
     shell_argv,
     upload_script,
 )
 from eventstate.connectors.process import run_process
-from eventstate.errors import OperationError
 
 __all__ = ["LocalConnector"]
 
@@ -49,8 +48,7 @@ class LocalConnector(Connector):
         Raises:
             OperationError: it is not.
         """
-        if not which("rsync"):
-            raise OperationError("The `rsync` binary is not available on this system.")
+        require_local_rsync()
 
     def rsync(
         self, src: str, dest: str, flags: Sequence[str], options: CommandOptions

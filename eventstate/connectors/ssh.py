@@ -41,7 +41,6 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from hashlib import blake2b
 from pathlib import Path
-from shutil import which
 from typing import Any
 
 import gevent
@@ -53,12 +52,13 @@ from eventstate.connectors.base import (
     CommandResult,
     Connector,
     command_stdin,
+    require_local_rsync,
     shell_argv,
     upload_script,
 )
 from eventstate.connectors.process import run_process
 from eventstate.connectors.shell_session import ShellSession
-from eventstate.errors import ConnectError, OperationError, SessionLostError
+from eventstate.errors import ConnectError, SessionLostError
 
 __all__ = ["SshConnector", "connect_failure_reason"]
 
@@ -356,8 +356,7 @@ class SshConnector(Connector):
         Raises:
             OperationError: it is not.
         """
-        if not which("rsync"):
-            raise OperationError("The `rsync` binary is not available on this system.")
+        require_local_rsync()
 
     def rsync_command_line(
         self, src: str, dest: str, flags: Sequence[str], options: CommandOptions

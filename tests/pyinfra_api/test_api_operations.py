@@ -439,7 +439,7 @@ class TestOperationsApi(PatchSSHTestCase):
         state.current_stage = StateStage.Prepare
         connect_all(state)
 
-        with patch("eventstate.connectors.ssh.which", lambda x: None):  # noqa: SIM117
+        with patch("eventstate.connectors.base.which", lambda x: None):  # noqa: SIM117
             with self.assertRaises(OperationError) as context:
                 add_op(state, files.rsync, "src", "dest")
 
