@@ -226,12 +226,12 @@ def fact_requests(words: Sequence[str]) -> list[FactRequest]:
     return requests
 
 
-def _ask_each_host(state: State, request: FactRequest) -> dict[str, Any]:
-    """``request`` on every active host at once: each host's value, by name.
+def _ask_each_host(state: State, request: FactRequest, answers: dict[str, Any]) -> None:
+    """``request`` on every active host at once: each host's value into ``answers``, by name.
 
     A host whose fact failed is failed by the State (recorded) and answers its
     default; when that leaves no host, the State's error is raised here, after
-    every host has answered.
+    every other host has answered.
     """
     hosts = list(state.active_hosts)
 
@@ -243,7 +243,6 @@ def _ask_each_host(state: State, request: FactRequest) -> dict[str, Any]:
             return False, error
 
     greenlets = [state.fact_pool.spawn(ask, host) for host in hosts]
-    answers: dict[str, Any] = {}
     raised: Exception | None = None
     for host, greenlet in zip(hosts, greenlets, strict=True):
         ok, value = greenlet.get()
@@ -253,7 +252,6 @@ def _ask_each_host(state: State, request: FactRequest) -> dict[str, Any]:
             raised = value
     if raised is not None:
         raise raised
-    return answers
 
 
 def _json_value(value: Any) -> Any:
@@ -435,7 +433,7 @@ def facts(
 
     def ask_all(state: State) -> None:
         for request in requests:
-            gathered[request.key] = _ask_each_host(state, request)
+            _ask_each_host(state, request, gathered.setdefault(request.key, {}))
 
     def print_facts(state: State) -> None:
         if as_json:
