@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +151,27 @@ def test_a_fact_failing_on_the_last_host_aborts_the_run(runner: CliRunner, tmp_p
     assert view.run.status.value == "aborted"
 
 
+def test_global_arguments_among_a_facts_arguments_and_as_options(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    result = _invoke(
+        runner,
+        "facts",
+        "@sim/a",
+        "server.Arch",
+        "_sudo=true",
+        "server.Which",
+        "command=sh",
+        "--su-user",
+        "deployer",
+    )
+    assert result.exit_code == 0, result.output
+    _, events = _only_run(tmp_path / "eventstate.db")
+    shown = [command["command"] for command in _commands(events)]
+    assert shown[0].startswith("sudo ") and "uname -m" in shown[0]
+    assert shown[1].startswith("su deployer ")
+
+
 @pytest.mark.parametrize(
     ("words", "said"),
     [
@@ -265,6 +288,51 @@ def test_exec_with_no_command_is_one_line(runner: CliRunner, tmp_path: Path) -> 
 
 
 # both, as any run
+
+
+def test_an_inventory_file_and_a_group_limit(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "inventory.py").write_text('web = ["@local"]\ndb = ["@sim/db1", "@sim/db2"]\n')
+    result = _invoke(runner, "facts", "inventory.py", "server.Arch", "--limit", "web", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"server.Arch": {"@local": platform.machine()}}
+    ran = _invoke(runner, "exec", "inventory.py", "--limit", "db", "--", "true")
+    assert ran.exit_code == 0, ran.output
+    with read_log(str(tmp_path / "eventstate.db")) as log:
+        view = log.run("latest").state()
+    assert sorted(name for name in view.run.hosts if view.meta[name].ops) == [
+        "@sim/db1",
+        "@sim/db2",
+    ]
+
+
+def test_a_signal_records_the_ad_hoc_run_interrupted(tmp_path: Path) -> None:
+    pid_file = tmp_path / "command.pid"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "eventstate",
+            "exec",
+            "@local",
+            "--",
+            f"echo $$ > {pid_file}; sleep 60 & wait",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    for _ in range(600):  # until the command runs: not a timing assertion
+        if pid_file.exists() and pid_file.read_text().strip():
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the command never ran")
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 143
+    assert stderr.decode().startswith("Interrupted by SIGTERM: run "), stderr.decode()
+    view, _ = _only_run(tmp_path / "eventstate.db")
+    assert view.run.status.value == "interrupted"
 
 
 def test_runs_and_show_list_the_ad_hoc_runs_by_their_verb(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ import attrs
 import click
 
 import eventstate.facts
+from eventstate.arguments import ARGUMENTS
 from eventstate.cli.base import db_option, echo, one_line, user_errors
 from eventstate.cli.deploy import logged_end, report_interruption, store_errors_said_once
 from eventstate.config import Config
@@ -216,8 +217,14 @@ def fact_requests(words: Sequence[str]) -> list[FactRequest]:
     requests = []
     for given, kwargs in asked:
         name, fact_class, pyinfra = _fact(given, ours)
+        # Global arguments (``_sudo=true``) are the State's, as pyinfra's command line has them.
+        fact_kwargs = {
+            key: value
+            for key, value in kwargs.items()
+            if not (key.startswith("_") and key in ARGUMENTS)
+        }
         try:
-            inspect.signature(_command_of(fact_class, pyinfra)).bind(**kwargs)
+            inspect.signature(_command_of(fact_class, pyinfra)).bind(**fact_kwargs)
         except TypeError as error:
             parameters = inspect.signature(_command_of(fact_class, pyinfra)).parameters
             takes = ", ".join(parameters) or "none"
