@@ -109,6 +109,27 @@ def test_pyinfras_facts_by_their_names_through_the_bridge(
     assert recorded[1] == f"files.Sha1File(path={target})"
 
 
+def test_a_pyinfra_fact_asking_another_in_its_command(runner: CliRunner, tmp_path: Path) -> None:
+    # server.Mounts' command asks host.get_fact(Kernel): pyinfra's context is on the host.
+    result = _invoke(runner, "facts", "@local", "server.Mounts", "--json")
+    assert result.exit_code == 0, result.output
+    assert "/proc" in json.loads(result.stdout)["server.Mounts"]["@local"]
+    _, events = _only_run(tmp_path / "eventstate.db")
+    assert [c["fact"] for c in _commands(events)] == ["server.Kernel()", "server.Mounts()"]
+
+
+def test_a_fact_whose_code_raises_aborts_the_run_naming_fact_and_host(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    # A simulated host prints nothing: pyinfra's Mounts then calls .strip() on None.
+    result = _invoke(runner, "facts", "@sim/x", "server.Mounts")
+    assert result.exit_code == 2
+    assert "Error: server.Mounts on @sim/x: AttributeError: " in result.stderr
+    view, _ = _only_run(tmp_path / "eventstate.db")
+    assert view.run.status.value == "aborted"
+    assert view.run.error.startswith("server.Mounts on @sim/x: AttributeError")
+
+
 def test_ours_come_first_and_pyinfras_by_its_whole_path(runner: CliRunner, tmp_path: Path) -> None:
     target = tmp_path / "f"
     target.write_text("x")

@@ -40,6 +40,8 @@ from eventstate.config import Config
 from eventstate.connections import HostConnections
 from eventstate.deploy import hosts_in_limit, load_inventory, run_recorded
 from eventstate.errors import (
+    EventstateError,
+    FactError,
     PyinfraNotInstalledError,
     StoreError,
     UsageError,
@@ -100,9 +102,12 @@ class FactRequest:
     def ask(self, state: State, host: Host) -> Any:
         """The fact's value on ``host``, gathered (and recorded) by the State."""
         if self.pyinfra:
-            from eventstate.pyinfra_bridge import get_pyinfra_fact
+            from eventstate.pyinfra_bridge import get_pyinfra_fact, pointed_at
 
-            return get_pyinfra_fact(state, host, self.fact_class, (), dict(self.kwargs))
+            # pyinfra's context on the host: a fact's command may ask another fact
+            # (``host.get_fact(Kernel)``), as in a deploy.
+            with pointed_at(state, host):
+                return get_pyinfra_fact(state, host, self.fact_class, (), dict(self.kwargs))
         return state.get_fact(host, self.fact_class, **self.kwargs)
 
 
@@ -246,8 +251,12 @@ def _ask_each_host(state: State, request: FactRequest, answers: dict[str, Any]) 
         # Caught in the greenlet: gevent would print a host's DeployError as a traceback.
         try:
             return True, request.ask(state, host)
-        except Exception as error:
+        except EventstateError as error:
             return False, error
+        except Exception as error:  # the fact's own code raised: say which fact, where
+            failed = FactError(f"{request.key} on {host.name}: {type(error).__name__}: {error}")
+            failed.__cause__ = error
+            return False, failed
 
     greenlets = [state.fact_pool.spawn(ask, host) for host in hosts]
     raised: Exception | None = None
