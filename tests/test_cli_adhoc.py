@@ -301,6 +301,36 @@ def test_exec_failing_on_a_host_exits_1_naming_it(runner: CliRunner, tmp_path: P
     assert set(view.failed_hosts) == {"@local"}
 
 
+def test_a_host_that_cannot_connect_is_named_and_the_others_run(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    (tmp_path / "inventory.py").write_text(
+        'hosts = ["@local", ("@sim/down", {"sim_connect_fail_rate": 1})]\n'
+    )
+    result = _invoke(runner, "exec", "inventory.py", "--", "echo", "up")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == ["[@local] up"]
+    assert "[@sim/down] could not connect: " in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["@local,@nope/x"], "Error: no connector called 'nope' (installed: "),
+        (["@local", "--db", "/no/such/dir/x.db"], "Error: "),
+    ],
+)
+def test_a_bad_target_or_log_is_one_line(
+    runner: CliRunner, tmp_path: Path, args: list[str], said: str
+) -> None:
+    for verb in (["exec", *args, "--", "true"], ["facts", *args, "server.Arch"]):
+        result = runner.invoke(main, verb)
+        assert result.exit_code == 2, result.output
+        assert len(result.output.strip().splitlines()) == 1
+        assert result.output.startswith(said), result.output
+    assert not (tmp_path / "eventstate.db").exists()
+
+
 def test_exec_with_no_command_is_one_line(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(main, ["exec", "@local", "--", " "])
     assert result.exit_code == 2

@@ -358,6 +358,8 @@ def _run(
 def _recorded(
     state: State, prepare: Callable[[State], object], db: str, *, execute: bool, debug: bool
 ) -> int:
+    """Run ``prepare`` and execute as :func:`~eventstate.deploy.run_recorded` does; the
+    exit status (a log refusing the run is said here, in what it holds)."""
     try:
         status = run_recorded(state, lambda: prepare(state), execute=execute)
     except StoreError as error:
@@ -371,9 +373,8 @@ def _recorded(
     except Exception:
         if debug:
             raise
-        # Recorded as the run's abort (run_recorded), said below in one line.
-        status = None
-    if status is None:
+        # A fact's own code raised, an op's arguments were wrong: recorded as the run's
+        # abort (run_recorded), said in one line when the run ends.
         return 2
     return 0 if status is RunStatus.SUCCESS else 1
 
