@@ -24,7 +24,7 @@ from __future__ import annotations
 import ast
 import os
 import traceback
-from collections.abc import Container
+from collections.abc import Callable, Container
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +59,7 @@ __all__ = [
     "record_interruption",
     "run_deploy",
     "run_deploy_file",
+    "run_recorded",
 ]
 
 
@@ -348,8 +349,34 @@ def run_deploy(
 ) -> RunStatus:
     """A whole deploy: connect, prepare the deploy file, execute, disconnect -- recorded.
 
-    Returns how the run ended. A deploy stopped by its hosts failing
-    (FAIL_PERCENT, no host left) is an aborted run, not an exception.
+    :func:`run_recorded` with the deploy file as what prepares the run (see it
+    for what is returned and raised); ``dry`` prepares and records the plan only.
+    """
+    return run_recorded(
+        state,
+        lambda: run_deploy_file(state, deploy_file, code),
+        execute=not dry,
+        serial=serial,
+        no_wait=no_wait,
+        progress=progress,
+    )
+
+
+def run_recorded(
+    state: State,
+    prepare: Callable[[], object],
+    *,
+    execute: bool = True,
+    serial: bool = False,
+    no_wait: bool = False,
+    progress: Progress | None = None,
+) -> RunStatus:
+    """A whole run: connect, ``prepare()`` at the Prepare stage, execute its ops, disconnect.
+
+    ``prepare`` adds the run's operations (a deploy file, ``eventstate exec``'s
+    shell op) or asks its facts (``eventstate facts``); with ``execute`` False
+    nothing is executed. Returns how the run ended. A run stopped by its hosts
+    failing (FAIL_PERCENT, no host left) is an aborted run, not an exception.
 
     Raises:
         EventstateError: a mistake in the deploy (an unknown argument...), or
@@ -363,8 +390,8 @@ def run_deploy(
     try:
         connect_all(state)
         state.set_stage(StateStage.Prepare)
-        run_deploy_file(state, deploy_file, code)
-        if not dry:
+        prepare()
+        if execute:
             run_ops(state, serial=serial, no_wait=no_wait, progress=progress)
         disconnect_all(state)
     except KeyboardInterrupt as interruption:

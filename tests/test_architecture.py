@@ -74,7 +74,13 @@ def test_an_import_loads_only_its_layers(module: str, forbidden: set[str]) -> No
 PYINFRA_BRIDGE = "eventstate.pyinfra_bridge"
 PYINFRA_MODULES = {
     f"{PYINFRA_BRIDGE}.{name}"
-    for name in ("adapters", "command_translation", "fact_adapter", "operation_bridge")
+    for name in (
+        "adapters",
+        "command_translation",
+        "fact_adapter",
+        "fact_names",
+        "operation_bridge",
+    )
 }
 
 

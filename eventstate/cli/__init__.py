@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from eventstate.cli.adhoc import exec_, facts
 from eventstate.cli.audit import (
     diff,
     events,
@@ -52,6 +53,8 @@ def main() -> None:
 
 for command in (
     deploy,
+    facts,
+    exec_,
     runs,
     show,
     events,

@@ -38,7 +38,7 @@ from eventstate.replay.run import SNAPSHOT_INTERVAL, Run
 from eventstate.state import BaseStateCallback, State
 from eventstate.stores import open_log, shown_url
 
-__all__ = ["deploy"]
+__all__ = ["deploy", "logged_end", "report_interruption", "store_errors_said_once"]
 
 
 @click.command()
@@ -102,7 +102,7 @@ def deploy(
     }
     state = State()
     try:
-        with interrupt_on_signals(), _store_errors_said_once(debug):
+        with interrupt_on_signals(), store_errors_said_once(debug):
             with user_errors(debug):
                 # Mistakes in the files are found before anything connects or is recorded.
                 code = compile_deploy_file(deploy_file)
@@ -122,7 +122,7 @@ def deploy(
                     state.add_callback_handler(_verbose_handler())
                 status = _run(state, inventory, deploy_file, code, options, db, debug=debug)
             except DeployInterrupted as interruption:
-                _report_interruption(state, interruption, db)
+                report_interruption(state, interruption, db)
             finally:
                 log.close()
     except DeployInterrupted as interruption:
@@ -133,7 +133,7 @@ def deploy(
 
 
 @contextlib.contextmanager
-def _store_errors_said_once(debug: bool) -> Iterator[None]:
+def store_errors_said_once(debug: bool) -> Iterator[None]:
     """Within the block, gevent does not print a host greenlet's StoreError: the deploy
     reports it, from what the log holds (``--debug`` shows every traceback)."""
     hub = gevent.get_hub()
@@ -164,7 +164,7 @@ def _run(
     except DeployInterrupted as interruption:
         if state.view.run.status is None:
             # Interrupted outside run_deploy (while recording the deploy): recorded here.
-            with contextlib.suppress(StoreError):  # _report_interruption says what the log holds
+            with contextlib.suppress(StoreError):  # report_interruption says what the log holds
                 record_interruption(state, interruption)
         raise
     except StoreError as error:
@@ -174,12 +174,12 @@ def _run(
         echo(f"Error: {one_line(str(error))}", err=True)
         if isinstance(error.__context__, DeployInterrupted):
             raise error.__context__ from None
-        echo(f"run {state.run_id} {_logged_end(state, db)}", err=True)
+        echo(f"run {state.run_id} {logged_end(state, db)}", err=True)
         return 2
     _store_snapshots(state)
     for line in table(HOST_HEADERS, host_table(state.view)):
         echo(line)
-    echo(f"\nrun {state.run_id} {_logged_end(state, db)}")
+    echo(f"\nrun {state.run_id} {logged_end(state, db)}")
     if state.view.run.error:
         echo(f"Error: {one_line(state.view.run.error)}", err=True)
     return status
@@ -194,7 +194,7 @@ def _store_snapshots(state: State) -> None:
         Run(state.log, state.run_id).store_snapshots()
 
 
-def _logged_end(state: State, db: str) -> str:
+def logged_end(state: State, db: str) -> str:
     """How the log says the run ended: ``success (42 events in ./eventstate.db)``."""
     try:
         last = state.log.last_event(state.run_id)
@@ -216,11 +216,11 @@ def _logged_end(state: State, db: str) -> str:
     return f"{status} ({last.seq} events in {shown_url(db)})"
 
 
-def _report_interruption(state: State, interruption: DeployInterrupted, db: str) -> NoReturn:
+def report_interruption(state: State, interruption: DeployInterrupted, db: str) -> NoReturn:
     """The one line an interrupted deploy prints, and its exit status (130, 143)."""
     said = f"Interrupted by {interruption.signal_name}"
     if state.initialised:
-        said += f": run {state.run_id} {_logged_end(state, db)}"
+        said += f": run {state.run_id} {logged_end(state, db)}"
     echo(said, err=True)
     sys.exit(interruption.exit_status)
 
