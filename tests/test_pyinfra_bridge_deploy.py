@@ -9,7 +9,7 @@ import pytest
 
 from eventstate import Config, Inventory, State
 from eventstate.deploy import run_deploy
-from eventstate.errors import PyinfraNotInstalledError
+from eventstate.errors import DeployFileError, PyinfraNotInstalledError
 from eventstate.events import CommandExecuted, RunStatus
 from eventstate.pyinfra_bridge.activation import _MissingPyinfra, bridge_pyinfra_imports
 
@@ -217,3 +217,29 @@ def test_pyinfra_local_include_runs_the_file_named_under_it(
     from pyinfra import local
 
     assert local.include.__module__ == "pyinfra.local"
+
+
+OWN_KEYWORD = """\
+from pyinfra.operations import files
+
+files.directory(path="{link}", _no_fail_on_link=True)
+"""
+
+
+def test_an_operations_own_underscore_keyword_reaches_it(tmp_path: Path) -> None:
+    # files.directory's _no_fail_on_link is in its signature: its argument, not an
+    # unknown global one. A link where the directory should be is then no error.
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    deploy_file = tmp_path / "deploy.py"
+    deploy_file.write_text(OWN_KEYWORD.format(link=tmp_path / "link"))
+    state = State(Inventory((["@local"], {})), Config())
+    assert run_deploy(state, str(deploy_file)) is RunStatus.SUCCESS
+    (op_hash,) = state.get_op_order()
+    assert state.op_meta[op_hash].args == [f"path={tmp_path / 'link'}", "_no_fail_on_link=True"]
+    assert (tmp_path / "link").is_symlink()
+
+    # An underscore keyword neither the op's nor a global argument is still refused.
+    deploy_file.write_text('from pyinfra.operations import files\nfiles.directory("/x", _nope=1)\n')
+    with pytest.raises(DeployFileError, match="unknown operation argument _nope"):
+        run_deploy(State(Inventory((["@local"], {})), Config()), str(deploy_file))
