@@ -24,6 +24,7 @@ from ssh_server import SshServer, running_sshd
 
 from eventstate import replay
 from eventstate.deploy import load_inventory
+from eventstate.events import CommandExecuted
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "pyinfra"
@@ -138,7 +139,11 @@ def test_eventstate_deploys_the_pyinfra_example_over_ssh(sshd: SshServer, tmp_pa
     # (LinuxName is a short fact: LinuxDistribution's command, its own reading).
     with replay.open(db) as log:
         events = log.run(shown["run"]["run_id"]).events(types={"CommandExecuted"})
-        facts = {event.fact.split("(")[0] for event in events if event.fact}
+        facts = {
+            event.fact.split("(")[0]
+            for event in events
+            if isinstance(event, CommandExecuted) and event.fact
+        }
     assert {"server.LinuxDistribution", "files.File", "files.FindInFile", "files.Link"} <= facts
 
     # Again: nothing to do -- the install is marked, so its shell command is not even added.
@@ -202,7 +207,7 @@ def _loaded_both_ways(inventory: str, cwd: Path, env: dict[str, str]) -> tuple[A
     )
     assert pyinfras.returncode == 0, pyinfras.stderr
     loaded = load_inventory(inventory)
-    ours = {
+    ours: dict[str, Any] = {
         "hosts": [host.name for host in loaded],
         # pyinfra's groups are those with hosts (group data alone makes none).
         "groups": {name: [host.name for host in hosts] for name, hosts in loaded.groups.items()},
