@@ -157,6 +157,41 @@ def test_a_deploy_function_from_a_module_orders_by_its_lines(
     assert str(tmp_path / "web_tasks.py") not in state.deploy_files
 
 
+def test_a_deploy_function_decorated_before_the_bridge_runs_on_eventstate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A library imported before the deploy ran (cached in sys.modules) was wrapped by
+    # pyinfra's own _wrap_deploy: its call still runs on eventstate's host.
+    (tmp_path / "early_tasks.py").write_text(
+        "from pyinfra.api import deploy\n"
+        "from pyinfra.operations import server\n"
+        "\n"
+        "@deploy('Early', data_defaults={'word': 'early'})\n"
+        "def early(out):\n"
+        "    seen.append(host.current_deploy_kwargs)\n"
+        "    server.shell(commands=[f'echo $WHO {host.data.word} > {out}'])\n"
+        "\n"
+        "from pyinfra import host\n"
+        "seen = []\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "early_tasks", raising=False)
+    import early_tasks  # type: ignore[import-not-found]
+
+    assert early_tasks.early.__code__.co_filename.endswith("pyinfra/api/deploy.py")
+    out = tmp_path / "out"
+    (tmp_path / "deploy.py").write_text(
+        f"from early_tasks import early\nearly({str(out)!r}, _env={{'WHO': 'me'}})\n"
+    )
+    state = State(Inventory((["@local"], {})), Config())
+    assert run_deploy(state, str(tmp_path / "deploy.py")) is RunStatus.SUCCESS
+    assert _names_in_order(state) == ["Early | server.shell"]
+    assert out.read_text() == "me early\n"
+    # The call's global arguments as eventstate's @deploy takes them: those given (over
+    # an outer deploy's), the rest resolved by each op -- not pyinfra's every default.
+    assert early_tasks.seen == [{"_env": {"WHO": "me"}}]
+
+
 def test_a_deploy_function_called_outside_eventstate_is_pyinfras_again() -> None:
     # Decorated while the bridge is installed, called later by pyinfra's own engine:
     # pyinfra's wrapper runs it, on pyinfra's host.
