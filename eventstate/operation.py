@@ -17,7 +17,7 @@ from collections.abc import Callable, Container, Generator, Iterable, Iterator
 from hashlib import sha1
 from typing import Any
 
-from eventstate.arguments import OperationArgumentError, resolve_global_arguments
+from eventstate.arguments import ARGUMENTS, OperationArgumentError, resolve_global_arguments
 from eventstate.commands import Command, HiddenValue, make_command
 from eventstate.context import current, using
 from eventstate.errors import NestedOperationError
@@ -109,6 +109,11 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
     module = (func.__module__ or "").rsplit(".", 1)[-1]
     op_name = f"{module}.{func.__name__}" if module else func.__name__
     signature = inspect.signature(func)  # once, not per call
+    # The op's own ``_`` keywords (pyinfra's ``files.directory(_no_fail_on_link=True)``)
+    # are its arguments, not unknown global ones: pyinfra passes them to the op.
+    own_keywords = frozenset(
+        name for name in signature.parameters if name.startswith("_") and name not in ARGUMENTS
+    )
 
     @functools.wraps(func)
     def call(*args: Any, **kwargs: Any) -> OperationResult:
@@ -123,9 +128,16 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
         if host.current_deploy_kwargs:
             # A @deploy's arguments: over the host data's, under the call's own.
             host_arguments = {**host_arguments, **host.current_deploy_kwargs}
+        given = kwargs
+        if own_keywords and not own_keywords.isdisjoint(kwargs):
+            given = {key: value for key, value in kwargs.items() if key not in own_keywords}
         global_arguments = resolve_global_arguments(
-            kwargs, state.config, host_arguments, state.interned_arguments
+            given, state.config, host_arguments, state.interned_arguments
         )
+        if given is not kwargs:  # the op's own keywords, in their places
+            kwargs = {
+                key: value for key, value in kwargs.items() if key in given or key in own_keywords
+            }
         try:
             signature.bind(*args, **kwargs)
         except TypeError as error:

@@ -335,7 +335,14 @@ def test_show_a_failed_run(recorded: Recorded, length: int) -> None:
         meta, results = view.meta[host], view.results[host]
         assert cells[1:4] == [str(meta.ops), str(meta.ops_change), str(meta.ops_no_change)]
         assert cells[4:] == [str(getattr(results, key)) for key in RESULT_KEYS]
-    assert lines[11:] == [
+    # Each operation, in order, over its hosts (pyinfra's results table).
+    assert [line.split() for line in lines[11:15]] == [
+        [],
+        ["operation", "hosts", "change", "no-change", "error"],
+        ["server.shell", "1", "0", "0", "1"],
+        ["server.shell", "2", "2", "0", "0"],
+    ]
+    assert lines[15:] == [
         "",
         "operations with errors",
         f"  [@local] server.shell: error (event {_finished_seq(recorded, run_id)})",
@@ -402,7 +409,7 @@ def test_show_json(recorded: Recorded, infos: dict[str, replay.RunInfo], which: 
     result = cli("show", run_id[:8], "--db", recorded.db, "--json")
     assert result.exit_code == 0, result.output
     shown = json.loads(result.stdout)
-    assert set(shown) == {"run", "hosts", "failures", "warnings"}
+    assert set(shown) == {"run", "hosts", "operations", "failures", "warnings"}
     listed = {
         run["run_id"]: run for run in json.loads(cli("runs", "--db", recorded.db, "--json").stdout)
     }
@@ -418,6 +425,11 @@ def test_show_json(recorded: Recorded, infos: dict[str, replay.RunInfo], which: 
         )
         assert host["results"] == view.results[host["host"]].as_dict()
         assert (host["status"] == "failed") == (host["host"] in view.failed_hosts)
+    # Each operation in the order it runs; its errors are the hosts' errors.
+    assert [op["op_hash"] for op in shown["operations"]] == view.get_op_order()
+    assert sum(op["error"] for op in shown["operations"]) == sum(
+        results.error_ops + results.ignored_error_ops for results in view.results.values()
+    )
     assert shown["warnings"] == {stage.name: n for stage, n in view.stage_warnings.items()}
     if which in ("failed", "aborted"):
         (failure,) = shown["failures"]

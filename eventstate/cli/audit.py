@@ -25,8 +25,8 @@ from eventstate.cli.base import (
 )
 from eventstate.codec import payload_fields
 from eventstate.errors import CodecError, IntegrityError, UsageError
-from eventstate.events import EVENT_TYPES
-from eventstate.projections import HostOp, StateView
+from eventstate.events import EVENT_TYPES, OpOutcome
+from eventstate.projections import HostOp, HostOpsProjection, StateView
 from eventstate.replay import ReplayLog, RunInfo, read_log
 from eventstate.replay.diff import diff_runs
 from eventstate.replay.export import (
@@ -167,6 +167,30 @@ _RESULT_KEYS = ("success_ops", "error_ops", "ignored_error_ops", "partial_ops")
 _META_KEYS = ("ops", "ops_change", "ops_no_change")
 
 
+OPERATION_HEADERS = ("operation", "hosts", "change", "no-change", "error")
+_OPERATION_COUNTS = ("hosts", "change", "no_change", "error")
+
+
+def _operation_rows(view: StateView, host_ops: HostOpsProjection) -> list[dict[str, Any]]:
+    """Each operation in the order it runs, counted over the hosts that ran it, as pyinfra's
+    results table: changed (ran commands), no change (none), error (ignored or not)."""
+    rows: dict[str, dict[str, Any]] = {
+        op_hash: {"op_hash": op_hash, "operation": host_ops.op_name(op_hash) or op_hash}
+        | dict.fromkeys(("hosts", "change", "no_change", "error"), 0)
+        for op_hash in view.get_op_order()
+    }
+    for record in host_ops:
+        row = rows.get(record.op_hash)
+        if row is None or not record.added:
+            continue
+        row["hosts"] += 1
+        if record.outcome is OpOutcome.SUCCESS:
+            row["change" if record.commands_executed else "no_change"] += 1
+        elif record.outcome is not None:
+            row["error"] += 1
+    return list(rows.values())
+
+
 def _failure(op: HostOp) -> dict[str, Any]:
     """A failed host-op as show prints it, with the commands of its final attempt."""
     return {
@@ -194,13 +218,15 @@ def _failure(op: HostOp) -> dict[str, Any]:
 @db_option
 @json_option
 def show(run_id: str, db: str, as_json: bool) -> None:
-    """A run: who, when, each host's results, the failed operations and their output."""
+    """A run: who, when, each host's results, its operations, the failed ones and their output."""
     with opened(db) as log:
         run = log.run(run_id)
         view = run.state()
         info = RunInfo.of(view, view.events_applied)
         hosts = _host_rows(view)
-        failures = [_failure(op) for op in run.host_ops().failed()]
+        host_ops = run.host_ops()
+        operations = _operation_rows(view, host_ops)
+        failures = [_failure(op) for op in host_ops.failed()]
     warnings = {stage.name: count for stage, count in view.stage_warnings.items()}
     if as_json:
         echo(
@@ -208,6 +234,7 @@ def show(run_id: str, db: str, as_json: bool) -> None:
                 {
                     "run": _info_json(info),
                     "hosts": hosts,
+                    "operations": operations,
                     "failures": failures,
                     "warnings": warnings,
                 },
@@ -225,6 +252,11 @@ def show(run_id: str, db: str, as_json: bool) -> None:
     echo("")
     for line in table(HOST_HEADERS, host_table(view)):
         echo(line)
+    if operations:
+        echo("")
+        rows = [[row["operation"], *(row[key] for key in _OPERATION_COUNTS)] for row in operations]
+        for line in table(OPERATION_HEADERS, rows):
+            echo(line)
     connect_errors = view.host_sets.connect_errors
     if connect_errors:
         echo("\nhosts that could not connect")

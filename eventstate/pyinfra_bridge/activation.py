@@ -4,7 +4,9 @@ Inside :func:`bridge_pyinfra_imports`, every module of ``pyinfra.operations``
 -- imported already, or by the deploy file -- has its operations replaced by
 bridged ones (:func:`~eventstate.pyinfra_bridge.operation_bridge.bridge_module`),
 so ``from pyinfra.operations import files`` then ``files.line(...)`` adds an
-eventstate operation; pyinfra's ``host``, ``state`` and ``config`` are the
+eventstate operation; pyinfra's ``@deploy`` functions run as eventstate's
+deploys (:mod:`.deploy_bridge`) and ``local.include`` is eventstate's
+(:mod:`.local_bridge`); pyinfra's ``host``, ``state`` and ``config`` are the
 current eventstate host's adapters; and ``import pyinfra`` without pyinfra
 installed is one line saying what to install. Everything is put back when
 the block ends. Nothing here imports pyinfra: a deploy that never names it
@@ -26,6 +28,28 @@ from eventstate.pyinfra_bridge.requirement import missing_pyinfra
 __all__ = ["bridge_pyinfra_imports"]
 
 _OPERATIONS = "pyinfra.operations."
+_DEPLOY = "pyinfra.api.deploy"
+_LOCAL = "pyinfra.local"
+
+
+def _bridged(name: str) -> bool:
+    """Whether the bridge changes the pyinfra module ``name`` once loaded."""
+    return name in (_DEPLOY, _LOCAL) or name.startswith(_OPERATIONS)
+
+
+def _bridge(module: ModuleType) -> dict[str, Any]:
+    """Bridge the pyinfra module in place; the originals by attribute name."""
+    if module.__name__ == _DEPLOY:
+        from eventstate.pyinfra_bridge.deploy_bridge import bridge_deploy_module
+
+        return bridge_deploy_module(module)
+    if module.__name__ == _LOCAL:
+        from eventstate.pyinfra_bridge.local_bridge import bridge_local_module
+
+        return bridge_local_module(module)
+    from eventstate.pyinfra_bridge.operation_bridge import bridge_module
+
+    return bridge_module(module)
 
 
 class _MissingPyinfra(importlib.abc.MetaPathFinder):
@@ -58,8 +82,8 @@ class _BridgingLoader(importlib.abc.Loader):
 
 
 class _OperationsFinder(importlib.abc.MetaPathFinder):
-    """First on the path: finds ``pyinfra`` and ``pyinfra.operations.*`` as usual, and
-    bridges them once loaded."""
+    """First on the path: finds ``pyinfra`` and the modules the bridge changes as usual,
+    and bridges them once loaded."""
 
     def __init__(self, loaded: Callable[[ModuleType], None]) -> None:
         self._loaded = loaded
@@ -67,7 +91,7 @@ class _OperationsFinder(importlib.abc.MetaPathFinder):
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != "pyinfra" and not fullname.startswith(_OPERATIONS):
+        if fullname != "pyinfra" and not _bridged(fullname):
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
         if spec is not None and spec.loader is not None:
@@ -92,10 +116,8 @@ def bridge_pyinfra_imports() -> Iterator[None]:
 
     def loaded(module: ModuleType) -> None:
         activate()
-        if module.__name__.startswith(_OPERATIONS):
-            from eventstate.pyinfra_bridge.operation_bridge import bridge_module
-
-            replaced.append((module, bridge_module(module)))
+        if _bridged(module.__name__):
+            replaced.append((module, _bridge(module)))
 
     operations_finder = _OperationsFinder(loaded)
     missing = _MissingPyinfra()
@@ -105,7 +127,7 @@ def bridge_pyinfra_imports() -> Iterator[None]:
         if "pyinfra" in sys.modules:
             activate()
         for name, module in list(sys.modules.items()):
-            if name.startswith(_OPERATIONS) and module is not None:
+            if _bridged(name) and module is not None:
                 loaded(module)
         yield
     finally:
