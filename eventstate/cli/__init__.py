@@ -29,6 +29,7 @@ from eventstate.cli.audit import (
 )
 from eventstate.cli.base import fail
 from eventstate.cli.deploy import deploy
+from eventstate.cli.report import report
 from eventstate.errors import UsageError
 
 __all__ = ["main"]
@@ -64,6 +65,7 @@ for command in (
     head,
     rerun,
     timeline,
+    report,
     snapshot,
 ):
     main.add_command(command)
