@@ -55,19 +55,26 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+# As tests/test_timeline.py starts it: no sandbox as root, no network chatter.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
 def chromium(*args: str, profile: Path) -> str:
     """What headless Chromium prints, with a profile of its own (other runs may be open)."""
-    binary = shutil.which("chromium") or shutil.which("chromium-browser") or "chromium"
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        pytest.fail("headless Chromium is needed: install Debian's chromium package (README)")
     result = subprocess.run(
-        [
-            binary,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            f"--user-data-dir={profile}",
-            *args,
-        ],
+        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
         capture_output=True,
         text=True,
         timeout=180,
@@ -90,7 +97,7 @@ def selftest(page: Path) -> dict[str, Any]:
     )
     found = _Elements(out)
     (text,) = found.text_of("pre", id="selftest")
-    return json.loads(text)  # type: ignore[no-any-return]
+    return json.loads(text)
 
 
 class _Elements(HTMLParser):
