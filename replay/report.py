@@ -295,6 +295,7 @@ tr.details td { background: #fbfbfb; }
 .tools input { width: 28em; padding: .3em; }
 button { padding: .25em .8em; border: 1px solid #bbb; background: #f4f4f4; border-radius: 3px; }
 button.on { background: #2b6cb0; color: #fff; border-color: #2b6cb0; }
+button:disabled { color: #999; }
 #chart { position: relative; }
 .lane { display: flex; align-items: center; height: 22px; border-bottom: 1px solid #f0f0f0; }
 .lane.axis { height: 26px; border-bottom: 1px solid #ccc; }
@@ -698,6 +699,11 @@ renderHosts();
 renderResults();
 document.getElementById("zoom-all").addEventListener("click", () => setZoom(false));
 document.getElementById("zoom-execute").addEventListener("click", () => setZoom(true));
+if (DATA.execute_ms === null) {
+  const button = document.getElementById("zoom-execute");
+  button.disabled = true;
+  button.title = "the run never reached its execute stage";
+}
 setZoom(false);
 if (location.hash === "#selftest") selftest();
 """

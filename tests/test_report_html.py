@@ -355,3 +355,20 @@ def test_reading_for_a_report_never_writes_the_log(page: Path) -> None:
     before = seen()
     assert cli("report", "latest", "--db", str(files[0]), "--html", "-").exit_code == 0
     assert seen() == before
+
+
+def test_an_aborted_run_says_why_first(tmp_path: Path) -> None:
+    (tmp_path / "bad.py").write_text(
+        "from eventstate.operations import files\nfiles.file('/x', _sduo=True)\n"
+    )
+    db = str(tmp_path / "eventstate.db")
+    assert cli("deploy", "--db", db, "@local", str(tmp_path / "bad.py")).exit_code == 2
+    with read_log(db) as log:
+        data = report_data(log.run("latest"))
+    assert data["run"]["status"] == "aborted"
+    (failure,) = data["failures"]
+    assert failure["kind"] == "run" and "unknown operation argument _sduo" in failure["reason"]
+    assert data["results"] == [] and data["execute_ms"] is None  # no zoom to offer
+    stages = [phase["stage"] for phase in data["phases"]]
+    assert "prepare" in stages and "execute" not in stages
+    assert "report" in cli("--help").output

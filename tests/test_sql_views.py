@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 from contextlib import closing
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,13 @@ from click.testing import CliRunner
 
 from eventstate.cli import main
 from eventstate.cli.base import host_table
-from eventstate.replay import read_log
+from eventstate.events import RunStarted, StageChanged, StateStage
+from eventstate.replay import ReplayLog, read_log
 from eventstate.stores import SqliteEventLog
+from eventstate.stores.base import StoredEvent
 from eventstate.stores.sqlite import _SCHEMA
 from eventstate.stores.sqlite_views import TAIL, VIEWS, VIEWS_VERSION
+from eventstate.testing.runs import DEFAULT_START, RunBuilder
 
 DEPLOY = """\
 from eventstate.operations import server
@@ -294,3 +298,31 @@ def test_an_in_memory_log_has_the_views_too() -> None:
     finally:
         log.close()
     assert set(VIEWS) <= names
+
+
+def _unfinished(run_id: str, start: datetime) -> list[StoredEvent]:
+    run = RunBuilder(run_id, start=start)
+    run.add(
+        RunStarted,
+        user="ops",
+        machine="bastion",
+        command_line=("eventstate", "deploy", "@local", "deploy.py"),
+        engine_version="0",
+        hosts=("@local",),
+        groups={},
+        config={"FLUSH_DELAY": 1.0},
+    )
+    run.add(StageChanged, stage=StateStage.Connect, previous=StateStage.Setup)
+    return run.rows()
+
+
+def test_a_run_with_no_end_is_running_while_alive_then_interrupted(tmp_path: Path) -> None:
+    db = tmp_path / "unfinished.db"
+    with SqliteEventLog(db) as log:
+        log.append(_unfinished("long-gone", DEFAULT_START))
+        log.append(_unfinished("just-now", datetime.now(timezone.utc)))
+        expected = {run.run_id: run.info().status for run in ReplayLog(log).runs()}
+    found = {row["run_id"]: row["status"] for row in rows(db, "runs")}
+    assert found == expected == {"long-gone": "interrupted", "just-now": "running"}
+    assert [row["finished"] for row in rows(db, "runs")] == [None, None]
+    assert rows(db, "failures") == []  # no end recorded: no error to list
