@@ -56,6 +56,7 @@ READ_COMMANDS: tuple[tuple[str, ...], ...] = (
     ("step", RUN),
     ("diff", RUN, RUN),
     ("timeline", RUN, "--html", "{tmp}/timeline.html"),
+    ("report", RUN, "--html", "{tmp}/report.html"),
 )
 
 
