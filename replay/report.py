@@ -425,6 +425,7 @@ const COLUMNS = [
 ];
 const view = {query: "", key: null, descending: false};
 const rowsByIndex = new Map();
+const searchText = new Map();  // index -> the lowercased text a search looks in
 
 function haystack(result) {
   const parts = [result.op, result.host, result.outcome, result.command || ""];
@@ -484,11 +485,12 @@ function renderResults() {
     const row = el("tr", {id: "result-" + result.index,
       class: "result outcome-" + result.outcome.replace(" ", "-"),
       dataset: {index: String(result.index), host: result.host, op: result.op,
-        outcome: result.outcome, duration: String(result.duration === null ? -1 : result.duration),
-        search: haystack(result)}},
+        outcome: result.outcome,
+        duration: String(result.duration === null ? -1 : result.duration)}},
       ...COLUMNS.map(([, key]) => cell(result, key)));
     row.addEventListener("click", () => toggle(row, result));
     rowsByIndex.set(result.index, row);
+    searchText.set(result.index, haystack(result));
   }
   document.getElementById("search").addEventListener("input", (event) => {
     view.query = event.target.value.trim().toLowerCase();
@@ -521,7 +523,7 @@ function draw() {
   let shown = 0;
   for (const result of ordered) {
     const row = rowsByIndex.get(result.index);
-    row.hidden = Boolean(view.query) && !row.dataset.search.includes(view.query);
+    row.hidden = Boolean(view.query) && !searchText.get(result.index).includes(view.query);
     if (!row.hidden) shown += 1;
     body.append(row);
   }
@@ -621,10 +623,16 @@ function renderTimeline() {
     chart.append(row);
   }
   chart.append(lane("hosts", "section")[0]);
-  for (const host of DATA.hosts) {
-    const [row, track] = lane(host.host, "host");
-    for (const result of ran) {
-      if (result.host !== host.host) continue;
+  const byHost = new Map(DATA.hosts.map((host) => [host.host, []]));
+  for (const result of ran) {
+    if (!byHost.has(result.host)) byHost.set(result.host, []);  // a host the inventory lacks
+    byHost.get(result.host).push(result);
+  }
+  const hostsShown = new Map(DATA.hosts.map((host) => [host.host, host]));
+  for (const [name, results] of byHost) {
+    const host = hostsShown.get(name) || {host: name, connect_failed_ms: null};
+    const [row, track] = lane(name, "host");
+    for (const result of results) {
       const node = bar(result, result.op);
       if (place(node, result.start_ms, result.end_ms)) track.append(node);
     }
