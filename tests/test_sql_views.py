@@ -326,3 +326,22 @@ def test_a_run_with_no_end_is_running_while_alive_then_interrupted(tmp_path: Pat
     assert found == expected == {"long-gone": "interrupted", "just-now": "running"}
     assert [row["finished"] for row in rows(db, "runs")] == [None, None]
     assert rows(db, "failures") == []  # no end recorded: no error to list
+
+
+def test_a_row_that_is_not_json_hides_nothing_else(tmp_path: Path) -> None:
+    db = deploy(tmp_path)
+    with closing(sqlite3.connect(db)) as conn, conn:
+        (run_id,) = conn.execute("SELECT DISTINCT run_id FROM events").fetchone()
+        conn.execute(
+            "INSERT INTO events VALUES "
+            "('damaged', 1, 'RunStarted', 2, 'x', NULL, '{oops', 'p', 'h')"
+        )
+        conn.execute(
+            "INSERT INTO events VALUES (?, 999, 'HostOperationFinished', 1, 'x', '@local', "
+            "'not json', 'p', 'h')",
+            [run_id],
+        )
+    for view in VIEWS:
+        assert rows(db, view), view  # each view still answers
+    assert len(rows(db, "op_results")) == 7  # the damaged row left out
+    assert {r["run_id"] for r in rows(db, "runs")} == {run_id, "damaged"}

@@ -25,8 +25,8 @@ its writer's version, or none. Their layout is versioned by
 :data:`VIEWS_VERSION` in ``eventstate_meta``: a later version replaces them,
 an older one leaves a newer version's views alone.
 
-A damaged payload (not JSON) makes a query of a view fail; ``eventstate
-verify`` names the row.
+A row whose payload is not JSON (a damaged log) is left out of every view,
+never allowed to hide the others; ``eventstate verify`` names it.
 """
 
 from __future__ import annotations
@@ -77,12 +77,12 @@ WITH
       json_array_length(payload, '$.hosts') AS hosts,
       {_field("engine_version")},
       json_extract(payload, '$.config.FLUSH_DELAY') AS flush_delay
-    FROM events WHERE type = 'RunStarted'
+    FROM events WHERE type = 'RunStarted' AND json_valid(payload)
   ),
   ended AS (
     SELECT run_id, timestamp AS finished, {_field("status")}, {_field("error")},
       {_field("signal")}
-    FROM events WHERE type = 'RunFinished'
+    FROM events WHERE type = 'RunFinished' AND json_valid(payload)
   ),
   alive AS (
     SELECT run_id, MAX(timestamp) AS alive_at FROM events
@@ -92,20 +92,23 @@ WITH
     SELECT run_id,
       SUM(json_extract(payload, '$.counted') AND json_extract(payload, '$.is_change') IS 1)
         AS changed
-    FROM events WHERE type = 'OperationAddedForHost' GROUP BY run_id
+    FROM events WHERE type = 'OperationAddedForHost' AND json_valid(payload) GROUP BY run_id
   ),
   finished AS (
     SELECT run_id, COUNT(*) AS ops,
       SUM(outcome = 'success') AS success_ops,
       SUM(outcome = 'error') AS error_ops,
       SUM(outcome = 'ignored_error') AS ignored_error_ops
-    FROM (SELECT run_id, {_field("outcome")} FROM events WHERE type = 'HostOperationFinished')
+    FROM (
+      SELECT run_id, {_field("outcome")} FROM events
+      WHERE type = 'HostOperationFinished' AND json_valid(payload)
+    )
     GROUP BY run_id
   ),
   failed AS (
     SELECT e.run_id, COUNT(DISTINCT j.value) AS failed_hosts
     FROM events AS e, json_each(e.payload, '$.hosts') AS j
-    WHERE e.type = 'HostsFailed' GROUP BY e.run_id
+    WHERE e.type = 'HostsFailed' AND json_valid(e.payload) GROUP BY e.run_id
   )
 SELECT
   o.run_id,
@@ -150,14 +153,14 @@ WITH
   inventory AS (
     SELECT e.run_id, j.value AS host, j.key AS position
     FROM events AS e, json_each(e.payload, '$.hosts') AS j
-    WHERE e.type = 'RunStarted'
+    WHERE e.type = 'RunStarted' AND json_valid(e.payload)
   ),
   planned AS (
     SELECT run_id, host, SUM(counted) AS ops, SUM(counted AND is_change IS 1) AS ops_change,
       SUM(counted AND is_change IS NOT 1) AS ops_no_change
     FROM (
       SELECT run_id, host, {_field("counted")}, {_field("is_change")}
-      FROM events WHERE type = 'OperationAddedForHost'
+      FROM events WHERE type = 'OperationAddedForHost' AND json_valid(payload)
     )
     GROUP BY run_id, host
   ),
@@ -171,20 +174,22 @@ WITH
     FROM (
       SELECT run_id, host, {_field("outcome")}, {_field("commands_executed")},
         {_field("duration")}
-      FROM events WHERE type = 'HostOperationFinished'
+      FROM events WHERE type = 'HostOperationFinished' AND json_valid(payload)
     )
     GROUP BY run_id, host
   ),
   connect_failed AS (
     SELECT run_id, host, MAX(seq) AS seq, {_field("error", "connect_error")}
-    FROM events WHERE type = 'HostConnectFailed' GROUP BY run_id, host
+    FROM events WHERE type = 'HostConnectFailed' AND json_valid(payload) GROUP BY run_id, host
   ),
   failed AS (
     SELECT DISTINCT e.run_id, j.value AS host
     FROM events AS e, json_each(e.payload, '$.hosts') AS j
-    WHERE e.type = 'HostsFailed'
+    WHERE e.type = 'HostsFailed' AND json_valid(e.payload)
   ),
-  activated AS (SELECT DISTINCT run_id, host FROM events WHERE type = 'HostActivated')
+  activated AS (
+    SELECT DISTINCT run_id, host FROM events WHERE type = 'HostActivated' AND json_valid(payload)
+  )
 SELECT
   i.run_id,
   i.host,
@@ -221,13 +226,13 @@ WITH
     SELECT run_id, seq, timestamp AS finished_at, host, {_field("op_hash")},
       {_field("outcome")}, {_field("commands_executed")}, {_field("retry_count", "retries")},
       {_field("duration")}
-    FROM events WHERE type = 'HostOperationFinished'
+    FROM events WHERE type = 'HostOperationFinished' AND json_valid(payload)
   ),
   name_parts AS (
     SELECT e.run_id, json_extract(e.payload, '$.op_hash') AS op_hash, j.value AS name,
       MIN(e.seq) AS first_seq, j.key AS position
     FROM events AS e, json_each(e.payload, '$.names') AS j
-    WHERE e.type = 'OperationAdded'
+    WHERE e.type = 'OperationAdded' AND json_valid(e.payload)
     GROUP BY 1, 2, 3
     ORDER BY 1, 2, first_seq, position
   ),
@@ -237,14 +242,15 @@ WITH
   ),
   added AS (
     SELECT run_id, host, {_field("op_hash")}, MAX(seq) AS seq, {_field("is_change")}
-    FROM events WHERE type = 'OperationAddedForHost' GROUP BY 1, 2, 3
+    FROM events WHERE type = 'OperationAddedForHost' AND json_valid(payload) GROUP BY 1, 2, 3
   ),
   commands AS (
     SELECT run_id, host, json_extract(payload, '$.op_hash') AS op_hash, MAX(seq) AS seq,
       COUNT(*) AS commands, {_field("command")}, {_field("exit_code")}, {_field("stdout")},
       {_field("stderr")}, {_field("truncated")}
     FROM events
-    WHERE type = 'CommandExecuted' AND json_extract(payload, '$.op_hash') IS NOT NULL
+    WHERE type = 'CommandExecuted' AND json_valid(payload)
+      AND json_extract(payload, '$.op_hash') IS NOT NULL
     GROUP BY 1, 2, 3
   )
 SELECT
@@ -288,12 +294,13 @@ WITH
     UNION ALL
     SELECT run_id, seq, timestamp, 'connect', host, NULL, 'connect failed', NULL, NULL,
       json_extract(payload, '$.error')
-    FROM events WHERE type = 'HostConnectFailed'
+    FROM events WHERE type = 'HostConnectFailed' AND json_valid(payload)
     UNION ALL
     SELECT run_id, seq, timestamp, 'run', NULL, NULL, json_extract(payload, '$.status'),
       NULL, NULL, json_extract(payload, '$.error')
     FROM events
-    WHERE type = 'RunFinished' AND json_extract(payload, '$.error') IS NOT NULL
+    WHERE type = 'RunFinished' AND json_valid(payload)
+      AND json_extract(payload, '$.error') IS NOT NULL
   )
 SELECT f.* FROM found AS f JOIN run_order AS o USING (run_id)
 ORDER BY o.run_row DESC, f.seq
