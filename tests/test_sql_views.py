@@ -24,7 +24,7 @@ from eventstate.replay import ReplayLog, read_log
 from eventstate.stores import SqliteEventLog
 from eventstate.stores.base import StoredEvent
 from eventstate.stores.sqlite import _SCHEMA
-from eventstate.stores.sqlite_views import TAIL, VIEWS, VIEWS_VERSION
+from eventstate.stores.sqlite_views import TAIL, VIEWS, VIEWS_VERSION, views_outdated
 from eventstate.testing.runs import DEFAULT_START, RunBuilder
 
 DEPLOY = """\
@@ -274,6 +274,8 @@ def test_a_users_own_table_of_a_views_name_is_left_alone(tmp_path: Path) -> None
     SqliteEventLog(db).close()
     assert rows(db, "failures") == [{"mine": "kept"}]
     assert set(_views(db)) == set(VIEWS) - {"failures"}
+    with closing(sqlite3.connect(db)) as conn:
+        assert not views_outdated(conn)  # a writer opening it again makes nothing
 
 
 def test_the_views_add_nothing_to_the_append_path(tmp_path: Path) -> None:

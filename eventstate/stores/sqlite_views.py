@@ -35,7 +35,7 @@ import sqlite3
 
 from eventstate.events import HEARTBEAT_FLUSH_DELAYS
 
-__all__ = ["VIEWS", "VIEWS_VERSION", "install_views", "views_outdated"]
+__all__ = ["TAIL", "VIEWS", "VIEWS_VERSION", "install_views", "views_outdated"]
 
 #: The version of the views' layout; a writer of a later version replaces them.
 VIEWS_VERSION = 1
@@ -333,7 +333,8 @@ def views_outdated(conn: sqlite3.Connection) -> bool:
     version = _stored_version(conn)
     if version > VIEWS_VERSION:
         return False
-    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'")}
+    # Any object of the name will do: a user's own table of one is left alone (install_views).
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     return version < VIEWS_VERSION or not set(VIEWS) <= names
 
 
