@@ -56,6 +56,7 @@ READ_COMMANDS: tuple[tuple[str, ...], ...] = (
     ("step", RUN),
     ("diff", RUN, RUN),
     ("timeline", RUN, "--html", "{tmp}/timeline.html"),
+    ("report", RUN, "--html", "{tmp}/report.html"),
 )
 
 
@@ -144,7 +145,9 @@ def test_a_damaged_btree_page_is_one_line(tmp_path: Path) -> None:
     data = bytearray(path.read_bytes())
     pages = len(data) // page_size
     assert pages > 10
-    for page in range(3, pages, 3):  # the page header of every third page
+    for page in range(3, pages, 3):  # the page header of every third page of rows
+        if b"CREATE " in data[page * page_size : (page + 1) * page_size]:
+            continue  # the schema's (its views'): a log without it is no log to verify
         data[page * page_size : page * page_size + 8] = b"\xff" * 8
     path.write_bytes(bytes(data))
     assert "damaged" in one_error(invoke("runs", "--db", path))

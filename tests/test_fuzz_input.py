@@ -168,6 +168,7 @@ def read_commands(db: Path, tmp: Path) -> Iterator[list[object]]:
         ["step", RUN],
         ["diff", RUN, RUN],
         ["timeline", RUN, "--html", tmp / "timeline.html"],
+        ["report", RUN, "--html", tmp / "report.html"],
     ):
         yield [*command, "--db", db]
 

@@ -116,10 +116,11 @@ def test_planted_secrets_reach_the_host_and_no_byte_written(tmp_path: Path) -> N
     exported = _cli("export", run_id, "-o", str(tmp_path / "run.jsonl"), cwd=tmp_path)
     timeline = _cli("timeline", run_id, "--html", str(tmp_path / "run.html"), cwd=tmp_path)
     assert exported.returncode == 0 and timeline.returncode == 0, exported.stderr + timeline.stderr
+    assert _cli("report", run_id, "--html", "report.html", cwd=tmp_path).returncode == 0
     files = sorted(
         path for path in tmp_path.iterdir() if path.is_file() and path.name != "deploy.py"
     )
-    assert {path.name for path in files} >= {"events.db", "run.jsonl", "run.html"}
+    assert {path.name for path in files} >= {"events.db", "run.jsonl", "run.html", "report.html"}
     blobs = [path.read_bytes() for path in files] + [text.encode() for text in written]
     for secret in SECRETS:
         for blob in blobs:
@@ -186,6 +187,7 @@ def test_secrets_planted_every_other_way_reach_no_byte_written(tmp_path: Path) -
         written += [shown.stdout, shown.stderr]
     assert _cli("export", run_id, "-o", "run.jsonl", cwd=tmp_path).returncode == 0
     assert _cli("timeline", run_id, "--html", "run.html", cwd=tmp_path).returncode == 0
+    assert _cli("report", run_id, "--html", "report.html", cwd=tmp_path).returncode == 0
     blobs = [
         path.read_bytes()
         for path in tmp_path.iterdir()

@@ -499,7 +499,7 @@ def test_a_garbled_data_page_is_reported_in_lines(recorded: Recorded) -> None:
     target = next(
         p
         for p in range(root + 1, pages)
-        if b'"run_id"' in data[p * page_size : (p + 1) * page_size]
+        if b'"run_id":' in data[p * page_size : (p + 1) * page_size]  # a payload, not the DDL
     )
     start = target * page_size + 8
     data[start : start + 64] = b"\xff" * 64

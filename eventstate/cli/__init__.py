@@ -30,6 +30,7 @@ from eventstate.cli.audit import (
 )
 from eventstate.cli.base import fail
 from eventstate.cli.deploy import deploy
+from eventstate.cli.report import report
 from eventstate.errors import UsageError
 
 __all__ = ["main"]
@@ -67,6 +68,7 @@ for command in (
     head,
     rerun,
     timeline,
+    report,
     snapshot,
 ):
     main.add_command(command)

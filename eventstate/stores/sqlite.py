@@ -28,6 +28,11 @@ sqlite-utils serves the reads; the schema is plain DDL (one transaction),
 and the append path the connection's ``executemany``, which runs at twice
 the speed of ``insert_all`` here.
 
+A writer also makes the SQL views a browser reads -- ``runs``,
+``host_results``, ``op_results``, ``failures`` -- when it opens a log whose
+views are missing or older (:mod:`eventstate.stores.sqlite_views`): stored
+queries, nothing on the append path; readers leave the file as it is.
+
 No ``sqlite3`` error leaves this module: each becomes a
 :class:`~eventstate.errors.StoreError` naming the file --
 :class:`~eventstate.errors.StoreLockedError` when another connection held the
@@ -61,6 +66,7 @@ from eventstate.errors import (
 )
 from eventstate.stores.base import EventLog, RunSummary, StoredEvent, check_sequence
 from eventstate.stores.snapshots import SnapshotStore
+from eventstate.stores.sqlite_views import install_views, views_outdated
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -464,6 +470,11 @@ class SqliteEventLog(EventLog):
         elif self._log_id is None:
             with self._transaction():
                 self._add_log_id()  # a log an older eventstate made has none
+        if views_outdated(self.db.conn):
+            # The SQL views a browser reads (runs, op_results...): made by the writer once,
+            # never on the append path; readers leave a log as they found it.
+            with self._transaction():
+                install_views(self.db.conn)
 
     def _add_log_id(self) -> None:
         # OR IGNORE, then read back: a racing writer's id, if it was first, is the log's.
