@@ -133,7 +133,8 @@ class StateView:
         dry run, which executes nothing); ``ok`` (active, and every op it was given
         finished); ``incomplete`` (active, some ops finished, the rest never ran: the
         run stopped first, or is still running them); else ``not run`` (never
-        activated, or active with none of its ops run -- the run aborted before them).
+        activated, or active with none of its ops run: the run stopped before them, or
+        before executing at all).
         """
         if host in self.host_sets.connect_errors:
             return "connect failed"
@@ -143,6 +144,8 @@ class StateView:
             return "not run"
         if self.run.kind == PLAN:
             return "planned"
+        if not self.is_executing:  # stopped (or still) before executing: nothing ran
+            return "not run"
         planned = self.meta[host].ops if host in self.meta else 0
         results = self.results.get(host)
         done = results.ops + results.error_ops if results is not None else 0
