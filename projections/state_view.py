@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from eventstate.events import Event, StateStage
+from eventstate.events import Event, RunStatus, StateStage
 from eventstate.projections.base import Projection
 from eventstate.projections.host_meta import HostMeta, HostMetaProjection
 from eventstate.projections.host_results import HostResults, HostResultsProjection
@@ -134,7 +134,7 @@ class StateView:
         finished); ``incomplete`` (active, some ops finished, the rest never ran: the
         run stopped first, or is still running them); else ``not run`` (never
         activated, or active with none of its ops run: the run stopped before them, or
-        before executing at all).
+        before executing at all, or has not executed yet).
         """
         if host in self.host_sets.connect_errors:
             return "connect failed"
@@ -144,12 +144,13 @@ class StateView:
             return "not run"
         if self.run.kind == PLAN:
             return "planned"
-        if not self.is_executing:  # stopped (or still) before executing: nothing ran
-            return "not run"
         planned = self.meta[host].ops if host in self.meta else 0
         results = self.results.get(host)
         done = results.ops + results.error_ops if results is not None else 0
-        if done >= planned:
+        # A run that never executed did its hosts' part only if it ended as planned (an
+        # ad-hoc run of facts); one stopped, or still, before executing ran nothing.
+        ended = self.run.status in (RunStatus.SUCCESS, RunStatus.FAILED)
+        if done >= planned and (self.is_executing or ended):
             return "ok"
         return "incomplete" if done else "not run"
 
