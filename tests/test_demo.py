@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import runpy
 import shutil
 import sqlite3
@@ -31,6 +32,9 @@ def test_the_demo_records_a_run_and_prints_its_audit_view(
     assert code == 0
     assert "events verified" in out
     assert "1 run(s) in" in out
+    # When, in local time with the zone; how it ended, in the readers' words.
+    assert re.search(r"^by .+ at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+$", out, re.MULTILINE), out
+    assert re.search(r"^status    (success|failed|aborted)$", out, re.MULTILINE), out
     for host in ("web1", "web2", "web3", "web4", "db1"):
         assert f"\n{host} " in out
     conn = sqlite3.connect(db)

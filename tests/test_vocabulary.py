@@ -323,3 +323,28 @@ def test_a_divergence_is_placed_by_the_logs_sequence_numbers() -> None:
     assert more.lines()[0] == (
         "first divergence for host @sim/a, at the rerun's event 9, past the recorded run's last:"
     )
+
+
+# EVENTSTATE_DB wherever --db is taken
+
+
+def test_every_command_that_takes_db_takes_eventstate_db() -> None:
+    taking = {
+        name: next(p for p in command.params if p.name == "db")
+        for name, command in main.commands.items()  # type: ignore[attr-defined]
+        if any(p.name == "db" for p in command.params)
+    }
+    assert {"deploy", "runs", "show", "events", "state", "step", "verify", "rerun"} <= set(taking)
+    assert {name: param.envvar for name, param in taking.items()} == dict.fromkeys(
+        taking, "EVENTSTATE_DB"
+    )
+    assert all("EVENTSTATE_DB" in cli(name, "--help").stdout for name in taking)
+
+
+def test_show_reads_eventstate_db_and_db_wins(log: Log, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVENTSTATE_DB", str(log.db))
+    shown = cli("show", log.plan)
+    assert shown.exit_code == 0 and shown.stdout.startswith(f"run       {log.plan}\n")
+    missing = log.db.parent / "missing.db"
+    result = cli("show", log.plan, "--db", missing)
+    assert (result.exit_code, result.stderr) == (2, f"Error: no event log at {missing}\n")
