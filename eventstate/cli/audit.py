@@ -182,7 +182,7 @@ _META_KEYS = ("ops", "ops_change", "ops_no_change")
 def _failure(op: HostOp) -> dict[str, Any]:
     """A failed host-op as show prints it, with the commands of its final attempt.
 
-    Its fields are named as :meth:`HostOp.as_dict` names them.
+    Its fields are named as :class:`HostOp` names them.
     """
     return {
         "host": op.host,
