@@ -231,7 +231,7 @@ def ssh_ours(path: str, hosts: int, ops: int, latency_ms: int = 0) -> Metrics:
     finally:
         shutil.rmtree(db.parent, ignore_errors=True)
     _check(info.status == "success", f"the run's status is {info.status}, not success")
-    _check(info.hosts == hosts, f"{info.hosts} hosts in the run, not {hosts}")
+    _check(info.host_count == hosts, f"{info.host_count} hosts in the run, not {hosts}")
     _check(
         len(commands) == hosts * ops,
         f"{len(commands)} CommandExecuted events, not {hosts} x {ops}",
@@ -240,7 +240,7 @@ def ssh_ours(path: str, hosts: int, ops: int, latency_ms: int = 0) -> Metrics:
     _check(not wrong, f"{len(wrong)} commands failed or printed the wrong thing")
     return {
         "total_s": elapsed,
-        "events": info.events,
+        "events": info.event_count,
         "commands": len(commands),
         "cli_peak_rss_mb": _cli_peak_rss_mb(),
         "host_ops": hosts * ops,

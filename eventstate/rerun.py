@@ -56,6 +56,10 @@ class Divergence:
         rerun: The rerun's event there (None: the recorded run has more).
         error: What the rerun's deploy raised, if it raised (see
             :attr:`RerunReport.error`): most likely why it diverged.
+        recorded_seq: The recorded event's sequence number in the log (None: the
+            rerun has more).
+        rerun_seq: The rerun's event's sequence number in the rerun (None: the
+            recorded run has more).
     """
 
     host: str | None
@@ -63,12 +67,25 @@ class Divergence:
     recorded: dict[str, Any] | None
     rerun: dict[str, Any] | None
     error: str | None = None
+    recorded_seq: int | None = None
+    rerun_seq: int | None = None
 
     def lines(self) -> list[str]:
-        """The divergence, both sides, and what the rerun raised."""
+        """The divergence, both sides, and what the rerun raised.
+
+        It is placed by the log's sequence numbers (``eventstate events RUN --from N``).
+        """
         where = f"host {self.host}" if self.host else "the run"
+        if self.recorded_seq is not None:
+            at = f"at event {self.recorded_seq}"
+            if self.rerun_seq is not None and self.rerun_seq != self.recorded_seq:
+                at += f" (the rerun's event {self.rerun_seq})"
+        elif self.rerun_seq is not None:
+            at = f"at the rerun's event {self.rerun_seq}, past the recorded run's last"
+        else:
+            at = f"at its event {self.position + 1}"
         lines = [
-            f"first divergence for {where}, at its event {self.position + 1}:",
+            f"first divergence for {where}, {at}:",
             f"  recorded: {self.recorded}",
             f"  rerun:    {self.rerun}",
         ]
@@ -147,7 +164,15 @@ def compare_events(
             two = right[position] if position < len(right) else None
             if one is None or two is None or one[1] != two[1]:
                 at = (one or two)[0]  # type: ignore[index]
-                found.append((at, Divergence(key, position, one and one[1], two and two[1])))
+                divergence = Divergence(
+                    key,
+                    position,
+                    one and one[1],
+                    two and two[1],
+                    recorded_seq=one and one[0],
+                    rerun_seq=two and two[0],
+                )
+                found.append((at, divergence))
                 break
             compared += 1
     if not found:

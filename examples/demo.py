@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import random
 import sys
+from datetime import datetime, timezone
 
 from eventstate import (
     Config,
@@ -99,19 +100,21 @@ def audit(path: str, run_id: str) -> None:
         report = verify_run(log, run_id)
         runs = log.runs()
     run = view.run
+    # Stored in UTC; shown in local time, with the zone.
+    started = datetime.fromisoformat(run.started_at or "").astimezone()
     print(f"run       {run.run_id}")
-    print(f"by        {run.user}@{run.machine} at {run.started_at}")
-    print(f"status    {run.status.value if run.status else 'interrupted'}")
+    print(f"by        {run.user}@{run.machine} at {started:%Y-%m-%d %H:%M:%S %Z}")
+    print(f"status    {run.status_at(datetime.now(timezone.utc))}")
     print(f"stage     {view.current_stage.name}; warnings {sum(view.stage_warnings.values())}")
     print(f"integrity {report}")
     print()
     header = ("host", "state", "ops", "change", "success", "error", "ignored", "partial")
-    print("{:<6} {:<8} {:>4} {:>7} {:>8} {:>6} {:>8} {:>8}".format(*header))
+    print("{:<6} {:<10} {:>4} {:>7} {:>8} {:>6} {:>8} {:>8}".format(*header))
     for host in run.hosts:
         meta, results = view.meta[host], view.results[host]
         status = view.host_status(host)
         print(
-            f"{host:<6} {status:<8} {meta.ops:>4} {meta.ops_change:>7} {results.success_ops:>8} "
+            f"{host:<6} {status:<10} {meta.ops:>4} {meta.ops_change:>7} {results.success_ops:>8} "
             f"{results.error_ops:>6} {results.ignored_error_ops:>8} {results.partial_ops:>8}"
         )
     print()

@@ -1,20 +1,21 @@
 """The example deploy: configure a directory on this machine, and "install" web servers.
 
-On ``@local`` it writes under the system's temp directory, so it runs on any
-machine; run it twice and the second run changes nothing there.
+On ``@local`` it writes into ``.eventstate-demo`` at the top of this checkout
+(``$EVENTSTATE_DEMO_DIR`` if set), so it runs on any machine, and each checkout
+has its own: the first run there makes the changes, a second changes nothing.
 """
 
 import os
-import tempfile
 from io import StringIO
 
 from eventstate.context import current_host
 from eventstate.operations import apt, files, server
 
 host = current_host()
-root = os.environ.get("EVENTSTATE_DEMO_DIR") or os.path.join(
-    tempfile.gettempdir(), "eventstate-demo"
-)
+# This file's checkout, from its real path: a rerun of the recorded run (which names the
+# file by its absolute path) writes to the same place.
+checkout = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+root = os.environ.get("EVENTSTATE_DEMO_DIR") or os.path.join(checkout, ".eventstate-demo")
 
 if host.name == "@local":
     files.directory(root, mode=755)

@@ -5,6 +5,7 @@ and hands out read-only views of it. The live State and a rebuild from disk
 run this same code, so they cannot disagree.
 """
 
+from eventstate.projections.abort import AbortCause, AbortCauseProjection, HostFailure
 from eventstate.projections.base import Projection, applies
 from eventstate.projections.host_meta import HostMeta, HostMetaProjection
 from eventstate.projections.host_ops import ExecutedCommand, HostOp, HostOpsProjection
@@ -19,7 +20,10 @@ from eventstate.projections.views import ReadOnlyDict, ReadOnlyList, ReadOnlyRec
 from eventstate.projections.warnings import StageWarnings, WarningsProjection
 
 __all__ = [
+    "AbortCause",
+    "AbortCauseProjection",
     "ExecutedCommand",
+    "HostFailure",
     "HostMeta",
     "HostMetaProjection",
     "HostOp",

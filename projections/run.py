@@ -7,6 +7,7 @@ from typing import Any
 
 from eventstate.events import (
     HEARTBEAT_FLUSH_DELAYS,
+    DeployLoaded,
     HeartbeatRecorded,
     RunFinished,
     RunStarted,
@@ -15,10 +16,19 @@ from eventstate.events import (
 from eventstate.projections.base import Projection, applies
 from eventstate.projections.views import ReadOnlyDict
 
-__all__ = ["RUNNING", "RunProjection"]
+__all__ = ["DEPLOY", "PLAN", "RUNNING", "RUN_STATUSES", "RunProjection"]
 
 #: What a run with no end is while its heartbeats are recent: it is being written.
 RUNNING = "running"
+
+#: A run's kind, and the status of a dry run that ended well: it planned, executed nothing.
+PLAN = "plan"
+
+#: The kind of every run but a dry one: it executed what it planned.
+DEPLOY = "deploy"
+
+#: Every status a reader shows a run with, in one vocabulary.
+RUN_STATUSES = (*(status.value for status in RunStatus), RUNNING, PLAN)
 
 # The FLUSH_DELAY of a run that recorded none (an older version): the default then.
 _DEFAULT_FLUSH_DELAY = 1.0
@@ -29,7 +39,8 @@ class RunProjection(Projection):
 
     ``host_order`` maps each inventory host to its position: the other
     projections order their host sets by it. ``alive_at`` is the run's last
-    heartbeat (:class:`HeartbeatRecorded`).
+    heartbeat (:class:`HeartbeatRecorded`). ``kind`` is :data:`PLAN` for a dry
+    run (its :class:`DeployLoaded` options say ``dry``), else :data:`DEPLOY`.
     """
 
     def __init__(self) -> None:
@@ -48,6 +59,7 @@ class RunProjection(Projection):
         self.signal: str | None = None
         self.finished_at: str | None = None
         self.alive_at: str | None = None
+        self.kind: str = DEPLOY
 
     @applies(RunStarted)
     def _started(self, event: RunStarted) -> None:
@@ -63,6 +75,10 @@ class RunProjection(Projection):
         self.host_order.clear()
         self.host_order.update((name, i) for i, name in enumerate(event.hosts))
 
+    @applies(DeployLoaded)
+    def _loaded(self, event: DeployLoaded) -> None:
+        self.kind = PLAN if event.options.get("dry") else DEPLOY
+
     @applies(HeartbeatRecorded)
     def _alive(self, event: HeartbeatRecorded) -> None:
         self.alive_at = event.at.isoformat()
@@ -75,8 +91,9 @@ class RunProjection(Projection):
         self.finished_at = event.at.isoformat()
 
     def status_at(self, now: datetime) -> str:
-        """How the run stands at ``now`` (timezone-aware): the status its end recorded;
-        with no end, ``running`` while its heartbeats are recent, else ``interrupted``.
+        """How the run stands at ``now`` (timezone-aware): the status its end recorded
+        (``plan`` for a dry run that ended in success: it executed nothing); with no
+        end, ``running`` while its heartbeats are recent, else ``interrupted``.
 
         A run being written records a heartbeat every ``HEARTBEAT_FLUSH_DELAYS``
         flush delays, written at most one flush delay later: a run with no end
@@ -84,6 +101,8 @@ class RunProjection(Projection):
         is not being written any more -- its deployer died.
         """
         if self.status is not None:
+            if self.status is RunStatus.SUCCESS and self.kind == PLAN:
+                return PLAN
             return self.status.value
         last = self.alive_at or self.started_at
         if last is not None:
@@ -113,6 +132,7 @@ class RunProjection(Projection):
         self.signal = snapshot["signal"]
         self.finished_at = snapshot["finished_at"]
         self.alive_at = snapshot["alive_at"]
+        self.kind = snapshot.get("kind", DEPLOY)
 
     def snapshot(self) -> dict[str, Any]:
         """The run header as plain values."""
@@ -131,4 +151,5 @@ class RunProjection(Projection):
             "signal": self.signal,
             "finished_at": self.finished_at,
             "alive_at": self.alive_at,
+            "kind": self.kind,
         }

@@ -6,14 +6,14 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from eventstate.events import Event, StateStage
+from eventstate.events import Event, RunStatus, StateStage
 from eventstate.projections.base import Projection
 from eventstate.projections.host_meta import HostMeta, HostMetaProjection
 from eventstate.projections.host_results import HostResults, HostResultsProjection
 from eventstate.projections.host_sets import HostSetsProjection
 from eventstate.projections.limit import LimitProjection
 from eventstate.projections.operations import OperationMeta, OperationsProjection
-from eventstate.projections.run import RunProjection
+from eventstate.projections.run import PLAN, RunProjection
 from eventstate.projections.stage import StageProjection
 from eventstate.projections.views import ReadOnlyDict, ReadOnlyList, ReadOnlySet
 from eventstate.projections.warnings import StageWarnings, WarningsProjection
@@ -129,14 +129,30 @@ class StateView:
         return self.limit.limit_hosts
 
     def host_status(self, host: str) -> str:
-        """How a host stands: ``connect failed``, ``failed``, ``ok`` (active) or ``not run``."""
+        """How a host stands: ``connect failed``; ``failed``; ``planned`` (active in a
+        dry run, which executes nothing); ``ok`` (active, and every op it was given
+        finished); ``incomplete`` (active, some ops finished, the rest never ran: the
+        run stopped first, or is still running them); else ``not run`` (never
+        activated, or active with none of its ops run: the run stopped before them, or
+        before executing at all, or has not executed yet).
+        """
         if host in self.host_sets.connect_errors:
             return "connect failed"
         if host in self.failed_hosts:
             return "failed"
-        if host in self.active_hosts:
+        if host not in self.active_hosts:
+            return "not run"
+        if self.run.kind == PLAN:
+            return "planned"
+        planned = self.meta[host].ops if host in self.meta else 0
+        results = self.results.get(host)
+        done = results.ops + results.error_ops if results is not None else 0
+        # A run that never executed did its hosts' part only if it ended as planned (an
+        # ad-hoc run of facts); one stopped, or still, before executing ran nothing.
+        ended = self.run.status in (RunStatus.SUCCESS, RunStatus.FAILED)
+        if done >= planned and (self.is_executing or ended):
             return "ok"
-        return "not run"
+        return "incomplete" if done else "not run"
 
     def op_hash_order(self, host: str) -> ReadOnlyList[str]:
         """The op hashes added to ``host``, in order."""

@@ -16,7 +16,7 @@ from eventstate.replay.export import (
     read_export,
     verify_export,
 )
-from eventstate.replay.info import RunInfo
+from eventstate.replay.info import RunInfo, shown_command
 from eventstate.replay.log import ReplayLog, RunListing, UnknownRunError, read_log
 from eventstate.replay.rebuild import read_events, rebuild
 from eventstate.replay.run import Run
@@ -52,6 +52,7 @@ __all__ = [
     "read_export",
     "read_log",
     "rebuild",
+    "shown_command",
     "verify_events",
     "verify_export",
     "verify_log",

@@ -112,7 +112,7 @@ class ReplayLog:
             if status is not None and info.status != status:
                 continue
             if since is not None and (
-                not info.started or datetime.fromisoformat(info.started) < since
+                not info.started_at or datetime.fromisoformat(info.started_at) < since
             ):
                 continue
             listing.infos.append(info)

@@ -10,7 +10,7 @@ from eventstate import projections
 from eventstate.codec import EventCodec
 from eventstate.errors import StoreCorruptError, StoreError, UsageError
 from eventstate.events import Event
-from eventstate.projections import HostOpsProjection, StateView
+from eventstate.projections import AbortCause, AbortCauseProjection, HostOpsProjection, StateView
 from eventstate.replay.info import RunInfo
 from eventstate.stores.base import EventLog, StoredEvent
 
@@ -34,6 +34,9 @@ PROJECTION_VERSION = _projection_version()
 
 #: The stored types :meth:`Run.host_ops` decodes; the rest it skips unread.
 _HOST_OPS_TYPES = frozenset(cls.event_type for cls in HostOpsProjection.handlers)
+
+#: The stored types :meth:`Run.abort_cause` decodes.
+_ABORT_TYPES = frozenset(cls.event_type for cls in AbortCauseProjection.handlers)
 
 
 def _restored(run_id: str, seq: int, data: str) -> StateView:
@@ -170,6 +173,13 @@ class Run:
         projection = HostOpsProjection()
         projection.apply_all(self.events(types=_HOST_OPS_TYPES))
         return projection
+
+    def abort_cause(self) -> AbortCause | None:
+        """The failing of hosts that stopped the run (over FAIL_PERCENT, or none left),
+        with what each of those hosts failed at; None when hosts failing did not stop it."""
+        projection = AbortCauseProjection()
+        projection.apply_all(self.events(types=_ABORT_TYPES))
+        return projection.cause
 
     def info(self) -> RunInfo:
         """The run's listing line."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from eventstate.replay.run import Run
@@ -15,9 +15,11 @@ _OUTPUT_LIMIT = 2000  # characters of each command's output shown on hover
 
 
 def timeline_data(run: Run) -> dict[str, Any]:
-    """What the timeline draws: per host, each op's start, end, outcome and commands.
+    """What the timeline draws: the run's status and why it stopped; per host, its
+    status, why it could not connect, and each op's start, end, outcome and commands.
 
-    Times are milliseconds since the run started; bars come in the order the ops finished.
+    Times are milliseconds since the run started (``started_at``: ISO 8601, UTC); bars
+    come in the order the ops finished.
     """
     view = run.state()
     started_at = datetime.fromisoformat(view.run.started_at) if view.run.started_at else None
@@ -51,13 +53,25 @@ def timeline_data(run: Run) -> dict[str, Any]:
                 ],
             }
         )
-    status = view.run.status.value if view.run.status else "interrupted"
+    connect_errors = view.host_sets.connect_errors
+    cause = run.abort_cause()
     return {
         "run_id": view.run.run_id,
-        "started": view.run.started_at,
-        "status": status,
+        "kind": view.run.kind,
+        "started_at": view.run.started_at,
+        "status": view.run.status_at(datetime.now(timezone.utc)),
+        "error": view.run.error,
+        "abort_cause": None if cause is None else cause.as_dict(),
         "duration_ms": max(end, 1.0),
-        "hosts": [{"host": host, "bars": host_bars} for host, host_bars in bars.items()],
+        "hosts": [
+            {
+                "host": host,
+                "status": view.host_status(host),
+                "connect_error": connect_errors.get(host),
+                "bars": host_bars,
+            }
+            for host, host_bars in bars.items()
+        ],
     }
 
 
@@ -78,19 +92,29 @@ _PAGE = """<!doctype html>
   .success {{ background: #2e9d4b; color: #fff; }}
   .error {{ background: #d23b3b; color: #fff; }}
   .ignored_error {{ background: #e6a23c; color: #222; }}
+  .why {{ color: #a02020; font-size: .9em; margin-left: .5em; }}
+  #cause {{ color: #a02020; }}
 </style>
 </head>
 <body>
 <h1>Run {title}</h1>
 <p id="summary"></p>
+<p id="cause"></p>
 <p class="legend"><span class="success">success</span><span class="error">error</span>
 <span class="ignored_error">ignored error</span> &mdash; hover a bar for its commands and output</p>
 <div id="timeline"></div>
 <script>
 const DATA = {data};
 const timeline = document.getElementById("timeline");
+// Times are stored in UTC and shown in the reader's local time, with its zone.
+const started = DATA.started_at
+  ? new Date(DATA.started_at).toLocaleString(undefined, {{timeZoneName: "short"}})
+  : "-";
 document.getElementById("summary").textContent =
-  `${{DATA.status}}, ${{(DATA.duration_ms / 1000).toFixed(2)}}s, started ${{DATA.started}}`;
+  `${{DATA.status}}, ${{(DATA.duration_ms / 1000).toFixed(2)}}s, started ${{started}}`;
+document.getElementById("cause").textContent = DATA.abort_cause
+  ? `stopped: ${{DATA.abort_cause.summary}}`
+  : (DATA.error ? `error: ${{DATA.error}}` : "");
 for (const row of DATA.hosts) {{
   const line = document.createElement("div");
   line.className = "row";
@@ -99,6 +123,17 @@ for (const row of DATA.hosts) {{
   label.textContent = row.host;
   const track = document.createElement("div");
   track.className = "track";
+  if (row.connect_error) {{
+    const why = document.createElement("span");
+    why.className = "why";
+    why.textContent = `could not connect: ${{row.connect_error}}`;
+    track.appendChild(why);
+  }} else if (row.status === "not run") {{  // no bar: say why the track is empty
+    const why = document.createElement("span");
+    why.className = "why";
+    why.textContent = row.status;
+    track.appendChild(why);
+  }}
   for (const bar of row.bars) {{
     const el = document.createElement("div");
     el.className = "bar " + bar.outcome;

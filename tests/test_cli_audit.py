@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -210,21 +211,33 @@ def test_runs_lists_every_run_newest_first_with_its_columns(
     for row, run_id in zip(rows, reversed(recorded.ids), strict=True):
         info = infos[run_id]
         cells = row.split()
-        assert info.started is not None
-        assert " ".join(cells[1:3]) == info.started[:19].replace("T", " ")
+        assert info.started_at is not None
+        # Local time, with the zone.
+        assert " ".join(cells[1:4]) == (
+            datetime.fromisoformat(info.started_at).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+        )
         took = "-" if info.duration is None else f"{info.duration:.1f}s"
-        assert cells[3] == took
-        assert cells[4] == f"{info.user}@{info.machine}"
-        assert cells[-4:] == [str(info.hosts), info.status, str(info.changed), str(info.failed)]
+        assert cells[4] == took
+        assert cells[5] == f"{info.user}@{info.machine}"
+        assert cells[-4:] == [
+            str(info.host_count),
+            info.status,
+            str(info.ops_change),
+            str(info.failed_host_count),
+        ]
     statuses = [row.split()[-3] for row in rows]
     assert statuses == ["interrupted", "aborted", "failed", "success", "success"]
-    for row, run_id in zip(rows, reversed(recorded.ids), strict=True):
-        command = infos[run_id].command
-        assert (command if len(command) <= 50 else command[:47] + "...") in row
     assert (
         infos[recorded.failed].command == f"eventstate deploy {HOSTS} failing.py --db {recorded.db}"
     )
-    assert infos[recorded.failed].command[:47] + "..." in rows[2]
+    for row, run_id in zip(rows, reversed(recorded.ids), strict=True):
+        command = infos[run_id].command
+        if len(command) <= 60:
+            assert f"  {command}  " in row
+        else:  # cut at the last word that fits, and said so
+            shown = row.split("@", 1)[1].split("  ", 1)[1].strip().split("  ")[0]
+            assert shown.endswith("...") and len(shown) <= 60, shown
+            assert command.startswith(shown[:-3]) and command[len(shown) - 3] == " "
 
 
 @pytest.mark.parametrize("status", ["success", "failed", "aborted", "interrupted"])
@@ -276,23 +289,38 @@ def test_runs_json(recorded: Recorded, infos: dict[str, replay.RunInfo]) -> None
     assert result.exit_code == 0, result.output
     listed = json.loads(result.stdout)
     assert [run["run_id"] for run in listed] == list(reversed(recorded.ids))
-    keys = {"run_id", "started", "finished", "duration", "user", "machine", "command"}
-    keys |= {"hosts", "status", "changed", "failed", "events"}
+    keys = {"run_id", "kind", "status", "started_at", "finished_at", "duration", "user"}
+    keys |= {"machine", "command", "host_count", "ops_change", "failed_host_count"}
+    keys |= {"event_count", "error"}
     for run in listed:
-        assert keys <= set(run)
+        assert set(run) == keys | {"command_line"}
         info = infos[run["run_id"]]
         for key in keys:
             assert run[key] == getattr(info, key), key
+        assert run["command_line"] == list(info.command_line)
+        assert run["kind"] == "deploy"
     by_id = {run["run_id"]: run for run in listed}
-    assert by_id[recorded.interrupted]["finished"] is None
+    assert by_id[recorded.interrupted]["finished_at"] is None
     assert by_id[recorded.interrupted]["duration"] is None
-    assert by_id[recorded.interrupted]["events"] == 2  # RunStarted, HostActivated
-    assert by_id[recorded.failed]["failed"] == 1
-    assert by_id[recorded.failed]["hosts"] == 3
-    assert by_id[recorded.first]["hosts"] == 5
+    assert by_id[recorded.interrupted]["event_count"] == 2  # RunStarted, HostActivated
+    assert by_id[recorded.failed]["failed_host_count"] == 1
+    assert by_id[recorded.failed]["host_count"] == 3
+    assert by_id[recorded.first]["host_count"] == 5
     assert by_id[recorded.first]["duration"] > 0
     assert by_id[recorded.aborted]["error"] == "Over 10% of hosts failed (33%)"
-    assert all(run["events"] == len(_rows(recorded.db, run["run_id"])) for run in listed)
+    assert by_id[recorded.failed]["command_line"] == [
+        "eventstate",
+        "deploy",
+        HOSTS,
+        "failing.py",
+        "--db",
+        str(recorded.db),
+    ]
+    assert all(run["event_count"] == len(_rows(recorded.db, run["run_id"])) for run in listed)
+    # The state of a run names its start as runs and show do.
+    state = json.loads(cli("state", recorded.failed, "--db", recorded.db, "--json").stdout)
+    assert state["started_at"] == by_id[recorded.failed]["started_at"]
+    assert state["status"] == by_id[recorded.failed]["status"] == "failed"
 
 
 @pytest.mark.parametrize("since", ["yesterday", "3y", "2026-13-45", "-1h"])
@@ -317,7 +345,7 @@ def test_show_a_failed_run(recorded: Recorded, length: int) -> None:
         f"run       {run_id}",
         f"by        {info.user}@{info.machine}",
         f"command   {info.command}",
-        f"started   {info.started} ({info.duration:.2f}s)",
+        f"started   {_local(info.started_at)} ({info.duration:.2f}s)",
         "status    failed",
         f"events    {len(_rows(recorded.db, run_id))}",
         "",
@@ -350,6 +378,12 @@ def test_show_a_failed_run(recorded: Recorded, length: int) -> None:
     ]
 
 
+def _local(stored: str | None) -> str:
+    """A stored time as the readers show it: local, with its zone."""
+    assert stored is not None
+    return datetime.fromisoformat(stored).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
 def _finished_seq(recorded: Recorded, run_id: str) -> int:
     """The seq of the one failed HostOperationFinished of a failing run."""
     with replay.open(recorded.db) as log:
@@ -365,8 +399,16 @@ def test_show_an_aborted_run_names_its_error(recorded: Recorded) -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[4] == "status    aborted: Over 10% of hosts failed (33%)"
+    # Which op, on which hosts, crossed FAIL_PERCENT.
+    assert lines[5] == (
+        "cause     33% of 3 hosts failed, over FAIL_PERCENT 10 at server.shell: "
+        "@local (server.shell failed)"
+    )
     assert "    $ false  -> exit 1" in lines
-    assert next(line for line in lines if line.startswith("@local ")).split()[1] == "failed"
+    rows = {line.split()[0]: line.split()[1:] for line in lines if line.startswith("@")}
+    assert rows["@local"][0] == "failed"
+    # The other hosts were waiting for @local's op to end: stopped before any op of theirs.
+    assert rows["@sim/a"][:2] == rows["@sim/b"][:2] == ["not", "run"]
 
 
 def test_show_an_interrupted_run(recorded: Recorded) -> None:
@@ -376,7 +418,8 @@ def test_show_an_interrupted_run(recorded: Recorded) -> None:
     assert lines[3].startswith("started   ") and "s)" not in lines[3]  # no duration
     assert lines[4] == "status    interrupted"
     assert lines[5] == "events    2"
-    assert lines[8].split()[:2] == ["@sim/x", "ok"]
+    # Its deployer died before executing anything: no host ran, connected or not.
+    assert lines[8].split()[:3] == ["@sim/x", "not", "run"]
     assert lines[9].split()[:3] == ["@sim/lonely", "not", "run"]
     assert "failed operations" not in result.stdout
 
@@ -409,7 +452,16 @@ def test_show_json(recorded: Recorded, infos: dict[str, replay.RunInfo], which: 
     result = cli("show", run_id[:8], "--db", recorded.db, "--json")
     assert result.exit_code == 0, result.output
     shown = json.loads(result.stdout)
-    assert set(shown) == {"run", "hosts", "operations", "failures", "warnings"}
+    assert set(shown) == {
+        "run",
+        "hosts",
+        "operations",
+        "failures",
+        "abort_cause",
+        "planned",
+        "warnings",
+    }
+    assert shown["planned"] == []  # listed for a dry run only
     listed = {
         run["run_id"]: run for run in json.loads(cli("runs", "--db", recorded.db, "--json").stdout)
     }
@@ -434,19 +486,36 @@ def test_show_json(recorded: Recorded, infos: dict[str, replay.RunInfo], which: 
     if which in ("failed", "aborted"):
         (failure,) = shown["failures"]
         assert failure["host"] == "@local"
-        assert failure["operation"] == "server.shell"
+        assert failure["name"] == "server.shell"
         assert failure["outcome"] == "error"
-        assert failure["retries"] == 0
-        assert failure["seq"] == _finished_seq(recorded, run_id)
+        assert failure["retry_count"] == 0
+        assert failure["finished_seq"] == _finished_seq(recorded, run_id)
         assert failure["op_hash"] in view.op_meta
         (command,) = failure["commands"]
         assert command["command"] == "false"
         assert command["success"] is False
         assert command["exit_code"] == 1
-    elif which == "interrupted":
+    if which == "aborted":
+        cause = shown["abort_cause"]
+        assert cause["outcome"] == "fail_percent_exceeded" and cause["stage"] == "Execute"
+        assert cause["failures"] == [
+            {
+                "host": "@local",
+                "op_hash": shown["failures"][0]["op_hash"],
+                "op_name": "server.shell",
+                "connect_error": None,
+            }
+        ]
+        assert cause["percent_failed"] == pytest.approx(100 / 3)
+        assert (cause["activated_count"], cause["fail_percent"]) == (3, 10)
+        assert cause["seq"] == shown["failures"][0]["finished_seq"] + 1  # its HostsFailed
+        assert cause["summary"].startswith("33% of 3 hosts failed, over FAIL_PERCENT 10")
+    else:
+        assert shown["abort_cause"] is None
+    if which == "interrupted":
         assert shown["failures"] == []
         assert shown["run"]["status"] == "interrupted"
-    else:
+    elif which == "first":
         # The example's flaky reload is an ignored error, listed with its output.
         assert all(f["outcome"] == "ignored_error" for f in shown["failures"])
         assert len(shown["failures"]) == sum(r.ignored_error_ops for r in view.results.values())
@@ -694,6 +763,9 @@ def test_state_at(recorded: Recorded, at: int | str | None) -> None:
     if at is not None:
         args += ["--at", seq]
     expected = _view(recorded, run_id, seq).snapshot()
+    # The status in the readers' words: running until the run's end, then how it ended.
+    assert expected["status"] == (None if seq < last else "failed")
+    expected["status"] = "running" if seq < last else "failed"
 
     as_json = cli(*args, "--json")
     assert as_json.exit_code == 0, as_json.output
@@ -702,6 +774,7 @@ def test_state_at(recorded: Recorded, at: int | str | None) -> None:
     text = cli(*args)
     assert text.exit_code == 0, text.output
     lines = text.stdout.splitlines()
+    assert lines.pop(1) == f"status      {expected['status']}"
     assert lines[0] == f"after event {seq} of {last}"
     assert lines[1] == (
         f"stage       {expected['current_stage']} (executing: {expected['is_executing']})"
@@ -744,7 +817,12 @@ def test_state_at_the_end_of_other_runs(recorded: Recorded, which: str) -> None:
     run_id = getattr(recorded, which)
     result = cli("state", run_id, "--db", recorded.db, "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == json.loads(json.dumps(_view(recorded, run_id).snapshot()))
+    expected = _view(recorded, run_id).snapshot()
+    # An ended run's status is what its end recorded; one with no end, whose deployer
+    # died, is interrupted.
+    assert expected["status"] == {"first": "success", "interrupted": None}[which]
+    expected["status"] = {"first": "success", "interrupted": "interrupted"}[which]
+    assert json.loads(result.stdout) == json.loads(json.dumps(expected))
 
 
 def test_state_beyond_the_end(recorded: Recorded) -> None:

@@ -126,3 +126,24 @@ def test_bad_input_is_one_line(db: tuple[Path, list[str]], tmp_path: Path) -> No
         result = _invoke(*args)
         assert result.exit_code == 2, (args, result.output)
         assert result.output.startswith("Error: ") and result.output.count("\n") == 1, args
+
+
+def test_step_from_past_the_end_is_the_error_state_at_gives(db: tuple[Path, list[str]]) -> None:
+    path, (_, _, failed) = db
+    with read_log(path) as log:
+        last = log.run(failed).last_seq
+    stepped = _invoke("step", failed, "--db", str(path), "--from", str(last + 1))
+    at = _invoke("state", failed, "--db", str(path), "--at", str(last + 1))
+    assert stepped.exit_code == at.exit_code == 2
+    assert stepped.stdout == at.stdout == ""
+    assert stepped.stderr == f"Error: --from {last + 1}: run {failed[:8]} has {last} events\n"
+    assert at.stderr == f"Error: --at {last + 1}: run {failed[:8]} has {last} events\n"
+    # The last event itself is still a step.
+    (line,) = [
+        line
+        for line in _invoke("step", failed, "--db", str(path), "--from", str(last)).stdout.split(
+            "\n"
+        )
+        if line and not line.startswith(" " * 10)
+    ]
+    assert line.split()[0] == str(last)

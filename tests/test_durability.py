@@ -289,7 +289,7 @@ def test_a_run_being_written_is_running_and_a_crashed_one_interrupted(tmp_path: 
     time.sleep(11 * FLUSH_DELAY + 0.5)
     (listed,) = _listed(db)
     assert listed["status"] == "interrupted"
-    assert listed["finished"] is None
+    assert listed["finished_at"] is None
 
 
 def _limit_file_size(size: int) -> Callable[[], None]:
@@ -337,5 +337,5 @@ def test_a_full_disk_is_reported_as_the_log_holds_it(
     time.sleep(11 * FLUSH_DELAY + 0.5)  # no heartbeat since: not running any more
     (listed,) = _listed(db)
     # What the CLI said the log holds is what the log holds.
-    assert f"interrupted, its end not recorded ({listed['events']} events in " in said
+    assert f"interrupted, its end not recorded ({listed['event_count']} events in " in said
     assert listed["status"] == "interrupted"

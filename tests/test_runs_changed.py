@@ -54,7 +54,7 @@ def test_the_listing_counts_only_changes() -> None:
     run.add(RunFinished, status=RunStatus.SUCCESS)
     info = RunInfo.of(fold(run.events), len(run.events))
     assert _planned_changes(run.events) == (5, 2)
-    assert info.changed == 2
+    assert info.ops_change == 2
 
 
 def test_runs_lists_the_changes_of_a_deploy_run_twice(tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_runs_lists_the_changes_of_a_deploy_run_twice(tmp_path: Path) -> None:
     assert expected[run_ids[1]] == (3, 0)
     result = CliRunner().invoke(main, ["runs", "--db", str(db), "--json"])
     assert result.exit_code == 0, result.output
-    listed = {run["run_id"]: run["changed"] for run in json.loads(result.stdout)}
+    listed = {run["run_id"]: run["ops_change"] for run in json.loads(result.stdout)}
     assert listed == {r: changes for r, (_, changes) in expected.items()}
 
 

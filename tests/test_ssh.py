@@ -93,7 +93,7 @@ def test_a_deploy_over_ssh_then_nothing_changes(sshd: SshServer, tmp_path: Path)
 
     runs = json.loads(_cli("runs", "--db", db, "--json").output)
     (run,) = runs
-    assert (run["status"], run["failed"]) == ("success", 0)
+    assert (run["status"], run["failed_host_count"]) == ("success", 0)
     shown = json.loads(_cli("show", run["run_id"], "--db", db, "--json").output)
     assert {host["host"]: host["status"] for host in shown["hosts"]} == dict.fromkeys(
         ("127.0.0.2", "127.0.0.3", "@ssh/web"), "ok"
@@ -112,7 +112,7 @@ def test_a_deploy_over_ssh_then_nothing_changes(sshd: SshServer, tmp_path: Path)
     assert second.exit_code == 0, second.output
     second_run = json.loads(_cli("runs", "--db", db, "--json").output)[0]
     # Only the shell command runs again: every file op finds the host as it wants it.
-    assert second_run["changed"] == 3
+    assert second_run["ops_change"] == 3
 
 
 def test_one_connection_per_host_for_the_whole_run(sshd: SshServer, tmp_path: Path) -> None:

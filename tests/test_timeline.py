@@ -103,3 +103,33 @@ def test_timeline_data_has_each_ops_span(db: Path) -> None:
     assert local["bars"][2]["commands"] == [
         {"command": "exit 3", "exit_code": 3, "success": False, "stdout": "", "stderr": ""}
     ]
+
+
+def test_the_timeline_says_why_a_host_did_not_connect_and_why_the_run_stopped(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "events.db"
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text(
+        'hosts = ["@sim/a", "@sim/b", ("@sim/down", {"sim_connect_fail_rate": 1})]\n'
+    )
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text("from eventstate.operations import server\nserver.shell('true')\n")
+    ran = CliRunner().invoke(
+        main, ["deploy", str(inventory), str(deploy), "--fail-percent", "10", "--db", str(db)]
+    )
+    assert ran.exit_code == 1, ran.output  # aborted while connecting
+    page = tmp_path / "timeline.html"
+    result = CliRunner().invoke(main, ["timeline", "latest", "--db", str(db), "--html", str(page)])
+    assert result.exit_code == 0, result.output
+    dom = _render(page, tmp_path / "profile")
+    assert re.search(r'id="summary">aborted, [\d.]+s, started \S', dom)
+    assert (
+        '<p id="cause">stopped: 33% of 3 hosts failed, over FAIL_PERCENT 10 while connecting: '
+        "@sim/down (could not connect: simulated connection failure to @sim/down)</p>"
+    ) in dom
+    assert (
+        '<span class="why">could not connect: simulated connection failure to @sim/down</span>'
+        in dom
+    )
+    assert dom.count('<span class="why">not run</span>') == 2  # @sim/a and @sim/b

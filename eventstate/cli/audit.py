@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import attrs
 import click
 
 from eventstate.cli.base import (
@@ -19,6 +18,7 @@ from eventstate.cli.base import (
     db_option,
     echo,
     host_table,
+    local_time,
     private_file,
     table,
     user_errors,
@@ -27,6 +27,7 @@ from eventstate.codec import payload_fields
 from eventstate.errors import CodecError, IntegrityError, UsageError
 from eventstate.events import EVENT_TYPES, OpOutcome
 from eventstate.projections import HostOp, HostOpsProjection, StateView
+from eventstate.projections.run import PLAN, RUN_STATUSES, RUNNING
 from eventstate.replay import ReplayLog, RunInfo, read_log
 from eventstate.replay.diff import diff_runs
 from eventstate.replay.export import (
@@ -59,7 +60,12 @@ __all__ = [
     "verify",
 ]
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON, for machines.")
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document, for machines."
+)
+
+#: The widest a command is shown in the ``runs`` table; ``show`` gives it whole.
+COMMAND_WIDTH = 60
 
 
 @contextmanager
@@ -101,9 +107,15 @@ def _since(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _info_json(info: RunInfo) -> dict[str, Any]:
-    # Every field of the listing line, and its duration (a property).
-    return {**attrs.asdict(info), "duration": info.duration}
+def _cut(text: str, width: int = COMMAND_WIDTH) -> str:
+    """``text`` in ``width`` characters: cut at a word when one ends late enough, ``...``."""
+    if len(text) <= width:
+        return text
+    cut = text[: width - 3]
+    space = cut.rfind(" ")
+    if space > width // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "..."
 
 
 @click.command()
@@ -111,13 +123,13 @@ def _info_json(info: RunInfo) -> dict[str, Any]:
 @click.option("--host", help="Only runs whose inventory has this host.")
 @click.option(
     "--status",
-    type=click.Choice(["success", "failed", "aborted", "interrupted", "running"]),
-    help="Only runs that ended so.",
+    type=click.Choice(RUN_STATUSES),
+    help="Only runs that ended so (plan: a dry run), or are running.",
 )
 @click.option("--since", help="Only runs started since a date (2026-11-25) or an age (2d).")
 @json_option
 def runs(db: str, host: str | None, status: str | None, since: str | None, as_json: bool) -> None:
-    """List past deploys, newest first."""
+    """List past deploys, newest first (times in local time; UTC in --json)."""
     threshold = _since(since) if since is not None else None
     with opened(db) as log:
         listing = log.listing(host=host, status=status, since=threshold)
@@ -125,20 +137,20 @@ def runs(db: str, host: str | None, status: str | None, since: str | None, as_js
         echo(f"Warning: run {run_id}: {why}", err=True)
     listed = listing.infos
     if as_json:
-        echo(json.dumps([_info_json(info) for info in listed], indent=2))
+        echo(json.dumps([info.as_dict() for info in listed], indent=2))
         return
     length = _short_length([info.run_id for info in listed])
     rows = [
         (
             _short(info.run_id, length),
-            (info.started or "")[:19].replace("T", " "),
+            local_time(info.started_at),
             f"{info.duration:.1f}s" if info.duration is not None else "-",
             f"{info.user}@{info.machine}",
-            info.command if len(info.command) <= 50 else info.command[:47] + "...",
-            info.hosts,
+            _cut(info.command),
+            info.host_count,
             info.status,
-            info.changed,
-            info.failed,
+            info.ops_change,
+            info.failed_host_count,
         )
         for info in listed
     ]
@@ -192,14 +204,17 @@ def _operation_rows(view: StateView, host_ops: HostOpsProjection) -> list[dict[s
 
 
 def _failure(op: HostOp) -> dict[str, Any]:
-    """A failed host-op as show prints it, with the commands of its final attempt."""
+    """A failed host-op as show prints it, with the commands of its final attempt.
+
+    Its fields are named as :class:`HostOp` names them.
+    """
     return {
-        "seq": op.finished_seq,
         "host": op.host,
         "op_hash": op.op_hash,
-        "operation": op.name,
+        "name": op.name,
         "outcome": op.outcome.value if op.outcome is not None else None,
-        "retries": op.retry_count,
+        "retry_count": op.retry_count,
+        "finished_seq": op.finished_seq,
         "commands": [
             {
                 "command": command.command,
@@ -213,12 +228,36 @@ def _failure(op: HostOp) -> dict[str, Any]:
     }
 
 
+def _planned(view: StateView, host_ops: HostOpsProjection) -> list[dict[str, Any]]:
+    """Each op in the order it would run, with the hosts it was planned for and whether
+    change detection expected it to change each (None: unknown)."""
+    planned = []
+    for op_hash in view.get_op_order():
+        hosts = []
+        for host in view.run.hosts:
+            record = host_ops.get(host, op_hash)
+            if record is not None and record.added and record.counted:
+                hosts.append({"host": host, "is_change": record.is_change})
+        planned.append(
+            {"op_hash": op_hash, "name": host_ops.op_name(op_hash) or op_hash, "hosts": hosts}
+        )
+    return planned
+
+
+def _named(hosts: list[str], at_most: int = 3) -> str:
+    if not hosts:
+        return "-"
+    shown = ", ".join(hosts[:at_most])
+    return shown if len(hosts) <= at_most else f"{shown} +{len(hosts) - at_most} more"
+
+
 @click.command()
 @click.argument("run_id", metavar="RUN")
 @db_option
 @json_option
 def show(run_id: str, db: str, as_json: bool) -> None:
-    """A run: who, when, each host's results, its operations, the failed ones and their output."""
+    """A run: who, when, each host's results, its operations, the failed ones and their
+    output, why it stopped; a dry run's planned operations. Times in local time (UTC in --json)."""
     with opened(db) as log:
         run = log.run(run_id)
         view = run.state()
@@ -227,15 +266,19 @@ def show(run_id: str, db: str, as_json: bool) -> None:
         host_ops = run.host_ops()
         operations = _operation_rows(view, host_ops)
         failures = [_failure(op) for op in host_ops.failed()]
+        cause = run.abort_cause() if info.status == "aborted" else None
+        planned = _planned(view, host_ops) if info.kind == PLAN else []
     warnings = {stage.name: count for stage, count in view.stage_warnings.items()}
     if as_json:
         echo(
             json.dumps(
                 {
-                    "run": _info_json(info),
+                    "run": info.as_dict(),
                     "hosts": hosts,
                     "operations": operations,
                     "failures": failures,
+                    "abort_cause": None if cause is None else cause.as_dict(),
+                    "planned": planned,
                     "warnings": warnings,
                 },
                 indent=2,
@@ -246,13 +289,15 @@ def show(run_id: str, db: str, as_json: bool) -> None:
     echo(f"by        {info.user}@{info.machine}")
     echo(f"command   {info.command}")
     duration = f" ({info.duration:.2f}s)" if info.duration is not None else ""
-    echo(f"started   {info.started}{duration}")
+    echo(f"started   {local_time(info.started_at)}{duration}")
     echo(f"status    {info.status}" + (f": {info.error}" if info.error else ""))
-    echo(f"events    {info.events}")
+    if cause is not None:
+        echo(f"cause     {cause}")
+    echo(f"events    {info.event_count}")
     echo("")
     for line in table(HOST_HEADERS, host_table(view)):
         echo(line)
-    if operations:
+    if operations and info.kind != PLAN:  # a plan lists its operations below
         echo("")
         rows = [[row["operation"], *(row[key] for key in _OPERATION_COUNTS)] for row in operations]
         for line in table(OPERATION_HEADERS, rows):
@@ -263,13 +308,25 @@ def show(run_id: str, db: str, as_json: bool) -> None:
         for name in view.run.hosts:
             if name in connect_errors:
                 echo(f"  [{name}] {connect_errors[name]}")
+    if info.kind == PLAN:
+        echo("\nplanned operations (a dry run: nothing was executed)")
+        rows = []
+        for op in planned:
+            changing = [host["host"] for host in op["hosts"] if host["is_change"]]
+            unchanged = [host["host"] for host in op["hosts"] if host["is_change"] is False]
+            rows.append(
+                (op["name"], len(op["hosts"]), len(changing), len(unchanged), _named(changing))
+            )
+        headers = ("operation", "hosts", "change", "no-change", "would change")
+        for line in table(headers, rows):
+            echo(f"  {line}")
     if failures:
         echo("\noperations with errors")
         for failure in failures:
-            retries = f" after {failure['retries']} retries" if failure["retries"] else ""
+            retries = f" after {failure['retry_count']} retries" if failure["retry_count"] else ""
             echo(
-                f"  [{failure['host']}] {failure['operation']}: {failure['outcome']}{retries}"
-                f" (event {failure['seq']})"
+                f"  [{failure['host']}] {failure['name']}: {failure['outcome']}{retries}"
+                f" (event {failure['finished_seq']})"
             )
             for command in failure["commands"]:
                 ended = "ok" if command["success"] else f"exit {command['exit_code']}"
@@ -296,6 +353,14 @@ def _fields(event_dict: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def _time_of_day(stored: str) -> str:
+    """A stored time (ISO 8601, UTC) as the local time of day, to the millisecond."""
+    moment = datetime.fromisoformat(stored)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return f"{moment.astimezone():%H:%M:%S.%f}"[:12]
+
+
 @click.command()
 @click.argument("run_id", metavar="RUN")
 @db_option
@@ -303,7 +368,13 @@ def _fields(event_dict: dict[str, Any]) -> str:
 @click.option("--type", "types", multiple=True, help="Only events of this type (repeatable).")
 @click.option("--from", "first", type=click.IntRange(min=1), default=1, help="First event.")
 @click.option("--to", "last", type=click.IntRange(min=1), help="Last event.")
-@json_option
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print each event as stored, one JSON document per line (JSON Lines), "
+    "where the other commands' --json print one document.",
+)
 def events(
     run_id: str,
     db: str,
@@ -313,7 +384,7 @@ def events(
     last: int | None,
     as_json: bool,
 ) -> None:
-    """Print a run's events, one per line."""
+    """Print a run's events, one per line (times of day in local time)."""
     unknown = [t for t in types if t not in EVENT_TYPES]
     if unknown:
         raise UsageError(
@@ -330,9 +401,8 @@ def events(
                 echo(stored.payload, json=True)
                 continue
             where = f" [{stored.host}]" if stored.host else ""
-            echo(
-                f"{stored.seq:>6}  {stored.timestamp[11:23]}  {stored.type}{where}  {_fields(data)}"
-            )
+            at = _time_of_day(stored.timestamp)
+            echo(f"{stored.seq:>6}  {at}  {stored.type}{where}  {_fields(data)}")
 
 
 @click.command()
@@ -421,7 +491,8 @@ def snapshot(run_id: str, db: str) -> None:
 @db_option
 @json_option
 def state(run_id: str, seq: int | None, db: str, as_json: bool) -> None:
-    """The State's views as they were after event N: stage, hosts, meta, results, limit."""
+    """The State's views as they were after event N: status, stage, hosts, meta, results,
+    limit."""
     with opened(db) as log:
         run = log.run(run_id)
         last = run.last_seq
@@ -429,10 +500,17 @@ def state(run_id: str, seq: int | None, db: str, as_json: bool) -> None:
             raise UsageError(f"--at {seq}: run {_short(run.run_id)} has {last} events")
         view = run.state_at(last if seq is None else seq)
     snapshot = view.snapshot()
+    # The run's status in the readers' one vocabulary: before its last event, a run
+    # that had not ended yet was running.
+    if view.events_applied < last and view.run.status is None:
+        snapshot["status"] = RUNNING
+    else:
+        snapshot["status"] = view.run.status_at(datetime.now(timezone.utc))
     if as_json:
         echo(json.dumps(snapshot, indent=2))
         return
     echo(f"after event {view.events_applied} of {last}")
+    echo(f"status      {snapshot['status']}")
     echo(f"stage       {snapshot['current_stage']} (executing: {snapshot['is_executing']})")
     for name in ("activated_hosts", "active_hosts", "failed_hosts"):
         echo(f"{name.replace('_hosts', ''):<11} {', '.join(snapshot[name]) or '-'}")
@@ -529,6 +607,9 @@ def step(run_id: str, db: str, first: int, last: int | None, host: str | None) -
     """Walk a run event by event, printing what each changed in the State's views."""
     with opened(db) as log:
         run = log.run(run_id)
+        end = run.last_seq
+        if first > end:
+            raise UsageError(f"--from {first}: run {_short(run.run_id)} has {end} events")
         for event, found in step_through(run, first, last, host=host):
             where = f" [{event.host}]" if getattr(event, "host", None) else ""  # type: ignore[attr-defined]
             echo(f"{event.seq:>6}  {event.event_type}{where}")

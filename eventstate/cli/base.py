@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from typing import IO, Any, NoReturn
 
 import click
@@ -23,6 +24,7 @@ __all__ = [
     "escaped",
     "fail",
     "host_table",
+    "local_time",
     "one_line",
     "private_file",
     "table",
@@ -114,6 +116,24 @@ def user_errors(debug: bool = False) -> Iterator[None]:
         if debug:
             raise
         fail(str(error))
+
+
+def local_time(stored: str | None, *, zone: bool = True) -> str:
+    """A stored time (ISO 8601, UTC) as this machine's local time, with its zone:
+    ``2026-11-25 15:03:12 CET``; ``-`` for none. Without ``zone``, the time alone.
+
+    Times are stored in UTC and shown local: the zone says which local.
+    """
+    if not stored:
+        return "-"
+    moment = datetime.fromisoformat(stored)
+    if moment.tzinfo is None:  # stored times are UTC, whether or not they say so
+        moment = moment.replace(tzinfo=timezone.utc)
+    local = moment.astimezone()
+    shown = f"{local:%Y-%m-%d %H:%M:%S}"
+    if not zone:
+        return shown
+    return f"{shown} {local.strftime('%Z') or local.strftime('%z')}"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
