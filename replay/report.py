@@ -116,7 +116,7 @@ def report_data(run: Run) -> dict[str, Any]:
     """
     view = run.state()
     info = RunInfo.of(view, view.events_applied)
-    started_at = datetime.fromisoformat(info.started) if info.started else None
+    started_at = datetime.fromisoformat(info.started_at) if info.started_at else None
 
     def ms(at: datetime) -> float:
         return (at - started_at).total_seconds() * 1000 if started_at else 0.0
@@ -139,7 +139,7 @@ def report_data(run: Run) -> dict[str, Any]:
         elif isinstance(event, HostConnectFailed):
             connect_failed_ms[event.host] = ms(event.at)
     ends = [r["end_ms"] for r in results if r["end_ms"] is not None]
-    finished_ms = ms(datetime.fromisoformat(info.finished)) if info.finished else None
+    finished_ms = ms(datetime.fromisoformat(info.finished_at)) if info.finished_at else None
     end_ms = max([*ends, *([finished_ms] if finished_ms is not None else []), 1.0])
     execute_ms = next((p["start_ms"] for p in phases if p["stage"] == "execute"), None)
 
@@ -192,12 +192,12 @@ def report_data(run: Run) -> dict[str, Any]:
             "user": info.user,
             "machine": info.machine,
             "command": info.command,
-            "started": info.started,
-            "finished": info.finished,
+            "started_at": info.started_at,
+            "finished_at": info.finished_at,
             "duration": info.duration,
-            "events": info.events,
+            "event_count": info.event_count,
             "engine_version": view.run.engine_version,
-            "hosts": info.hosts,
+            "host_count": info.host_count,
         },
         "counts": counts,
         "hosts": hosts,
@@ -364,9 +364,9 @@ function renderSummary() {
   const facts = document.getElementById("facts");
   const rows = [
     ["run", run.run_id], ["by", (run.user || "?") + "@" + (run.machine || "?")],
-    ["command", run.command], ["started", localTime(run.started)],
-    ["finished", localTime(run.finished)], ["duration", seconds(run.duration)],
-    ["hosts", String(run.hosts)], ["events", String(run.events)],
+    ["command", run.command], ["started", localTime(run.started_at)],
+    ["finished", localTime(run.finished_at)], ["duration", seconds(run.duration)],
+    ["hosts", String(run.host_count)], ["events", String(run.event_count)],
     ["engine", run.engine_version || "-"],
   ];
   for (const [name, value] of rows) facts.append(el("dt", {text: name}), el("dd", {text: value}));

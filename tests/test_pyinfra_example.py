@@ -150,7 +150,7 @@ def test_eventstate_deploys_the_pyinfra_example_over_ssh(sshd: SshServer, tmp_pa
     installed = (app_root / "installed").read_text()
     _eventstate(env, "deploy", INVENTORY, DEPLOY, "--db", str(db))
     again = _shown(env, db)
-    assert again["run"]["status"] == "success" and again["run"]["changed"] == 0
+    assert again["run"]["status"] == "success" and again["run"]["ops_change"] == 0
     assert [op["operation"] for op in again["operations"]] == OPERATIONS[:-1]
     assert all(op["no_change"] == 1 for op in again["operations"])
     assert (host := again["hosts"][0])["host"] == sshd.addresses[0] and host["ops_change"] == 0
@@ -174,7 +174,7 @@ def test_pyinfras_own_cli_runs_the_same_files(sshd: SshServer, tmp_path: Path) -
     db = tmp_path / "e.db"
     _eventstate(env, "deploy", INVENTORY, DEPLOY, "--db", str(db))
     shown = _shown(env, db)
-    assert shown["run"]["changed"] == 0
+    assert shown["run"]["ops_change"] == 0
     assert [op["operation"] for op in shown["operations"]] == OPERATIONS[:-1]
     _assert_deployed(app_root)
 

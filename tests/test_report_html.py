@@ -179,8 +179,8 @@ def test_the_dom_lists_every_result_failures_first(page: Path, dom: str) -> None
         info = log.run("latest").info()
     facts = dict(zip(found.text_of("dt"), found.text_of("dd"), strict=True))
     assert facts["run"] == info.run_id and facts["by"] == f"{info.user}@{info.machine}"
-    assert facts["command"] == info.command and facts["events"] == str(info.events)
-    assert info.started is not None and info.started in facts["started"]
+    assert facts["command"] == info.command and facts["events"] == str(info.event_count)
+    assert info.started_at is not None and info.started_at in facts["started"]
     counts = {
         attrs["data-outcome"]: text
         for attrs, text in zip(

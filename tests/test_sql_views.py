@@ -103,7 +103,7 @@ def test_every_view_is_a_table_to_sqlite_utils(failed_run: Path) -> None:
     names = {row["view"] for row in sqlite_utils("views", str(failed_run))}
     assert names == set(VIEWS)
     (run,) = sqlite_utils("rows", str(failed_run), "runs")
-    assert (run["status"], run["hosts"], run["failed_hosts"]) == ("failed", 3, 2)
+    assert (run["status"], run["host_count"], run["failed_host_count"]) == ("failed", 3, 2)
     assert run["user"] and run["machine"] and run["command"]  # (CliRunner: pytest's argv)
     assert (run["ops"], run["success_ops"], run["error_ops"], run["ignored_error_ops"]) == (
         7,
@@ -111,7 +111,7 @@ def test_every_view_is_a_table_to_sqlite_utils(failed_run: Path) -> None:
         1,
         1,
     )
-    assert run["duration"] > 0 and run["finished"] > run["started"]
+    assert run["duration"] > 0 and run["finished_at"] > run["started_at"]
 
 
 def test_failures_lists_the_failed_op_and_the_connect_failure(failed_run: Path) -> None:
@@ -159,18 +159,19 @@ def test_the_views_say_what_the_projections_say(failed_run: Path) -> None:
     assert [tuple(r[c] for c in columns) for r in hosts] == host_table(view)
     assert hosts[2]["connect_error"] == view.host_sets.connect_errors["web1.invalid"]
     (listed,) = rows(failed_run, "runs")
-    assert (listed["run_id"], listed["started"], listed["finished"]) == (
+    assert (listed["run_id"], listed["started_at"], listed["finished_at"]) == (
         info.run_id,
-        info.started,
-        info.finished,
+        info.started_at,
+        info.finished_at,
     )
-    assert (listed["status"], listed["changed"], listed["failed_hosts"], listed["events"]) == (
-        info.status,
-        info.changed,
-        info.failed,
-        info.events,
-    )
-    assert listed["command"] == info.command
+    assert (
+        listed["kind"],
+        listed["status"],
+        listed["ops_change"],
+        listed["failed_host_count"],
+        listed["event_count"],
+    ) == (info.kind, info.status, info.ops_change, info.failed_host_count, info.event_count)
+    assert listed["command"] == " ".join(info.command_line)  # as recorded
     assert listed["duration"] == pytest.approx(info.duration, abs=0.002)
 
 
@@ -326,7 +327,7 @@ def test_a_run_with_no_end_is_running_while_alive_then_interrupted(tmp_path: Pat
         expected = {run.run_id: run.info().status for run in ReplayLog(log).runs()}
     found = {row["run_id"]: row["status"] for row in rows(db, "runs")}
     assert found == expected == {"long-gone": "interrupted", "just-now": "running"}
-    assert [row["finished"] for row in rows(db, "runs")] == [None, None]
+    assert [row["finished_at"] for row in rows(db, "runs")] == [None, None]
     assert rows(db, "failures") == []  # no end recorded: no error to list
 
 

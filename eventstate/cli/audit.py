@@ -310,15 +310,15 @@ def show(run_id: str, db: str, as_json: bool) -> None:
                 echo(f"  [{name}] {connect_errors[name]}")
     if info.kind == PLAN:
         echo("\nplanned operations (a dry run: nothing was executed)")
-        rows = []
+        plan_rows: list[tuple[Any, ...]] = []
         for op in planned:
             changing = [host["host"] for host in op["hosts"] if host["is_change"]]
             unchanged = [host["host"] for host in op["hosts"] if host["is_change"] is False]
-            rows.append(
+            plan_rows.append(
                 (op["name"], len(op["hosts"]), len(changing), len(unchanged), _named(changing))
             )
         headers = ("operation", "hosts", "change", "no-change", "would change")
-        for line in table(headers, rows):
+        for line in table(headers, plan_rows):
             echo(f"  {line}")
     if failures:
         echo("\noperations with errors")

@@ -84,6 +84,10 @@ WITH
       {_field("signal")}
     FROM events WHERE type = 'RunFinished' AND json_valid(payload)
   ),
+  loaded AS (
+    SELECT run_id, json_extract(payload, '$.options.dry') AS dry
+    FROM events WHERE type = 'DeployLoaded' AND json_valid(payload)
+  ),
   alive AS (
     SELECT run_id, MAX(timestamp) AS alive_at FROM events
     WHERE type IN ('RunStarted', 'HeartbeatRecorded') GROUP BY run_id
@@ -112,10 +116,12 @@ WITH
   )
 SELECT
   o.run_id,
-  s.started,
-  d.finished,
+  CASE WHEN l.dry IS 1 THEN 'plan' ELSE 'deploy' END AS kind,
+  s.started AS started_at,
+  d.finished AS finished_at,
   round((julianday(d.finished) - julianday(s.started)) * 86400, 3) AS duration,
   CASE
+    WHEN d.status = 'success' AND l.dry IS 1 THEN 'plan'
     WHEN d.status IS NOT NULL THEN d.status
     WHEN (julianday('now') - julianday(a.alive_at)) * 86400
       < {_ALIVE_WINDOW} * coalesce(s.flush_delay, 1.0) THEN 'running'
@@ -126,19 +132,20 @@ SELECT
   s.user,
   s.machine,
   s.command,
-  s.hosts,
-  coalesce(f.failed_hosts, 0) AS failed_hosts,
-  coalesce(p.changed, 0) AS changed,
+  s.hosts AS host_count,
+  coalesce(f.failed_hosts, 0) AS failed_host_count,
+  coalesce(p.changed, 0) AS ops_change,
   coalesce(r.ops, 0) AS ops,
   coalesce(r.success_ops, 0) AS success_ops,
   coalesce(r.error_ops, 0) AS error_ops,
   coalesce(r.ignored_error_ops, 0) AS ignored_error_ops,
-  c.events,
+  c.events AS event_count,
   s.engine_version
 FROM run_order AS o
   JOIN counted AS c USING (run_id)
   LEFT JOIN started AS s USING (run_id)
   LEFT JOIN ended AS d USING (run_id)
+  LEFT JOIN loaded AS l USING (run_id)
   LEFT JOIN alive AS a USING (run_id)
   LEFT JOIN planned AS p USING (run_id)
   LEFT JOIN finished AS r USING (run_id)
