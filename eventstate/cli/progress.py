@@ -89,17 +89,23 @@ class Screen:
         shown = escaped(text)
         if self.colour and style:
             shown = click.style(shown, **_STYLES[style])
-        self._clear()
-        stream = self.err if err else self.out
-        stream.write(shown + "\n")
-        stream.flush()
-        self._draw()
+        if err:
+            self._clear()
+            self.err.write(shown + "\n")
+            self.err.flush()
+            self._draw()
+        else:
+            # One write: the line over the status line, then the status line again.
+            cleared = "\r\x1b[K" if self._drawn else ""
+            drawing = self._drawing()
+            self.out.write(cleared + shown + "\n" + drawing)
+            self.out.flush()
+            self._drawn = bool(drawing)
 
     def status(self, text: str) -> None:
         """Show ``text`` as the live status line (nothing when not live)."""
         self._status = text
         if self.live:
-            self._clear()
             self._draw()
 
     def close(self) -> None:
@@ -114,14 +120,29 @@ class Screen:
             self._drawn = False
 
     def _draw(self) -> None:
+        drawing = self._drawing()
+        if drawing:
+            self.out.write(drawing)
+            self.out.flush()
+            self._drawn = True
+        elif self._drawn:
+            self._clear()
+
+    def _drawing(self) -> str:
+        """The status line as written over the current screen line ("" for none)."""
         if not (self.live and self._status):
-            return
+            return ""
         # One character short of the width: a full line would wrap, and the next
         # carriage return would then clear only its second half.
-        width = max(shutil.get_terminal_size().columns - 1, 10)
-        self.out.write("\r" + escaped(self._status)[:width] + "\x1b[K")
-        self.out.flush()
-        self._drawn = True
+        width = max(self._columns() - 1, 10)
+        return "\r" + escaped(self._status)[:width] + "\x1b[K"
+
+    def _columns(self) -> int:
+        # The terminal's own width first: a stale $COLUMNS would make the line wrap.
+        try:
+            return os.get_terminal_size(self.out.fileno()).columns
+        except (AttributeError, OSError, ValueError):
+            return shutil.get_terminal_size().columns
 
 
 def eta_text(done: int, total: int, elapsed: float) -> str:
