@@ -255,9 +255,14 @@ class DeployProgress(BaseStateCallback):
             active = list(view.active_hosts)
             host_ops = sum(view.meta[name].ops for name in active)
             changes = sum(view.meta[name].ops_change for name in active)
+            expected = (
+                f"{changes:,} expected to change"
+                if state.should_check_for_changes()
+                else "changes not checked"  # -y, as pyinfra's
+            )
             return (
                 f"prepare: {_many(len(active), 'host')}, {_many(len(view.op_meta), 'op')}, "
-                f"{_many(host_ops, 'host-op')}, {changes:,} expected to change ({took:.1f}s)"
+                f"{_many(host_ops, 'host-op')}, {expected} ({took:.1f}s)"
             )
         if stage is StateStage.Execute:
             total = self._total()
