@@ -304,6 +304,7 @@ class DeployProgress(BaseStateCallback):
     ) -> None:
         """Count a success (and whether it changed the host)."""
         changed = bool(state.ops[host][op_hash].result.changed)
+        self._count_done(host, op_hash)
         self._ok += 1
         self._changed += changed
         counts = self._op_counts.setdefault(op_hash, [0, 0, 0])
@@ -317,6 +318,7 @@ class DeployProgress(BaseStateCallback):
         self, state: State, host: Host, op_hash: str, retry_count: int = 0, max_retries: int = 0
     ) -> None:
         """Count a failure (an ignored one apart)."""
+        self._count_done(host, op_hash)
         if state.ops[host][op_hash].global_arguments.ignore_errors:
             self._ignored += 1
         else:
@@ -345,11 +347,19 @@ class DeployProgress(BaseStateCallback):
         return f"op {number}/{len(self._order)} {names}" if number else names
 
     def host_op_done(self, host: Host, op_hash: str) -> None:
-        """``run_deploy``'s ``progress``: one more host-op done."""
-        self._done += 1
-        self._done_by_host[host.name] = self._done_by_host.get(host.name, 0) + 1
-        if self.screen.live:
-            self._current_op = self._current_op or op_hash
+        """``run_deploy``'s ``progress``: a host is past an op.
+
+        One it ran was counted as its outcome came (success or error, each as it
+        happened); this counts the ops a host passes without running (another
+        host's op, a ``_run_once`` duplicate).
+        """
+        if self._state is not None and op_hash not in self._state.ops[host]:
+            self._count_done(host, op_hash)
+
+    def _count_done(self, host: Host, op_hash: str) -> None:
+        if op_hash in self._op_number:  # not an op nested in another, unplanned
+            self._done += 1
+            self._done_by_host[host.name] = self._done_by_host.get(host.name, 0) + 1
             self._redraw()
 
     def _total(self) -> int:
