@@ -70,6 +70,27 @@ def test_connect_failures_are_said_with_their_reason_and_listed(tmp_path: Path) 
     assert "failures (1):" in done.stdout and "next: eventstate show " in done.stdout
 
 
+def test_a_fact_that_cannot_be_gathered_is_said_and_listed(tmp_path: Path) -> None:
+    done = _deploy(
+        tmp_path,
+        "from eventstate.context import current\n"
+        "from eventstate.facts.base import Fact\n"
+        "class Broken(Fact):\n"
+        "    def command(self):\n"
+        "        return 'echo no such thing >&2; exit 5'\n"
+        "state, host = current()\n"
+        "host.get_fact(Broken)\n"
+        "server.shell('true')\n",
+        "@local",
+    )
+    assert done.returncode == 1, done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("[@local] failed")]
+    assert line.startswith("[@local] failed: fact ") and line.endswith(
+        ": `echo no such thing >&2; exit 5` exit 5: no such thing"
+    )
+    assert "failures (1):" in done.stdout and "next: eventstate show " in done.stdout
+
+
 def test_an_ignored_error_is_said_and_not_listed(tmp_path: Path) -> None:
     done = _deploy(tmp_path, "server.shell('echo meh >&2; false', _ignore_errors=True)\n", "@local")
     assert done.returncode == 0, done.stderr

@@ -122,7 +122,7 @@ class FailureLines(BaseStateCallback):
             return
         failure = Failure.of_command(f"fact {event.fact}", event)
         self._failed_fact[event.host] = failure
-        self.say(f"[{event.host}] {failure.text()}")
+        self.say(f"[{event.host}] failed: {failure.text()}")
 
     def host_connect_error(self, state: State, host: Host, error: Any) -> None:  # type: ignore[override]
         """Say why ``host`` could not connect."""
