@@ -163,12 +163,9 @@ def deploy(
     overrides = override_data(data)
     # Recorded only when given, so that a deploy without them records what it always did;
     # the data's keys, not its values (they may be secrets; the hosts' data is not recorded).
+    # --sudo, --retry and the like are settings: the run's recorded config holds them.
     options.update(
-        {
-            key: value
-            for key, value in (("yes", yes), ("data", sorted(overrides)), ("retry", retry))
-            if value
-        }
+        {key: value for key, value in (("yes", yes), ("data", sorted(overrides))) if value}
     )
     settings: dict[str, Any] = {"PARALLEL": parallel or 0, "FAIL_PERCENT": fail_percent}
     settings.update(
