@@ -108,6 +108,9 @@ _PUBLIC: dict[str, str] = {
     "Host": "eventstate.host",
     # eventstate.inventory
     "Inventory": "eventstate.inventory",
+    # eventstate.printing
+    "PrintFlags": "eventstate.printing",
+    "Printer": "eventstate.printing",
     # eventstate.recorder
     "EventRecorder": "eventstate.recorder",
     # eventstate.state
@@ -183,6 +186,8 @@ __all__ = [
     "OperationError",
     "OperationOrderCycleError",
     "OperationValueError",
+    "PrintFlags",
+    "Printer",
     "PyinfraNotInstalledError",
     "PyinfraVersionError",
     "QuoteString",
@@ -334,6 +339,7 @@ if TYPE_CHECKING:
     from eventstate.inventory import (
         Inventory,
     )
+    from eventstate.printing import Printer, PrintFlags
     from eventstate.recorder import (
         EventRecorder,
     )

@@ -35,6 +35,7 @@ from eventstate.connectors.base import CommandOptions, CommandResult, shown_priv
 from eventstate.errors import ConnectError, DeployError
 from eventstate.events import CommandExecuted, Event
 from eventstate.host import Host
+from eventstate.printing import Printer
 
 __all__ = ["CommandContext", "run_command"]
 
@@ -57,6 +58,10 @@ class CommandContext(Protocol):
 
     def record(self, event_class: type[E], **fields: Any) -> E:
         """Append an event to the run."""
+
+    @property
+    def printer(self) -> Printer | None:
+        """What prints commands and their output as they run; None when nothing does."""
 
 
 def _cap(text: str, limit: int) -> tuple[str, bool]:
@@ -129,6 +134,9 @@ def run_command(
     """
     secrets: list[str] = []
     shown: str | None = None
+    printer = state.printer  # None unless something prints (the State's print flags)
+    if printer is not None:
+        printer.command_starting(host.name, _shown(command, options), fact)
     started = time.perf_counter()
     try:
         connector = state.connections.connect(host)
@@ -166,7 +174,7 @@ def run_command(
     limit = state.config.MAX_OUTPUT
     stdout, cut_out = _cap(scrub(result.stdout, secrets) if secrets else result.stdout, limit)
     stderr, cut_err = _cap(scrub(result.stderr, secrets) if secrets else result.stderr, limit)
-    state.record(
+    event = state.record(
         CommandExecuted,
         host=host.name,
         op_hash=op_hash,
@@ -180,4 +188,6 @@ def run_command(
         truncated=cut_out or cut_err or result.truncated,
         attempt=attempt,
     )
+    if printer is not None:
+        printer.command_executed(event)
     return result

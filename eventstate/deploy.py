@@ -22,6 +22,7 @@ lines they are called on.
 from __future__ import annotations
 
 import ast
+import fnmatch
 import os
 import traceback
 from collections.abc import Callable, Container
@@ -131,24 +132,32 @@ def _shortened(text: str, limit: int = 100) -> str:
 
 
 def hosts_in_limit(inventory: Inventory, spec: str | None) -> list[Host] | None:
-    """The hosts a ``--limit`` names: host or group names, comma-separated; None for all.
+    """The hosts a ``--limit`` names, in inventory order; None for all.
+
+    Comma-separated host names, group names, and (as pyinfra's) glob patterns
+    matched against host names (``web*``, ``@sim/db?``).
 
     Raises:
-        InventoryError: a name is neither a host nor a group of the inventory.
+        InventoryError: a name is neither a host nor a group, or a pattern matches no host.
     """
     if not spec:
         return None
-    hosts: dict[str, Host] = {}
+    chosen: set[str] = set()
     for name in (part.strip() for part in spec.split(",")):
         if not name:
             continue
         if name in inventory.groups:
-            hosts.update((host.name, host) for host in inventory.groups[name])
+            chosen.update(host.name for host in inventory.groups[name])
         elif name in inventory.hosts:
-            hosts[name] = inventory.hosts[name]
+            chosen.add(name)
+        elif any(char in name for char in "*?["):
+            matched = fnmatch.filter(inventory.hosts, name)
+            if not matched:
+                raise InventoryError(f"--limit: no host matches {name!r} in the inventory")
+            chosen.update(matched)
         else:
             raise InventoryError(f"--limit: no host or group called {name!r} in the inventory")
-    return list(hosts.values())
+    return [host for name, host in inventory.hosts.items() if name in chosen]
 
 
 def inventory_from_source(source: str, filename: str) -> Inventory:

@@ -60,6 +60,7 @@ from eventstate.facts.base import Fact, fact_not_collected, gather_fact
 from eventstate.host import Host
 from eventstate.host_views import HostList, HostMapping, HostSet
 from eventstate.inventory import Inventory
+from eventstate.printing import Printer, PrintFlags
 from eventstate.projections import HostMeta, HostResults, OperationMeta, StageWarnings, StateView
 from eventstate.projections.views import ReadOnlyDict, refuse
 from eventstate.recorder import EventRecorder, head_fields
@@ -136,6 +137,10 @@ class BaseStateCallback:
     def operation_end(state: State, op_hash: str) -> None:
         """An operation finished across the hosts."""
 
+    @staticmethod
+    def stage_changed(state: State, stage: StateStage, previous: StateStage) -> None:
+        """The deploy moved from ``previous`` to ``stage`` (eventstate's; not pyinfra's)."""
+
 
 def new_run_id() -> str:
     """A new run id: 32 random hex digits.
@@ -164,6 +169,21 @@ def _fact_key(options: Any) -> tuple[Any, ...]:
         options.chdir,
         tuple(sorted(options.env.items())),
     )
+
+
+def _print_flag(name: str) -> Any:
+    """One of pyinfra's print flags: kept in ``state.print_flags``; setting it makes or
+    drops the State's printer (nothing prints, and nothing is checked, with all off)."""
+
+    def get(self: State) -> bool:
+        return bool(getattr(self.print_flags, name))
+
+    def set(self: State, value: bool) -> None:
+        setattr(self.print_flags, name, bool(value))
+        if not self._printer_assigned:
+            self._printer = self._flags_printer()
+
+    return property(get, set, doc=f"pyinfra's ``{name}`` (see :mod:`eventstate.printing`).")
 
 
 def _current_user() -> str:
@@ -212,13 +232,33 @@ class State:
     def current_deploy_filename(self, filename: str | None) -> None:
         self.deploy_filename = filename
 
-    # Print settings, as pyinfra's: they change output, never the log.
-    print_noop_info: bool = False
-    print_fact_info: bool = False
-    print_input: bool = False
-    print_fact_input: bool = False
-    print_output: bool = False
-    print_fact_output: bool = False
+    # Print settings, as pyinfra's: they change output, never the log (eventstate.printing).
+    print_noop_info = _print_flag("print_noop_info")
+    print_fact_info = _print_flag("print_fact_info")
+    print_input = _print_flag("print_input")
+    print_fact_input = _print_flag("print_fact_input")
+    print_output = _print_flag("print_output")
+    print_fact_output = _print_flag("print_fact_output")
+
+    @property
+    def printer(self) -> Printer | None:
+        """What prints commands, output and facts as the engine runs; None when nothing does.
+
+        Made when a print flag is set, dropped when none is. One assigned here (a
+        :class:`~eventstate.printing.Printer` subclass, another writer) stays,
+        whatever the flags; assign None to go back to the flags' own.
+        """
+        return self._printer
+
+    @printer.setter
+    def printer(self, printer: Printer | None) -> None:
+        self._printer_assigned = printer is not None
+        self._printer = printer if printer is not None else self._flags_printer()
+
+    _printer: Printer | None
+
+    def _flags_printer(self) -> Printer | None:
+        return Printer(self.print_flags) if self.print_flags.any() else None
 
     def __init__(
         self,
@@ -229,6 +269,10 @@ class State:
     ) -> None:
         self.check_for_changes = check_for_changes
         self.callback_handlers: list[BaseStateCallback] = []
+        #: The print flags' values (``print_output``... read and set them).
+        self.print_flags = PrintFlags()
+        self._printer = self._flags_printer()
+        self._printer_assigned = False
         #: Called by ``fail_hosts`` before raising over FAIL_PERCENT; False suppresses it.
         self.should_raise_failed_hosts: Any = None
         #: The projections every view reads; fed only by the recorder.
@@ -453,6 +497,7 @@ class State:
         if stage != current:
             self.record(StageChanged, stage=stage, previous=current)
             self.flush()
+            self.trigger_callbacks("stage_changed", stage, current)
 
     @property
     def stage_warnings(self) -> StageWarnings:
@@ -602,6 +647,8 @@ class State:
         self.record(
             OperationAddedForHost, host=name, op_hash=op_hash, is_change=is_change, counted=counted
         )
+        if is_change is False and counted and self._printer is not None:
+            self._printer.noop(name, self.view.op_meta[op_hash].names)
 
     def record_op_result(
         self,

@@ -216,7 +216,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ("host", "inventory", "config", "commands", "context", "redaction", "authoring"),
     ),
     ("connectors", ("connectors",)),
-    ("run", ("connections", "command_runner", "facts", "arguments")),
+    ("run", ("connections", "command_runner", "facts", "arguments", "printing")),
     ("State", ("state", "recorder", "host_views")),
     (
         "engine",
