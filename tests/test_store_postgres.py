@@ -310,6 +310,71 @@ def test_every_append_notifies_the_logs_channel(log: PostgresEventLog, url: str)
     assert log.channel == "eventstate.events"
 
 
+# -- A lost connection --------------------------------------------------------------------
+
+
+def _end_connections(server: PostgresServer, url: str) -> int:
+    """End every eventstate connection to the database of ``url`` (as a restart would)."""
+    import psycopg
+
+    which = "datname = current_database() AND application_name = 'eventstate'"
+    with psycopg.connect(server.url(url.rsplit("/", 1)[1]), autocommit=True) as conn:
+        row = conn.execute(
+            f"SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity WHERE {which}"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_lost_connections_are_replaced_unseen(
+    log: PostgresEventLog, server: PostgresServer, url: str
+) -> None:
+    rows = stored_events("run-a", 2_500)
+    log.append(rows[3:1000])
+    assert _end_connections(server, url) >= 1
+    log.append(rows[1000:])  # on a new connection, as if nothing had happened
+    assert _end_connections(server, url) >= 1
+    assert [e.seq for e in log.read("run-a", 1, 3)] == [1, 2, 3]
+    assert _end_connections(server, url) >= 1
+    log.snapshots().put("run-a", 3, "v1", "{}")
+    assert _end_connections(server, url) >= 1
+    reading = log.read("run-a")
+    assert [next(reading).seq for _ in range(2_100)] == list(range(1, 2_101))
+    assert _end_connections(server, url) >= 1  # the streaming cursor's connection too
+    assert [e.seq for e in reading] == list(range(2_101, 2_501))
+    assert list(log.read("run-a")) == rows
+
+
+def test_a_batch_whose_commit_went_unanswered_is_judged_by_its_last_row(
+    log: PostgresEventLog,
+) -> None:
+    # What append asks after a connection lost during its COMMIT: stored, or not, or
+    # another writer's row in its place.
+    batch = stored_events("run-a", 2, first=4)
+    assert not log._stored(batch[-1])
+    log.append(batch)
+    assert log._stored(batch[-1])
+    with pytest.raises(SequenceError, match="another writer stored events"):
+        log._stored(stored_events("run-a", 2, first=4, tag="rival")[-1])
+
+
+def test_a_lost_connection_says_nothing_on_stderr(server: PostgresServer, url: str) -> None:
+    # psycopg's pool logs what it discards; without a logging setup Python would print it.
+    script = (
+        "import sys, psycopg; from eventstate.stores import open_log; "
+        "from eventstate.testing import stored_events; log = open_log(sys.argv[1]); "
+        "log.append(stored_events('run-a', 2)); "
+        "psycopg.connect(sys.argv[2], autocommit=True).execute("
+        '"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE '
+        "application_name = 'eventstate' AND datname = current_database()\"); "
+        "log.append(stored_events('run-a', 2, first=3)); print(log.last_event('run-a').seq)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, url, url], capture_output=True, text=True, timeout=120
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "4\n", "")
+
+
 # -- Opening and errors ---------------------------------------------------------------------
 
 

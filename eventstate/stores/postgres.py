@@ -41,6 +41,7 @@ credentials hidden.
 
 from __future__ import annotations
 
+import logging
 import re
 import urllib.parse
 import uuid
@@ -70,6 +71,10 @@ except ImportError as missing:
         f"the PostgreSQL store needs psycopg 3 and psycopg-pool ({missing.name} is not "
         "installed): pip install 'eventstate[postgres]'"
     ) from None
+
+# The pool logs each lost connection it replaces (a warning): a program that set up no
+# logging would print it to stderr. What reaches the user is ours, one line.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 __all__ = [
     "DEFAULT_SCHEMA",
@@ -262,6 +267,7 @@ class PostgresEventLog(EventLog):
                 self._prepare(first, create and not read_only)
         except psycopg.Error as error:
             raise self._error(error, "open the log") from None
+        self._pool_size = max(1, pool_size)
         self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = (
             psycopg_pool.ConnectionPool(
                 self._conninfo,
@@ -271,7 +277,7 @@ class PostgresEventLog(EventLog):
                     "application_name": "eventstate",
                 },
                 min_size=1,
-                max_size=max(1, pool_size),
+                max_size=self._pool_size,
                 configure=self._configure,
                 timeout=timeout,
                 reconnect_timeout=timeout,
@@ -400,14 +406,36 @@ class PostgresEventLog(EventLog):
         return StoreError(f"{self.shown}: cannot {action}: {text}")
 
     def _use(self, action: str, work: Callable[[psycopg.Connection[Any]], T]) -> T:
-        """``work(connection)`` with a pooled connection; psycopg's errors become StoreErrors."""
-        try:
-            with self._pool.connection() as conn:
-                return work(conn)
-        except psycopg_pool.PoolClosed:
-            raise StoreError(f"{self.shown}: cannot {action}: the log is closed") from None
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
-            raise self._error(error, action) from None
+        """``work(connection)`` with a pooled connection; psycopg's errors become StoreErrors.
+
+        ``work`` must be safe to do twice: a connection found lost (the server restarted,
+        the backend was ended) is dropped, and ``work`` done once more on a new one.
+        """
+        losses = 0
+        while True:
+            conn = None
+            try:
+                with self._pool.connection() as conn:
+                    return work(conn)
+            except psycopg_pool.PoolClosed:
+                raise StoreError(f"{self.shown}: cannot {action}: the log is closed") from None
+            except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
+                losses += 1
+                if not self._lost(conn, error, losses):
+                    raise self._error(error, action) from None
+
+    def _lost(
+        self, conn: psycopg.Connection[Any] | None, error: BaseException, losses: int
+    ) -> bool:
+        """Whether ``error`` is the loss of ``conn``, worth trying again on another: the
+        ``losses``-th in a row, while no more than the pool holds (a restart ends them all).
+        The pool's idle connections are checked, and the dead ones replaced."""
+        if conn is None or not conn.broken or not isinstance(error, psycopg.OperationalError):
+            return False
+        if losses > self._pool_size:
+            return False
+        self._pool.check()
+        return True
 
     # Writing
 
@@ -455,24 +483,54 @@ class PostgresEventLog(EventLog):
                         )
             return updated
 
-        try:
-            with self._pool.connection() as conn:
-                updated = attempt(conn)
-        except psycopg.errors.UniqueViolation as error:
-            self._last_seqs.clear()
-            raise SequenceError(
-                f"{self.shown}: append refused: another writer stored events at "
-                f"these sequence numbers first ({_one_line(error)})"
-            ) from None
-        except SequenceError:
-            self._last_seqs.clear()
-            raise
-        except psycopg_pool.PoolClosed:
-            raise StoreError(f"{self.shown}: cannot append: the log is closed") from None
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
-            self._last_seqs.clear()
-            raise self._error(error, "append") from None
+        losses = 0
+        while True:
+            conn = None
+            try:
+                with self._pool.connection() as conn:
+                    updated = attempt(conn)
+                break
+            except psycopg.errors.UniqueViolation as error:
+                self._last_seqs.clear()
+                raise SequenceError(
+                    f"{self.shown}: append refused: another writer stored events at "
+                    f"these sequence numbers first ({_one_line(error)})"
+                ) from None
+            except SequenceError:
+                self._last_seqs.clear()
+                raise
+            except psycopg_pool.PoolClosed:
+                raise StoreError(f"{self.shown}: cannot append: the log is closed") from None
+            except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
+                self._last_seqs.clear()
+                losses += 1
+                if self._lost(conn, error, losses):
+                    # The batch is stored whole or not at all: its last row says which.
+                    if self._stored(events[-1]):
+                        return
+                    continue
+                raise self._error(error, "append") from None
         self._last_seqs.update(updated)
+
+    def _stored(self, event: StoredEvent) -> bool:
+        """Whether ``event`` is stored, as it is (a batch whose commit went unanswered).
+
+        Raises:
+            SequenceError: another event is stored at its place.
+        """
+        row = self._use(
+            "append",
+            lambda conn: conn.execute(
+                f"SELECT hash FROM {self.schema}.events WHERE run_id = %s AND seq = %s",
+                [event.run_id, event.seq],
+            ).fetchone(),
+        )
+        if row is not None and row[0] != event.hash:
+            raise SequenceError(
+                f"{self.shown}: append refused: another writer stored events at these "
+                f"sequence numbers first (run {event.run_id}, event {event.seq})"
+            )
+        return row is not None
 
     def _checked(
         self, conn: psycopg.Connection[Any], events: Sequence[StoredEvent]
@@ -513,21 +571,33 @@ class PostgresEventLog(EventLog):
         return self._stream(query, params, run_id)
 
     def _stream(self, query: str, params: list[object], run_id: str) -> Iterator[StoredEvent]:
+        """The rows of ``query`` (``params``: run id and first seq first), a batch per round
+        trip; a connection lost part-way is replaced once and the read goes on after the
+        last row given."""
         action = f"read run {run_id}"
-        try:
-            with (
-                self._pool.connection() as conn,
-                conn.transaction(),
-                conn.cursor(name="eventstate_read") as cursor,
-            ):
-                cursor.itersize = _ITERSIZE
-                cursor.execute(query, params)
-                for row in cursor:
-                    yield StoredEvent(*row)
-        except psycopg_pool.PoolClosed:
-            raise StoreError(f"{self.shown}: cannot {action}: the log is closed") from None
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
-            raise self._error(error, action) from None
+        losses = 0
+        while True:
+            conn = None
+            try:
+                with (
+                    self._pool.connection() as conn,
+                    conn.transaction(),
+                    conn.cursor(name="eventstate_read") as cursor,
+                ):
+                    cursor.itersize = _ITERSIZE
+                    cursor.execute(query, params)
+                    losses = 0  # connected: a later loss is a new one
+                    for row in cursor:
+                        event = StoredEvent(*row)
+                        params[1] = event.seq + 1  # where to go on from, if lost
+                        yield event
+                return
+            except psycopg_pool.PoolClosed:
+                raise StoreError(f"{self.shown}: cannot {action}: the log is closed") from None
+            except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
+                losses += 1
+                if not self._lost(conn, error, losses):
+                    raise self._error(error, action) from None
 
     def runs(self) -> list[RunSummary]:
         """Every run, in the order their first events were stored (a run missing its
