@@ -170,6 +170,32 @@ def test_tampered_guards_are_reported(
     assert not verify_log(log).ok
 
 
+def test_a_superusers_rewrite_is_found_by_verify(server: PostgresServer, url: str) -> None:
+    # The one way past the triggers: the owner disables them. verify (unchanged, through
+    # the EventLog interface) finds what was done, and the guards say how.
+    log = PostgresEventLog(url)
+    log.append(sample_run("run-a").rows())
+    log.append(sample_run("run-v").rows())
+    log.append(sample_run("run-w").rows())
+    assert verify_log(log).ok
+    database = url.rsplit("/", 1)[1]
+    server.sql(
+        "ALTER TABLE eventstate.events DISABLE TRIGGER events_no_delete; "
+        "ALTER TABLE eventstate.events DISABLE TRIGGER events_no_update; "
+        "DELETE FROM eventstate.events WHERE run_id = 'run-v' AND seq IN (1, 3); "
+        "UPDATE eventstate.events SET payload = payload || ' ' "
+        "WHERE run_id = 'run-w' AND seq = 2",
+        database,
+    )
+    assert [r.run_id for r in log.runs()] == ["run-a", "run-v", "run-w"]  # still listed
+    report = verify_log(log)
+    assert not report.ok
+    said = str(report)
+    assert "events_no_delete is disabled" in said and "events_no_update is disabled" in said
+    assert not verify_run(log, "run-v").ok and not verify_run(log, "run-w").ok
+    log.close()
+
+
 # -- Concurrent writers ---------------------------------------------------------------------
 
 

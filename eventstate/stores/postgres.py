@@ -249,6 +249,19 @@ class PostgresEventLog(EventLog):
         q = self.schema
         self._insert = f"COPY {q}.events ({', '.join(_COLUMNS)}) FROM STDIN"
         self._select = f"SELECT {', '.join(_COLUMNS)} FROM {q}.events"
+        # A skip scan of the primary key: each run id, then its first and last rows.
+        self._runs = (
+            f"WITH RECURSIVE ids (run_id) AS ((SELECT run_id FROM {q}.events ORDER BY run_id "
+            f"LIMIT 1) UNION ALL SELECT (SELECT e.run_id FROM {q}.events e "
+            "WHERE e.run_id > ids.run_id ORDER BY e.run_id LIMIT 1) FROM ids "
+            "WHERE ids.run_id IS NOT NULL) "
+            "SELECT ids.run_id, first.timestamp, last.seq FROM ids "
+            f"CROSS JOIN LATERAL (SELECT timestamp, position FROM {q}.events e "
+            "WHERE e.run_id = ids.run_id ORDER BY seq LIMIT 1) first "
+            f"CROSS JOIN LATERAL (SELECT seq FROM {q}.events e "
+            "WHERE e.run_id = ids.run_id ORDER BY seq DESC LIMIT 1) last "
+            "ORDER BY first.position"
+        )
         # One direct connection first: its failure says why (a pool would only time out).
         try:
             first = psycopg.connect(
@@ -601,14 +614,12 @@ class PostgresEventLog(EventLog):
 
     def runs(self) -> list[RunSummary]:
         """Every run, in the order their first events were stored (a run missing its
-        start is listed too, for ``verify`` to report)."""
-        rows = self._use(
-            "list the runs",
-            lambda conn: conn.execute(
-                f"SELECT run_id, min(timestamp), max(seq) FROM {self.schema}.events "
-                "GROUP BY run_id ORDER BY min(position)"
-            ).fetchall(),
-        )
+        start is listed too, from its lowest event, for ``verify`` to report).
+
+        Three primary-key lookups per run -- the next run id, its first event, its last
+        -- not a scan of every event: a team's log grows long.
+        """
+        rows = self._use("list the runs", lambda conn: conn.execute(self._runs).fetchall())
         return [RunSummary(run_id=r, started=s, last_seq=n) for r, s, n in rows]
 
     def last_event(self, run_id: str) -> StoredEvent | None:
