@@ -49,9 +49,16 @@ def _hosts(count: int) -> str:
     return ",".join(f"@sim/h{i}" for i in range(count))
 
 
-def _eventstate(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def _eventstate(
+    *args: str, check: bool = True, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "eventstate", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "eventstate", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
     if check:
         assert result.returncode == 0, result.stderr + result.stdout
@@ -90,6 +97,13 @@ def test_a_sim_deploy_into_postgresql(server: PostgresServer, tmp_path: Path) ->
     assert [run["run_id"] for run in listed] == [run_id]
     # The URL's user is never printed (the CLI shows the log as shown_url does).
     assert "eventstate@" not in result.stdout + _eventstate("verify", "--db", url).stdout
+    # EVENTSTATE_DB names the log when --db is not given; postgres:// is the same store.
+    other = {"EVENTSTATE_DB": url.replace("postgresql://", "postgres://")}
+    second = _eventstate("deploy", "@sim/web-1", str(deploy), env=other, cwd=tmp_path)
+    listed = json.loads(_eventstate("runs", "--json", env=other, cwd=tmp_path).stdout)
+    assert [run["run_id"] for run in listed][::-1] == [run_id, _DONE.findall(second.stdout)[0][0]]
+    assert _eventstate("verify", env=other, cwd=tmp_path).returncode == 0
+    assert not (tmp_path / "eventstate.db").exists()  # not the default SQLite file
 
 
 @pytest.mark.slow_concurrency
