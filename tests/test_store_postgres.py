@@ -429,6 +429,15 @@ def test_an_unreachable_server_is_one_line_without_the_password(server: Postgres
     assert message.startswith(f"postgresql://***@127.0.0.1:{closed}/db: cannot connect: ")
 
 
+@pytest.mark.parametrize(
+    "url", ["postgresql://127.0.0.1:notaport/db", "postgresql://127.0.0.1/db?nosuchoption=1"]
+)
+def test_a_malformed_url_is_one_line(url: str) -> None:
+    with pytest.raises(StoreError, match=r": cannot connect: ") as caught:
+        open_log(url)
+    assert "\n" not in str(caught.value)
+
+
 def test_another_programs_schema_is_refused(server: PostgresServer) -> None:
     database = server.new_database()
     server.sql("CREATE SCHEMA eventstate; CREATE TABLE eventstate.events (x int)", database)

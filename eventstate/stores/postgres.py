@@ -63,6 +63,7 @@ from eventstate.stores.url import shown_url
 
 try:
     import psycopg
+    import psycopg.conninfo
     import psycopg.errors
     import psycopg_pool
     from psycopg import sql
@@ -264,12 +265,17 @@ class PostgresEventLog(EventLog):
         )
         # One direct connection first: its failure says why (a pool would only time out).
         try:
-            first = psycopg.connect(
-                self._conninfo,
-                autocommit=True,
-                connect_timeout=max(1, int(timeout)),
-                application_name="eventstate",
-            )
+            given = psycopg.conninfo.conninfo_to_dict(self._conninfo)
+            # What the URL does not say itself: how long to wait, and who is connecting.
+            defaults: dict[str, Any] = {
+                key: value
+                for key, value in (
+                    ("connect_timeout", max(1, int(timeout))),
+                    ("application_name", "eventstate"),
+                )
+                if key not in given
+            }
+            first = psycopg.connect(self._conninfo, autocommit=True, **defaults)
         except psycopg.OperationalError as error:
             raise self._connect_error(error) from None
         except psycopg.Error as error:  # a malformed URL
@@ -284,11 +290,7 @@ class PostgresEventLog(EventLog):
         self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = (
             psycopg_pool.ConnectionPool(
                 self._conninfo,
-                kwargs={
-                    "autocommit": True,
-                    "connect_timeout": max(1, int(timeout)),
-                    "application_name": "eventstate",
-                },
+                kwargs={"autocommit": True, **defaults},
                 min_size=1,
                 max_size=self._pool_size,
                 configure=self._configure,
