@@ -438,6 +438,13 @@ def test_a_malformed_url_is_one_line(url: str) -> None:
     assert "\n" not in str(caught.value)
 
 
+def test_a_database_not_in_utf8_is_refused(server: PostgresServer) -> None:
+    name = f"ascii_{server.new_database()}"
+    server.sql(f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' TEMPLATE template0")
+    with pytest.raises(StoreError, match="the database's encoding is SQL_ASCII, not UTF8"):
+        open_log(server.url(name))
+
+
 def test_another_programs_schema_is_refused(server: PostgresServer) -> None:
     database = server.new_database()
     server.sql("CREATE SCHEMA eventstate; CREATE TABLE eventstate.events (x int)", database)
