@@ -6,6 +6,7 @@ StoreError."""
 from __future__ import annotations
 
 import json
+import secrets
 import select
 import subprocess
 import sys
@@ -43,31 +44,21 @@ def server() -> PostgresServer:
 
 
 class TestPostgresEventLog(EventLogContract):
-    """The contract, each log a database of its own."""
-
-    def create_log(self, tmp_path: Path) -> EventLog:
-        return open_log(running_postgres().url(running_postgres().new_database()))
-
-    def open_second(self, log: EventLog) -> EventLog:
-        assert isinstance(log, PostgresEventLog)
-        return PostgresEventLog(log.url, create=False)  # another writer's own pool
-
-
-class TestPostgresInASchema(EventLogContract):
-    """The contract again, each log a schema of its own in one shared database."""
+    """The contract, each log a schema of its own in one database (``?schema=``: a new
+    schema is quicker to make than a new database; the other tests use the default)."""
 
     database: str | None = None
 
     def create_log(self, tmp_path: Path) -> EventLog:
         server = running_postgres()
-        if TestPostgresInASchema.database is None:
-            TestPostgresInASchema.database = server.new_database("shared")
-        schema = f"log_{abs(hash(str(tmp_path))) % 10**12}"
-        return open_log(server.url(TestPostgresInASchema.database, schema=schema))
+        if TestPostgresEventLog.database is None:
+            TestPostgresEventLog.database = server.new_database("contract")
+        schema = f"log_{secrets.token_hex(8)}"
+        return open_log(server.url(TestPostgresEventLog.database, schema=schema))
 
     def open_second(self, log: EventLog) -> EventLog:
         assert isinstance(log, PostgresEventLog)
-        return open_log(log.url, create=False)
+        return PostgresEventLog(log.url, create=False)  # another writer's own pool
 
 
 @pytest.fixture
@@ -80,6 +71,26 @@ def log(url: str) -> Iterator[PostgresEventLog]:
     with PostgresEventLog(url) as opened:
         opened.append(stored_events("run-a", 3))
         yield opened
+
+
+def test_logs_in_two_schemas_of_one_database_are_apart(server: PostgresServer) -> None:
+    database = server.new_database()
+    with (
+        open_log(server.url(database, schema="team_a")) as a,
+        open_log(server.url(database, schema="team_b")) as b,
+        open_log(server.url(database)) as default,
+    ):
+        assert isinstance(a, PostgresEventLog) and isinstance(b, PostgresEventLog)
+        a.append(stored_events("run-a", 3))
+        b.append(stored_events("run-b", 2))
+        assert [r.run_id for r in a.runs()] == ["run-a"]
+        assert [r.run_id for r in b.runs()] == ["run-b"] and default.runs() == []
+        assert len({a.log_id, b.log_id, default.log_id}) == 3
+        assert (a.channel, b.channel) == ("team_a.events", "team_b.events")
+        assert a.check_guards() == b.check_guards() == []
+        assert a.shown.endswith(f"/{database}?schema=team_a")
+    with pytest.raises(StoreNotFoundError, match=r"\?schema=team_c$"):
+        open_log(server.url(database, schema="team_c"), read_only=True)
 
 
 # -- Append-only, enforced by the database --------------------------------------------------
