@@ -143,7 +143,9 @@ def _one_line(error: pytest.ExceptionInfo[StoreError]) -> str:
     return message
 
 
-@pytest.mark.parametrize("url", ["postgresql://deployer:s3cret@db.example/runs", "postgres://db/x"])
+@pytest.mark.parametrize(
+    "url", ["postgresql://deployer:s3cret@db.example/runs", "postgres://db.invalid/x"]
+)
 def test_an_unreachable_postgresql_is_one_line(url: str) -> None:
     # tests/test_store_postgres.py opens real ones; here the host cannot be resolved.
     with pytest.raises(StoreError) as caught:
@@ -286,7 +288,7 @@ def test_a_sqlite_url_for_deploy_then_runs(tmp_path: Path, monkeypatch: pytest.M
 @pytest.mark.parametrize(
     ("db", "says"),
     [
-        ("postgresql://deployer:s3cret@db/runs", "postgresql://***@db/runs: cannot connect"),
+        ("postgresql://deployer:s3cret@db.invalid/runs", "***@db.invalid/runs: cannot connect"),
         ("missing.db", "no event log at missing.db"),
         ("notes.txt", "notes.txt is not an eventstate SQLite log"),
     ],
