@@ -297,6 +297,7 @@ class PostgresEventLog(EventLog):
                 timeout=timeout,
                 reconnect_timeout=timeout,
                 name=f"eventstate {self.shown}",
+                num_workers=1,  # a few connections: one thread makes them
                 open=False,
             )
         )
