@@ -175,6 +175,11 @@ class StoreNotFoundError(StoreError):
     """There is no event log where one was to be opened (and it was not to be created)."""
 
 
+class PostgresNotInstalledError(StoreError, ImportError):
+    """A ``postgresql://`` log was named, but the PostgreSQL store's driver (psycopg 3 and
+    its pool: ``pip install 'eventstate[postgres]'``) is not installed."""
+
+
 class StoreLockedError(StoreError):
     """Another connection holds the store's lock past the wait: try again later."""
 

@@ -39,7 +39,14 @@ def _tops(modules: set[str]) -> set[str]:
         # The event vocabulary and its folds: nothing that runs, stores or waits.
         (
             "eventstate.projections",
-            {"gevent", "sqlite3", "sqlite_utils", "eventstate.state", "eventstate.stores"},
+            {
+                "gevent",
+                "sqlite3",
+                "sqlite_utils",
+                "psycopg",
+                "eventstate.state",
+                "eventstate.stores",
+            },
         ),
         # Reading the past: stores and projections, never the engine or gevent.
         (
@@ -48,20 +55,37 @@ def _tops(modules: set[str]) -> set[str]:
                 "gevent",
                 "sqlite3",
                 "sqlite_utils",
+                "psycopg",
+                "psycopg_pool",
                 "eventstate.state",
                 "eventstate.recorder",
                 "eventstate.execute",
             },
         ),
         # The root re-exports lazily: importing it loads nothing heavy.
-        ("eventstate", {"gevent", "sqlite_utils", "eventstate.state", "eventstate.projections"}),
+        (
+            "eventstate",
+            {"gevent", "sqlite_utils", "psycopg", "eventstate.state", "eventstate.projections"},
+        ),
         # The engine never reads the past.
         ("eventstate.state", {"eventstate.replay", "eventstate.cli"}),
         ("eventstate.execute", {"eventstate.replay", "eventstate.cli"}),
         # The store contract builds its runs from events: no engine to run them.
         ("eventstate.testing.contract", {"eventstate.state", "gevent"}),
         # Stores load their backend when a URL names it, not before.
-        ("eventstate.stores", {"sqlite3", "sqlite_utils", "eventstate.stores.sqlite"}),
+        (
+            "eventstate.stores",
+            {
+                "sqlite3",
+                "sqlite_utils",
+                "eventstate.stores.sqlite",
+                "psycopg",
+                "psycopg_pool",
+                "eventstate.stores.postgres",
+            },
+        ),
+        # The CLI loads a backend only when its URL is given.
+        ("eventstate.cli", {"psycopg", "psycopg_pool", "eventstate.stores.postgres"}),
     ],
 )
 def test_an_import_loads_only_its_layers(module: str, forbidden: set[str]) -> None:
@@ -250,16 +274,18 @@ def test_imports_never_go_up_a_layer() -> None:
     assert not upward, upward
 
 
-def test_only_the_stores_name_sqlite() -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgres", "psycopg"])
+def test_only_the_stores_name_a_backend(backend: str) -> None:
     # Backends stay behind eventstate.stores: open_log(url) is how the rest opens a log.
-    # (The root re-exports SqliteEventLog for users; it uses nothing.)
+    # (The root re-exports SqliteEventLog and PostgresEventLog for users, and its
+    # PostgresNotInstalledError; it uses nothing.)
     naming = [
         str(path.relative_to(ROOT))
         for package in ("eventstate", "projections", "replay")
         for path in sorted((ROOT / package).rglob("*.py"))
         if not path.is_relative_to(ROOT / "eventstate" / "stores")
-        and path != ROOT / "eventstate" / "__init__.py"
-        and "sqlite" in path.read_text().lower()
+        and path not in (ROOT / "eventstate" / "__init__.py", ROOT / "eventstate" / "errors.py")
+        and backend in path.read_text().lower()
     ]
     assert not naming, naming
 

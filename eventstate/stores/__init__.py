@@ -1,7 +1,8 @@
-"""Event stores: one :class:`EventLog` interface, in memory and in SQLite, opened by URL.
+"""Event stores: one :class:`EventLog` interface, in memory, in SQLite and in PostgreSQL,
+opened by URL.
 
-:func:`open_log` opens a store from a path or URL. The SQLite store is loaded
-on first use (PEP 562): importing this package loads no database driver.
+:func:`open_log` opens a store from a path or URL. The SQLite and PostgreSQL stores are
+loaded on first use (PEP 562): importing this package loads no database driver.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = [
     "EventLog",
     "MemoryEventLog",
     "MemorySnapshotStore",
+    "PostgresEventLog",
     "RunSummary",
     "SnapshotStore",
     "SqliteEventLog",
@@ -28,6 +30,7 @@ __all__ = [
 
 #: The names loaded on first use, and the backend module that defines each.
 _LAZY: dict[str, str] = {
+    "PostgresEventLog": "eventstate.stores.postgres",
     "SqliteEventLog": "eventstate.stores.sqlite",
 }
 
@@ -46,4 +49,5 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from eventstate.stores.postgres import PostgresEventLog
     from eventstate.stores.sqlite import SqliteEventLog

@@ -7,11 +7,13 @@ The forms :func:`open_log` takes:
 - ``sqlite:///runs/x.db`` (relative) and ``sqlite:////var/lib/x.db``
   (absolute), SQLAlchemy's convention; ``sqlite://`` or ``sqlite:///:memory:``
   is a private in-memory SQLite database;
-- ``memory://`` is a :class:`~eventstate.stores.MemoryEventLog`.
+- ``memory://`` is a :class:`~eventstate.stores.MemoryEventLog`;
+- ``postgresql://USER:PASSWORD@HOST:PORT/DB`` (or ``postgres://``), libpq's URL, is
+  a :class:`~eventstate.stores.PostgresEventLog` in that database (``?schema=NAME``
+  for a schema other than ``eventstate``); it needs ``eventstate[postgres]``.
 
-``postgresql://`` and ``postgres://`` are known, and refused until eventstate
-has that store. Each backend's module is imported only when a URL names it, so
-importing :mod:`eventstate.stores` loads no database driver.
+Each backend's module is imported only when a URL names it, so importing
+:mod:`eventstate.stores` loads no database driver.
 """
 
 from __future__ import annotations
@@ -46,7 +48,9 @@ class _Backend:
     opener: str | None = None
 
 
-_POSTGRESQL = _Backend("PostgreSQL", "postgresql://HOST/DB")
+_POSTGRESQL = _Backend(
+    "PostgreSQL", "postgresql://HOST/DB", "eventstate.stores.postgres:open_postgres_url"
+)
 
 #: Every URL scheme and its backend: adding a store is one entry here.
 _BACKENDS: dict[str, _Backend] = {

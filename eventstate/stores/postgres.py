@@ -1,0 +1,839 @@
+"""The shared event store: one PostgreSQL database, through psycopg 3 and its pool.
+
+A team's deploys from many machines land in one log. The layout is the SQLite
+store's, in a schema of its own (``eventstate``, or the URL's ``?schema=NAME``):
+``events`` -- one row per event, ``(run_id, seq)`` the primary key, the host
+indexed, and ``position``, an identity column, the order rows were stored in
+(which run started last: the head) -- ``snapshots`` beside it, and ``meta``
+(the layout's version, the log's id).
+
+The database itself keeps the log append-only: statement triggers refuse every
+UPDATE, DELETE and TRUNCATE of ``events``, whoever sends it. A deployer needs no
+more than INSERT and SELECT on it: :meth:`PostgresEventLog.grant_writer` gives a
+role exactly that (and :meth:`~PostgresEventLog.grant_reader` SELECT alone), so
+even a disabled trigger gives a deployer's credentials no way to rewrite the
+past. In SQL, for a DBA who makes the roles::
+
+    GRANT USAGE ON SCHEMA eventstate TO deployer;
+    GRANT SELECT, INSERT ON eventstate.events TO deployer;
+    GRANT SELECT ON eventstate.meta TO deployer;
+    GRANT SELECT, INSERT, UPDATE ON eventstate.snapshots TO deployer;  -- a cache
+
+Writers never leave a gap: an append checks that each run's batch continues
+what the database holds, and the primary key refuses a sequence number another
+writer stored first (a :class:`~eventstate.errors.SequenceError`, as in SQLite).
+The batch goes in with one ``COPY``, in one transaction. Reads of a run stream
+through a server-side cursor, a few thousand rows at a time; readers opened
+``read_only`` use read-only transactions and never make, change or add
+anything. Every append fires ``NOTIFY`` on :attr:`PostgresEventLog.channel`
+(from a trigger, once per statement) with ``RUN_ID SEQ``, the run's newest
+sequence number: a follower ``LISTEN``\\s instead of polling.
+
+Each handle keeps a small psycopg pool: a streamed read holds its connection
+while an append or a snapshot takes another, a lost connection is replaced
+rather than failing every later call, and a process opens no more than
+``pool_size`` connections.
+
+No psycopg error leaves this module: each becomes a one-line
+:class:`~eventstate.errors.StoreError` naming the log by its URL with any
+credentials hidden.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import urllib.parse
+import uuid
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from eventstate.errors import (
+    PostgresNotInstalledError,
+    SequenceError,
+    StoreCorruptError,
+    StoreError,
+    StoreLockedError,
+    StoreNotFoundError,
+)
+from eventstate.stores.base import EventLog, RunSummary, StoredEvent, check_sequence
+from eventstate.stores.snapshots import SnapshotStore
+from eventstate.stores.url import shown_url
+
+try:
+    import psycopg
+    import psycopg.conninfo
+    import psycopg.errors
+    import psycopg_pool
+    from psycopg import sql
+except ImportError as missing:
+    raise PostgresNotInstalledError(
+        f"the PostgreSQL store needs psycopg 3 and psycopg-pool ({missing.name} is not "
+        "installed): pip install 'eventstate[postgres]'"
+    ) from None
+
+# The pool logs each lost connection it replaces (a warning): a program that set up no
+# logging would print it to stderr. What reaches the user is ours, one line.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
+
+__all__ = [
+    "DEFAULT_SCHEMA",
+    "DEFAULT_TIMEOUT",
+    "SCHEMA_VERSION",
+    "PostgresEventLog",
+    "PostgresSnapshotStore",
+    "open_postgres_url",
+]
+
+#: The version of the layout this module writes and reads.
+SCHEMA_VERSION = 1
+
+#: The schema a log lives in when the URL names none.
+DEFAULT_SCHEMA = "eventstate"
+
+#: About how many seconds an operation waits (to connect, for a pooled connection).
+DEFAULT_TIMEOUT = 30.0
+
+#: Rows a streamed read fetches per round trip.
+_ITERSIZE = 2000
+
+# A schema name this module puts in SQL as it is: lower case, no quoting needed.
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+_COLUMNS = ("run_id", "seq", "type", "version", "timestamp", "host", "payload", "prev_hash", "hash")
+
+#: An advisory lock key (``eventstate`` in ASCII): first writers make the schema in turn.
+_SCHEMA_LOCK = 0x6576656E74737461
+
+_REFUSE_BODY = (
+    " BEGIN RAISE EXCEPTION 'eventstate: the events table is append-only (% refused)', "
+    "TG_OP USING ERRCODE = 'restrict_violation'; END "
+)
+_NOTIFY_BODY = (
+    " BEGIN PERFORM pg_notify(TG_TABLE_SCHEMA || '.events', run_id || ' ' || max(seq)) "
+    "FROM added GROUP BY run_id; RETURN NULL; END "
+)
+
+#: The append-only triggers and the statement each refuses.
+_APPEND_ONLY_TRIGGERS = {
+    "events_no_update": "UPDATE",
+    "events_no_delete": "DELETE",
+    "events_no_truncate": "TRUNCATE",
+}
+
+
+#: Each trigger on ``events``: its ``pg_trigger.tgtype`` (when it fires, on what) and its
+#: function (BEFORE = 2, INSERT = 4, DELETE = 8, UPDATE = 16, TRUNCATE = 32; no ROW bit: once
+#: per statement).
+_TRIGGERS = {
+    "events_no_update": (2 | 16, "refuse_change"),
+    "events_no_delete": (2 | 8, "refuse_change"),
+    "events_no_truncate": (2 | 32, "refuse_change"),
+    "events_appended": (4, "notify_appended"),
+}
+
+
+def _trigger_sql(schema: str) -> dict[str, str]:
+    """Each trigger on ``events``, as made, by name."""
+    made = {
+        name: f"CREATE TRIGGER {name} BEFORE {statement} ON {schema}.events "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change()"
+        for name, statement in _APPEND_ONLY_TRIGGERS.items()
+    }
+    made["events_appended"] = (
+        f"CREATE TRIGGER events_appended AFTER INSERT ON {schema}.events "
+        "REFERENCING NEW TABLE AS added "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {schema}.notify_appended()"
+    )
+    return made
+
+
+def _schema_sql(schema: str) -> list[str]:
+    """The statements that make a new log in ``schema`` (one transaction)."""
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {schema}",
+        f"CREATE TABLE {schema}.meta (key text PRIMARY KEY, value text NOT NULL)",
+        f"CREATE TABLE {schema}.events ("
+        "position bigint GENERATED ALWAYS AS IDENTITY, "
+        "run_id text NOT NULL, seq bigint NOT NULL, type text NOT NULL, "
+        "version integer NOT NULL, timestamp text NOT NULL, host text, "
+        "payload text NOT NULL, prev_hash text NOT NULL, hash text NOT NULL, "
+        "PRIMARY KEY (run_id, seq))",
+        f"CREATE INDEX events_host ON {schema}.events (host)",
+        # The runs' first rows in the order they were stored: the head, in one lookup.
+        f"CREATE UNIQUE INDEX events_starts ON {schema}.events (position) WHERE seq = 1",
+        f"CREATE FUNCTION {schema}.refuse_change() RETURNS trigger LANGUAGE plpgsql "
+        f"AS $${_REFUSE_BODY}$$",
+        f"CREATE FUNCTION {schema}.notify_appended() RETURNS trigger LANGUAGE plpgsql "
+        f"AS $${_NOTIFY_BODY}$$",
+        *_trigger_sql(schema).values(),
+        f"CREATE TABLE {schema}.snapshots (run_id text, version text, seq bigint, "
+        "data bytea NOT NULL, PRIMARY KEY (run_id, version, seq))",
+    ]
+
+
+#: Each guard function's body, by name (``check_guards`` compares the stored source).
+_FUNCTION_BODIES = {"refuse_change": _REFUSE_BODY, "notify_appended": _NOTIFY_BODY}
+
+T = TypeVar("T")
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _split_url(url: str) -> tuple[str, str, str]:
+    """``(conninfo, schema, shown)`` of a ``postgresql://`` URL: what psycopg connects to
+    (the URL less eventstate's own ``schema`` option), the log's schema, and the URL as
+    messages show it (no credentials, no options but the schema)."""
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    schemas = [value for key, value in query if key == "schema"]
+    schema = schemas[-1] if schemas else DEFAULT_SCHEMA
+    if not _SCHEMA_NAME.fullmatch(schema):
+        raise StoreError(
+            f"?schema={schema}: a schema name is lower-case letters, digits and _ "
+            "(not first), at most 63"
+        )
+    rest = urllib.parse.urlencode([(key, value) for key, value in query if key != "schema"])
+    conninfo = urllib.parse.urlunsplit(parts._replace(query=rest))
+    shown = shown_url(urllib.parse.urlunsplit(parts._replace(query="", fragment="")))
+    if schema != DEFAULT_SCHEMA:
+        shown += f"?schema={schema}"
+    return conninfo, schema, shown
+
+
+def open_postgres_url(
+    url: str, *, create: bool = True, read_only: bool = False
+) -> PostgresEventLog:
+    """The log a ``postgresql://`` (or ``postgres://``) URL names: libpq's URL, and
+    ``?schema=NAME`` for a log in a schema other than ``eventstate``."""
+    return PostgresEventLog(url, create=create, read_only=read_only)
+
+
+class PostgresEventLog(EventLog):
+    """An event store in a PostgreSQL database.
+
+    Args:
+        url: ``postgresql://USER:PASSWORD@HOST:PORT/DATABASE`` (any libpq URL;
+            ``?schema=NAME`` picks the schema, ``eventstate`` by default).
+        create: Make the log's schema when the database has none. With False a
+            missing log is a :class:`StoreNotFoundError`.
+        read_only: Read only (``create`` is then ignored): every transaction is
+            read-only; appends and snapshots are refused.
+        timeout: About how many seconds to wait to connect, and for a pooled
+            connection.
+        pool_size: The most connections this handle opens at once.
+
+    Raises:
+        StoreNotFoundError: no log (``create=False`` or ``read_only``), or no such database.
+        StoreError: the server cannot be reached or refuses the login, the schema
+            holds another program's tables, or a newer eventstate wrote the log.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        create: bool = True,
+        read_only: bool = False,
+        timeout: float = DEFAULT_TIMEOUT,
+        pool_size: int = 4,
+    ) -> None:
+        self.url = url
+        self._conninfo, self.schema, self.shown = _split_url(url)
+        self.timeout = timeout
+        self._read_only = read_only
+        self._last_seqs: dict[str, int] = {}
+        self._log_id: str | None = None
+        q = self.schema
+        self._insert = f"COPY {q}.events ({', '.join(_COLUMNS)}) FROM STDIN"
+        self._select = f"SELECT {', '.join(_COLUMNS)} FROM {q}.events"
+        # A skip scan of the primary key: each run id, then its first and last rows.
+        self._runs = (
+            f"WITH RECURSIVE ids (run_id) AS ((SELECT run_id FROM {q}.events ORDER BY run_id "
+            f"LIMIT 1) UNION ALL SELECT (SELECT e.run_id FROM {q}.events e "
+            "WHERE e.run_id > ids.run_id ORDER BY e.run_id LIMIT 1) FROM ids "
+            "WHERE ids.run_id IS NOT NULL) "
+            "SELECT ids.run_id, first.timestamp, last.seq FROM ids "
+            f"CROSS JOIN LATERAL (SELECT timestamp, position FROM {q}.events e "
+            "WHERE e.run_id = ids.run_id ORDER BY seq LIMIT 1) first "
+            f"CROSS JOIN LATERAL (SELECT seq FROM {q}.events e "
+            "WHERE e.run_id = ids.run_id ORDER BY seq DESC LIMIT 1) last "
+            "ORDER BY first.position"
+        )
+        # One direct connection first: its failure says why (a pool would only time out).
+        try:
+            given = psycopg.conninfo.conninfo_to_dict(self._conninfo)
+            # What the URL does not say itself: how long to wait, and who is connecting.
+            defaults: dict[str, Any] = {
+                key: value
+                for key, value in (
+                    ("connect_timeout", max(1, int(timeout))),
+                    ("application_name", "eventstate"),
+                )
+                if key not in given
+            }
+            first = psycopg.connect(self._conninfo, autocommit=True, **defaults)
+        except psycopg.OperationalError as error:
+            raise self._connect_error(error) from None
+        except psycopg.Error as error:  # a malformed URL
+            raise StoreError(f"{self.shown}: cannot connect: {_one_line(error)}") from None
+        try:
+            with first:
+                self._configure(first)
+                self._prepare(first, create and not read_only)
+        except psycopg.Error as error:
+            raise self._error(error, "open the log") from None
+        self._pool_size = max(1, pool_size)
+        self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = (
+            psycopg_pool.ConnectionPool(
+                self._conninfo,
+                kwargs={"autocommit": True, **defaults},
+                min_size=1,
+                max_size=self._pool_size,
+                configure=self._configure,
+                timeout=timeout,
+                reconnect_timeout=timeout,
+                name=f"eventstate {self.shown}",
+                num_workers=1,  # a few connections: one thread makes them
+                open=False,
+            )
+        )
+        self._pool.open(wait=False)
+
+    def _connect_error(self, error: psycopg.Error) -> StoreError:
+        text = _one_line(error)
+        if "does not exist" in text and "database" in text:
+            return StoreNotFoundError(f"no event log at {self.shown}: {text}")
+        return StoreError(f"{self.shown}: cannot connect: {text}")
+
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        """Make a new connection this handle's: UTF-8, read-only for a reader."""
+        conn.execute("SET client_encoding = 'UTF8'")
+        if self._read_only:
+            conn.execute("SET default_transaction_read_only = on")
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the log was opened to read only."""
+        return self._read_only
+
+    @property
+    def log_id(self) -> str | None:
+        """The id in the log's ``meta`` table, made with the log."""
+        return self._log_id
+
+    @property
+    def channel(self) -> str:
+        """The ``NOTIFY`` channel every append to this log fires, with ``RUN_ID SEQ``
+        (the run's newest sequence number) as its payload: ``LISTEN "<schema>.events"``."""
+        return f"{self.schema}.events"
+
+    # Opening
+
+    def _prepare(self, conn: psycopg.Connection[Any], create: bool) -> None:
+        """Check the schema holds a log this version reads; make it (with ``create``)."""
+        encoding = conn.execute("SHOW server_encoding").fetchone()
+        if encoding is None or encoding[0] != "UTF8":
+            raise StoreError(
+                f"{self.shown}: the database's encoding is {encoding and encoding[0]}, "
+                "not UTF8: event logs hold any text"
+            )
+        if self._found(conn):
+            return
+        if not create:
+            raise StoreNotFoundError(f"no event log at {self.shown}")
+        with conn.transaction():
+            # First writers queue here: the second finds what the first made.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEMA_LOCK])
+            if self._found(conn):
+                return
+            for statement in _schema_sql(self.schema):
+                conn.execute(statement)
+            self._log_id = uuid.uuid4().hex
+            conn.execute(
+                f"INSERT INTO {self.schema}.meta (key, value) VALUES "
+                "('schema_version', %s), ('log_id', %s)",
+                [str(SCHEMA_VERSION), self._log_id],
+            )
+
+    def _found(self, conn: psycopg.Connection[Any]) -> bool:
+        """Whether the schema holds a log (reading its id); False when it has no tables.
+
+        Raises:
+            StoreError: the schema holds other tables, or a newer eventstate's log.
+        """
+        tables = {
+            row[0]
+            for row in conn.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v')",
+                [self.schema],
+            )
+        }
+        if "meta" not in tables or "events" not in tables:
+            if tables:
+                raise StoreError(
+                    f"{self.shown}: the schema {self.schema} holds tables, but not an "
+                    "eventstate log"
+                )
+            return False
+        meta = dict(conn.execute(f"SELECT key, value FROM {self.schema}.meta").fetchall())
+        try:
+            version = int(meta.get("schema_version", "0"))
+        except ValueError:
+            raise StoreCorruptError(
+                f"{self.shown} is a damaged log: its schema version is {meta['schema_version']!r}"
+            ) from None
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.shown} was written by a newer eventstate (schema {version}; "
+                f"this one reads up to {SCHEMA_VERSION}): upgrade eventstate"
+            )
+        self._log_id = meta.get("log_id")
+        return True
+
+    # Errors
+
+    def _error(self, error: BaseException, action: str) -> StoreError:
+        """The :class:`StoreError` for ``error``, met trying to ``action``: one line."""
+        text = _one_line(error)
+        if isinstance(error, psycopg_pool.PoolTimeout):
+            return StoreLockedError(
+                f"{self.shown}: cannot {action}: no connection to the server within "
+                f"{self.timeout:g}s ({text}); try again"
+            )
+        if isinstance(error, psycopg.errors.InsufficientPrivilege):
+            return StoreError(f"{self.shown}: cannot {action}: {text}")
+        if isinstance(error, psycopg.errors.ReadOnlySqlTransaction):
+            return StoreError(f"{self.shown} cannot be written here: cannot {action} ({text})")
+        if isinstance(error, (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected)):
+            return StoreLockedError(f"{self.shown}: cannot {action} ({text}); try again")
+        if isinstance(error, psycopg.errors.DataCorrupted):
+            return StoreCorruptError(f"{self.shown} is damaged: cannot {action} ({text})")
+        if isinstance(error, psycopg.OperationalError):
+            return StoreError(f"{self.shown}: cannot {action}: the server is lost ({text})")
+        if isinstance(error, psycopg.errors.UndefinedTable):
+            return StoreCorruptError(
+                f"{self.shown} is a damaged log: cannot {action}: a table is missing ({text})"
+            )
+        return StoreError(f"{self.shown}: cannot {action}: {text}")
+
+    def _use(self, action: str, work: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """``work(connection)`` with a pooled connection; psycopg's errors become StoreErrors.
+
+        ``work`` must be safe to do twice: a connection found lost (the server restarted,
+        the backend was ended) is dropped, and ``work`` done once more on a new one.
+        """
+        losses = 0
+        while True:
+            conn = None
+            try:
+                with self._pool.connection() as conn:
+                    return work(conn)
+            except psycopg_pool.PoolClosed:
+                raise StoreError(f"{self.shown}: cannot {action}: the log is closed") from None
+            except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
+                losses += 1
+                if not self._lost(conn, error, losses):
+                    raise self._error(error, action) from None
+
+    def _lost(
+        self, conn: psycopg.Connection[Any] | None, error: BaseException, losses: int
+    ) -> bool:
+        """Whether ``error`` is the loss of ``conn``, worth trying again on another: the
+        ``losses``-th in a row, while no more than the pool holds (a restart ends them all).
+        The pool's idle connections are checked, and the dead ones replaced."""
+        if conn is None or not conn.broken or not isinstance(error, psycopg.OperationalError):
+            return False
+        if losses > self._pool_size:
+            return False
+        self._pool.check()
+        return True
+
+    # Writing
+
+    def _refuse_writes(self, action: str) -> None:
+        if self._read_only:
+            raise StoreError(f"{self.shown} is opened read-only: cannot {action}")
+
+    def append(self, events: Sequence[StoredEvent]) -> None:
+        """Store ``events`` in one transaction with one ``COPY``; see :meth:`EventLog.append`.
+
+        Raises:
+            SequenceError: the batch breaks a run's sequence, or another writer
+                stored events at the same sequence numbers first.
+            StoreError: the log is opened read-only, or the server refused.
+        """
+        if not events:
+            return
+        self._refuse_writes("append")
+
+        def attempt(conn: psycopg.Connection[Any]) -> dict[str, int]:
+            with conn.transaction():
+                try:
+                    updated = self._checked(conn, events)
+                except SequenceError:
+                    if not self._last_seqs:
+                        raise
+                    # What we know of a run's end may be stale: another writer may have
+                    # appended to it. Judge the batch again against the database.
+                    self._last_seqs.clear()
+                    updated = self._checked(conn, events)
+                with conn.cursor() as cursor, cursor.copy(self._insert) as copy:
+                    for event in events:
+                        copy.write_row(
+                            (
+                                event.run_id,
+                                event.seq,
+                                event.type,
+                                event.version,
+                                event.timestamp,
+                                event.host,
+                                event.payload,
+                                event.prev_hash,
+                                event.hash,
+                            )
+                        )
+            return updated
+
+        losses = 0
+        while True:
+            conn = None
+            try:
+                with self._pool.connection() as conn:
+                    updated = attempt(conn)
+                break
+            except psycopg.errors.UniqueViolation as error:
+                self._last_seqs.clear()
+                raise SequenceError(
+                    f"{self.shown}: append refused: another writer stored events at "
+                    f"these sequence numbers first ({_one_line(error)})"
+                ) from None
+            except SequenceError:
+                self._last_seqs.clear()
+                raise
+            except psycopg_pool.PoolClosed:
+                raise StoreError(f"{self.shown}: cannot append: the log is closed") from None
+            except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
+                self._last_seqs.clear()
+                losses += 1
+                if self._lost(conn, error, losses):
+                    # The batch is stored whole or not at all: its last row says which.
+                    if self._stored(events[-1]):
+                        return
+                    continue
+                raise self._error(error, "append") from None
+        self._last_seqs.update(updated)
+
+    def _stored(self, event: StoredEvent) -> bool:
+        """Whether ``event`` is stored, as it is (a batch whose commit went unanswered).
+
+        Raises:
+            SequenceError: another event is stored at its place.
+        """
+        row = self._use(
+            "append",
+            lambda conn: conn.execute(
+                f"SELECT hash FROM {self.schema}.events WHERE run_id = %s AND seq = %s",
+                [event.run_id, event.seq],
+            ).fetchone(),
+        )
+        if row is not None and row[0] != event.hash:
+            raise SequenceError(
+                f"{self.shown}: append refused: another writer stored events at these "
+                f"sequence numbers first (run {event.run_id}, event {event.seq})"
+            )
+        return row is not None
+
+    def _checked(
+        self, conn: psycopg.Connection[Any], events: Sequence[StoredEvent]
+    ) -> dict[str, int]:
+        """:func:`check_sequence` of ``events``, asking the database once for the runs
+        whose end this handle does not know."""
+        known = self._last_seqs
+        unknown = list({e.run_id for e in events if e.run_id not in known})
+        if unknown:
+            found = dict(
+                conn.execute(
+                    f"SELECT run_id, max(seq) FROM {self.schema}.events "
+                    "WHERE run_id = ANY(%s) GROUP BY run_id",
+                    [unknown],
+                ).fetchall()
+            )
+            for run_id in unknown:
+                known[run_id] = found.get(run_id, 0)
+        return check_sequence(events, known.__getitem__)
+
+    # Reading
+
+    def read(self, run_id: str, first: int = 1, last: int | None = None) -> Iterator[StoredEvent]:
+        """The events of ``run_id`` with ``first <= seq <= last``, in order: streamed through
+        a server-side cursor (a short range, in one query)."""
+        where = f"{self._select} WHERE run_id = %s AND seq >= %s"
+        params: list[object] = [run_id, first]
+        if last is not None:
+            where += " AND seq <= %s"
+            params.append(last)
+        query = where + " ORDER BY seq"
+        if last is not None and last - max(first, 1) < _ITERSIZE:
+            rows = self._use(
+                f"read run {run_id}",
+                lambda conn: conn.execute(query, params).fetchall(),
+            )
+            return iter([StoredEvent(*row) for row in rows])
+        return self._stream(query, params, run_id)
+
+    def _stream(self, query: str, params: list[object], run_id: str) -> Iterator[StoredEvent]:
+        """The rows of ``query`` (``params``: run id and first seq first), a batch per round
+        trip; a connection lost part-way is replaced once and the read goes on after the
+        last row given."""
+        action = f"read run {run_id}"
+        losses = 0
+        while True:
+            conn = None
+            try:
+                with (
+                    self._pool.connection() as conn,
+                    conn.transaction(),
+                    conn.cursor(name="eventstate_read") as cursor,
+                ):
+                    cursor.itersize = _ITERSIZE
+                    cursor.execute(query, params)
+                    losses = 0  # connected: a later loss is a new one
+                    for row in cursor:
+                        event = StoredEvent(*row)
+                        params[1] = event.seq + 1  # where to go on from, if lost
+                        yield event
+                return
+            except psycopg_pool.PoolClosed:
+                raise StoreError(f"{self.shown}: cannot {action}: the log is closed") from None
+            except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
+                losses += 1
+                if not self._lost(conn, error, losses):
+                    raise self._error(error, action) from None
+
+    def runs(self) -> list[RunSummary]:
+        """Every run, in the order their first events were stored (a run missing its
+        start is listed too, from its lowest event, for ``verify`` to report).
+
+        Three primary-key lookups per run -- the next run id, its first event, its last
+        -- not a scan of every event: a team's log grows long.
+        """
+        rows = self._use("list the runs", lambda conn: conn.execute(self._runs).fetchall())
+        return [RunSummary(run_id=r, started=s, last_seq=n) for r, s, n in rows]
+
+    def last_event(self, run_id: str) -> StoredEvent | None:
+        """The last event of ``run_id``, or None: one lookup in the primary key (what a
+        follower asks to learn a run's newest sequence number)."""
+        row = self._use(
+            f"read run {run_id}",
+            lambda conn: conn.execute(
+                f"{self._select} WHERE run_id = %s ORDER BY seq DESC LIMIT 1", [run_id]
+            ).fetchone(),
+        )
+        return StoredEvent(*row) if row else None
+
+    def head(self) -> StoredEvent | None:
+        """The last event of the run whose first event was stored last, or None."""
+        row = self._use(
+            "read the head",
+            lambda conn: conn.execute(
+                f"{self._select} WHERE run_id = (SELECT run_id FROM {self.schema}.events "
+                "WHERE seq = 1 ORDER BY position DESC LIMIT 1) "
+                "ORDER BY seq DESC LIMIT 1"
+            ).fetchone(),
+        )
+        return StoredEvent(*row) if row else None
+
+    def _make_snapshot_store(self) -> SnapshotStore:
+        return PostgresSnapshotStore(self)
+
+    # Roles
+
+    def grant_writer(self, role: str) -> None:
+        """Give ``role`` what a deployer needs and no more: SELECT and INSERT on the
+        events (never UPDATE, DELETE or TRUNCATE), the log's meta to read, and the
+        snapshots (a cache) to keep. Run it as the log's owner."""
+        self._grant(role, "SELECT, INSERT", "SELECT, INSERT, UPDATE")
+
+    def grant_reader(self, role: str) -> None:
+        """Give ``role`` what a reader of past runs needs: SELECT on the log's tables."""
+        self._grant(role, "SELECT", "SELECT")
+
+    def _grant(self, role: str, events: str, snapshots: str) -> None:
+        self._refuse_writes("grant a role")
+        name = sql.Identifier(role)
+        q = sql.Identifier(self.schema)
+
+        def grant(conn: psycopg.Connection[Any]) -> None:
+            with conn.transaction():
+                for statement in (
+                    "GRANT USAGE ON SCHEMA {q} TO {role}",
+                    f"GRANT {events} ON {{q}}.events TO {{role}}",
+                    "GRANT SELECT ON {q}.meta TO {role}",
+                    f"GRANT {snapshots} ON {{q}}.snapshots TO {{role}}",
+                ):
+                    conn.execute(sql.SQL(statement).format(q=q, role=name))
+
+        self._use(f"grant {role} its rights", grant)
+
+    # Checks
+
+    def check_guards(self) -> list[str]:
+        """What differs in the database from the guards this module makes: each trigger on
+        ``events`` there, enabled, firing when it was made to (on every row, with no
+        condition) with its function as made, no other trigger, and no rule (a rule could
+        turn an INSERT into something else)."""
+
+        def ask(conn: psycopg.Connection[Any]) -> tuple[list[Any], list[Any]]:
+            triggers = conn.execute(
+                "SELECT t.tgname, t.tgenabled, t.tgtype, t.tgqual IS NULL AND t.tgattr::text = '', "
+                "n.nspname, p.proname, p.prosrc "
+                "FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+                "JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "WHERE t.tgrelid = %s::regclass AND NOT t.tgisinternal",
+                [f"{self.schema}.events"],
+            ).fetchall()
+            rules = conn.execute(
+                "SELECT rulename FROM pg_rules WHERE schemaname = %s AND tablename = 'events'",
+                [self.schema],
+            ).fetchall()
+            return triggers, rules
+
+        triggers, rules = self._use("check the guards", ask)
+        found = {row[0]: row for row in triggers}
+        problems = []
+        for name, (tgtype, function) in _TRIGGERS.items():
+            refused = _APPEND_ONLY_TRIGGERS.get(name)
+            what = f"{refused} is not refused" if refused else "appends are not announced"
+            if name not in found:
+                problems.append(f"the trigger {name} is missing: {what}")
+                continue
+            _, enabled, fires, unconditional, namespace, called, source = found[name]
+            if enabled == "D":
+                problems.append(f"the trigger {name} is disabled: {what}")
+            if (
+                fires != tgtype
+                or not unconditional
+                or (namespace, called) != (self.schema, function)
+                or source != _FUNCTION_BODIES[function]
+            ):
+                problems.append(
+                    f"the trigger {name} is not the one eventstate makes (when it fires or "
+                    f"its function differs): {what} as it should be"
+                )
+        problems += [
+            f"an unexpected trigger {name} is on the events table"
+            for name in sorted(found)
+            if name not in _TRIGGERS
+        ]
+        problems += [f"an unexpected rule {row[0]} is on the events table" for row in rules]
+        return problems
+
+    def check_integrity(self) -> list[str]:
+        """What PostgreSQL can say of the stored data: an index of the log's tables left
+        invalid (a failed build), and, where the ``amcheck`` extension is installed, what
+        its B-tree check finds."""
+
+        def ask(conn: psycopg.Connection[Any]) -> list[str]:
+            problems = [
+                f"the index {row[0]} is invalid: PostgreSQL does not use it"
+                for row in conn.execute(
+                    "SELECT i.indexrelid::regclass::text FROM pg_index i "
+                    "JOIN pg_class c ON c.oid = i.indrelid "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = %s AND NOT i.indisvalid",
+                    [self.schema],
+                )
+            ]
+            amcheck = conn.execute(
+                "SELECT 1 FROM pg_extension WHERE extname = 'amcheck'"
+            ).fetchone()
+            if amcheck:
+                for (index,) in conn.execute(
+                    "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = %s::regclass",
+                    [f"{self.schema}.events"],
+                ).fetchall():
+                    try:
+                        with conn.transaction():
+                            conn.execute("SELECT bt_index_check(%s::regclass, true)", [index])
+                    except psycopg.Error as error:
+                        problems.append(f"amcheck: the index {index}: {_one_line(error)}")
+            return problems
+
+        try:
+            return self._use("check its integrity", ask)
+        except StoreError as error:
+            return [f"PostgreSQL's integrity check could not run: {error}"]
+
+    def flush(self) -> None:
+        """Every append is already committed; nothing is pending here."""
+
+    def close(self) -> None:
+        """Close every pooled connection (closing twice does nothing)."""
+        self._pool.close()
+
+
+class PostgresSnapshotStore(SnapshotStore):
+    """Snapshots in the ``snapshots`` table beside the events (a cache, not append-only),
+    zlib-compressed as in SQLite.
+
+    Args:
+        log: The log whose database holds them.
+    """
+
+    def __init__(self, log: PostgresEventLog) -> None:
+        self.log = log
+        self._table = f"{log.schema}.snapshots"
+
+    def latest(self, run_id: str, seq: int, version: str) -> tuple[int, str] | None:
+        """See :meth:`SnapshotStore.latest`."""
+        row = self.log._use(
+            "read a snapshot",
+            lambda conn: conn.execute(
+                f"SELECT seq, data FROM {self._table} WHERE run_id = %s AND version = %s "
+                "AND seq <= %s ORDER BY seq DESC LIMIT 1",
+                [run_id, version, seq],
+            ).fetchone(),
+        )
+        if row is None:
+            return None
+        try:
+            return row[0], zlib.decompress(row[1]).decode()
+        except (zlib.error, UnicodeDecodeError) as error:
+            raise StoreCorruptError(
+                f"{self.log.shown}: the snapshot of run {run_id} at event {row[0]} is "
+                f"damaged ({error})"
+            ) from None
+
+    def entries(self, run_id: str) -> list[tuple[int, str]]:
+        """See :meth:`SnapshotStore.entries`."""
+        rows = self.log._use(
+            "list the snapshots",
+            lambda conn: conn.execute(
+                f"SELECT seq, version FROM {self._table} WHERE run_id = %s ORDER BY seq, version",
+                [run_id],
+            ).fetchall(),
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    def put(self, run_id: str, seq: int, version: str, data: str) -> None:
+        """See :meth:`SnapshotStore.put`.
+
+        Raises:
+            StoreError: the log is opened read-only, or the write failed.
+        """
+        self.log._refuse_writes("write a snapshot")
+        blob = zlib.compress(data.encode(), 1)
+        self.log._use(
+            "write a snapshot",
+            lambda conn: conn.execute(
+                f"INSERT INTO {self._table} (run_id, version, seq, data) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (run_id, version, seq) "
+                "DO UPDATE SET data = EXCLUDED.data",
+                [run_id, version, seq, blob],
+            ),
+        )
