@@ -29,7 +29,9 @@ from eventstate.cli.audit import (
     verify,
 )
 from eventstate.cli.base import fail
+from eventstate.cli.copy import copy
 from eventstate.cli.deploy import deploy
+from eventstate.cli.watch import watch
 from eventstate.errors import UsageError
 
 __all__ = ["main"]
@@ -68,5 +70,7 @@ for command in (
     rerun,
     timeline,
     snapshot,
+    watch,
+    copy,
 ):
     main.add_command(command)
