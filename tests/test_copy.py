@@ -228,6 +228,17 @@ def test_the_command_copies_every_run_then_nothing(source_db: Path, tmp_path: Pa
     assert again.stderr.count("already in the target, skipped") == 3
 
 
+def test_the_command_copies_into_the_log_every_command_uses_by_default(
+    source_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVENTSTATE_DB", str(tmp_path / "shared.db"))
+    result = cli("copy", "--from", source_db)
+    assert result.exit_code == 0, result.output
+    assert f"into {tmp_path / 'shared.db'}, verified there" in result.stdout
+    with SqliteEventLog(tmp_path / "shared.db", read_only=True) as copied:
+        assert len(copied.runs()) == 3
+
+
 def test_the_command_copies_the_runs_named(source_db: Path, tmp_path: Path) -> None:
     with SqliteEventLog(source_db, read_only=True) as source:
         ids = [s.run_id for s in source.runs()]

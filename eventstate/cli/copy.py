@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from eventstate.cli.base import echo, user_errors
+from eventstate.cli.base import DB_ENVVAR, DEFAULT_DB, echo, user_errors
 from eventstate.replay.copy import CopyPlan, RunAction, copy_runs, plan_copy
 from eventstate.replay.log import ReplayLog
 from eventstate.stores import open_log, shown_url
@@ -45,7 +45,15 @@ def _copy(source: EventLog, target: EventLog, plan: CopyPlan) -> None:
     "--from", "source_url", required=True, metavar="PATH|URL", help=f"The log read: {URL_FORMS}."
 )
 @click.option(
-    "--to", "target_url", required=True, metavar="PATH|URL", help="The log written (made if new)."
+    "--to",
+    "--db",
+    "target_url",
+    envvar=DB_ENVVAR,
+    default=DEFAULT_DB,
+    show_default=True,
+    show_envvar=True,
+    metavar="PATH|URL",
+    help="The log written (made if new): the log every command uses, by default.",
 )
 def copy(run_ids: tuple[str, ...], source_url: str, target_url: str) -> None:
     """Copy runs (every run by default) from one log to another: the exact stored events,

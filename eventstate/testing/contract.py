@@ -82,7 +82,7 @@ def _during_the_wait(action: Callable[[], None], *, after: float = 0.1) -> Calla
     (from a SIGALRM handler); the function returned cancels it if it has not run.
 
     The thread that waits is the one that appends, so every store can be tested so --
-    a SQLite connection serves only the thread that made it -- and the append comes
+    a store's connection may serve only the thread that made it -- and the append comes
     while the waiter is inside its wait, not before it.
     """
 
