@@ -41,7 +41,7 @@ from eventstate.stores import MemoryEventLog, SqliteEventLog
 from eventstate.testing.runs import RunBuilder, sample_run
 
 #: Seconds each command of the slow host takes: the time between two of its events.
-LATENCY = 0.4
+LATENCY = 0.6
 
 SLOW_INVENTORY = f"""\
 hosts = [("@sim/slow", {{"sim_latency": {LATENCY}}})]
