@@ -6,6 +6,7 @@
 ...     view = run.state_at(10)                        # the State after event 10
 """
 
+from eventstate.replay.copy import CopyPlan, CopyReport, copy_runs, plan_copy
 from eventstate.replay.export import (
     ExportTrailer,
     VerifiedExport,
@@ -16,6 +17,7 @@ from eventstate.replay.export import (
     read_export,
     verify_export,
 )
+from eventstate.replay.follow import HostProgress, RunFollower
 from eventstate.replay.info import RunInfo, shown_command
 from eventstate.replay.log import ReplayLog, RunListing, UnknownRunError, read_log
 from eventstate.replay.rebuild import read_events, rebuild
@@ -34,20 +36,26 @@ open = read_log
 
 __all__ = [
     "Anchor",
+    "CopyPlan",
+    "CopyReport",
     "ExportTrailer",
+    "HostProgress",
     "LogReport",
     "ReplayLog",
     "Run",
+    "RunFollower",
     "RunInfo",
     "RunListing",
     "UnknownRunError",
     "VerifiedExport",
     "VerifyReport",
+    "copy_runs",
     "export_line",
     "export_lines",
     "export_trailer",
     "import_runs",
     "open",
+    "plan_copy",
     "read_events",
     "read_export",
     "read_log",

@@ -29,8 +29,10 @@ from eventstate.cli.audit import (
     verify,
 )
 from eventstate.cli.base import fail
+from eventstate.cli.copy import copy
 from eventstate.cli.deploy import deploy
 from eventstate.cli.report import report
+from eventstate.cli.watch import watch
 from eventstate.errors import UsageError
 
 __all__ = ["main"]
@@ -70,5 +72,7 @@ for command in (
     timeline,
     report,
     snapshot,
+    watch,
+    copy,
 ):
     main.add_command(command)

@@ -9,15 +9,23 @@ event classes or projections; nothing backend-specific leaks past them.
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
+from typing import TypeVar
 
 import attrs
 
 from eventstate.errors import SequenceError
 from eventstate.stores.snapshots import MemorySnapshotStore, SnapshotStore
 
-__all__ = ["EventLog", "RunSummary", "StoredEvent"]
+__all__ = ["WAIT_POLL_INTERVAL", "EventLog", "RunSummary", "StoredEvent"]
+
+#: How often, in seconds, the default :meth:`EventLog.wait_for_events` asks the store
+#: for its newest sequence number: a reader sees an event within this time of its commit.
+WAIT_POLL_INTERVAL = 0.05
+
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -102,6 +110,46 @@ class EventLog(abc.ABC):
         runs = self.runs()
         return self.last_event(runs[-1].run_id) if runs else None
 
+    # Waiting for what other writers append (what ``eventstate watch`` follows a run by)
+
+    def newest_seq(self, run_id: str) -> int:
+        """The sequence number of the newest stored event of ``run_id`` (0: none yet).
+
+        The cheap question a waiter asks again and again: a store answers it from
+        an index, without reading the event.
+        """
+        last = self.last_event(run_id)
+        return last.seq if last else 0
+
+    def newest_run(self) -> str | None:
+        """The id of the store's newest run (the run started last, as :meth:`head`
+        names it), or None for an empty store."""
+        head = self.head()
+        return head.run_id if head else None
+
+    def wait_for_events(self, run_id: str, after_seq: int, timeout: float) -> bool:
+        """Wait until the store holds an event of ``run_id`` past ``after_seq`` --
+        appended by any writer, in this process or another -- or ``timeout`` seconds
+        have passed; whether it does.
+
+        Returns at once when the event is stored already. The default asks
+        :meth:`newest_seq` every :data:`WAIT_POLL_INTERVAL` seconds; a store that
+        can be told of commits (PostgreSQL's ``LISTEN``/``NOTIFY``) overrides this:
+        listen first, then ask :meth:`newest_seq` once, then again after each
+        notification, until the deadline.
+        """
+        return bool(_poll(lambda: self.newest_seq(run_id) > after_seq or None, timeout))
+
+    def wait_for_run(self, newest: str | None, timeout: float) -> str | None:
+        """Wait until the store's newest run is another than ``newest`` (None: until it
+        holds any run), or ``timeout`` seconds have passed; the id of the newest run
+        then, or None at the timeout.
+
+        Polled through :meth:`newest_run` like :meth:`wait_for_events` (which says
+        how a store that is told of commits overrides it).
+        """
+        return _poll(lambda: found if (found := self.newest_run()) != newest else None, timeout)
+
     @property
     def log_id(self) -> str | None:
         """The store's own id, made with it and never changed; None for a store without one.
@@ -157,6 +205,20 @@ class EventLog(abc.ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _poll(ask: Callable[[], T | None], timeout: float) -> T | None:
+    """``ask()``'s first answer that is not None, asked every :data:`WAIT_POLL_INTERVAL`
+    seconds until ``timeout`` seconds have passed (then None); asked at least once."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = ask()
+        if found is not None:
+            return found
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        time.sleep(min(WAIT_POLL_INTERVAL, left))
 
 
 def check_sequence(events: Sequence[StoredEvent], last_seq: Callable[[str], int]) -> dict[str, int]:

@@ -48,6 +48,10 @@ class MemoryEventLog(EventLog):
         stored = self._runs.get(run_id)
         return stored[-1] if stored else None
 
+    def newest_seq(self, run_id: str) -> int:
+        """The length of ``run_id``'s list: its newest sequence number (the run is gapless)."""
+        return len(self._runs.get(run_id, ()))
+
     def head(self) -> StoredEvent | None:
         """The last event of the run started last, or None."""
         newest = next(reversed(self._runs.values()), None)

@@ -87,6 +87,8 @@ _MEMORY = ":memory:"
 _COLUMNS = ("run_id", "seq", "type", "version", "timestamp", "host", "payload", "prev_hash", "hash")
 _INSERT = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM events"
+#: The run whose first event was stored last: read backwards from the newest row.
+_NEWEST_RUN = "SELECT run_id FROM events WHERE seq = 1 ORDER BY rowid DESC LIMIT 1"
 
 _APPEND_ONLY_TRIGGERS = {
     "events_no_update": "UPDATE",
@@ -720,18 +722,30 @@ class SqliteEventLog(EventLog):
         )
         return _checked_event(self.path, row) if row else None
 
+    def newest_seq(self, run_id: str) -> int:
+        """The newest sequence number of ``run_id`` in the database (0: none), asked anew
+        each time (other writers append): one ``MAX(seq)`` on the primary key's index."""
+        row = self._query(
+            f"read run {run_id}",
+            lambda: self.db.execute(
+                "SELECT MAX(seq) FROM events WHERE run_id = ?", [run_id]
+            ).fetchone(),
+        )
+        return row[0] if row and type(row[0]) is int else 0
+
+    def newest_run(self) -> str | None:
+        """The id of the run whose first event was stored last, or None: one query,
+        read backwards from the newest row to that run's first."""
+        row = self._query("read the head", lambda: self.db.execute(_NEWEST_RUN).fetchone())
+        return row[0] if row and type(row[0]) is str else None
+
     def head(self) -> StoredEvent | None:
         """The last event of the run whose first event was stored last, or None.
 
         Read backwards from the newest row to the newest run's first: a run's
         length, not the log's, and once per run.
         """
-        row = self._query(
-            "read the head",
-            lambda: self.db.execute(
-                "SELECT run_id FROM events WHERE seq = 1 ORDER BY rowid DESC LIMIT 1"
-            ).fetchone(),
-        )
+        row = self._query("read the head", lambda: self.db.execute(_NEWEST_RUN).fetchone())
         return self.last_event(row[0]) if row else None
 
     def _make_snapshot_store(self) -> SnapshotStore:

@@ -18,8 +18,10 @@ the suite needs no State, inventory or gevent.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+import signal
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -73,6 +75,28 @@ def stored_events(
         )
         prev_hash = digest
     return rows
+
+
+def _during_the_wait(action: Callable[[], None], *, after: float = 0.1) -> Callable[[], None]:
+    """Run ``action`` ``after`` seconds from now, in this thread, whatever it is doing then
+    (from a SIGALRM handler); the function returned cancels it if it has not run.
+
+    The thread that waits is the one that appends, so every store can be tested so --
+    a store's connection may serve only the thread that made it -- and the append comes
+    while the waiter is inside its wait, not before it.
+    """
+
+    def handle(number: int, frame: FrameType | None) -> None:
+        action()
+
+    previous = signal.signal(signal.SIGALRM, handle)
+    signal.setitimer(signal.ITIMER_REAL, after)
+
+    def cancel() -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+    return cancel
 
 
 class EventLogContract(abc.ABC):
@@ -217,6 +241,77 @@ class EventLogContract(abc.ABC):
         log.flush()
         assert list(second.read("run-a")) == rows
         assert second.last_event("run-a") == rows[-1]
+
+    # -- Waiting for other writers -------------------------------------------------------------
+
+    def test_newest_seq_is_the_runs_last_stored_event(
+        self, log: EventLog, second: EventLog
+    ) -> None:
+        assert log.newest_seq("run-a") == 0
+        log.append(stored_events("run-a", 3))
+        log.flush()
+        assert log.newest_seq("run-a") == 3
+        second.append(stored_events("run-a", 2, first=4))
+        second.flush()
+        assert log.newest_seq("run-a") == 5
+        assert log.newest_seq("run-b") == 0
+
+    def test_a_second_writers_append_wakes_a_waiter(self, log: EventLog, second: EventLog) -> None:
+        rows = stored_events("run-a", 4)
+        log.append(rows[:2])
+        log.flush()
+        appended: list[int] = []
+
+        def append() -> None:
+            second.append(rows[2:])
+            second.flush()
+            appended.append(second.newest_seq("run-a"))
+
+        cancel = _during_the_wait(append)
+        try:
+            woken = log.wait_for_events("run-a", 2, timeout=60)
+        finally:
+            cancel()
+        assert woken
+        assert appended == [4]  # woken by the append, which came during the wait
+        assert log.newest_seq("run-a") == 4
+        assert list(log.read("run-a", 3)) == rows[2:]
+
+    def test_a_wait_for_what_is_stored_returns_at_once_and_one_for_more_times_out(
+        self, log: EventLog
+    ) -> None:
+        log.append(stored_events("run-a", 3))
+        log.flush()
+        assert log.wait_for_events("run-a", 2, timeout=0)
+        assert log.wait_for_events("run-a", 0, timeout=0)
+        assert not log.wait_for_events("run-a", 3, timeout=0.1)
+        assert not log.wait_for_events("run-b", 0, timeout=0)
+
+    def test_a_new_run_from_a_second_writer_wakes_a_waiter_for_runs(
+        self, log: EventLog, second: EventLog
+    ) -> None:
+        assert log.newest_run() is None
+        assert log.wait_for_run(None, timeout=0) is None
+        log.append(stored_events("run-a", 2))
+        log.flush()
+        assert log.newest_run() == "run-a"
+        assert log.wait_for_run(None, timeout=0) == "run-a"
+        assert log.wait_for_run("run-a", timeout=0.1) is None
+
+        def start() -> None:
+            second.append(stored_events("run-b", 1))
+            second.flush()
+
+        cancel = _during_the_wait(start)
+        try:
+            found = log.wait_for_run("run-a", timeout=60)
+        finally:
+            cancel()
+        assert found == "run-b"
+        # An older run written to again is not a new run.
+        second.append(stored_events("run-a", 1, first=3))
+        second.flush()
+        assert log.wait_for_run("run-b", timeout=0) is None
 
     # -- Round trips of what events hold --------------------------------------------------------
 
