@@ -1,0 +1,227 @@
+"""Real pyinfra deploys on real hosts, through the bridge: run twice, the second changes nothing.
+
+The deploy files are pyinfra's own (only pyinfra imports), run by eventstate's
+deploy runner on ``@local`` and on the SSH test server (:mod:`ssh_server`: this
+machine, as root, on 127.0.0.x), in temporary directories. What they reach is
+on loopback too: an HTTP server in a thread for ``files.download``, a bare git
+repository for ``git.repo``, a wheel built here for ``pip.packages``. Users and
+groups ``server.user`` / ``server.group`` add have unique names and are always
+deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import secrets
+import subprocess
+import sys
+import threading
+import zipfile
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ssh_server import SshServer, running_sshd
+
+from eventstate import Config, Inventory, State
+from eventstate.deploy import run_deploy
+from eventstate.events import CommandExecuted, HostOperationFinished, RunStatus
+from eventstate.replay import read_events
+
+#: The tiny package ``pip.packages`` installs, from a wheel built by the tests.
+PACKAGE = "esbrtiny"
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
+    with running_sshd(tmp_path_factory.mktemp("sshd"), hosts=2) as running:
+        yield running
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Served quietly: the test output is the deploy's."""
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """An HTTP server on loopback serving a directory: its base URL, and the directory."""
+    directory = tmp_path_factory.mktemp("www")
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", directory
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _git(*args: str, cwd: Path | None = None) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=eventstate", "-c", "user.email=tests@eventstate", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bare git repository whose ``main`` has one commit."""
+    root = tmp_path_factory.mktemp("git")
+    bare, work = root / "app.git", root / "work"
+    _git("init", "-q", "--bare", "-b", "main", str(bare))
+    _git("init", "-q", "-b", "main", str(work))
+    (work / "README").write_text("the app\n")
+    _git("add", "README", cwd=work)
+    _git("commit", "-q", "-m", "The first commit", cwd=work)
+    _git("push", "-q", str(bare), "main", cwd=work)
+    return bare
+
+
+def _record_line(path: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{path},sha256={digest},{len(data)}"
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding one pure-Python wheel, ``esbrtiny 0.1``, made by hand (no build
+    backend to fetch): pip installs it from there with no index."""
+    directory = tmp_path_factory.mktemp("wheels")
+    info = f"{PACKAGE}-0.1.dist-info"
+    files = {
+        f"{PACKAGE}.py": b"VALUE = 1\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {PACKAGE}\nVersion: 0.1\n".encode(),
+        f"{info}/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: eventstate-tests\nRoot-Is-Purelib: true\n"
+            b"Tag: py3-none-any\n"
+        ),
+    }
+    record = "".join(_record_line(path, data) + "\n" for path, data in files.items())
+    with zipfile.ZipFile(directory / f"{PACKAGE}-0.1-py3-none-any.whl", "w") as wheel:
+        for path, data in files.items():
+            wheel.writestr(path, data)
+        wheel.writestr(f"{info}/RECORD", record + f"{info}/RECORD,,\n")
+    return directory
+
+
+TEMPLATE = """\
+# {{ host.data.app_name }}, rendered by pyinfra's files.template through eventstate
+app = {{ host.data.app_name }}
+port = {{ port }}
+"""
+
+DEPLOY = """\
+from pyinfra import host
+from pyinfra.operations import files, git, pip
+
+root = host.data.root
+files.template(
+    name="Render the config",
+    src=host.data.template,
+    dest=root + "/app.conf",
+    port=host.data.port,
+)
+files.download(
+    name="Fetch the release",
+    src=host.data.release_url,
+    dest=root + "/release.txt",
+    sha256sum=host.data.release_sha256,
+)
+files.link(name="Point current at the config", path=root + "/current", target=root + "/app.conf")
+git.repo(name="Clone the app", src=host.data.repository, dest=root + "/checkout", branch="main")
+pip.packages(
+    name="Install the tiny package",
+    packages=["esbrtiny"],
+    virtualenv=root + "/venv",
+    virtualenv_kwargs={"venv": True, "python": host.data.python},
+    extra_install_args="--no-index --find-links " + host.data.wheels,
+)
+"""
+
+
+def _host_data(
+    root: Path, web: tuple[str, Path], repository: Path, wheels: Path, template: Path
+) -> dict[str, Any]:
+    url, served = web
+    release = f"release {secrets.token_hex(4)}\n".encode()
+    name = f"release-{secrets.token_hex(4)}.txt"
+    (served / name).write_bytes(release)
+    root.mkdir(parents=True, exist_ok=True)
+    return {
+        "app_name": "demo",
+        "port": 8080,
+        "root": str(root),
+        "template": str(template),
+        "release_url": f"{url}/{name}",
+        "release_sha256": hashlib.sha256(release).hexdigest(),
+        "repository": str(repository),
+        "python": sys.executable,
+        "wheels": str(wheels),
+    }
+
+
+def _finished(state: State) -> list[HostOperationFinished]:
+    return [
+        event
+        for event in read_events(state.log, state.run_id)
+        if isinstance(event, HostOperationFinished)
+    ]
+
+
+def _deploy(hosts: list[tuple[str, dict[str, Any]]], deploy_file: Path) -> State:
+    state = State(Inventory((hosts, {})), Config())
+    status = run_deploy(state, str(deploy_file))
+    commands = [
+        (event.host, event.command, event.stderr)
+        for event in read_events(state.log, state.run_id)
+        if isinstance(event, CommandExecuted) and not event.success
+    ]
+    assert status is RunStatus.SUCCESS, commands
+    return state
+
+
+def test_a_pyinfra_deploy_on_local_and_ssh_then_nothing_changes(
+    sshd: SshServer,
+    web: tuple[str, Path],
+    repository: Path,
+    wheels: Path,
+    tmp_path: Path,
+) -> None:
+    template = tmp_path / "app.conf.j2"
+    template.write_text(TEMPLATE)
+    deploy_file = tmp_path / "deploy.py"
+    deploy_file.write_text(DEPLOY)
+    hosts = [
+        ("@local", _host_data(tmp_path / "local", web, repository, wheels, template)),
+        (
+            sshd.addresses[0],
+            {
+                **sshd.host_data(),
+                **_host_data(tmp_path / "ssh", web, repository, wheels, template),
+            },
+        ),
+    ]
+    first = _deploy(hosts, deploy_file)
+    for _name, data in hosts:
+        root = Path(data["root"])
+        assert (root / "app.conf").read_text().splitlines()[1:] == ["app = demo", "port = 8080"]
+        assert (root / "current").readlink() == root / "app.conf"
+        assert (root / "release.txt").read_bytes().startswith(b"release ")
+        assert (root / "checkout" / "README").read_text() == "the app\n"
+        assert (root / "venv" / "bin" / "pip").exists()
+    changed = {(e.host, e.op_hash) for e in _finished(first) if e.commands_executed}
+    assert len(changed) == 2 * 5, changed
+
+    second = _deploy(hosts, deploy_file)
+    finished = _finished(second)
+    assert len(finished) == 2 * 5
+    assert [e for e in finished if e.commands_executed] == []
