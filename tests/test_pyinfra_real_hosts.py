@@ -225,3 +225,34 @@ def test_a_pyinfra_deploy_on_local_and_ssh_then_nothing_changes(
     finished = _finished(second)
     assert len(finished) == 2 * 5
     assert [e for e in finished if e.commands_executed] == []
+    results = [data.result for host in second.inventory for data in second.ops[host].values()]
+    assert [(result.success, result.changed) for result in results] == [(True, False)] * 10
+
+    # What pyinfra's operations said they had nothing to do is kept on each host op.
+    assert all(noops == [] for noops in _noops(first).values())
+    expected = {}
+    for name, data in hosts:
+        root = data["root"]
+        expected |= {
+            (name, "Render the config"): [f"file {root}/app.conf is already uploaded"],
+            (name, "Fetch the release"): [f"file {root}/release.txt has already been downloaded"],
+            (name, "Point current at the config"): [f"link {root}/current already exists"],
+            (name, "Clone the app"): [
+                f"directory {root}/checkout already exists",
+                f"git repository {root}/checkout is already up to date",
+            ],
+            (name, "Install the tiny package"): [
+                f"virtualenv {root}/venv exists",
+                "package esbrtiny is installed (0.1)",
+            ],
+        }
+    assert _noops(second) == expected
+
+
+def _noops(state: State) -> dict[tuple[str, str], list[str]]:
+    names = {op_hash: sorted(state.op_meta[op_hash].names)[0] for op_hash in state.get_op_order()}
+    return {
+        (host.name, names[op_hash]): data.noops
+        for host in state.inventory
+        for op_hash, data in state.ops[host].items()
+    }

@@ -24,9 +24,12 @@ from typing import Any
 from pyinfra.api.config import Config as PyinfraConfig
 from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
 
+from eventstate.arguments import resolve_global_arguments
+from eventstate.command_runner import run_command
 from eventstate.context import current
 from eventstate.errors import ConfigError
 from eventstate.host import Host
+from eventstate.pyinfra_bridge.command_translation import translate_command
 from eventstate.pyinfra_bridge.fact_adapter import get_pyinfra_fact
 from eventstate.state import State
 
@@ -180,10 +183,55 @@ class HostAdapter:
         self.log(message, log_func=log_func)
 
     def noop(self, description: str) -> None:
-        """The operation has nothing to do: ``description`` says why."""
+        """The operation has nothing to do: ``description`` says why.
+
+        Kept as ``noop_description``; while the op executes, also on its host op
+        (:attr:`~eventstate.host_op.HostOpData.noops`, once per description: a
+        retry runs the body again).
+        """
         self.noop_description = description
+        op_hash = self._host.current_op_hash
+        if op_hash is not None and self._state.is_executing:
+            data = self._state.ops[self._host].get(op_hash)
+            if data is not None and description not in data.noops:
+                data.noops.append(description)
         handler = logger.info if self._state.print_noop_info else logger.debug
         handler(f"{self.print_prefix}noop: {description}")
+
+    def run_shell_command(
+        self, command: Any, print_output: bool = False, print_input: bool = False, **arguments: Any
+    ) -> tuple[bool, Any]:
+        """Run ``command`` on the host now: pyinfra's low-level call, for Python steps.
+
+        Recorded as any command (for the op it runs in, if any), with the global
+        arguments given (``_sudo=True``...) over the op's, or the host data's.
+        Returns pyinfra's ``(success, CommandOutput)``.
+        """
+        from pyinfra.connectors.util import CommandOutput, OutputLine
+
+        translated = translate_command(command, "host.run_shell_command")
+        arguments = {key: value for key, value in arguments.items() if value is not None}
+        global_arguments = self._host.current_op_arguments
+        if arguments or global_arguments is None:
+            given = {**(self._host.current_op_global_arguments or {}), **arguments}
+            global_arguments = resolve_global_arguments(
+                given, self._state.config, self._host.argument_data()
+            )
+        if print_input:
+            self.log(f">>> {translated.masked()}")
+        result = run_command(
+            self._state,
+            self._host,
+            translated,
+            global_arguments.options,
+            op_hash=self._host.current_op_hash,
+        )
+        lines = [OutputLine("stdout", line) for line in result.stdout.splitlines()]
+        lines += [OutputLine("stderr", line) for line in result.stderr.splitlines()]
+        if print_output:
+            for line in lines:
+                self.log(line.line)
+        return result.success, CommandOutput(lines)
 
     def get_fact(self, fact_class: Any, *args: Any, **kwargs: Any) -> Any:
         """The pyinfra fact on this host, gathered by eventstate (recorded, cached per host)."""
