@@ -12,11 +12,17 @@ deleted afterwards.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
+import grp
 import hashlib
+import json
+import pwd
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -25,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ssh_server import SshServer, running_sshd
+from ssh_server import SshServer, local_users, running_sshd
 
 from eventstate import Config, Inventory, State
 from eventstate.deploy import run_deploy
@@ -256,3 +262,105 @@ def _noops(state: State) -> dict[tuple[str, str], list[str]]:
         for host in state.inventory
         for op_hash, data in state.ops[host].items()
     }
+
+
+USERS_DEPLOY = """\
+from pyinfra import host
+from pyinfra.operations import files, server
+
+account = host.data.account
+server.group(name="Add the group", group=account, _sudo=True)
+server.user(
+    name="Add the user",
+    user=account,
+    group=account,
+    home="/home/" + account,
+    shell="/bin/sh",
+    _sudo=True,
+)
+files.file(
+    name="A file the plain user owns",
+    path=host.data.plain_directory + "/owned.txt",
+    _sudo=True,
+    _su_user=host.data.plain,
+)
+"""
+
+
+@contextlib.contextmanager
+def _account() -> Iterator[str]:
+    """A name for a user and group the deploy adds: unique, and deleted afterwards."""
+    name = "esbr" + secrets.token_hex(4)
+    try:
+        yield name
+    finally:
+        subprocess.run(["userdel", "-r", name], capture_output=True)
+        subprocess.run(["groupdel", name], capture_output=True)
+
+
+@contextlib.contextmanager
+def _owned_directory(user: str) -> Iterator[Path]:
+    """A directory ``user`` owns and can reach (pytest's are root's alone), removed after."""
+    directory = Path(tempfile.mkdtemp(prefix="esbr-"))
+    try:
+        directory.chmod(0o755)
+        shutil.chown(directory, user, user)
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m eventstate ARGS`` in a process of its own, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "eventstate", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_users_and_groups_with_sudo_and_su_over_ssh_through_the_cli(
+    sshd: SshServer, tmp_path: Path
+) -> None:
+    with (
+        local_users(sshd, prefix="esbr" + secrets.token_hex(2)) as users,
+        _account() as account,
+        _owned_directory(users.plain) as plain_directory,
+    ):
+        data = sshd.host_data(
+            ssh_user=users.sudo_nopasswd,
+            account=account,
+            plain=users.plain,
+            plain_directory=str(plain_directory),
+        )
+        inventory = tmp_path / "inventory.py"
+        inventory.write_text(f"hosts = [({sshd.addresses[1]!r}, {data!r})]\n")
+        deploy_file = tmp_path / "deploy.py"
+        deploy_file.write_text(USERS_DEPLOY)
+        db = str(tmp_path / "log.db")
+
+        first = _cli("deploy", str(inventory), str(deploy_file), "--db", db)
+        assert first.returncode == 0, first.stdout + first.stderr
+        entry = pwd.getpwnam(account)
+        assert (entry.pw_dir, entry.pw_shell) == (f"/home/{account}", "/bin/sh")
+        assert grp.getgrgid(entry.pw_gid).gr_name == account
+        assert Path(f"/home/{account}").owner() == account
+        assert (plain_directory / "owned.txt").owner() == users.plain
+
+        second = _cli("deploy", str(inventory), str(deploy_file), "--db", db)
+        assert second.returncode == 0, second.stdout + second.stderr
+        newest, oldest = json.loads(_cli("runs", "--db", db, "--json").stdout)
+        assert (oldest["status"], oldest["changed"]) == ("success", 3)
+        assert (newest["status"], newest["changed"], newest["failed"]) == ("success", 0, 0)
+        listed = _cli(
+            "events", newest["run_id"], "--db", db, "--type", "HostOperationFinished", "--json"
+        )
+        finished = [json.loads(line) for line in listed.stdout.splitlines()]
+        assert [(e["outcome"], e["commands_executed"]) for e in finished] == [("success", 0)] * 3
+
+        # The facts ran as the ops did: with sudo, and su to the plain user for the file.
+        listed = _cli("events", newest["run_id"], "--db", db, "--type", "CommandExecuted", "--json")
+        commands = [json.loads(line)["command"] for line in listed.stdout.splitlines()]
+        assert "sudo cat /etc/group" in commands
+        assert any(c.startswith(f"sudo su {users.plain} ! (test -e ") for c in commands), commands
