@@ -364,3 +364,102 @@ def test_users_and_groups_with_sudo_and_su_over_ssh_through_the_cli(
         commands = [json.loads(line)["command"] for line in listed.stdout.splitlines()]
         assert "sudo cat /etc/group" in commands
         assert any(c.startswith(f"sudo su {users.plain} ! (test -e ") for c in commands), commands
+
+
+STEPS_DEPLOY = """\
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.facts.files import Sha256File
+from pyinfra.facts.server import Command
+from pyinfra.operations import files, python
+
+root = host.data.root
+if host.data.broken:
+    # A fact whose command fails fails the host, as in pyinfra: none of its ops run.
+    host.get_fact(Command, command="echo no such thing >&2; exit 3")
+
+files.put(name="Put the greeting", src=StringIO("hello\\n"), dest=root + "/greeting.txt")
+
+
+def check_with_state_and_host(state, host):
+    # pyinfra hands a step that takes them its own state and host.
+    status, output = host.run_shell_command("cat " + root + "/greeting.txt", _sudo=True)
+    return status and output.stdout == "hello" and state.config.DIFF is not None
+
+
+def check_through_the_context():
+    # pyinfra's host, as the deploy file imported it, is the host the step runs for. (A
+    # fact no op asked before: eventstate keeps a fact for the run, pyinfra asks again.)
+    if host.get_fact(Sha256File, path=root + "/greeting.txt") != host.data.greeting_sha256:
+        raise ValueError("the greeting is not there")
+    host.noop("checked " + host.name)
+
+
+python.call(name="Check with state and host", function=check_with_state_and_host)
+python.call(name="Check through the context", function=check_through_the_context)
+files.get(name="Fetch the greeting back", src=root + "/greeting.txt", dest=host.data.copy)
+"""
+
+
+def test_python_steps_downloads_and_a_failing_fact_over_ssh(
+    sshd: SshServer, tmp_path: Path
+) -> None:
+    deploy_file = tmp_path / "deploy.py"
+    deploy_file.write_text(STEPS_DEPLOY)
+    good, broken = sshd.addresses
+    hosts = [
+        (
+            address,
+            sshd.host_data(
+                root=str(tmp_path / address),
+                copy=str(tmp_path / f"{address}-copy.txt"),
+                broken=address == broken,
+                greeting_sha256=hashlib.sha256(b"hello\n").hexdigest(),
+            ),
+        )
+        for address in (good, broken)
+    ]
+    for _name, data in hosts:
+        Path(data["root"]).mkdir()
+
+    for run in range(2):
+        state = State(Inventory((hosts, {})), Config())
+        assert run_deploy(state, str(deploy_file)) is RunStatus.FAILED
+        assert [host.name for host in state.failed_hosts] == [broken]
+        events = list(read_events(state.log, state.run_id))
+        (failed_fact,) = [e for e in events if isinstance(e, CommandExecuted) and not e.success]
+        assert (failed_fact.host, failed_fact.exit_code) == (broken, 3)
+        assert failed_fact.fact is not None and failed_fact.fact.startswith("server.Command(")
+        assert failed_fact.stderr == "no such thing\n"
+        finished = {
+            (e.host, sorted(state.op_meta[e.op_hash].names)[0]): (
+                e.outcome.value,
+                e.commands_executed,
+            )
+            for e in events
+            if isinstance(e, HostOperationFinished)
+        }
+        changed = 1 if run else 2  # python.call always runs; the others only the first time
+        assert finished == {
+            (good, "Put the greeting"): ("success", changed - 1),
+            (good, "Check with state and host"): ("success", 1),
+            (good, "Check through the context"): ("success", 1),
+            (good, "Fetch the greeting back"): ("success", changed - 1),
+        }
+        assert not (tmp_path / broken / "greeting.txt").exists()
+        assert (tmp_path / f"{good}-copy.txt").read_text() == "hello\n"
+        noops = _noops(state)
+        assert noops[(good, "Check through the context")] == [f"checked {good}"]
+        if run:
+            assert noops[(good, "Put the greeting")] == [
+                f"file {tmp_path / good}/greeting.txt is already uploaded"
+            ]
+            assert noops[(good, "Fetch the greeting back")] == [
+                f"file {tmp_path / good}-copy.txt has already been downloaded"
+            ]
+        # The step's own command is recorded as the op's, with the sudo it asked for.
+        (cat,) = [
+            e for e in events if isinstance(e, CommandExecuted) and e.command.startswith("sudo cat")
+        ]
+        assert cat.op_hash is not None and cat.stdout == "hello\n"
