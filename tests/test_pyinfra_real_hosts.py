@@ -370,9 +370,10 @@ STEPS_DEPLOY = """\
 from io import StringIO
 
 from pyinfra import host
+from pyinfra.api import HiddenValue, StringCommand
 from pyinfra.facts.files import Sha256File
 from pyinfra.facts.server import Command
-from pyinfra.operations import files, python
+from pyinfra.operations import files, python, server
 
 root = host.data.root
 if host.data.broken:
@@ -399,7 +400,15 @@ def check_through_the_context():
 python.call(name="Check with state and host", function=check_with_state_and_host)
 python.call(name="Check through the context", function=check_through_the_context)
 files.get(name="Fetch the greeting back", src=root + "/greeting.txt", dest=host.data.copy)
+server.shell(
+    name="Keep the token",
+    commands=[StringCommand("echo", HiddenValue(host.data.token), ">", root + "/token")],
+)
 """
+
+
+#: A secret a pyinfra deploy hands a host (``HiddenValue``): the log never holds it.
+TOKEN = "esbr-token-" + secrets.token_hex(8)
 
 
 def test_python_steps_downloads_and_a_failing_fact_over_ssh(
@@ -416,6 +425,7 @@ def test_python_steps_downloads_and_a_failing_fact_over_ssh(
                 copy=str(tmp_path / f"{address}-copy.txt"),
                 broken=address == broken,
                 greeting_sha256=hashlib.sha256(b"hello\n").hexdigest(),
+                token=TOKEN,
             ),
         )
         for address in (good, broken)
@@ -446,7 +456,14 @@ def test_python_steps_downloads_and_a_failing_fact_over_ssh(
             (good, "Check with state and host"): ("success", 1),
             (good, "Check through the context"): ("success", 1),
             (good, "Fetch the greeting back"): ("success", changed - 1),
+            (good, "Keep the token"): ("success", 1),
         }
+        # The token reached the host, and no event: pyinfra's mask is kept.
+        assert (tmp_path / good / "token").read_text() == TOKEN + "\n"
+        stored = [str(event.payload) for event in state.log.read(state.run_id)]
+        assert not [payload for payload in stored if TOKEN in payload]
+        shown = [e.command for e in events if isinstance(e, CommandExecuted)]
+        assert f"echo *MASKED* > {tmp_path / good}/token" in shown
         assert not (tmp_path / broken / "greeting.txt").exists()
         assert (tmp_path / f"{good}-copy.txt").read_text() == "hello\n"
         noops = _noops(state)
