@@ -480,3 +480,47 @@ def test_python_steps_downloads_and_a_failing_fact_over_ssh(
             e for e in events if isinstance(e, CommandExecuted) and e.command.startswith("sudo cat")
         ]
         assert cat.op_hash is not None and cat.stdout == "hello\n"
+
+
+UNREADABLE_FACT_DEPLOY = """\
+from pyinfra import host
+from pyinfra.api import FactBase
+from pyinfra.api.exceptions import FactProcessError
+from pyinfra.operations import files
+
+
+class Release(FactBase):
+    def command(self, path):
+        return "cat " + path
+
+    def process(self, output):
+        if not output[0].startswith("release "):
+            raise FactProcessError("not a release: " + output[0])
+        return output[0].split()[1]
+
+
+release = host.get_fact(Release, path=host.data.root + "/release", _ignore_errors=True)
+files.file(name="Mark the tolerant read", path=host.data.root + "/tolerated-" + str(release))
+release = host.get_fact(Release, path=host.data.root + "/release")
+files.file(name="Mark the release", path=host.data.root + "/release-" + str(release))
+"""
+
+
+@pytest.mark.parametrize("content", ["release 1.2\n", "garbage\n"])
+def test_a_fact_that_cannot_read_its_output_fails_the_host(tmp_path: Path, content: str) -> None:
+    (tmp_path / "release").write_text(content)
+    deploy_file = tmp_path / "deploy.py"
+    deploy_file.write_text(UNREADABLE_FACT_DEPLOY)
+    state = State(Inventory(([("@local", {"root": str(tmp_path)})], {})), Config())
+    status = run_deploy(state, str(deploy_file))
+    if content.startswith("release"):
+        assert status is RunStatus.SUCCESS
+        assert (tmp_path / "tolerated-1.2").exists() and (tmp_path / "release-1.2").exists()
+        return
+    # As pyinfra: ignored, the fact reads as its default; else the host fails (the
+    # last one: the run stops) and runs none of its ops.
+    assert status is RunStatus.ABORTED
+    assert [host.name for host in state.failed_hosts] == ["@local"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["deploy.py", "release"]
+    names = [sorted(state.op_meta[op_hash].names)[0] for op_hash in state.get_op_order()]
+    assert names == ["Mark the tolerant read"]
