@@ -61,10 +61,10 @@ def _current_or_none() -> tuple[Any, Any] | None:
 
 
 def _takes_state_and_host(function: Callable[..., Any]) -> bool:
-    # pyinfra 3.10's rule (FunctionCommand.execute): both names among its parameters.
+    # pyinfra 3.10's rule (FunctionCommand.execute): both among its positional parameters.
     try:
-        parameters = inspect.signature(function).parameters
-    except (TypeError, ValueError):
+        parameters = inspect.getfullargspec(function).args
+    except TypeError:
         return False
     return "state" in parameters and "host" in parameters
 
