@@ -162,6 +162,9 @@ def _host_data(
     name = f"release-{secrets.token_hex(4)}.txt"
     (served / name).write_bytes(release)
     root.mkdir(parents=True, exist_ok=True)
+    # A stale config: the template must replace it whole (pyinfra reads its rendering
+    # to hash it, then uploads it).
+    (root / "app.conf").write_text("stale = 1\n")
     return {
         "app_name": "demo",
         "port": 8080,
