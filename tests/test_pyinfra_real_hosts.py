@@ -35,7 +35,12 @@ from ssh_server import SshServer, local_users, running_sshd
 
 from eventstate import Config, Inventory, State
 from eventstate.deploy import run_deploy
-from eventstate.events import CommandExecuted, HostOperationFinished, RunStatus
+from eventstate.events import (
+    CommandExecuted,
+    HostOperationFinished,
+    OperationAddedForHost,
+    RunStatus,
+)
 from eventstate.replay import read_events
 
 #: The tiny package ``pip.packages`` installs, from a wheel built by the tests.
@@ -236,6 +241,10 @@ def test_a_pyinfra_deploy_on_local_and_ssh_then_nothing_changes(
     assert [e for e in finished if e.commands_executed] == []
     results = [data.result for host in second.inventory for data in second.ops[host].values()]
     assert [(result.success, result.changed) for result in results] == [(True, False)] * 10
+    planned = [
+        e for e in read_events(second.log, second.run_id) if isinstance(e, OperationAddedForHost)
+    ]
+    assert [e.is_change for e in planned] == [False] * 10
 
     # What pyinfra's operations said they had nothing to do is kept on each host op.
     assert all(noops == [] for noops in _noops(first).values())
@@ -256,6 +265,21 @@ def test_a_pyinfra_deploy_on_local_and_ssh_then_nothing_changes(
             ],
         }
     assert _noops(second) == expected
+
+    # A new commit upstream: git.repo pulls it, and nothing else changes.
+    work = repository.parent / "work"
+    (work / "README").write_text("the app, updated\n")
+    _git("commit", "-q", "-am", "The second commit", cwd=work)
+    _git("push", "-q", str(repository), "main", cwd=work)
+    third = _deploy(hosts, deploy_file)
+    changed_names = {
+        (e.host, sorted(third.op_meta[e.op_hash].names)[0])
+        for e in _finished(third)
+        if e.commands_executed
+    }
+    assert changed_names == {(name, "Clone the app") for name, _data in hosts}
+    for _name, data in hosts:
+        assert (Path(data["root"]) / "checkout" / "README").read_text() == "the app, updated\n"
 
 
 def _noops(state: State) -> dict[tuple[str, str], list[str]]:
