@@ -424,8 +424,14 @@ def check_through_the_context():
     host.noop("checked " + host.name)
 
 
+def add_a_line():
+    # pyinfra's nested operation: called by a step, it runs there and then.
+    files.line(path=root + "/nested.txt", line="added by a step")
+
+
 python.call(name="Check with state and host", function=check_with_state_and_host)
 python.call(name="Check through the context", function=check_through_the_context)
+python.call(name="Add a line from a step", function=add_a_line)
 files.get(name="Fetch the greeting back", src=root + "/greeting.txt", dest=host.data.copy)
 server.shell(
     name="Keep the token",
@@ -438,28 +444,29 @@ server.shell(
 TOKEN = "esbr-token-" + secrets.token_hex(8)
 
 
-def test_python_steps_downloads_and_a_failing_fact_over_ssh(
+def test_python_steps_downloads_and_a_failing_fact_on_local_and_ssh(
     sshd: SshServer, tmp_path: Path
 ) -> None:
     deploy_file = tmp_path / "deploy.py"
     deploy_file.write_text(STEPS_DEPLOY)
-    good, broken = sshd.addresses
-    hosts = [
-        (
-            address,
-            sshd.host_data(
-                root=str(tmp_path / address),
-                copy=str(tmp_path / f"{address}-copy.txt"),
-                broken=address == broken,
-                greeting_sha256=hashlib.sha256(b"hello\n").hexdigest(),
-                token=TOKEN,
-            ),
-        )
-        for address in (good, broken)
-    ]
-    for _name, data in hosts:
-        Path(data["root"]).mkdir()
+    # Two healthy hosts (their steps run at once, each in its greenlet) and a broken one.
+    ssh, broken = sshd.addresses
+    healthy = ("@local", ssh)
 
+    def data(name: str) -> dict[str, Any]:
+        root = tmp_path / name
+        root.mkdir()
+        extra = {} if name == "@local" else sshd.host_data()
+        return {
+            **extra,
+            "root": str(root),
+            "copy": str(tmp_path / f"{name}-copy.txt"),
+            "broken": name == broken,
+            "greeting_sha256": hashlib.sha256(b"hello\n").hexdigest(),
+            "token": TOKEN,
+        }
+
+    hosts = [(name, data(name)) for name in (*healthy, broken)]
     for run in range(2):
         state = State(Inventory((hosts, {})), Config())
         assert run_deploy(state, str(deploy_file)) is RunStatus.FAILED
@@ -469,6 +476,7 @@ def test_python_steps_downloads_and_a_failing_fact_over_ssh(
         assert (failed_fact.host, failed_fact.exit_code) == (broken, 3)
         assert failed_fact.fact is not None and failed_fact.fact.startswith("server.Command(")
         assert failed_fact.stderr == "no such thing\n"
+        assert not (tmp_path / broken / "greeting.txt").exists()
         finished = {
             (e.host, sorted(state.op_meta[e.op_hash].names)[0]): (
                 e.outcome.value,
@@ -477,36 +485,56 @@ def test_python_steps_downloads_and_a_failing_fact_over_ssh(
             for e in events
             if isinstance(e, HostOperationFinished)
         }
-        changed = 1 if run else 2  # python.call always runs; the others only the first time
-        assert finished == {
-            (good, "Put the greeting"): ("success", changed - 1),
-            (good, "Check with state and host"): ("success", 1),
-            (good, "Check through the context"): ("success", 1),
-            (good, "Fetch the greeting back"): ("success", changed - 1),
-            (good, "Keep the token"): ("success", 1),
-        }
-        # The token reached the host, and no event: pyinfra's mask is kept.
-        assert (tmp_path / good / "token").read_text() == TOKEN + "\n"
+        changed = 0 if run else 1  # python.call and server.shell always run; the rest once
+        expected: dict[tuple[str, str], tuple[str, int]] = {}
+        for name in healthy:
+            expected |= {
+                (name, "Put the greeting"): ("success", changed),
+                (name, "Check with state and host"): ("success", 1),
+                (name, "Check through the context"): ("success", 1),
+                (name, "Add a line from a step"): ("success", 1),
+                (name, "files.line"): ("success", changed),
+                (name, "Fetch the greeting back"): ("success", changed),
+                (name, "Keep the token"): ("success", 1),
+            }
+        assert finished == expected
+
+        # The token reached the hosts, and no event: pyinfra's mask is kept.
         stored = [str(event.payload) for event in state.log.read(state.run_id)]
         assert not [payload for payload in stored if TOKEN in payload]
         shown = [e.command for e in events if isinstance(e, CommandExecuted)]
-        assert f"echo *MASKED* > {tmp_path / good}/token" in shown
-        assert not (tmp_path / broken / "greeting.txt").exists()
-        assert (tmp_path / f"{good}-copy.txt").read_text() == "hello\n"
         noops = _noops(state)
-        assert noops[(good, "Check through the context")] == [f"checked {good}"]
-        if run:
-            assert noops[(good, "Put the greeting")] == [
-                f"file {tmp_path / good}/greeting.txt is already uploaded"
+        for name in healthy:
+            root = tmp_path / name
+            assert (root / "token").read_text() == TOKEN + "\n"
+            assert f"echo *MASKED* > {root}/token" in shown
+            assert (tmp_path / f"{name}-copy.txt").read_text() == "hello\n"
+            assert (root / "nested.txt").read_text() == "added by a step\n"
+            assert noops[(name, "Check through the context")] == [f"checked {name}"]
+            if run:
+                assert noops[(name, "Put the greeting")] == [
+                    f"file {root}/greeting.txt is already uploaded"
+                ]
+                assert noops[(name, "Fetch the greeting back")] == [
+                    f"file {tmp_path / name}-copy.txt has already been downloaded"
+                ]
+                assert noops[(name, "files.line")] == [
+                    f'line "added by a step" exists in {root}/nested.txt'
+                ]
+            # The step's own command is recorded as the op's, with the sudo it asked for.
+            (cat,) = [
+                e
+                for e in events
+                if isinstance(e, CommandExecuted)
+                and e.host == name
+                and e.command.startswith("sudo cat")
             ]
-            assert noops[(good, "Fetch the greeting back")] == [
-                f"file {tmp_path / good}-copy.txt has already been downloaded"
-            ]
-        # The step's own command is recorded as the op's, with the sudo it asked for.
-        (cat,) = [
-            e for e in events if isinstance(e, CommandExecuted) and e.command.startswith("sudo cat")
-        ]
-        assert cat.op_hash is not None and cat.stdout == "hello\n"
+            assert cat.op_hash is not None and cat.stdout == "hello\n"
+
+    # The bridge the steps installed is gone with them: pyinfra's operations are its own.
+    from pyinfra.operations import files
+
+    assert not hasattr(files.line, "pyinfra_operation")
 
 
 UNREADABLE_FACT_DEPLOY = """\

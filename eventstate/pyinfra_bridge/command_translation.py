@@ -11,7 +11,8 @@ Uploads, downloads and Python steps become ours; anything else is an
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from pyinfra.api import command as pyinfra_command
@@ -69,6 +70,38 @@ def _takes_state_and_host(function: Callable[..., Any]) -> bool:
     return "state" in parameters and "host" in parameters
 
 
+class _BridgedWhileStepsRun:
+    """pyinfra's operations bridged while any Python step runs, on any host.
+
+    A step may call operations (pyinfra's nested operations: ``files.line(...)``
+    inside a ``python.call`` function), which must be eventstate's then too. The
+    deploy file's bridge ended with its preparation; steps run later, each host's
+    in its own greenlet, so the first step to start installs the bridge and the
+    last to end removes it.
+    """
+
+    def __init__(self) -> None:
+        self._running = 0
+        self._bridge = ExitStack()
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        if not self._running:
+            from eventstate.pyinfra_bridge.activation import bridge_pyinfra_imports
+
+            self._bridge.enter_context(bridge_pyinfra_imports())
+        self._running += 1
+        try:
+            yield
+        finally:
+            self._running -= 1
+            if not self._running:
+                self._bridge.close()
+
+
+_operations_bridged = _BridgedWhileStepsRun()
+
+
 def _in_pyinfra_context(function: Any) -> Any:
     """``function`` (a pyinfra op's Python step) run as pyinfra runs it: with pyinfra's
     ``host``, ``state`` and ``config`` pointed at the adapters of the host it runs for
@@ -94,7 +127,7 @@ def _in_pyinfra_context(function: Any) -> Any:
         outer = host.current_op_hash
         host.current_op_hash = outer or op_hash
         try:
-            with pointed_at(state, host) as adapter:
+            with _operations_bridged(), pointed_at(state, host) as adapter:
                 if takes:
                     return function(adapter.state, adapter, *args, **kwargs)
                 return function(*args, **kwargs)
