@@ -124,6 +124,8 @@ class Host:
     in_op: bool = False
     #: The running op's global arguments: its facts are gathered with its ``_sudo``.
     current_op_arguments: Any = None
+    #: The hash of the op whose body runs now (set with ``current_op_arguments``).
+    current_op_hash: str | None = None
     #: Global arguments by keyword assigned to ``current_op_global_arguments``.
     assigned_op_global_arguments: dict[str, Any] | None = None
     #: The ``@deploy`` running for this host (nested names joined with `` | ``), the

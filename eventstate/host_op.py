@@ -180,6 +180,9 @@ class HostOpData:
     command_generator: Callable[[], Iterator[Command]]
     global_arguments: GlobalArguments
     result: OperationResult
+    #: Why the op had nothing (more) to do, in the order its body said so as it executed
+    #: (pyinfra's ``host.noop``): kept in memory only, the log has no field for it yet.
+    noops: list[str] = attrs.field(factory=list)
 
     @property
     def options(self) -> CommandOptions:

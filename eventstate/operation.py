@@ -179,6 +179,7 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
                 # the command, and a Python step may add (nested) ops.
                 host.in_op = True
                 host.current_op_arguments = global_arguments
+                host.current_op_hash = op_hash
                 try:
                     with host.data.with_defaults(deploy_defaults):
                         command = next(body)
@@ -187,6 +188,7 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
                 finally:
                     host.in_op = False
                     host.current_op_arguments = None
+                    host.current_op_hash = None
                 yield make_command(command)
 
         is_change: bool | None = None

@@ -2,31 +2,39 @@
 
 pyinfra's operations read ``pyinfra.context.host`` / ``state`` / ``config``
 (``host.get_fact``, ``host.noop``, ``host.data``, ``state.cwd``,
-``state.config.DIFF``...). While a bridged operation's body runs -- and while a
-deploy file runs under :func:`~eventstate.pyinfra_bridge.activation.bridge_pyinfra_imports`
--- those context proxies point at these adapters, over eventstate's own
+``state.config.DIFF``...). While a bridged operation's body runs, while one of
+its Python steps runs (:class:`PythonSteps`), and while a deploy file runs under
+:func:`~eventstate.pyinfra_bridge.activation.bridge_pyinfra_imports`, those
+context proxies point at these adapters, over eventstate's own
 :class:`~eventstate.host.Host` and :class:`~eventstate.state.State`. Adapters
 hold no deploy state of their own but the last noop description: everything
-else is read from the host and the State.
+else is read from the host and the State (an op's noops go on its host op).
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import os
+import sys
 import uuid
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
 
 from pyinfra.api.config import Config as PyinfraConfig
 from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
 
+from eventstate.arguments import resolve_global_arguments
+from eventstate.command_runner import run_command
+from eventstate.commands import Command, FunctionCommand
 from eventstate.context import current
-from eventstate.errors import ConfigError
+from eventstate.errors import ConfigError, NoDeployContextError
 from eventstate.host import Host
+from eventstate.pyinfra_bridge.command_translation import translate_command
 from eventstate.pyinfra_bridge.fact_adapter import get_pyinfra_fact
 from eventstate.state import State
 
@@ -34,6 +42,7 @@ __all__ = [
     "BridgeSession",
     "ConfigAdapter",
     "HostAdapter",
+    "PythonSteps",
     "StateAdapter",
     "pointed_at",
     "pointed_at_current",
@@ -180,10 +189,55 @@ class HostAdapter:
         self.log(message, log_func=log_func)
 
     def noop(self, description: str) -> None:
-        """The operation has nothing to do: ``description`` says why."""
+        """The operation has nothing to do: ``description`` says why.
+
+        Kept as ``noop_description``; while the op executes, also on its host op
+        (:attr:`~eventstate.host_op.HostOpData.noops`, once per description: a
+        retry runs the body again).
+        """
         self.noop_description = description
+        op_hash = self._host.current_op_hash
+        if op_hash is not None and self._state.is_executing:
+            data = self._state.ops[self._host].get(op_hash)
+            if data is not None and description not in data.noops:
+                data.noops.append(description)
         handler = logger.info if self._state.print_noop_info else logger.debug
         handler(f"{self.print_prefix}noop: {description}")
+
+    def run_shell_command(
+        self, command: Any, print_output: bool = False, print_input: bool = False, **arguments: Any
+    ) -> tuple[bool, Any]:
+        """Run ``command`` on the host now: pyinfra's low-level call, for Python steps.
+
+        Recorded as any command (for the op it runs in, if any), with the global
+        arguments given (``_sudo=True``...) over the op's, or the host data's.
+        Returns pyinfra's ``(success, CommandOutput)``.
+        """
+        from pyinfra.connectors.util import CommandOutput, OutputLine
+
+        translated = translate_command(command, "host.run_shell_command")
+        arguments = {key: value for key, value in arguments.items() if value is not None}
+        global_arguments = self._host.current_op_arguments
+        if arguments or global_arguments is None:
+            given = {**(self._host.current_op_global_arguments or {}), **arguments}
+            global_arguments = resolve_global_arguments(
+                given, self._state.config, self._host.argument_data()
+            )
+        if print_input:
+            self.log(f">>> {translated.masked()}")
+        result = run_command(
+            self._state,
+            self._host,
+            translated,
+            global_arguments.options,
+            op_hash=self._host.current_op_hash,
+        )
+        lines = [OutputLine("stdout", line) for line in result.stdout.splitlines()]
+        lines += [OutputLine("stderr", line) for line in result.stderr.splitlines()]
+        if print_output:
+            for line in lines:
+                self.log(line.line)
+        return result.success, CommandOutput(lines)
 
     def get_fact(self, fact_class: Any, *args: Any, **kwargs: Any) -> Any:
         """The pyinfra fact on this host, gathered by eventstate (recorded, cached per host)."""
@@ -349,3 +403,98 @@ def pointed_at_current() -> Iterator[None]:
     finally:
         for (slot, _), value in zip(slots, previous, strict=True):
             slot.set(value)
+
+
+_OPERATIONS = "pyinfra.operations."
+
+
+def _current_or_none() -> tuple[Any, Any] | None:
+    try:
+        return current()
+    except NoDeployContextError:  # pyinfra's fixtures translate commands outside a deploy
+        return None
+
+
+def _takes_state_and_host(function: Callable[..., Any]) -> bool:
+    # pyinfra 3.10's rule (FunctionCommand.execute): both among its positional parameters.
+    try:
+        parameters = inspect.getfullargspec(function).args
+    except TypeError:
+        return False
+    return "state" in parameters and "host" in parameters
+
+
+class PythonSteps:
+    """How bridged operations run their Python steps (pyinfra's ``FunctionCommand``).
+
+    A step -- ``python.call``'s function, say -- runs when its op executes, long
+    after the deploy file's bridge was removed. As in pyinfra, it runs with
+    pyinfra's ``host``, ``state`` and ``config`` pointed at the host it runs for,
+    is handed them when it takes ``state`` and ``host``, and may call operations
+    (pyinfra's nested operations): while any step runs, on any host, pyinfra's
+    operations are eventstate's again.
+
+    Args:
+        bridge_module: Bridges a ``pyinfra.operations`` module's operations in place,
+            returning the originals by name (:func:`.operation_bridge.bridge_module`).
+    """
+
+    def __init__(self, bridge_module: Callable[[ModuleType], dict[str, Any]]) -> None:
+        self._bridge_module = bridge_module
+        self._running = 0
+        self._originals: list[tuple[ModuleType, dict[str, Any]]] = []
+
+    @contextmanager
+    def operations_bridged(self) -> Iterator[None]:
+        """pyinfra's operations are eventstate's inside the block: the first step to start
+        bridges them, the last to end (each host's runs in its own greenlet) puts them back."""
+        if not self._running:
+            for name, module in list(sys.modules.items()):
+                if name.startswith(_OPERATIONS) and module is not None:
+                    self._originals.append((module, self._bridge_module(module)))
+        self._running += 1
+        try:
+            yield
+        finally:
+            self._running -= 1
+            if not self._running:
+                for module, originals in reversed(self._originals):
+                    for name, original in originals.items():
+                        setattr(module, name, original)
+                self._originals.clear()
+
+    def in_pyinfra_context(self, command: Command) -> Command:
+        """``command``, a Python step made to run as pyinfra runs one; any other as it is.
+
+        The step keeps its name (the log shows it); one that is not callable is kept as
+        it is (pyinfra's fixtures name a step by a string).
+        """
+        if not isinstance(command, FunctionCommand) or not callable(command.function):
+            return command
+        function = command.function
+        takes = _takes_state_and_host(function)
+        # The host and op the step was yielded in: what it runs and declares is the op's.
+        yielded_in = _current_or_none()
+        op_hash = None if yielded_in is None else yielded_in[1].current_op_hash
+
+        def step(*args: Any, **kwargs: Any) -> Any:
+            running_in = _current_or_none() or yielded_in
+            if running_in is None:
+                return function(*args, **kwargs)
+            state, host = running_in
+            outer = host.current_op_hash
+            host.current_op_hash = outer or op_hash
+            try:
+                with self.operations_bridged(), pointed_at(state, host) as adapter:
+                    if takes:
+                        return function(adapter.state, adapter, *args, **kwargs)
+                    return function(*args, **kwargs)
+            finally:
+                host.current_op_hash = outer
+
+        # Named as the step itself (not functools.wraps: the runner must not read the
+        # step's own signature and hand it eventstate's State and Host).
+        step.__name__ = getattr(function, "__name__", step.__name__)
+        step.__qualname__ = getattr(function, "__qualname__", step.__qualname__)
+        step.pyinfra_function = function  # type: ignore[attr-defined]
+        return FunctionCommand(step, command.args, command.kwargs)

@@ -72,7 +72,13 @@ def translate_command(value: Any, op_name: str) -> Command:
     if isinstance(value, pyinfra_command.FunctionCommand):
         return FunctionCommand(value.function, value.args, value.kwargs)
     if isinstance(value, pyinfra_command.FileUploadCommand):
-        return FileUploadCommand(value.src, value.dest)
+        upload = FileUploadCommand(value.src, value.dest)
+        if hasattr(value.src, "seek"):
+            # pyinfra reads a file object from its start: the op has read it already
+            # (files.put hashes it), and another host may read it next. Read now.
+            value.src.seek(0)
+            _ = upload.content
+        return upload
     if isinstance(value, pyinfra_command.FileDownloadCommand):
         if not isinstance(value.dest, str):
             raise UnsupportedPyinfraCommandError(

@@ -5,18 +5,21 @@ pyinfra's ``command -v`` guard when the fact ``requires_command``), its
 parser the fact's ``process(lines)``, its default the fact's ``default()``.
 Asked through :meth:`eventstate.state.State.get_fact`, it is recorded as a
 ``CommandExecuted``, cached per host and arguments for the run, and a failure
-fails the host unless the op ignores errors -- as pyinfra does.
+fails the host unless the op ignores errors -- as pyinfra does, output the fact's
+``process`` refuses (``FactProcessError``) too.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 from typing import Any, ClassVar
 
 from pyinfra.api import command as pyinfra_command
+from pyinfra.api.exceptions import FactProcessError
 from pyinfra.api.facts import FactBase, ShortFactBase
 
-from eventstate.arguments import ARGUMENTS
+from eventstate.arguments import ARGUMENTS, resolve_global_arguments
 from eventstate.commands import StringCommand
 from eventstate.facts.base import Fact
 from eventstate.host import Host
@@ -24,6 +27,8 @@ from eventstate.pyinfra_bridge.command_translation import translate_part
 from eventstate.state import State
 
 __all__ = ["MISSING_COMMAND_MARKER", "PyinfraFact", "adapted_fact", "get_pyinfra_fact"]
+
+logger = logging.getLogger("eventstate")
 
 #: What pyinfra's guard prints when the command a fact requires is not on the host.
 MISSING_COMMAND_MARKER = "##PYINFRA_NOCMD##"
@@ -135,4 +140,30 @@ def get_pyinfra_fact(
         fact_kwargs.pop("self", None)
     if fact.shell_executable:
         global_arguments["_shell_executable"] = fact.shell_executable
-    return state.get_fact(host, adapted_fact(fact_class), **fact_kwargs, **global_arguments)
+    try:
+        return state.get_fact(host, adapted_fact(fact_class), **fact_kwargs, **global_arguments)
+    except FactProcessError as error:
+        # As pyinfra: output the fact cannot read fails the host (unless errors are
+        # ignored), and the fact reads as its default.
+        ignored = _ignores_errors(state, host, global_arguments)
+        log = logger.warning if ignored else logger.error
+        log(f"[{host.name}] could not process fact: {fact_class.name} ({error})")
+        if not ignored:
+            state.fail_hosts([host])
+        return fact.default()
+
+
+def _ignores_errors(state: State, host: Host, given: dict[str, Any]) -> bool:
+    """Whether a fact asked with ``given`` global arguments ignores errors: the call's
+    ``_ignore_errors``, else the running op's, else the host data's and the config's."""
+    if "_ignore_errors" in given:
+        return bool(given["_ignore_errors"])
+    arguments = host.current_op_arguments
+    if arguments is None:
+        assigned = host.assigned_op_global_arguments or {}
+        arguments = resolve_global_arguments(
+            {key: value for key, value in assigned.items() if key == "_ignore_errors"},
+            state.config,
+            host.argument_data(),
+        )
+    return bool(arguments.ignore_errors)

@@ -20,7 +20,7 @@ from typing import Any
 from eventstate.commands import Command
 from eventstate.context import current
 from eventstate.operation import operation
-from eventstate.pyinfra_bridge.adapters import pointed_at
+from eventstate.pyinfra_bridge.adapters import PythonSteps, pointed_at
 from eventstate.pyinfra_bridge.command_translation import translate_command
 
 __all__ = ["bridge_module", "bridged_operation", "is_pyinfra_operation"]
@@ -57,7 +57,7 @@ def bridged_operation(pyinfra_op: Callable[..., Any]) -> Callable[..., Any]:
                     command = next(commands)
                 except StopIteration:
                     return
-            yield translate_command(command, op_name)
+            yield python_steps.in_pyinfra_context(translate_command(command, op_name))
 
     bridged = operation(body)
     bridged._inner = inner  # type: ignore[attr-defined]
@@ -80,3 +80,7 @@ def bridge_module(module: ModuleType) -> dict[str, Callable[..., Any]]:
             originals[name] = value
             setattr(module, name, bridged_operation(value))
     return originals
+
+
+#: How bridged operations run their Python steps (see :class:`.adapters.PythonSteps`).
+python_steps = PythonSteps(bridge_module)
