@@ -27,7 +27,8 @@ Two ways in, as a ``@deploy`` function has (:mod:`.deploy_bridge`):
   finds those in the loaded modules, by the wrapper's code, and replaces them
   by attribute while the bridge is installed, as pyinfra's own operations are.
 
-Nothing here imports pyinfra: the modules are given or already loaded.
+Nothing here imports pyinfra -- the modules are given or already loaded --
+nor, until called, the modules of the bridge that do.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ from typing import Any
 
 from eventstate.context import current
 from eventstate.errors import NoDeployContextError
-from eventstate.pyinfra_bridge.operation_bridge import bridged_operation, make_bridged_operation
 
 __all__ = ["bridge_loaded_modules", "bridge_operation_module", "wrap_operation"]
 
@@ -63,6 +63,8 @@ def wrap_operation(
     first such call); called anywhere else -- pyinfra's own engine, later in
     the same process -- pyinfra's wrapper runs it.
     """
+    from eventstate.pyinfra_bridge.operation_bridge import make_bridged_operation
+
     pyinfra_op = pyinfra_wrap(func, _set_in_op=_set_in_op)
     if (func.__module__ or "").partition(".")[0] == "pyinfra":
         return pyinfra_op  # pyinfra's own: bridged by module
@@ -115,6 +117,8 @@ def bridge_loaded_modules() -> list[tuple[ModuleType, dict[str, Any]]]:
     code = None if operation_module is None else _pyinfra_wrapper_code(operation_module)
     if code is None:
         return []  # pyinfra's decorator never ran: no operation of it exists
+    from eventstate.pyinfra_bridge.operation_bridge import bridged_operation
+
     replaced: list[tuple[ModuleType, dict[str, Any]]] = []
     for name, module in list(sys.modules.items()):
         namespace = getattr(module, "__dict__", None)
