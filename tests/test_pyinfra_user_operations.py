@@ -229,9 +229,9 @@ from pyinfra import host
 from pyinfra.api import operation
 
 
-@operation(_set_in_op=False)
+@operation()
 def twice(path):
-    # _set_in_op=False: pyinfra lets this body call operations (they nest).
+    # The include's data, read while the body runs (at prepare and at execute).
     yield f"echo {host.data.word} >> {path}"
 
 
@@ -239,7 +239,7 @@ twice("{out}/words")
 """
 
 
-def test_an_included_files_operation_and_set_in_op(
+def test_an_included_files_operation_is_named_under_the_include(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "tasks").mkdir()

@@ -13,7 +13,8 @@ The same holds for a user's own operation (:mod:`.user_operations`): it is
 named as pyinfra names it (``module.func``, or ``func`` when defined in a
 deploy file, which pyinfra runs as no module), a deprecated one warns at
 each call as pyinfra's do -- a warning the run counts -- and one made with
-``_set_in_op=False`` may call operations from its body, as in pyinfra.
+``_set_in_op=False`` runs its body with the host not "in an op"
+(``host.in_op`` is False there, as in pyinfra).
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def make_bridged_operation(
     :func:`bridged_operation` makes one per operation and keeps it; this makes
     one every call, for operations made anew each run (those a deploy file defines).
     ``set_in_op`` is pyinfra's ``@operation(_set_in_op=...)``: when False the
-    body may call operations, as pyinfra's ``python.call`` allows.
+    body runs with ``host.in_op`` False (pyinfra's ``python.call`` is made so).
     """
     inner = pyinfra_op._inner  # type: ignore[attr-defined]
     op_name = pyinfra_operation_name(inner)
@@ -132,7 +133,7 @@ def make_bridged_operation(
 
 def _outside_op(inner: Callable[..., Any]) -> Callable[..., Any]:
     # ``_set_in_op=False``: the host is not "in an op" while the body makes its
-    # commands, so the body may call operations (they nest, as in pyinfra).
+    # commands, as in pyinfra (where that lets the body call operations).
     def generate(*args: Any, **kwargs: Any) -> Iterator[Any] | None:
         commands = inner(*args, **kwargs)
         return None if commands is None else _made_outside_op(commands)
