@@ -33,6 +33,7 @@ from eventstate.cli.copy import copy
 from eventstate.cli.deploy import deploy
 from eventstate.cli.report import report
 from eventstate.cli.watch import watch
+from eventstate.cli.working_directory import import_from_working_directory
 from eventstate.errors import UsageError
 
 __all__ = ["main"]
@@ -52,6 +53,7 @@ class _Commands(click.Group):
 @click.version_option(package_name="eventstate")
 def main() -> None:
     """eventstate: deploys recorded as an event log you can audit and replay."""
+    import_from_working_directory()  # before any command loads the user's files
 
 
 for command in (

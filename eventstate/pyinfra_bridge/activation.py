@@ -6,11 +6,13 @@ bridged ones (:func:`~eventstate.pyinfra_bridge.operation_bridge.bridge_module`)
 so ``from pyinfra.operations import files`` then ``files.line(...)`` adds an
 eventstate operation; pyinfra's ``@deploy`` functions run as eventstate's
 deploys (:mod:`.deploy_bridge`) and ``local.include`` is eventstate's
-(:mod:`.local_bridge`); pyinfra's ``host``, ``state`` and ``config`` are the
-current eventstate host's adapters; and ``import pyinfra`` without pyinfra
-installed is one line saying what to install. Everything is put back when
-the block ends. Nothing here imports pyinfra: a deploy that never names it
-never loads it.
+(:mod:`.local_bridge`); operations the deploy's code defines with pyinfra's
+``@operation()`` -- while the bridge is installed, or before, in a module
+loaded earlier -- run on eventstate too (:mod:`.user_operations`); pyinfra's
+``host``, ``state`` and ``config`` are the current eventstate host's
+adapters; and ``import pyinfra`` without pyinfra installed is one line
+saying what to install. Everything is put back when the block ends.
+Nothing here imports pyinfra: a deploy that never names it never loads it.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ __all__ = ["bridge_pyinfra_imports"]
 _OPERATIONS = "pyinfra.operations."
 _DEPLOY = "pyinfra.api.deploy"
 _LOCAL = "pyinfra.local"
+_OPERATION = "pyinfra.api.operation"
 
 
 def _bridged(name: str) -> bool:
     """Whether the bridge changes the pyinfra module ``name`` once loaded."""
-    return name in (_DEPLOY, _LOCAL) or name.startswith(_OPERATIONS)
+    return name in (_DEPLOY, _LOCAL, _OPERATION) or name.startswith(_OPERATIONS)
 
 
 def _bridge(module: ModuleType) -> dict[str, Any]:
@@ -47,6 +50,10 @@ def _bridge(module: ModuleType) -> dict[str, Any]:
         from eventstate.pyinfra_bridge.local_bridge import bridge_local_module
 
         return bridge_local_module(module)
+    if module.__name__ == _OPERATION:
+        from eventstate.pyinfra_bridge.user_operations import bridge_operation_module
+
+        return bridge_operation_module(module)
     from eventstate.pyinfra_bridge.operation_bridge import bridge_module
 
     return bridge_module(module)
@@ -129,6 +136,11 @@ def bridge_pyinfra_imports() -> Iterator[None]:
         for name, module in list(sys.modules.items()):
             if _bridged(name) and module is not None:
                 loaded(module)
+        if _OPERATION in sys.modules:
+            # Operations pyinfra's decorator made before the bridge, in the user's modules.
+            from eventstate.pyinfra_bridge.user_operations import bridge_loaded_modules
+
+            replaced.extend(bridge_loaded_modules())
         yield
     finally:
         sys.meta_path.remove(operations_finder)
