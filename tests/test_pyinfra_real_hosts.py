@@ -379,7 +379,11 @@ def test_users_and_groups_with_sudo_and_su_over_ssh_through_the_cli(
         assert second.returncode == 0, second.stdout + second.stderr
         newest, oldest = json.loads(_cli("runs", "--db", db, "--json").stdout)
         assert (oldest["status"], oldest["ops_change"]) == ("success", 3)
-        assert (newest["status"], newest["ops_change"], newest["failed_host_count"]) == ("success", 0, 0)
+        assert (newest["status"], newest["ops_change"], newest["failed_host_count"]) == (
+            "success",
+            0,
+            0,
+        )
         listed = _cli(
             "events", newest["run_id"], "--db", db, "--type", "HostOperationFinished", "--json"
         )
