@@ -190,8 +190,9 @@ def run_pyinfra(hosts: int, ops: int, directory: Path) -> tuple[dict[str, float]
     from benchmarks import pyinfra_connector
 
     connector_dir = pyinfra_connector.register()
+    previous_state: Any = None
     try:
-        from pyinfra.api import Config, Inventory, State
+        from pyinfra.api import Config, Host, Inventory, State
         from pyinfra.api.connect import connect_all, disconnect_all
         from pyinfra.api.operations import run_ops
         from pyinfra.api.state import StateStage
@@ -202,6 +203,10 @@ def run_pyinfra(hosts: int, ops: int, directory: Path) -> tuple[dict[str, float]
         deploy_file = str(_write_deploy(directory, ops))
         name = pyinfra_connector.inventory_name(hosts, pyinfra_connector.CANNED_CONNECTOR_NAME)
         pyinfra_connector.CannedConnector.commands.clear()
+        # pyinfra memoizes each host's temporary directory by the host's name, for the
+        # process: start as a fresh process does (the benchmark's are; a test's is not).
+        Host._get_temp_directory.cache.clear()
+        previous_state = ctx_state.get()
 
         started = time.perf_counter()
         # What pyinfra's CLI does: one State, its cwd the deploy's, made the context's.
@@ -223,6 +228,10 @@ def run_pyinfra(hosts: int, ops: int, directory: Path) -> tuple[dict[str, float]
         disconnect_all(state)
         finished = time.perf_counter()
     finally:
+        # Put pyinfra's context back (this may run inside a test session).
+        from pyinfra.context import ctx_state
+
+        ctx_state.set(previous_state)
         shutil.rmtree(connector_dir, ignore_errors=True)
 
     recorded = pyinfra_connector.CannedConnector.commands
