@@ -97,7 +97,7 @@ class Plan:
     longrun_hosts: tuple[int, ...] = ()
     longrun_ops: int = 8
     bridge_shape: Shape = (100, 50)
-    bridge_reps: int = 5
+    bridge_reps: int = 7
 
     def reps(self, hosts: int, ops: int) -> int:
         """Repetitions of a deploy of ``hosts`` x ``ops``."""
@@ -235,7 +235,8 @@ class Sections:
             " commands in order and the same distinct fact commands on\nevery host, and every"
             " timed run's digest of them equals the check's. fact cmds = fact commands run,\n"
             "pyinfra / ours (pyinfra 3.10 caches no fact; ours caches per host). ratio ="
-            " ours / pyinfra per repetition.",
+            " ours / pyinfra per repetition;\ncpu ratio = the same for the process's CPU"
+            " time over the timed span (less moved by other jobs on the machine).",
         )
     )
     ssh: Section = attrs.field(
@@ -716,6 +717,7 @@ def measure_bridge(runner: Runner, plan: Plan, sections: Sections) -> None:
     total = ratios(_values(ours, "total_s"), _values(base, "total_s"))
     prepare = ratios(_values(ours, "prepare_s"), _values(base, "prepare_s"))
     execute = ratios(_values(ours, "execute_s"), _values(base, "execute_s"))
+    cpu = ratios(_values(ours, "cpu_s"), _values(base, "cpu_s"))
     host_ops = hosts * ops
     sections.bridge.add(
         Row(
@@ -727,6 +729,7 @@ def measure_bridge(runner: Runner, plan: Plan, sections: Sections) -> None:
                 "ours/pyinfra": total.format(3),
                 "prepare ratio": prepare.format(3),
                 "execute ratio": execute.format(3),
+                "cpu ratio": cpu.format(3),
                 "us/host-op": f"{_median(base, 'total_s') / host_ops * 1e6:.0f} /"
                 f" {_median(ours, 'total_s') / host_ops * 1e6:.0f}",
                 "op cmds": f"{check['ours']['op_commands']:,}",
@@ -744,11 +747,12 @@ def measure_bridge(runner: Runner, plan: Plan, sections: Sections) -> None:
                 "ratio_total": total,
                 "ratio_prepare": prepare,
                 "ratio_execute": execute,
+                "ratio_cpu": cpu,
                 "pyinfra_phases_s": {
-                    key: Stat.of(_values(base, key)) for key in ("prepare_s", "execute_s")
+                    key: Stat.of(_values(base, key)) for key in ("prepare_s", "execute_s", "cpu_s")
                 },
                 "ours_phases_s": {
-                    key: Stat.of(_values(ours, key)) for key in ("prepare_s", "execute_s")
+                    key: Stat.of(_values(ours, key)) for key in ("prepare_s", "execute_s", "cpu_s")
                 },
                 "check": check.metrics,
                 "events": ours[0]["events"],

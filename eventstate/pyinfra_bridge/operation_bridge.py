@@ -13,6 +13,7 @@ pyinfra's own operations call it (``yield from files.line._inner(...)``).
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
@@ -42,11 +43,17 @@ def bridged_operation(pyinfra_op: Callable[..., Any]) -> Callable[..., Any]:
     module = (inner.__module__ or "").rsplit(".", 1)[-1]
     op_name = f"{module}.{inner.__name__}"
 
+    # Calling a generator function runs none of its code: no context to point yet.
+    lazy = inspect.isgeneratorfunction(inner)
+
     @functools.wraps(inner)
     def body(*args: Any, **kwargs: Any) -> Iterator[Command]:
         state, host = current()
-        with pointed_at(state, host):
+        if lazy:
             commands = inner(*args, **kwargs)
+        else:
+            with pointed_at(state, host):
+                commands = inner(*args, **kwargs)
         if commands is None:  # not a generator: an operation with nothing to yield
             return
         while True:
