@@ -186,6 +186,8 @@ def run_pyinfra(hosts: int, ops: int, directory: Path) -> tuple[dict[str, float]
     """The deploy through pyinfra 3.10's engine, as its CLI loads a deploy file.
 
     Returns the timings and, per host name, its :func:`host_work` and op results.
+    Importing ``pyinfra_cli`` monkey-patches the whole process with gevent (as
+    pyinfra's command line runs): call this in a process of its own, never in a test's.
     """
     from benchmarks import pyinfra_connector
 
@@ -368,6 +370,8 @@ def _summary(work: Mapping[str, HostWork]) -> dict[str, Any]:
 def case_check(hosts: int, ops: int) -> dict[str, Any]:
     """Both engines on the same deploy in one process, untimed: do they do the same work?
 
+    Its own process (pyinfra's engine runs first, as its command line: patched by gevent).
+
     Raises :class:`~benchmarks.cases.CaseError` naming the first differences
     when the op commands (in order) or the distinct fact commands of any host
     differ, or when any host did not succeed every op.
@@ -394,28 +398,43 @@ def case_check(hosts: int, ops: int) -> dict[str, Any]:
     }
 
 
-def case_pyinfra(hosts: int, ops: int) -> dict[str, Any]:
-    """The timed run through pyinfra 3.10's engine (``@canned`` hosts)."""
+def _keep(work: Mapping[str, HostWork], path: str) -> None:
+    """Write the per-host work to ``path`` as JSON, when a path is given (after the clock)."""
+    if path:
+        Path(path).write_text(json.dumps(work), encoding="utf-8")
+
+
+def case_pyinfra(hosts: int, ops: int, work: str = "") -> dict[str, Any]:
+    """The timed run through pyinfra 3.10's engine (``@canned`` hosts).
+
+    Its own process: importing ``pyinfra_cli`` monkey-patches it with gevent, as
+    pyinfra's command line is. ``work``, when given, is where the per-host work goes.
+    """
     directory = scratch_directory()
     try:
         timings, run = run_pyinfra(hosts, ops, directory)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-    work = _checked("pyinfra", hosts, ops, run)
-    return {**timings, **_summary(work), "host_ops": hosts * ops}
+    checked = _checked("pyinfra", hosts, ops, run)
+    _keep(checked, work)
+    return {**timings, **_summary(checked), "host_ops": hosts * ops}
 
 
-def case_ours(hosts: int, ops: int) -> dict[str, Any]:
-    """The timed run through eventstate's engine and the bridge (``@sim``, SQLite log)."""
+def case_ours(hosts: int, ops: int, work: str = "") -> dict[str, Any]:
+    """The timed run through eventstate's engine and the bridge (``@sim``, SQLite log).
+
+    ``work``, when given, is where the per-host work goes (JSON).
+    """
     directory = scratch_directory()
     try:
         timings, run = run_ours(hosts, ops, directory, directory / "events.db")
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-    work = _checked("eventstate", hosts, ops, run)
+    checked = _checked("eventstate", hosts, ops, run)
+    _keep(checked, work)
     return {
         **timings,
-        **_summary(work),
+        **_summary(checked),
         "events": run["events"],
         "run_id": run["run_id"],
         "host_ops": hosts * ops,
