@@ -29,6 +29,7 @@ from benchmarks.suite import (
     Plan,
     Sections,
     measure_append,
+    measure_bridge,
     measure_deploys,
     measure_longrun,
     measure_rebuild,
@@ -42,7 +43,7 @@ __all__ = ["DEFAULT_OUTPUT", "main"]
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 #: The groups of cases, in the order they run (``--only`` picks some).
-GROUPS = ("deploy", "append", "rebuild", "ssh", "scaling", "longrun")
+GROUPS = ("deploy", "append", "rebuild", "bridge", "ssh", "scaling", "longrun")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -137,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             measure_append(runner, plan, sections, workdir)
         if "rebuild" in groups:
             measure_rebuild(runner, plan, sections, workdir)
+        if "bridge" in groups:
+            measure_bridge(runner, plan, sections)
         if "ssh" in groups:
             measure_ssh(runner, plan, sections, workdir)
         if "scaling" in groups:

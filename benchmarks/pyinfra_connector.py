@@ -17,15 +17,27 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pyinfra.connectors.base import BaseConnector
-from pyinfra.connectors.util import CommandOutput
+from pyinfra.connectors.util import CommandOutput, OutputLine
 
-__all__ = ["CONNECTOR_NAME", "BenchConnector", "inventory_name", "register"]
+from benchmarks.pyinfra_deploy import canned_stdout
+
+__all__ = [
+    "CANNED_CONNECTOR_NAME",
+    "CONNECTOR_NAME",
+    "BenchConnector",
+    "CannedConnector",
+    "inventory_name",
+    "register",
+]
 
 #: The connector's name in inventories: ``@bench/...``.
 CONNECTOR_NAME = "bench"
+
+#: The name of :class:`CannedConnector` in inventories: ``@canned/...``.
+CANNED_CONNECTOR_NAME = "canned"
 
 _DIST_NAME = "eventstate_benchmarks_connector"
 
@@ -67,6 +79,50 @@ class BenchConnector(BaseConnector):
         return True
 
 
+class CannedConnector(BenchConnector):
+    """A host whose commands succeed at once, printing the benchmark's canned outputs.
+
+    What a command prints is :func:`benchmarks.pyinfra_deploy.canned_stdout` of
+    its text -- the rule ``@sim`` applies to its ``sim_outputs`` -- so pyinfra's
+    facts see the hosts eventstate's see. Every command is kept, per host, in
+    :attr:`commands` as ``(kind, text)``: ``fact`` for a fact's command,
+    ``op`` for an operation's, ``upload DEST`` for an upload.
+    """
+
+    #: What each host ran, by host name (cleared by the caller between runs).
+    commands: ClassVar[dict[str, list[tuple[str, str]]]] = {}
+
+    @staticmethod
+    def make_names_data(name: str | None = None) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
+        """One host per comma-separated name: ``h0,h1`` gives ``@canned/h0``, ``@canned/h1``."""
+        for sub_name in (name or "").split(","):
+            if sub_name:
+                yield f"@{CANNED_CONNECTOR_NAME}/{sub_name}", {}, []
+
+    def run_shell_command(
+        self,
+        command: Any,
+        print_output: bool = False,
+        print_input: bool = False,
+        **arguments: Any,
+    ) -> tuple[bool, CommandOutput]:
+        """Succeed, printing the canned output for the command's text."""
+        text = command.get_raw_value() if hasattr(command, "get_raw_value") else str(command)
+        # pyinfra runs a fact's command from facts._get_fact, through Host.run_shell_command:
+        # its caller's caller says which kind of command this is.
+        kind = "fact" if sys._getframe(2).f_code.co_name == "_get_fact" else "op"
+        self.commands.setdefault(self.host.name, []).append((kind, text))
+        stdout = canned_stdout(text)
+        return True, CommandOutput([OutputLine("stdout", line) for line in stdout.splitlines()])
+
+    def put_file(
+        self, filename_or_io: Any, remote_filename: str, *args: Any, **kwargs: Any
+    ) -> bool:
+        """Succeed without uploading anything (kept as ``upload DEST``)."""
+        self.commands.setdefault(self.host.name, []).append(("op", f"upload {remote_filename}"))
+        return True
+
+
 def register() -> Path:
     """Make pyinfra find :class:`BenchConnector`; returns the directory put on ``sys.path``.
 
@@ -81,13 +137,15 @@ def register() -> Path:
         f"Metadata-Version: 2.1\nName: {_DIST_NAME}\nVersion: 0.0.0\n", encoding="utf-8"
     )
     (dist_info / "entry_points.txt").write_text(
-        f"[pyinfra.connectors]\n{CONNECTOR_NAME} = {__name__}:BenchConnector\n", encoding="utf-8"
+        f"[pyinfra.connectors]\n{CONNECTOR_NAME} = {__name__}:BenchConnector\n"
+        f"{CANNED_CONNECTOR_NAME} = {__name__}:CannedConnector\n",
+        encoding="utf-8",
     )
     sys.path.insert(0, str(root))
     importlib.invalidate_caches()
     return root
 
 
-def inventory_name(hosts: int) -> str:
-    """The single inventory name that expands to ``hosts`` hosts."""
-    return f"@{CONNECTOR_NAME}/" + ",".join(f"h{i}" for i in range(hosts))
+def inventory_name(hosts: int, connector: str = CONNECTOR_NAME) -> str:
+    """The single inventory name that expands to ``hosts`` hosts of ``connector``."""
+    return f"@{connector}/" + ",".join(f"h{i}" for i in range(hosts))

@@ -27,6 +27,7 @@ __all__ = [
     "Plan",
     "Sections",
     "measure_append",
+    "measure_bridge",
     "measure_deploys",
     "measure_longrun",
     "measure_rebuild",
@@ -38,6 +39,9 @@ Shape = tuple[int, int]
 
 #: Peak RSS bound for a 1M-event deploy and for its rebuild (MiB).
 RSS_LIMIT_MB = 300
+
+#: The pyinfra deploy row's target: ours / pyinfra 3.10 wall time, both engines on one deploy.
+BRIDGE_TARGET = 0.5
 
 #: The SSH rows' targets, ours / pyinfra wall time, by the relay's added delay (ms each way).
 SSH_TARGETS = {0: 0.7, 5: 0.5}
@@ -68,6 +72,8 @@ class Plan:
         scaling_reps: Repetitions of every scaling point; None: as deploys (:meth:`reps`).
         longrun_hosts: Host counts of the long run (faults and retries; each run once).
         longrun_ops: Ops per host of the long run.
+        bridge_shape: The pyinfra deploy run by both engines, as (hosts, ops).
+        bridge_reps: Repetitions of the pyinfra deploy on each engine.
     """
 
     mode: str
@@ -90,6 +96,8 @@ class Plan:
     scaling_reps: int | None = None
     longrun_hosts: tuple[int, ...] = ()
     longrun_ops: int = 8
+    bridge_shape: Shape = (100, 50)
+    bridge_reps: int = 7
 
     def reps(self, hosts: int, ops: int) -> int:
         """Repetitions of a deploy of ``hosts`` x ``ops``."""
@@ -114,6 +122,7 @@ class Plan:
             "scaling": sum(2 * self.point_reps(*point) for point in self.scaling_points()),
             "ssh": 2 * self.ssh_reps * len(self.ssh_shapes) * len(self.ssh_latencies_ms),
             "longrun": 2 * len(self.longrun_hosts),
+            "bridge": 1 + 2 * self.bridge_reps,
         }
 
     def to_json(self) -> dict[str, object]:
@@ -160,6 +169,8 @@ QUICK = Plan(
     ssh_reps=2,
     scaling_reps=1,
     longrun_hosts=(100, 1000),
+    bridge_shape=(20, 50),
+    bridge_reps=3,
 )
 
 
@@ -212,6 +223,22 @@ class Sections:
             " SNAPSHOT_INTERVAL events),\nthen 50 random n (fixed seed); the target is on p90.",
         )
     )
+    bridge: Section = attrs.field(
+        factory=lambda: Section(
+            "A pyinfra deploy through pyinfra 3.10's engine and through eventstate's: wall time",
+            "one pyinfra deploy file (files.line/file/directory/put/template/link,"
+            " server.shell/group/user, cycling)\nrun unchanged: pyinfra = State.init +"
+            " connect_all + pyinfra_cli's load_deploy_file + run_ops on @canned hosts;\nours ="
+            " eventstate.deploy.run_deploy through the bridge on @sim hosts, SQLite log on disk."
+            " Both connectors\nanswer every command at once from one table of canned outputs."
+            " 'same work' = a check run (both engines,\none process, untimed) found the same op"
+            " commands in order and the same distinct fact commands on\nevery host, and every"
+            " timed run's digest of them equals the check's. fact cmds = fact commands run,\n"
+            "pyinfra / ours (pyinfra 3.10 caches no fact; ours caches per host). ratio ="
+            " ours / pyinfra per repetition;\ncpu ratio = the same for the process's CPU"
+            " time over the timed span (less moved by other jobs on the machine).",
+        )
+    )
     ssh: Section = attrs.field(
         factory=lambda: Section(
             "SSH deploys vs pyinfra 3.10: whole command line, wall time",
@@ -262,6 +289,7 @@ class Sections:
             self.append,
             self.rebuild,
             self.seek,
+            self.bridge,
             self.ssh,
             self.scaling,
             self.longrun,
@@ -658,6 +686,83 @@ def measure_scaling(runner: Runner, plan: Plan, sections: Sections, workdir: Pat
 def _series(plan: Plan) -> Iterator[tuple[str, list[Shape]]]:
     yield "hosts", [(hosts, plan.scaling_base) for hosts in plan.scaling_hosts]
     yield "ops", [(plan.scaling_base, ops) for ops in plan.scaling_ops]
+
+
+# A pyinfra deploy through both engines
+
+
+def measure_bridge(runner: Runner, plan: Plan, sections: Sections) -> None:
+    """The pyinfra deploy through pyinfra's engine and ours: checked alike, then timed."""
+    hosts, ops = plan.bridge_shape
+    label = f"{_shape(hosts, ops)} pyinfra deploy"
+    args = {"hosts": hosts, "ops": ops}
+    runs: dict[str, list[Measurement]] = {"pyinfra": [], "ours": []}
+    try:
+        check = runner.run(Case("pyinfra-deploy-check", args), "bridge same-work check")
+        for rep in range(plan.bridge_reps):
+            for side in runs:
+                case = Case(f"pyinfra-deploy-{side}", args)
+                runs[side].append(runner.run(case, f"bridge {side} {rep + 1}/{plan.bridge_reps}"))
+    except CaseFailed as error:
+        sections.bridge.failed(label, str(error))
+        return
+    digest = check["digest"]
+    differing = [m for side in runs.values() for m in side if m["digest"] != digest]
+    if differing:
+        sections.bridge.failed(
+            label, f"{len(differing)} timed runs did other work than the check run found"
+        )
+        return
+    base, ours = runs["pyinfra"], runs["ours"]
+    total = ratios(_values(ours, "total_s"), _values(base, "total_s"))
+    prepare = ratios(_values(ours, "prepare_s"), _values(base, "prepare_s"))
+    execute = ratios(_values(ours, "execute_s"), _values(base, "execute_s"))
+    cpu = ratios(_values(ours, "cpu_s"), _values(base, "cpu_s"))
+    host_ops = hosts * ops
+    sections.bridge.add(
+        Row(
+            label,
+            {
+                "reps": str(len(ours)),
+                "pyinfra s": Stat.of(_values(base, "total_s")).format(3),
+                "ours s": Stat.of(_values(ours, "total_s")).format(3),
+                "ours/pyinfra": total.format(3),
+                "prepare ratio": prepare.format(3),
+                "execute ratio": execute.format(3),
+                "cpu ratio": cpu.format(3),
+                "us/host-op": f"{_median(base, 'total_s') / host_ops * 1e6:.0f} /"
+                f" {_median(ours, 'total_s') / host_ops * 1e6:.0f}",
+                "op cmds": f"{check['ours']['op_commands']:,}",
+                "fact cmds": f"{check['pyinfra']['fact_commands_run']:,} /"
+                f" {check['ours']['fact_commands_run']:,}",
+                "events": f"{ours[0]['events']:,}",
+                "MB": f"{Stat.of(_rss(base)).median:.0f} / {Stat.of(_rss(ours)).median:.0f}",
+                "same work": "yes",
+            },
+            {
+                "hosts": hosts,
+                "ops": ops,
+                "pyinfra_total_s": Stat.of(_values(base, "total_s")),
+                "ours_total_s": Stat.of(_values(ours, "total_s")),
+                "ratio_total": total,
+                "ratio_prepare": prepare,
+                "ratio_execute": execute,
+                "ratio_cpu": cpu,
+                "pyinfra_phases_s": {
+                    key: Stat.of(_values(base, key)) for key in ("prepare_s", "execute_s", "cpu_s")
+                },
+                "ours_phases_s": {
+                    key: Stat.of(_values(ours, key)) for key in ("prepare_s", "execute_s", "cpu_s")
+                },
+                "check": check.metrics,
+                "events": ours[0]["events"],
+                "pyinfra_rss_mb": Stat.of(_rss(base)),
+                "ours_rss_mb": Stat.of(_rss(ours)),
+            },
+            Target.at_most(BRIDGE_TARGET, f"<= {BRIDGE_TARGET:.2f}x"),
+            total.median,
+        )
+    )
 
 
 # SSH

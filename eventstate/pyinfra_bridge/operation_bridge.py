@@ -20,6 +20,7 @@ each call as pyinfra's do -- a warning the run counts -- and one made with
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -99,11 +100,17 @@ def make_bridged_operation(
     op_name = pyinfra_operation_name(inner)
     generate = inner if set_in_op else _outside_op(inner)
 
+    # Calling a generator function runs none of its code: no context to point yet.
+    lazy = inspect.isgeneratorfunction(generate)
+
     @functools.wraps(inner)
     def body(*args: Any, **kwargs: Any) -> Iterator[Command]:
         state, host = current()
-        with pointed_at(state, host):
+        if lazy:
             commands = generate(*args, **kwargs)
+        else:
+            with pointed_at(state, host):
+                commands = generate(*args, **kwargs)
         if commands is None:  # not a generator: an operation with nothing to yield
             return
         while True:
