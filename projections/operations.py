@@ -149,9 +149,16 @@ class OperationsProjection(Projection):
                 f"Cycle detected in operation ordering DAG.\n    Error: {error}\n\n" + _CYCLE_HINT
             ) from None
         op_meta = self._op_meta
+
+        def order_key(op_hash: str) -> tuple[Any, ...]:
+            # An op added for a host with no OperationAdded (only a damaged or hand-made log
+            # has one) sorts after the others, by hash, rather than breaking every reader.
+            meta = op_meta.get(op_hash)
+            return (0, meta.op_order) if meta is not None else (1, op_hash)
+
         final: list[str] = []
         while sorter.is_active():
-            group = sorted(sorter.get_ready(), key=lambda op_hash: op_meta[op_hash].op_order)
+            group = sorted(sorter.get_ready(), key=order_key)
             sorter.done(*group)
             final.extend(group)
         return final
