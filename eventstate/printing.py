@@ -56,16 +56,30 @@ def write_to_stderr(line: str) -> None:
     sys.stderr.flush()
 
 
-@attrs.define
+@attrs.define(on_setattr=attrs.setters.NO_OP)
 class PrintFlags:
-    """The State's print flags (pyinfra's ``State.print_*``); all off by default."""
+    """The State's print flags (pyinfra's ``State.print_*``); all off by default.
 
+    ``on_change`` is called after any flag is set (however it is set:
+    ``flags.print_output = True``, :meth:`set_verbosity`, the State's properties).
+    """
+
+    on_change: Callable[[], None] | None = attrs.field(
+        default=None, kw_only=True, eq=False, repr=False
+    )
     print_noop_info: bool = False
     print_fact_info: bool = False
     print_input: bool = False
     print_fact_input: bool = False
     print_output: bool = False
     print_fact_output: bool = False
+
+    def __setattr__(self, name: str, value: object) -> None:
+        object.__setattr__(self, name, value)
+        # Once the flag is set, whoever owns the flags hears of it (the State remakes its
+        # printer), however it was set.
+        if name in FLAG_NAMES and self.on_change is not None:
+            self.on_change()
 
     def any(self) -> bool:
         """Whether any flag is on."""

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from eventstate.commands import MASK, HiddenValue, scrub
+from eventstate.stores.url import shown_url
 
-__all__ = ["is_secret_name", "redact_source", "secret_values"]
+__all__ = ["is_secret_name", "redact_command_line", "redact_source", "secret_values"]
 
 # Names whose values are secrets: ssh_password, ssh_key_password, _sudo_password,
 # api_token, DB_SECRET, api_key, AWS_ACCESS_KEY... (not ssh_key, nor a *_key_file:
@@ -34,6 +35,43 @@ def is_secret_name(name: str) -> bool:
     if found is None:
         return False
     return found.group().lower() != "key" or not _KEY_FILE.search(name)
+
+
+# Options whose KEY=VALUE argument may carry a secret value: the value is never recorded.
+_VALUE_OPTIONS = ("--data",)
+
+
+def redact_command_line(argv: Sequence[str]) -> tuple[str, ...]:
+    """A command line as a run may record it: no password, no value given on it.
+
+    A store URL's user and password (``postgresql://deploy:hunter2@db/audit``)
+    become ``***``; ``--data KEY=VALUE`` (pyinfra's override of host data) keeps
+    only ``KEY=***``, as its values may be secrets; any other ``KEY=VALUE``
+    argument with a secret-named key (``api_token=...`` given to ``eventstate
+    facts``) keeps only its key.
+    """
+    shown: list[str] = []
+    masking_next = False
+    for arg in argv:
+        if masking_next:
+            key, equals, _ = arg.partition("=")
+            shown.append(f"{key}={MASK}" if equals else MASK)
+            masking_next = False
+            continue
+        option, equals, value = arg.partition("=")
+        if option in _VALUE_OPTIONS:
+            if equals:
+                key, _, _ = value.partition("=")
+                shown.append(f"{option}={key}={MASK}")
+            else:
+                shown.append(arg)
+                masking_next = True
+            continue
+        if equals and not option.startswith("-") and is_secret_name(option):
+            shown.append(f"{option}={MASK}")
+            continue
+        shown.append(shown_url(arg) if "://" in arg else arg)
+    return tuple(shown)
 
 
 def secret_values(data: Mapping[str, Any]) -> set[str]:

@@ -64,6 +64,7 @@ from eventstate.printing import Printer, PrintFlags
 from eventstate.projections import HostMeta, HostResults, OperationMeta, StageWarnings, StateView
 from eventstate.projections.views import ReadOnlyDict, refuse
 from eventstate.recorder import EventRecorder, head_fields
+from eventstate.redaction import redact_command_line
 from eventstate.stores.base import EventLog
 from eventstate.stores.memory import MemoryEventLog
 from eventstate.version import __version__
@@ -179,9 +180,7 @@ def _print_flag(name: str) -> Any:
         return bool(getattr(self.print_flags, name))
 
     def set(self: State, value: bool) -> None:
-        setattr(self.print_flags, name, bool(value))
-        if not self._printer_assigned:
-            self._printer = self._flags_printer()
+        setattr(self.print_flags, name, bool(value))  # the flags tell the State
 
     return property(get, set, doc=f"pyinfra's ``{name}`` (see :mod:`eventstate.printing`).")
 
@@ -260,6 +259,12 @@ class State:
     def _flags_printer(self) -> Printer | None:
         return Printer(self.print_flags) if self.print_flags.any() else None
 
+    def _print_flags_changed(self) -> None:
+        # A flag was set (a property here, or state.print_flags itself): the flags' own
+        # printer follows them; an assigned one stays.
+        if not self._printer_assigned:
+            self._printer = self._flags_printer()
+
     def __init__(
         self,
         inventory: Inventory | None = None,
@@ -270,9 +275,10 @@ class State:
         self.check_for_changes = check_for_changes
         self.callback_handlers: list[BaseStateCallback] = []
         #: The print flags' values (``print_output``... read and set them).
+        self._printer_assigned = False
         self.print_flags = PrintFlags()
         self._printer = self._flags_printer()
-        self._printer_assigned = False
+        self.print_flags.on_change = self._print_flags_changed
         #: Called by ``fail_hosts`` before raising over FAIL_PERCENT; False suppresses it.
         self.should_raise_failed_hosts: Any = None
         #: The projections every view reads; fed only by the recorder.
@@ -372,7 +378,7 @@ class State:
             RunStarted,
             user=_current_user(),
             machine=socket.gethostname(),
-            command_line=tuple(_printable(arg) for arg in sys.argv),
+            command_line=redact_command_line([_printable(arg) for arg in sys.argv]),
             engine_version=__version__,
             hosts=inventory.host_names(),
             groups={name: tuple(h.name for h in hosts) for name, hosts in inventory.groups.items()},

@@ -121,6 +121,8 @@ def test_dry_prepares_and_executes_nothing(runner: CliRunner, tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     assert _row(result.output, "@local")[2:6] == ["6", "6", "0", "0"]  # planned, none run
     assert not (tmp_path / "demo").exists()
+    (closing,) = [line for line in result.stdout.splitlines() if line.startswith("run ")]
+    assert closing.split()[2] == "plan", closing  # as runs and show list it
 
 
 def test_limit_and_its_mistakes(runner: CliRunner, tmp_path: Path) -> None:

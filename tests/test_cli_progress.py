@@ -268,6 +268,23 @@ def test_in_api_mode_the_flags_print_commands_output_facts_and_noops(
     assert state.printer is None
 
 
+def test_flags_set_on_print_flags_itself_make_the_printer_too(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    state = _local_state(tmp_path)
+    state.print_flags.set_verbosity(3)  # as the CLI's -vvv, in API mode
+    assert state.printer is not None and state.print_output
+    add_op(state, server.shell, "echo through the flags")
+    run_ops(state)
+    assert "[@local] through the flags" in capfd.readouterr().err.splitlines()
+    for name in ("print_noop_info", "print_fact_info", "print_input"):
+        setattr(state.print_flags, name, False)
+    state.print_flags.print_fact_input = state.print_flags.print_output = False
+    assert state.printer is not None  # print_fact_output is still on
+    state.print_flags.print_fact_output = False
+    assert state.printer is None
+
+
 def test_fact_commands_print_with_their_own_flags(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -211,3 +211,56 @@ def test_a_configs_secret_settings_are_masked_in_the_run(tmp_path: Path) -> None
     state.finish()
     for event in read_events(state.log, state.run_id):
         assert MORE["config"] not in repr(event)
+
+
+def test_secrets_on_the_command_line_reach_no_byte_written(tmp_path: Path) -> None:
+    # --data values (they may be secrets) and a password in a store URL are typed on the
+    # command line, which a run records: neither may reach the log or any reader's output.
+    data_secret, inventory_secret = "cli-data-secret-4d5e", "debug-inventory-pw-6f7a"
+    out = tmp_path / "seen.txt"
+    (tmp_path / "inventory.py").write_text(
+        f"hosts = [('@local', {{'ssh_password': {inventory_secret!r}}})]\n"
+    )
+    (tmp_path / "deploy.py").write_text(
+        "from eventstate.context import host\n"
+        "from eventstate.operations import server\n"
+        "from eventstate import Secret\n"
+        f"server.shell(Secret('echo ' + host.data.db_password + ' > {out}'))\n"
+    )
+    given = ("--data", f"db_password={data_secret}")
+    ran = _cli("deploy", "inventory.py", "deploy.py", *given, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert out.read_text() == data_secret + "\n"  # the host got the value
+    debug = _cli("deploy", "inventory.py", "--debug-inventory", *given, cwd=tmp_path)
+    assert debug.returncode == 0 and '"ssh_password": "***"' in debug.stdout, debug.stdout
+    written = [ran.stdout, ran.stderr, debug.stdout, debug.stderr]
+    for args in (("runs",), ("runs", "--json"), ("show", "latest"), ("events", "latest", "--json")):
+        shown = _cli(*args, cwd=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        written += [shown.stdout, shown.stderr]
+    assert "db_password=***" in _cli("runs", "--json", cwd=tmp_path).stdout
+    assert _cli("report", "latest", "--html", "report.html", cwd=tmp_path).returncode == 0
+    blobs = [(tmp_path / name).read_bytes() for name in ("events.db", "report.html")]
+    blobs += [text.encode() for text in written]
+    for secret in (data_secret, inventory_secret):
+        assert not any(secret.encode() in blob for blob in blobs), secret
+
+
+def test_a_password_in_a_store_url_is_never_recorded_nor_printed() -> None:
+    from eventstate.cli.failure_lines import next_step
+    from eventstate.redaction import redact_command_line
+    from eventstate.stores import shown_url
+
+    url = "postgresql://deployer:hun/ter@2@db.example/audit"
+    assert shown_url(url) == "postgresql://***@db.example/audit"
+    assert (
+        next_step("abc", url, {})
+        == "next: eventstate show abc --db 'postgresql://***@db.example/audit'"
+    )
+    recorded = redact_command_line(
+        ["eventstate", "deploy", "i.py", "d.py", "--db", url, "--data=k=v"]
+    )
+    assert recorded[-2:] == ("postgresql://***@db.example/audit", "--data=k=***")
+    assert redact_command_line(["eventstate", "facts", "@local", "x.Y", "api_token=t", "path=/p"])[
+        -2:
+    ] == ("api_token=***", "path=/p")

@@ -24,6 +24,7 @@ from eventstate.cli.base import (
 from eventstate.cli.failure_lines import FailureLines, next_step
 from eventstate.cli.plan import PlanPrinter
 from eventstate.cli.progress import DeployProgress, Screen
+from eventstate.commands import MASK, HiddenValue
 from eventstate.config import Config
 from eventstate.connections import HostConnections
 from eventstate.deploy import (
@@ -39,6 +40,8 @@ from eventstate.events import RunFinished, RunStatus
 from eventstate.host import Host
 from eventstate.interruption import DeployInterrupted, interrupt_on_signals
 from eventstate.inventory import Inventory
+from eventstate.projections.run import PLAN
+from eventstate.redaction import is_secret_name
 from eventstate.replay.run import SNAPSHOT_INTERVAL, Run
 from eventstate.state import BaseStateCallback, State
 from eventstate.stores import open_log, shown_url
@@ -259,9 +262,13 @@ def _print_inventory(inventory: Inventory, limit: list[Host] | None) -> None:
         echo(f"[{host.name}]")
         echo(f"--> Groups: {', '.join(host.groups)}")
         echo("--> Data:")
-        shown = orjson.dumps(
-            host.data.dict(), default=str, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
-        )
+        # Unlike pyinfra's, secret-named values (ssh_password, api_token...) and secrets are
+        # masked: nothing secret reaches the terminal.
+        data = {
+            key: MASK if is_secret_name(key) or isinstance(value, HiddenValue) else value
+            for key, value in host.data.dict().items()
+        }
+        shown = orjson.dumps(data, default=str, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
         echo(shown.decode())
         echo()
 
@@ -365,6 +372,8 @@ def logged_end(state: State, db: str) -> str:
         return f"cannot be read back from the log: {error}"
     if ends:
         status = orjson.loads(ends[-1].payload).get("status", "?")
+        if status == RunStatus.SUCCESS.value and state.view.run.kind == PLAN:
+            status = PLAN  # a dry run that ended well: as runs and show list it
     else:
         status = "interrupted, its end not recorded"
     return f"{status} ({last.seq} events in {shown_url(db)})"

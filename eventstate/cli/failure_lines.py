@@ -19,6 +19,7 @@ from eventstate.cli.base import DB_ENVVAR, DEFAULT_DB
 from eventstate.events import CommandExecuted
 from eventstate.printing import Printer, PrintFlags
 from eventstate.state import BaseStateCallback
+from eventstate.stores import shown_url
 
 if TYPE_CHECKING:
     from eventstate.host import Host
@@ -170,5 +171,6 @@ def next_step(run_id: str, db: str, environ: dict[str, str]) -> str:
     """``next: eventstate show RUN`` -- with ``--db`` when the log is not the default one."""
     command = f"eventstate show {run_id}"
     if db != DEFAULT_DB and environ.get(DB_ENVVAR) != db:
-        command += f" --db {shlex.quote(db)}"
+        # Never a password on the terminal: a URL with one is shown masked (to be filled in).
+        command += f" --db {shlex.quote(shown_url(db))}"
     return f"next: {command}"

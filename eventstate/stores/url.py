@@ -117,8 +117,9 @@ def open_log(
     return _opener(backend.opener)(url, create=create, read_only=read_only)
 
 
-# ``scheme://user:password@host`` -> the part between ``//`` and ``@``.
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@")
+# ``scheme://user:password@host`` -> the part between ``//`` and the LAST ``@``: a password
+# may hold a ``/`` or an ``@`` its owner did not escape, and masking too much is harmless.
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://).*@", re.DOTALL)
 
 
 def shown_url(url: str | os.PathLike[str]) -> str:
