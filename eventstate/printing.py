@@ -28,7 +28,7 @@ import attrs
 
 from eventstate.events import CommandExecuted
 
-__all__ = ["PrintFlags", "Printer", "write_to_stderr"]
+__all__ = ["PrintFlags", "Printer", "escaped", "write_to_stderr"]
 
 #: pyinfra's print flags, in the order ``-v``, ``-vv``, ``-vvv`` turn them on.
 FLAG_NAMES = (
@@ -40,8 +40,9 @@ FLAG_NAMES = (
     "print_fact_output",
 )
 
-# Recorded text (a host's output) must not drive the terminal it is printed on: the
-# rule of the CLI's ``escaped``, which the engine cannot import (a layer above it).
+# Recorded text (a host's output, a host name) must not drive the terminal it is printed
+# on -- move the cursor, retitle or clear it, reorder text (bidi overrides): every control
+# character but newline and tab is written as an escape, for the engine and the CLI alike.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -50,9 +51,22 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def _escape_json(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def escaped(text: str, *, json: bool = False) -> str:
+    """``text`` with every terminal control character written as an escape.
+
+    ``\\x1b`` in text; ``\\u001b`` with ``json``, which keeps a JSON line valid
+    JSON (control characters can only stand inside its strings).
+    """
+    return _CONTROL.sub(_escape_json if json else _escape, text)
+
+
 def write_to_stderr(line: str) -> None:
     """Print one line on stderr, control characters escaped (the default writer)."""
-    sys.stderr.write(_CONTROL.sub(_escape, line) + "\n")
+    sys.stderr.write(escaped(line) + "\n")
     sys.stderr.flush()
 
 

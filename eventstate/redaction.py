@@ -44,7 +44,7 @@ _VALUE_OPTIONS = ("--data",)
 def redact_command_line(argv: Sequence[str]) -> tuple[str, ...]:
     """A command line as a run may record it: no password, no value given on it.
 
-    A store URL's user and password (``postgresql://deploy:hunter2@db/audit``)
+    A store URL's user and password (``scheme://user:password@host/db``)
     become ``***``; ``--data KEY=VALUE`` (pyinfra's override of host data) keeps
     only ``KEY=***``, as its values may be secrets; any other ``KEY=VALUE``
     argument with a secret-named key (``api_token=...`` given to ``eventstate

@@ -17,7 +17,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from eventstate.cli import main
-from eventstate.cli.adhoc import fact_requests, parse_value
+from eventstate.cli.adhoc import fact_requests
+from eventstate.cli.base import parse_value
 from eventstate.errors import UsageError
 from eventstate.replay import read_log, verify_run
 

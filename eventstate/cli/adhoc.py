@@ -34,7 +34,7 @@ import click
 
 import eventstate.facts
 from eventstate.arguments import ARGUMENTS
-from eventstate.cli.base import db_option, echo, one_line, user_errors
+from eventstate.cli.base import db_option, echo, one_line, parse_value, user_errors
 from eventstate.cli.deploy import logged_end, report_interruption, store_errors_said_once
 from eventstate.config import Config
 from eventstate.connections import HostConnections
@@ -57,22 +57,7 @@ from eventstate.replay.run import Run
 from eventstate.state import State
 from eventstate.stores import open_log
 
-__all__ = ["FactRequest", "exec_", "fact_requests", "facts", "parse_value"]
-
-
-def parse_value(text: str) -> Any:
-    """A ``KEY=VALUE`` argument's value as pyinfra's command line reads it: ``true`` and
-    ``false`` (any case) are booleans, then an integer, then JSON, else the text itself."""
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
+__all__ = ["FactRequest", "exec_", "fact_requests", "facts"]
 
 
 @attrs.frozen

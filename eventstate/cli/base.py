@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import os
-import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -12,6 +12,7 @@ from typing import IO, Any, NoReturn
 import click
 
 from eventstate.errors import EventstateError
+from eventstate.printing import escaped
 from eventstate.projections import StateView
 from eventstate.stores.url import URL_FORMS
 
@@ -26,6 +27,7 @@ __all__ = [
     "host_table",
     "local_time",
     "one_line",
+    "parse_value",
     "private_file",
     "table",
     "user_errors",
@@ -49,29 +51,6 @@ db_option: Callable[[Callable[..., Any]], Callable[..., Any]] = click.option(
     metavar="PATH|URL",
     help=f"The event log: {URL_FORMS}.",
 )
-
-
-# What recorded text (a host's output, a host name) could do to a terminal: move the
-# cursor, retitle or clear it, reorder text (bidi overrides). Newlines and tabs stay.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def _escape_json(match: re.Match[str]) -> str:
-    return f"\\u{ord(match.group()):04x}"
-
-
-def escaped(text: str, *, json: bool = False) -> str:
-    """``text`` with every terminal control character written as an escape.
-
-    ``\\x1b`` in text; ``\\u001b`` with ``json``, which keeps a JSON line valid
-    JSON (control characters can only stand inside its strings).
-    """
-    return _CONTROL.sub(_escape_json if json else _escape, text)
 
 
 def echo(text: str = "", err: bool = False, *, json: bool = False) -> None:
@@ -189,3 +168,18 @@ def host_table(view: StateView) -> list[tuple[Any, ...]]:
             )
         )
     return rows
+
+
+def parse_value(text: str) -> Any:
+    """A ``KEY=VALUE`` argument's value as pyinfra's command line reads it: ``true`` and
+    ``false`` (any case) are booleans, then an integer, then JSON, else the text itself."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text

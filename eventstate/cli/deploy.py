@@ -18,6 +18,7 @@ from eventstate.cli.base import (
     echo,
     host_table,
     one_line,
+    parse_value,
     table,
     user_errors,
 )
@@ -239,21 +240,8 @@ def override_data(pairs: Iterable[str]) -> dict[str, Any]:
         key, equals, value = pair.partition("=")
         if not equals or not key.strip():
             raise UsageError(f"--data takes KEY=VALUE, not {pair!r}")
-        data[key.strip()] = _parsed(value)
+        data[key.strip()] = parse_value(value)
     return data
-
-
-def _parsed(value: str) -> Any:
-    if value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    try:
-        return int(value)
-    except ValueError:
-        pass
-    try:
-        return orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return value
 
 
 def _print_inventory(inventory: Inventory, limit: list[Host] | None) -> None:
