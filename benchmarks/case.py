@@ -19,10 +19,10 @@ import sys
 import traceback
 from typing import Any
 
-from benchmarks import cases, longrun
+from benchmarks import cases, longrun, postgres
 
 #: Every case, by name: the suite's and the long run's.
-CASES = {**cases.CASES, **longrun.CASES}
+CASES = {**cases.CASES, **longrun.CASES, **postgres.CASES}
 
 __all__ = ["main", "parse_args", "peak_rss_mb"]
 
