@@ -197,14 +197,14 @@ def postgres_section() -> Section:
     """The report's section of the PostgreSQL rows."""
     return Section(
         "PostgreSQL vs SQLite: append path and a deploy, same run",
-        "append: ours = EventRecorder.record(HostOperationFinished, ...) (the append-ours case)"
-        " into SqliteEventLog\nand into PostgresEventLog (a COPY per recorder batch);"
-        " raw COPY = psycopg COPY of the same pre-built\nrows, same columns, primary key and"
-        " host index, one transaction; store = PostgresEventLog.append of those pre-built rows"
-        " alone\n(the recorder's batches, no encode or hash). deploy: deploy-ours on @sim hosts,"
-        " SQLite log vs"
-        " PostgreSQL log (made beforehand). The server: a throwaway cluster on loopback,\n"
-        "fsync off (tests/postgres_server.py); each case a new database. ratios per repetition.",
+        "append: sqlite, postgresql = EventRecorder.record(HostOperationFinished, ...) into"
+        " SqliteEventLog / PostgresEventLog\n(encode + hash chain + a COPY per recorder batch);"
+        " raw COPY = psycopg COPY of the same pre-built rows into a table\nof the same columns,"
+        " primary key and host index, one transaction; store = PostgresEventLog.append of those\n"
+        "pre-built rows alone, in the recorder's batches (no encode or hash). deploy: deploy-ours"
+        " on @sim hosts, SQLite log\nvs PostgreSQL log (made beforehand). Server: a throwaway"
+        " cluster on loopback, fsync off (tests/postgres_server.py),\na new database per case."
+        " Ratios per repetition, median [min-max].",
     )
 
 
@@ -213,9 +213,16 @@ def planned_runs(plan: Plan) -> int:
     return 4 * plan.append_reps + 2 * plan.reps(*DEPLOY_SHAPE)
 
 
-def measure_postgres(runner: Runner, plan: Plan, sections: Sections, workdir: Path) -> None:
-    """The append rows (SQLite, PostgreSQL, raw COPY) and the deploy rows (SQLite,
-    PostgreSQL), repetition ``i`` of each variant back to back."""
+def measure_postgres(
+    runner: Runner,
+    plan: Plan,
+    sections: Sections,
+    workdir: Path,
+    deploy_shape: tuple[int, int] = DEPLOY_SHAPE,
+) -> None:
+    """The append row (SQLite, PostgreSQL, the store alone, raw COPY) and the deploy row
+    (``deploy_shape`` on SQLite and PostgreSQL), repetition ``i`` of each variant back
+    to back."""
     section = sections.postgres
     try:
         server = postgres_server_module().running_postgres()
@@ -224,7 +231,7 @@ def measure_postgres(runner: Runner, plan: Plan, sections: Sections, workdir: Pa
             section.failed(label, f"no PostgreSQL server: {error}")
         return
     _append_rows(runner, plan, section, workdir, server)
-    _deploy_rows(runner, plan, section, server)
+    _deploy_rows(runner, plan, section, server, deploy_shape)
 
 
 def _run_in_database(
@@ -318,10 +325,12 @@ def _append_rows(runner: Runner, plan: Plan, section: Section, workdir: Path, se
     )
 
 
-def _deploy_rows(runner: Runner, plan: Plan, section: Section, server: Any) -> None:
+def _deploy_rows(
+    runner: Runner, plan: Plan, section: Section, server: Any, shape: tuple[int, int]
+) -> None:
     from benchmarks.runner import Case, CaseFailed
 
-    hosts, ops = DEPLOY_SHAPE
+    hosts, ops = shape
     reps = plan.reps(hosts, ops)
     args = {"hosts": hosts, "ops": ops}
     runs: dict[str, list[Measurement]] = {"sqlite": [], "postgresql": []}
