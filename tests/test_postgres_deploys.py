@@ -230,7 +230,7 @@ def test_snapshot_export_and_import_between_postgresql_and_sqlite(
 ) -> None:
     owner = server.url(shared_log)
     runs = json.loads(_eventstate("runs", "--json", "--db", owner).stdout)
-    long_run = max(runs, key=lambda run: run["events"])["run_id"]
+    long_run = max(runs, key=lambda run: run["event_count"])["run_id"]
     # snapshot writes: as the owner, into the table beside the events.
     _eventstate("snapshot", long_run, "--db", owner)
     with PostgresEventLog(owner, read_only=True) as log:
