@@ -365,6 +365,7 @@ def test_a_reader_role_waits_by_listening_and_is_woken_by_an_append(
                     "SELECT state, query FROM pg_stat_activity WHERE usename = %s", [role]
                 ).fetchall()
             )
+            conn.execute(f"NOTIFY \"{log.channel}\", 'not an append'")  # anyone may: ignored
         log.append(stored_events("run-b", 1))  # another run's append: not what is waited for
         log.append(stored_events("run-a", 2, first=4))
 

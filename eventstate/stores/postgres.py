@@ -742,8 +742,9 @@ class PostgresEventLog(EventLog):
                     if left <= 0:
                         break
                     for note in list(conn.notifies(timeout=left, stop_after=1)):
+                        # Anyone may NOTIFY on the channel: what is not an append's is ignored.
                         run, _, seq = note.payload.rpartition(" ")
-                        if note.channel == self.channel and worth_asking(run, int(seq)):
+                        if seq.isdigit() and worth_asking(run, int(seq)):
                             answered = answer(conn.execute(check))
                             break
                 conn.execute("UNLISTEN *")
@@ -768,10 +769,10 @@ class PostgresEventLog(EventLog):
                 raise StoreError(f"{self.shown}: cannot wait for new events: the log is closed")
             try:
                 conn = psycopg.connect(self._conninfo, autocommit=True, **self._connect_options)
-                self._configure(conn)
             except psycopg.OperationalError as error:
                 raise self._connect_error(error) from None
             self._listener = conn
+            self._configure(conn)
         return conn
 
     def _stop_listening(self) -> None:
