@@ -21,6 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from benchmarks.postgres import measure_postgres
 from benchmarks.report import FAILED, render, write_json
 from benchmarks.runner import REPO_ROOT, Runner
 from benchmarks.suite import (
@@ -43,7 +44,7 @@ __all__ = ["DEFAULT_OUTPUT", "main"]
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 #: The groups of cases, in the order they run (``--only`` picks some).
-GROUPS = ("deploy", "append", "rebuild", "bridge", "ssh", "scaling", "longrun")
+GROUPS = ("deploy", "append", "rebuild", "bridge", "ssh", "scaling", "longrun", "postgres")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -146,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             measure_scaling(runner, plan, sections, workdir)
         if "longrun" in groups:
             measure_longrun(runner, plan, sections, workdir)
+        if "postgres" in groups:
+            measure_postgres(runner, plan, sections, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     meta["duration_s"] = round(time.perf_counter() - started, 1)

@@ -60,6 +60,7 @@ def deploy_ours(hosts: int, ops: int, log: str = "sqlite", path: str = "") -> Me
     from eventstate.execute import run_ops
     from eventstate.operation import add_op
     from eventstate.operations import server
+    from eventstate.stores import open_log
 
     scratch: Path | None = None
     if log == "sqlite" and not path:
@@ -73,8 +74,10 @@ def deploy_ours(hosts: int, ops: int, log: str = "sqlite", path: str = "") -> Me
             event_log: Any = MemoryEventLog()
         elif log == "sqlite":
             event_log = SqliteEventLog(path)
+        elif log == "postgresql":  # path: its URL (benchmarks.postgres)
+            event_log = open_log(path)
         else:
-            raise CaseError(f"unknown log {log!r}: memory or sqlite")
+            raise CaseError(f"unknown log {log!r}: memory, sqlite or postgresql")
         state = State(Inventory((names, {})), Config(), log=event_log)
         connect_all(state)
         connected = time.perf_counter()

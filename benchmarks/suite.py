@@ -16,6 +16,7 @@ from pathlib import Path
 import attrs
 
 from benchmarks.cases import SSH_DEPLOYS, SSH_INVENTORY, ssh_deploy_file
+from benchmarks.postgres import planned_runs, postgres_section
 from benchmarks.report import Row, Section, Target
 from benchmarks.runner import Case, CaseFailed, Measurement, Runner
 from benchmarks.ssh_testbed import running_testbed
@@ -123,6 +124,7 @@ class Plan:
             "ssh": 2 * self.ssh_reps * len(self.ssh_shapes) * len(self.ssh_latencies_ms),
             "longrun": 2 * len(self.longrun_hosts),
             "bridge": 1 + 2 * self.bridge_reps,
+            "postgres": planned_runs(self),
         }
 
     def to_json(self) -> dict[str, object]:
@@ -279,6 +281,7 @@ class Sections:
             " per host = (deploy MB of the\nlargest run - of the smallest) / (hosts difference).",
         )
     )
+    postgres: Section = attrs.field(factory=postgres_section)
 
     def all(self) -> list[Section]:
         """Every section, in report order."""
@@ -294,6 +297,7 @@ class Sections:
             self.scaling,
             self.longrun,
             self.memory,
+            self.postgres,
         ]
 
 

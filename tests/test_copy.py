@@ -16,6 +16,7 @@ from pathlib import Path
 import attrs
 import pytest
 from click.testing import CliRunner, Result
+from postgres_server import running_postgres
 
 from eventstate.cli import main
 from eventstate.errors import IntegrityError
@@ -42,12 +43,18 @@ server.shell("echo done", name="done")
 STORES: dict[str, Callable[[Path, pytest.FixtureRequest, str], str]] = {
     "sqlite": lambda tmp, request, name: f"sqlite:///{tmp}/{name}.db",
     "memory": lambda tmp, request, name: "memory://",
+    # A new database of the session's throwaway server: a log of its own, empty.
+    "postgresql": lambda tmp, request, name: running_postgres().url(
+        running_postgres().new_database(name)
+    ),
 }
 
 #: The chains of stores a copy is tested through: the first is the source of the deploys.
 CHAINS = [
     ("sqlite", "sqlite", "memory"),
     ("sqlite", "sqlite", "sqlite"),
+    # A laptop's runs pushed into the team's log, and pulled back out: the same bytes.
+    ("sqlite", "postgresql", "sqlite"),
 ]
 
 

@@ -36,6 +36,7 @@ from eventstate.replay import (
 )
 from eventstate.stores import EventLog, PostgresEventLog, SqliteEventLog, open_log
 from eventstate.testing import EventLogContract, sample_run, stored_events
+from eventstate.testing.contract import _during_the_wait
 
 
 @pytest.fixture(scope="module")
@@ -347,6 +348,49 @@ def test_every_append_notifies_the_logs_channel(log: PostgresEventLog, url: str)
     assert log.channel == "eventstate.events"
 
 
+def test_a_reader_role_waits_by_listening_and_is_woken_by_an_append(
+    log: PostgresEventLog, server: PostgresServer, url: str
+) -> None:
+    # LISTEN writes nothing: the SELECT-only role, read-only, waits on the channel.
+    role = f"watcher_{log.log_id}"
+    server.sql(f"CREATE ROLE {role} LOGIN")
+    log.grant_reader(role)
+    as_reader = server.url(url.rsplit("/", 1)[1], user=role)
+    seen: list[tuple[str, str]] = []
+
+    def append() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:  # what the reader is doing
+            seen.extend(
+                conn.execute(
+                    "SELECT state, query FROM pg_stat_activity WHERE usename = %s", [role]
+                ).fetchall()
+            )
+            conn.execute(f"NOTIFY \"{log.channel}\", 'not an append'")  # anyone may: ignored
+        log.append(stored_events("run-b", 1))  # another run's append: not what is waited for
+        log.append(stored_events("run-a", 2, first=4))
+
+    with PostgresEventLog(as_reader, read_only=True) as reader:
+        assert reader.newest_seq("run-a") == 3 and reader.newest_run() == "run-a"
+        cancel = _during_the_wait(append)
+        try:
+            assert reader.wait_for_events("run-a", 3, timeout=60)
+        finally:
+            cancel()
+        assert reader.newest_seq("run-a") == 5 and reader.newest_run() == "run-b"
+        assert any(q.startswith(f'LISTEN "{log.channel}"; ') for _, q in seen)  # no polling
+        assert not reader.wait_for_events("run-a", 5, timeout=0.1)
+        assert reader.wait_for_run("run-a", timeout=0) == "run-b"
+    with psycopg.connect(url, autocommit=True) as conn:  # the reader made nothing
+        assert conn.execute("SELECT count(*) FROM eventstate.events").fetchone() == (6,)
+
+
+def test_a_closed_logs_wait_says_so(url: str) -> None:
+    log = PostgresEventLog(url)
+    log.close()
+    with pytest.raises(StoreError, match="the log is closed"):
+        log.wait_for_events("run-a", 0, timeout=1)
+
+
 # -- A lost connection --------------------------------------------------------------------
 
 
@@ -380,6 +424,26 @@ def test_lost_connections_are_replaced_unseen(
     assert _end_connections(server, url) >= 1  # the streaming cursor's connection too
     assert [e.seq for e in reading] == list(range(2_101, 2_501))
     assert list(log.read("run-a")) == rows
+
+
+def test_a_waiters_lost_connection_is_replaced_unseen(
+    log: PostgresEventLog, server: PostgresServer, url: str
+) -> None:
+    with PostgresEventLog(url, read_only=True) as reader:
+        assert reader.wait_for_events("run-a", 2, timeout=0)  # its listening connection made
+        assert _end_connections(server, url) >= 2  # the listener, and the pools' own
+        assert not reader.wait_for_events("run-a", 3, timeout=0.1)  # listening anew
+
+        def end_and_append() -> None:
+            _end_connections(server, url)  # the listener again, mid-wait this time
+            log.append(stored_events("run-a", 1, first=4))
+
+        cancel = _during_the_wait(end_and_append)
+        try:
+            assert reader.wait_for_events("run-a", 3, timeout=60)
+        finally:
+            cancel()
+        assert reader.newest_seq("run-a") == 4
 
 
 def test_a_batch_whose_commit_went_unanswered_is_judged_by_its_last_row(

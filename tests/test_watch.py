@@ -2,7 +2,8 @@
 
 The deploys are real ``eventstate deploy`` processes on ``@sim`` hosts whose commands
 take their time (``sim_latency``), written with ``--sync`` so that each event is
-committed as it happens; the watcher is a second real process reading the same log.
+committed as it happens; the watcher is a second real process reading the same log
+(a SQLite file it polls, or a PostgreSQL database it listens on, for the main tests).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from postgres_server import running_postgres
 
 from eventstate.cli import main
 from eventstate.cli.watch import event_line, run_exit_status
@@ -37,7 +39,7 @@ from eventstate.events import (
 )
 from eventstate.replay import follow
 from eventstate.replay.follow import RunFollower
-from eventstate.stores import MemoryEventLog, SqliteEventLog
+from eventstate.stores import EventLog, MemoryEventLog, SqliteEventLog, open_log
 from eventstate.testing.runs import RunBuilder, sample_run
 
 #: Seconds each command of the slow host takes: the time between two of its events.
@@ -103,7 +105,20 @@ def db(tmp_path: Path) -> Path:
     return path
 
 
-def _watch_next(db: Path) -> subprocess.Popen[str]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty log, made before anyone watches it: a SQLite file (followed by
+    polling), or a database of the session's PostgreSQL server (by LISTEN/NOTIFY)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/log.db"
+    else:
+        server = running_postgres()
+        url = server.url(server.new_database("watch"))
+    open_log(url).close()
+    return url
+
+
+def _watch_next(db: Path | str) -> subprocess.Popen[str]:
     """A watcher of the next run to start in ``db``, once it is waiting for it."""
     watcher = _eventstate("watch", "--next", "--db", db)
     assert watcher.stderr is not None
@@ -116,12 +131,15 @@ def _seq(line: str) -> int | None:
     return int(first) if first.isdigit() else None
 
 
-def test_watch_shows_each_event_of_a_running_deploy_as_it_commits(tmp_path: Path, db: Path) -> None:
+def test_watch_shows_each_event_of_a_running_deploy_as_it_commits(
+    tmp_path: Path, store_url: str
+) -> None:
+    db = store_url
     inventory, deploy_file = _files(tmp_path, SLOW_INVENTORY, SLOW_DEPLOY)
     watcher = _watch_next(db)
     deployer = _eventstate("deploy", inventory, deploy_file, "--db", db, "--sync")
     assert watcher.stdout is not None
-    reader: SqliteEventLog | None = None
+    reader: EventLog | None = None
     run_id = ""
     seen: list[tuple[int, str, int]] = []  # (seq, type, the log's newest seq on arrival)
     try:
@@ -130,7 +148,7 @@ def test_watch_shows_each_event_of_a_running_deploy_as_it_commits(tmp_path: Path
             if seq is None:
                 break  # the events are over: the hosts' table follows
             if reader is None:
-                reader = SqliteEventLog(db, read_only=True)
+                reader = open_log(db, read_only=True)
                 run_id = reader.newest_run() or ""
             seen.append((seq, line.split()[2], reader.newest_seq(run_id)))
         rest = watcher.stdout.read()
@@ -143,7 +161,7 @@ def test_watch_shows_each_event_of_a_running_deploy_as_it_commits(tmp_path: Path
         if reader is not None:
             reader.close()
     # Every event, once, in order, to the run's end.
-    with SqliteEventLog(db, read_only=True) as log:
+    with open_log(db, read_only=True) as log:
         stored = [(e.seq, e.type) for e in log.read(run_id)]
     assert [(seq, kind) for seq, kind, _ in seen] == stored
     assert stored[-1][1] == "RunFinished"
@@ -166,8 +184,9 @@ def test_watch_shows_each_event_of_a_running_deploy_as_it_commits(tmp_path: Path
     ids=["failed", "success"],
 )
 def test_watch_exits_with_the_runs_status(
-    tmp_path: Path, db: Path, inventory: str, deploy: str, status: int
+    tmp_path: Path, store_url: str, inventory: str, deploy: str, status: int
 ) -> None:
+    db = store_url
     inventory_file, deploy_file = _files(tmp_path, inventory, deploy)
     watcher = _watch_next(db)
     deployer = _eventstate("deploy", inventory_file, deploy_file, "--db", db)

@@ -27,7 +27,9 @@ through a server-side cursor, a few thousand rows at a time; readers opened
 ``read_only`` use read-only transactions and never make, change or add
 anything. Every append fires ``NOTIFY`` on :attr:`PostgresEventLog.channel`
 (from a trigger, once per statement) with ``RUN_ID SEQ``, the run's newest
-sequence number: a follower ``LISTEN``\\s instead of polling.
+sequence number: a follower ``LISTEN``\\s instead of polling
+(:meth:`PostgresEventLog.wait_for_events`, on a connection of its own outside
+the pool; ``LISTEN`` writes nothing, so a reader's read-only role may).
 
 Each handle keeps a small psycopg pool: a streamed read holds its connection
 while an append or a snapshot takes another, a lost connection is replaced
@@ -43,6 +45,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import urllib.parse
 import uuid
 import zlib
@@ -247,7 +250,14 @@ class PostgresEventLog(EventLog):
         self._read_only = read_only
         self._last_seqs: dict[str, int] = {}
         self._log_id: str | None = None
+        # The connection a waiter listens on (made on the first wait; never pooled: a
+        # pooled connection is handed to others, and would take our notifications along).
+        self._listener: psycopg.Connection[Any] | None = None
         q = self.schema
+        self._newest_seq = f"SELECT max(seq) FROM {q}.events WHERE run_id = %s"
+        self._newest_run = (
+            f"SELECT run_id FROM {q}.events WHERE seq = 1 ORDER BY position DESC LIMIT 1"
+        )
         self._insert = f"COPY {q}.events ({', '.join(_COLUMNS)}) FROM STDIN"
         self._select = f"SELECT {', '.join(_COLUMNS)} FROM {q}.events"
         # A skip scan of the primary key: each run id, then its first and last rows.
@@ -275,6 +285,7 @@ class PostgresEventLog(EventLog):
                 )
                 if key not in given
             }
+            self._connect_options = defaults
             first = psycopg.connect(self._conninfo, autocommit=True, **defaults)
         except psycopg.OperationalError as error:
             raise self._connect_error(error) from None
@@ -641,12 +652,134 @@ class PostgresEventLog(EventLog):
         row = self._use(
             "read the head",
             lambda conn: conn.execute(
-                f"{self._select} WHERE run_id = (SELECT run_id FROM {self.schema}.events "
-                "WHERE seq = 1 ORDER BY position DESC LIMIT 1) "
-                "ORDER BY seq DESC LIMIT 1"
+                f"{self._select} WHERE run_id = ({self._newest_run}) ORDER BY seq DESC LIMIT 1"
             ).fetchone(),
         )
         return StoredEvent(*row) if row else None
+
+    def newest_seq(self, run_id: str) -> int:
+        """The newest sequence number of ``run_id`` (0: none), asked anew each time (other
+        writers append): one ``max(seq)``, read from the end of the primary key."""
+        row = self._use(
+            f"read run {run_id}",
+            lambda conn: conn.execute(self._newest_seq, [run_id]).fetchone(),
+        )
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def newest_run(self) -> str | None:
+        """The id of the run whose first event was stored last, or None: one lookup, at
+        the end of the index of the runs' first rows."""
+        row = self._use("read the head", lambda conn: conn.execute(self._newest_run).fetchone())
+        return str(row[0]) if row else None
+
+    # Waiting, on what other writers append
+
+    def wait_for_events(self, run_id: str, after_seq: int, timeout: float) -> bool:
+        """See :meth:`EventLog.wait_for_events`: told by the appends' ``NOTIFY``, not polled.
+
+        ``LISTEN`` first, then the run's newest sequence number asked once (in the
+        same round trip), then again after each notification of an event of the run
+        past ``after_seq``, until the deadline: an event is seen a round trip after
+        its commit.
+        """
+        check = sql.SQL("SELECT max(seq) FROM {}.events WHERE run_id = {}").format(
+            sql.Identifier(self.schema), sql.Literal(run_id)
+        )
+        return bool(
+            self._wait(
+                check,
+                lambda row: True if row[0] is not None and row[0] > after_seq else None,
+                lambda run, seq: run == run_id and seq > after_seq,
+                timeout,
+            )
+        )
+
+    def wait_for_run(self, newest: str | None, timeout: float) -> str | None:
+        """See :meth:`EventLog.wait_for_run`: told by the appends' ``NOTIFY``, not polled
+        (the newest run asked again after a notification of another run than
+        ``newest``: a new run, or an older one written to)."""
+        return self._wait(
+            sql.SQL(self._newest_run),
+            lambda row: str(row[0]) if row[0] != newest else None,
+            lambda run, seq: run != newest,
+            timeout,
+        )
+
+    def _wait(
+        self,
+        check: sql.SQL | sql.Composed,
+        found: Callable[[tuple[Any, ...]], T | None],
+        worth_asking: Callable[[str, int], bool],
+        timeout: float,
+    ) -> T | None:
+        """``found(row)`` of the first row of the query ``check`` (none: None) that is not
+        None: asked once in the round trip that sends ``LISTEN``, then again after each
+        notification ``worth_asking(run_id, seq)``, until ``timeout`` seconds have
+        passed (then None).
+
+        The listening connection is this handle's own; a lost one is replaced, once,
+        and the wait goes on. It stops listening after each wait: notifications
+        nobody reads would pile up in the server's queue while the handle lives.
+        """
+
+        def answer(cursor: psycopg.Cursor[Any]) -> T | None:
+            row = cursor.fetchone()
+            return found(row) if row is not None else None
+
+        deadline = time.monotonic() + timeout
+        listen = sql.SQL("LISTEN {}; ").format(sql.Identifier(self.channel)) + check
+        losses = 0
+        while True:
+            conn = None
+            try:
+                conn = self._listening()
+                cursor = conn.execute(listen)
+                cursor.nextset()  # past LISTEN's result, to the check's
+                answered = answer(cursor)
+                losses = 0  # connected: a later loss is a new one
+                while answered is None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    for note in list(conn.notifies(timeout=left, stop_after=1)):
+                        # Anyone may NOTIFY on the channel: what is not an append's is ignored.
+                        run, _, seq = note.payload.rpartition(" ")
+                        if seq.isdigit() and worth_asking(run, int(seq)):
+                            answered = answer(conn.execute(check))
+                            break
+                conn.execute("UNLISTEN *")
+                return answered
+            except psycopg.Error as error:
+                losses += 1
+                lost = (
+                    conn is not None and conn.broken and isinstance(error, psycopg.OperationalError)
+                )
+                self._stop_listening()
+                if not lost or losses > 1:
+                    raise self._error(error, "wait for new events") from None
+            except BaseException:  # Ctrl-C mid-wait: the connection's state is unknown
+                self._stop_listening()
+                raise
+
+    def _listening(self) -> psycopg.Connection[Any]:
+        """The connection this handle listens on, connected anew when there is none."""
+        conn = self._listener
+        if conn is None or conn.closed:
+            if self._pool.closed:
+                raise StoreError(f"{self.shown}: cannot wait for new events: the log is closed")
+            try:
+                conn = psycopg.connect(self._conninfo, autocommit=True, **self._connect_options)
+            except psycopg.OperationalError as error:
+                raise self._connect_error(error) from None
+            self._listener = conn
+            self._configure(conn)
+        return conn
+
+    def _stop_listening(self) -> None:
+        """Close the listening connection, if any (a new wait makes another)."""
+        conn, self._listener = self._listener, None
+        if conn is not None:
+            conn.close()
 
     def _make_snapshot_store(self) -> SnapshotStore:
         return PostgresSnapshotStore(self)
@@ -773,7 +906,9 @@ class PostgresEventLog(EventLog):
         """Every append is already committed; nothing is pending here."""
 
     def close(self) -> None:
-        """Close every pooled connection (closing twice does nothing)."""
+        """Close every pooled connection, and the one it listens on (closing twice does
+        nothing)."""
+        self._stop_listening()
         self._pool.close()
 
 

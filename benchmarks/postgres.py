@@ -1,0 +1,380 @@
+"""The PostgreSQL rows: our append path and a 100 x 100 deploy on PostgreSQL vs SQLite, and
+our append vs a raw ``COPY`` of the same rows.
+
+The server is the tests' throwaway cluster (``tests/postgres_server.py``, loaded by
+its path as :mod:`benchmarks.ssh_testbed` loads the sshd: one recipe, and ``tests``
+need not be a package): ``initdb`` in a temporary directory, ``pg_ctl`` on a loopback
+port, ``fsync`` off -- the same settings for both sides of every ratio, so the rows
+measure the client's path, not the disk. It is started once, in the suite's
+process; each case run gets a new database (dropped after it).
+
+Cases (each in its own process, as every case):
+
+* ``pg-append-ours``: ``EventRecorder.record(HostOperationFinished, ...)`` into a
+  :class:`~eventstate.stores.postgres.PostgresEventLog`, as ``append-ours`` does
+  into SQLite (one ``COPY`` per recorder batch, in one transaction each).
+* ``pg-append-raw``: the ceiling -- psycopg's ``COPY ... FROM STDIN`` of the same
+  pre-built rows as ``append-raw`` into a table of the same columns, primary key
+  and host index, in one transaction.
+* ``pg-append-store``: the store's share of ``pg-append-ours`` -- its ``append`` of
+  those pre-built rows in the recorder's batches (no event encoded or hashed).
+* the deploys are ``deploy-ours`` with ``log=postgresql`` (its ``path`` the URL, the
+  log made beforehand: a team's log exists) and ``log=sqlite``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from benchmarks.cases import CaseError, Metrics, _append_inputs, _discard, _raw_rows
+from benchmarks.report import Row, Section, Target
+from benchmarks.stats import Stat, ratios
+
+if TYPE_CHECKING:  # the runner imports the cases (benchmarks.case), these among them
+    from benchmarks.runner import Measurement, Runner
+    from benchmarks.suite import Plan, Sections
+
+__all__ = [
+    "CASES",
+    "DEPLOY_SHAPE",
+    "POSTGRES_SERVER_MODULE",
+    "measure_postgres",
+    "pg_append_ours",
+    "pg_append_raw",
+    "pg_append_store",
+    "planned_runs",
+    "postgres_section",
+    "postgres_server_module",
+]
+
+#: The tests' throwaway-cluster recipe.
+POSTGRES_SERVER_MODULE = Path(__file__).resolve().parent.parent / "tests" / "postgres_server.py"
+
+#: The deploy compared on PostgreSQL and SQLite, as (hosts, ops).
+DEPLOY_SHAPE = (100, 100)
+
+_RAW_TABLE = (
+    "CREATE TABLE events (run_id text NOT NULL, seq bigint NOT NULL, type text NOT NULL, "
+    "version integer NOT NULL, timestamp text NOT NULL, host text, payload text NOT NULL, "
+    "prev_hash text NOT NULL, hash text NOT NULL, PRIMARY KEY (run_id, seq))",
+    "CREATE INDEX events_host ON events (host)",
+)
+_RAW_COPY = (
+    "COPY events (run_id, seq, type, version, timestamp, host, payload, prev_hash, hash) FROM STDIN"
+)
+
+
+def postgres_server_module() -> ModuleType:
+    """``tests/postgres_server.py``, loaded from its path (``tests`` is no package to import)."""
+    name = "_benchmarks_postgres_server"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, POSTGRES_SERVER_MODULE)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {POSTGRES_SERVER_MODULE}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # attrs resolves the module's classes through it
+    spec.loader.exec_module(module)
+    return module
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise CaseError(message)
+
+
+# The cases
+
+
+def pg_append_ours(events: int, url: str) -> Metrics:
+    """``EventRecorder.record(HostOperationFinished, ...)`` ``events`` times into a new
+    PostgreSQL log at ``url`` (made before the clock starts); the clock covers the records
+    and the last flush, as ``append-ours``'s."""
+    from eventstate import EventRecorder, new_run_id
+    from eventstate.events import HostOperationFinished, OpOutcome
+    from eventstate.stores.postgres import PostgresEventLog
+
+    hosts, op_hashes = _append_inputs(events)
+    host_count = len(hosts)
+    log = PostgresEventLog(url)
+    run_id = new_run_id()
+    recorder = EventRecorder(log, run_id, _discard)
+    record = recorder.record
+    success = OpOutcome.SUCCESS
+
+    started = time.perf_counter()
+    for i in range(events):
+        record(
+            HostOperationFinished,
+            host=hosts[i % host_count],
+            op_hash=op_hashes[(i // host_count) % len(op_hashes)],
+            outcome=success,
+            commands_executed=1,
+        )
+    recorder.flush()
+    elapsed = time.perf_counter() - started
+
+    _check(log.newest_seq(run_id) == events, f"the log does not end at event {events}")
+    last = log.last_event(run_id)
+    assert last is not None
+    log.close()
+    return {
+        "append_s": elapsed,
+        "events": events,
+        "events_per_s": events / elapsed,
+        "payload_bytes": len(last.payload.encode()),
+        "run_id": run_id,
+    }
+
+
+def pg_append_store(events: int, url: str) -> Metrics:
+    """The store's share of ``pg-append-ours``: ``PostgresEventLog.append`` of the same
+    pre-built rows as ``pg-append-raw`` (as :class:`StoredEvent`), in batches of the
+    recorder's default size -- no event built, encoded or hashed on the clock."""
+    from eventstate import EventRecorder
+    from eventstate.stores.base import StoredEvent
+    from eventstate.stores.postgres import PostgresEventLog
+
+    rows = [StoredEvent(*row) for row in _raw_rows(events)]
+    batch = int(inspect.signature(EventRecorder).parameters["batch_size"].default)
+    log = PostgresEventLog(url)
+
+    started = time.perf_counter()
+    for first in range(0, events, batch):
+        log.append(rows[first : first + batch])
+    elapsed = time.perf_counter() - started
+
+    _check(log.newest_seq(rows[0].run_id) == events, f"the log does not end at event {events}")
+    log.close()
+    return {"append_s": elapsed, "events": events, "events_per_s": events / elapsed}
+
+
+def pg_append_raw(events: int, url: str) -> Metrics:
+    """The ceiling: psycopg's ``COPY`` of ``events`` pre-built rows (``append-raw``'s) into
+    a table of our columns, primary key and host index, in one transaction."""
+    import psycopg
+
+    rows = _raw_rows(events)
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in _RAW_TABLE:
+            conn.execute(statement)
+
+        started = time.perf_counter()
+        with conn.transaction(), conn.cursor() as cursor, cursor.copy(_RAW_COPY) as copy:
+            for row in rows:
+                copy.write_row(row)
+        elapsed = time.perf_counter() - started
+
+        stored = conn.execute("SELECT count(*) FROM events").fetchone()
+    _check(stored == (events,), f"{stored} rows stored, not {events}")
+    return {
+        "append_s": elapsed,
+        "events": events,
+        "events_per_s": events / elapsed,
+        "payload_bytes": len(rows[-1][6].encode()),
+    }
+
+
+#: The cases of this module, by name (:mod:`benchmarks.case` runs them).
+CASES: dict[str, Callable[..., Metrics]] = {
+    "pg-append-ours": pg_append_ours,
+    "pg-append-raw": pg_append_raw,
+    "pg-append-store": pg_append_store,
+}
+
+
+# The rows
+
+
+def postgres_section() -> Section:
+    """The report's section of the PostgreSQL rows."""
+    return Section(
+        "PostgreSQL vs SQLite: append path and a deploy, same run",
+        "append: sqlite, postgresql = EventRecorder.record(HostOperationFinished, ...) into"
+        " SqliteEventLog / PostgresEventLog\n(encode + hash chain + a COPY per recorder batch);"
+        " raw COPY = psycopg COPY of the same pre-built rows into a table\nof the same columns,"
+        " primary key and host index, one transaction; store = PostgresEventLog.append of those\n"
+        "pre-built rows alone, in the recorder's batches (no encode or hash). deploy: deploy-ours"
+        " on @sim hosts, SQLite log\nvs PostgreSQL log (made beforehand). Server: a throwaway"
+        " cluster on loopback, fsync off (tests/postgres_server.py),\na new database per case."
+        " Ratios per repetition, median [min-max].",
+    )
+
+
+def planned_runs(plan: Plan) -> int:
+    """How many case runs :func:`measure_postgres` makes under ``plan``."""
+    return 4 * plan.append_reps + 2 * plan.reps(*DEPLOY_SHAPE)
+
+
+def measure_postgres(
+    runner: Runner,
+    plan: Plan,
+    sections: Sections,
+    workdir: Path,
+    deploy_shape: tuple[int, int] = DEPLOY_SHAPE,
+) -> None:
+    """The append row (SQLite, PostgreSQL, the store alone, raw COPY) and the deploy row
+    (``deploy_shape`` on SQLite and PostgreSQL), repetition ``i`` of each variant back
+    to back."""
+    section = sections.postgres
+    try:
+        server = postgres_server_module().running_postgres()
+    except Exception as error:  # no PostgreSQL here: the rows fail, the suite goes on
+        for label in ("append", "deploy"):
+            section.failed(label, f"no PostgreSQL server: {error}")
+        return
+    _append_rows(runner, plan, section, workdir, server)
+    _deploy_rows(runner, plan, section, server, deploy_shape)
+
+
+def _run_in_database(
+    runner: Runner,
+    server: Any,
+    case: str,
+    args: dict[str, object],
+    label: str,
+    *,
+    url_as: str = "url",
+    made: bool = False,
+) -> Measurement:
+    """The case ``case`` run with ``args`` and the URL of a new database of ``server`` (as
+    the argument ``url_as``; with a log made in it, ``made``), dropped after it."""
+    from benchmarks.runner import Case
+
+    database = server.new_database("bench")
+    url = server.url(database)
+    try:
+        if made:
+            from eventstate.stores.postgres import PostgresEventLog
+
+            PostgresEventLog(url).close()
+        return runner.run(Case(case, {**args, url_as: url}), label)
+    finally:
+        server.sql(f'DROP DATABASE "{database}" WITH (FORCE)')
+
+
+def _append_rows(runner: Runner, plan: Plan, section: Section, workdir: Path, server: Any) -> None:
+    from benchmarks.runner import Case, CaseFailed
+
+    events = plan.append_events
+    runs: dict[str, list[Measurement]] = {"sqlite": [], "postgresql": [], "store": [], "raw": []}
+    path = workdir / "append-pg-sqlite.db"
+    try:
+        for rep in range(plan.append_reps):
+            label = f"{rep + 1}/{plan.append_reps}"
+            try:
+                runs["sqlite"].append(
+                    runner.run(
+                        Case("append-ours", {"events": events, "path": str(path)}),
+                        f"pg append sqlite {label}",
+                    )
+                )
+            finally:
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+            for name, case in (
+                ("postgresql", "pg-append-ours"),
+                ("store", "pg-append-store"),
+                ("raw", "pg-append-raw"),
+            ):
+                measured = _run_in_database(
+                    runner, server, case, {"events": events}, f"pg append {name} {label}"
+                )
+                runs[name].append(measured)
+    except CaseFailed as error:
+        section.failed(f"append {events:,} events, ev/s", str(error))
+        return
+
+    def rate(name: str) -> list[float]:
+        return [float(run["events_per_s"]) for run in runs[name]]
+
+    vs_raw = ratios(rate("postgresql"), rate("raw"))
+    vs_sqlite = ratios(rate("postgresql"), rate("sqlite"))
+    store = ratios(rate("store"), rate("raw"))
+    section.add(
+        Row(
+            f"append {events:,} events, ev/s",
+            {
+                "reps": str(len(runs["raw"])),
+                "sqlite": Stat.of(rate("sqlite")).format(0),
+                "postgresql": Stat.of(rate("postgresql")).format(0),
+                "pg/sqlite": vs_sqlite.format(3),
+                "raw COPY": Stat.of(rate("raw")).format(0),
+                "pg/raw COPY": vs_raw.format(3),
+                "store/raw COPY": store.format(3),
+            },
+            {
+                "sqlite_events_per_s": Stat.of(rate("sqlite")),
+                "postgresql_events_per_s": Stat.of(rate("postgresql")),
+                "raw_copy_events_per_s": Stat.of(rate("raw")),
+                "ratio_postgresql_sqlite": vs_sqlite,
+                "postgresql_store_events_per_s": Stat.of(rate("store")),
+                "ratio_store_raw": store,
+                "ratio": vs_raw,
+            },
+            Target.at_least(0.50, ">= 0.50x raw COPY"),
+            vs_raw.median,
+        )
+    )
+
+
+def _deploy_rows(
+    runner: Runner, plan: Plan, section: Section, server: Any, shape: tuple[int, int]
+) -> None:
+    from benchmarks.runner import Case, CaseFailed
+
+    hosts, ops = shape
+    reps = plan.reps(hosts, ops)
+    args = {"hosts": hosts, "ops": ops}
+    runs: dict[str, list[Measurement]] = {"sqlite": [], "postgresql": []}
+    try:
+        for rep in range(reps):
+            label = f"{hosts}x{ops} {{}} {rep + 1}/{reps}"
+            runs["sqlite"].append(
+                runner.run(
+                    Case("deploy-ours", {**args, "log": "sqlite"}),
+                    "pg deploy " + label.format("sqlite"),
+                )
+            )
+            measured = _run_in_database(
+                runner,
+                server,
+                "deploy-ours",
+                {**args, "log": "postgresql"},
+                "pg deploy " + label.format("postgresql"),
+                url_as="path",
+                made=True,
+            )
+            runs["postgresql"].append(measured)
+    except CaseFailed as error:
+        section.failed(f"deploy {hosts}x{ops}, total s", str(error))
+        return
+
+    def total(name: str) -> list[float]:
+        return [float(run["total_s"]) for run in runs[name]]
+
+    ratio = ratios(total("postgresql"), total("sqlite"))
+    section.add(
+        Row(
+            f"deploy {hosts}x{ops}, total s",
+            {
+                "reps": str(reps),
+                "sqlite": Stat.of(total("sqlite")).format(3),
+                "postgresql": Stat.of(total("postgresql")).format(3),
+                "pg/sqlite": ratio.format(3),
+            },
+            {
+                "sqlite_total_s": Stat.of(total("sqlite")),
+                "postgresql_total_s": Stat.of(total("postgresql")),
+                "ratio": ratio,
+                "events": runs["postgresql"][0].metrics["events"],
+            },
+        )
+    )
