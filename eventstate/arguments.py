@@ -27,6 +27,7 @@ __all__ = [
     "ARGUMENTS",
     "AllArguments",
     "ArgumentsContext",
+    "CallArguments",
     "GlobalArguments",
     "OperationArgumentError",
     "pop_global_arguments",
@@ -303,6 +304,67 @@ def resolve_global_arguments(
     if arguments is None:
         arguments = interned[key] = GlobalArguments(**values)
     return arguments
+
+
+class CallArguments:
+    """The global arguments one call gives, resolved for each host it is prepared on.
+
+    ``add_op`` prepares one call on every host; the hosts differ only by their
+    data's arguments (``host.data["_sudo"]``), usually none. Resolving takes
+    place once per distinct host data, not once per host.
+
+    Args:
+        given: The global arguments the call gave, by keyword (known ones only:
+            an unknown one was refused on the first host).
+        config: The run's config.
+        interned: The run's resolved arguments (see :func:`resolve_global_arguments`).
+    """
+
+    __slots__ = ("_config", "_given", "_interned", "_resolved")
+
+    def __init__(
+        self, given: Mapping[str, Any], config: Config, interned: dict[Any, GlobalArguments]
+    ) -> None:
+        self._given = dict(given)
+        self._config = config
+        self._interned = interned
+        self._resolved: dict[Any, GlobalArguments] = {}
+
+    def add(self, host_arguments: Mapping[str, Any], arguments: GlobalArguments) -> None:
+        """Keep ``arguments`` as what the call resolves to for hosts with ``host_arguments``."""
+        key = _host_key(host_arguments)
+        if key is not None:
+            self._resolved[key] = arguments
+
+    def for_host(self, host_arguments: Mapping[str, Any]) -> GlobalArguments:
+        """The call's arguments for a host whose data (and ``@deploy``) give ``host_arguments``.
+
+        Raises:
+            OperationArgumentError: a host data value of the wrong type.
+        """
+        key = _host_key(host_arguments)
+        arguments = None if key is None else self._resolved.get(key)
+        if arguments is None:
+            arguments = resolve_global_arguments(
+                dict(self._given), self._config, host_arguments, self._interned
+            )
+            if key is not None:
+                self._resolved[key] = arguments
+        return arguments
+
+
+def _host_key(host_arguments: Mapping[str, Any]) -> Any:
+    # Equal host arguments resolve equally; None for values that cannot be compared so.
+    if not host_arguments:
+        return ()
+    try:
+        key = tuple(
+            sorted((name, type(value), _frozen(value)) for name, value in host_arguments.items())
+        )
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def _frozen(value: Any) -> Any:
