@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict, cast
 
 import attrs
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ARGUMENTS",
     "AllArguments",
+    "ArgumentsCache",
     "ArgumentsContext",
     "CallArguments",
     "GlobalArguments",
@@ -35,7 +37,12 @@ __all__ = [
 ]
 
 
+#: The config settings the arguments' defaults read (filled by ``_config`` below).
+_CONFIG_READ: list[str] = []
+
+
 def _config(key: str) -> Callable[[Config], Any]:
+    _CONFIG_READ.append(key)
     return lambda config: getattr(config, key)
 
 
@@ -191,6 +198,9 @@ class GlobalArguments:
         """The arguments every host must agree on, by keyword (recorded with the op)."""
         return {"_parallel": self.parallel, "_run_once": self.run_once, "_serial": self.serial}
 
+
+#: The settings the defaults read, in one call.
+_read_config = attrgetter(*_CONFIG_READ)
 
 #: The CommandOptions fields a GlobalArguments gives as they are (read once).
 _SAME_AS_OPTIONS = tuple(
@@ -350,6 +360,73 @@ class CallArguments:
             )
             if key is not None:
                 self._resolved[key] = arguments
+        return arguments
+
+
+class ArgumentsCache:
+    """Resolved global arguments by what they were resolved from: one per run.
+
+    A deploy file calls each operation once per host, usually with the same
+    global arguments on hosts with the same data: the second call on is a
+    lookup. What the defaults come from is checked on every lookup -- the
+    config settings they read, its ``ENV`` and the inherited environment -- and
+    a change (a deploy file's ``config.SUDO = True``) empties the cache.
+
+    Args:
+        config: The run's config.
+        interned: The run's resolved arguments (see :func:`resolve_global_arguments`).
+    """
+
+    __slots__ = ("_config", "_interned", "_resolved", "_settings")
+
+    def __init__(self, config: Config, interned: dict[Any, GlobalArguments]) -> None:
+        self._config = config
+        self._interned = interned
+        self._resolved: dict[Any, GlobalArguments] = {}
+        self._settings: Any = None
+
+    def _settings_now(self) -> tuple[Any, ...]:
+        config = self._config
+        inherit = tuple(config.INHERIT_ENV)
+        return (
+            _read_config(config),
+            tuple(config.ENV.items()),
+            inherit,
+            tuple(os.environ.get(key) for key in inherit),
+        )
+
+    def resolve(self, kwargs: dict[str, Any], host_arguments: Mapping[str, Any]) -> GlobalArguments:
+        """:func:`resolve_global_arguments` (``kwargs`` loses its global arguments), remembered.
+
+        Raises:
+            OperationArgumentError: as :func:`resolve_global_arguments`.
+        """
+        keys = sorted(key for key in kwargs if key in ARGUMENTS or key.startswith("_"))
+        host_key = _host_key(host_arguments)
+        key: Any = None
+        if host_key is not None and all(key in ARGUMENTS for key in keys):
+            try:
+                key = (
+                    tuple((name, type(kwargs[name]), _frozen(kwargs[name])) for name in keys),
+                    host_key,
+                )
+                hash(key)
+            except TypeError:  # a value that cannot be compared so (a list of _if checks)
+                key = None
+        if key is None:
+            return resolve_global_arguments(kwargs, self._config, host_arguments, self._interned)
+        settings = self._settings_now()
+        if settings != self._settings:
+            self._resolved.clear()
+            self._settings = settings
+        arguments = self._resolved.get(key)
+        if arguments is None:
+            arguments = self._resolved[key] = resolve_global_arguments(
+                kwargs, self._config, host_arguments, self._interned
+            )
+        else:
+            for name in keys:
+                del kwargs[name]
         return arguments
 
 

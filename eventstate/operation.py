@@ -20,10 +20,10 @@ from typing import Any
 
 from eventstate.arguments import (
     ARGUMENTS,
+    ArgumentsCache,
     CallArguments,
     GlobalArguments,
     OperationArgumentError,
-    resolve_global_arguments,
 )
 from eventstate.commands import Command, HiddenValue, make_command
 from eventstate.context import current, using
@@ -91,15 +91,25 @@ def _order(state: State, host: Host) -> list[int]:
     return order
 
 
-def _op_hashes(state: State) -> OpHashes:
-    hashes = _OP_HASHES.get(state)
-    if hashes is None:
-        hashes = _OP_HASHES[state] = OpHashes()
-    return hashes
+class _RunPreparing:
+    """What preparing remembers across a run's calls: op hashes, resolved arguments."""
+
+    __slots__ = ("arguments", "hashes")
+
+    def __init__(self, state: State) -> None:
+        self.hashes = OpHashes()
+        self.arguments = ArgumentsCache(state.config, state.interned_arguments)
 
 
-#: Each State's op hashes (kept beside it, not in it: they are how ops are named, not state).
-_OP_HASHES: weakref.WeakKeyDictionary[State, OpHashes] = weakref.WeakKeyDictionary()
+def _preparing(state: State) -> _RunPreparing:
+    preparing = _PREPARING.get(state)
+    if preparing is None:
+        preparing = _PREPARING[state] = _RunPreparing(state)
+    return preparing
+
+
+#: Each State's, kept beside it (not in it: they are how calls are prepared, not state).
+_PREPARING: weakref.WeakKeyDictionary[State, _RunPreparing] = weakref.WeakKeyDictionary()
 
 #: Commands an op body yielded as plain strings, built: a command is a pure function of its
 #: text, and the same text comes from every host of an ``add_op`` and again when the op
@@ -168,9 +178,7 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
         given = kwargs
         if own_keywords and not own_keywords.isdisjoint(kwargs):
             given = {key: value for key, value in kwargs.items() if key not in own_keywords}
-        global_arguments = resolve_global_arguments(
-            given, state.config, host_arguments, state.interned_arguments
-        )
+        global_arguments = _preparing(state).arguments.resolve(given, host_arguments)
         if given is not kwargs:  # the op's own keywords, in their places
             kwargs = {
                 key: value for key, value in kwargs.items() if key in given or key in own_keywords
@@ -231,7 +239,7 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
         names = [global_arguments.name] if global_arguments.name else [op_name]
         if host.current_deploy_name:
             names = [f"{host.current_deploy_name} | {name}" for name in names]
-        op_order, op_hash = _op_hashes(state).hash_on_host(
+        op_order, op_hash = _preparing(state).hashes.hash_on_host(
             host, host.op_hash_order, _order(state, host)
         )
         execution = global_arguments.execution()
