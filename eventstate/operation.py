@@ -270,7 +270,10 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
                 host.in_op = True
                 host.current_op_arguments = global_arguments
                 try:
-                    with host.data.with_defaults(deploy_defaults):
+                    if deploy_defaults:
+                        with host.data.with_defaults(deploy_defaults):
+                            command = next(body)
+                    else:  # nothing to put under the host's data (no @deploy's)
                         command = next(body)
                 except StopIteration:
                     return
