@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict, cast
 
 import attrs
@@ -26,7 +27,9 @@ if TYPE_CHECKING:
 __all__ = [
     "ARGUMENTS",
     "AllArguments",
+    "ArgumentsCache",
     "ArgumentsContext",
+    "CallArguments",
     "GlobalArguments",
     "OperationArgumentError",
     "pop_global_arguments",
@@ -34,7 +37,12 @@ __all__ = [
 ]
 
 
+#: The config settings the arguments' defaults read (filled by ``_config`` below).
+_CONFIG_READ: list[str] = []
+
+
 def _config(key: str) -> Callable[[Config], Any]:
+    _CONFIG_READ.append(key)
     return lambda config: getattr(config, key)
 
 
@@ -191,6 +199,9 @@ class GlobalArguments:
         return {"_parallel": self.parallel, "_run_once": self.run_once, "_serial": self.serial}
 
 
+#: The settings the defaults read, in one call.
+_read_config = attrgetter(*_CONFIG_READ)
+
 #: The CommandOptions fields a GlobalArguments gives as they are (read once).
 _SAME_AS_OPTIONS = tuple(
     field.name for field in attrs.fields(CommandOptions) if field.name not in ("su_shell", "stdin")
@@ -303,6 +314,134 @@ def resolve_global_arguments(
     if arguments is None:
         arguments = interned[key] = GlobalArguments(**values)
     return arguments
+
+
+class CallArguments:
+    """The global arguments one call gives, resolved for each host it is prepared on.
+
+    ``add_op`` prepares one call on every host; the hosts differ only by their
+    data's arguments (``host.data["_sudo"]``), usually none. Resolving takes
+    place once per distinct host data, not once per host.
+
+    Args:
+        given: The global arguments the call gave, by keyword (known ones only:
+            an unknown one was refused on the first host).
+        config: The run's config.
+        interned: The run's resolved arguments (see :func:`resolve_global_arguments`).
+    """
+
+    __slots__ = ("_config", "_given", "_interned", "_resolved")
+
+    def __init__(
+        self, given: Mapping[str, Any], config: Config, interned: dict[Any, GlobalArguments]
+    ) -> None:
+        self._given = dict(given)
+        self._config = config
+        self._interned = interned
+        self._resolved: dict[Any, GlobalArguments] = {}
+
+    def add(self, host_arguments: Mapping[str, Any], arguments: GlobalArguments) -> None:
+        """Keep ``arguments`` as what the call resolves to for hosts with ``host_arguments``."""
+        key = _host_key(host_arguments)
+        if key is not None:
+            self._resolved[key] = arguments
+
+    def for_host(self, host_arguments: Mapping[str, Any]) -> GlobalArguments:
+        """The call's arguments for a host whose data (and ``@deploy``) give ``host_arguments``.
+
+        Raises:
+            OperationArgumentError: a host data value of the wrong type.
+        """
+        key = _host_key(host_arguments)
+        arguments = None if key is None else self._resolved.get(key)
+        if arguments is None:
+            arguments = resolve_global_arguments(
+                dict(self._given), self._config, host_arguments, self._interned
+            )
+            if key is not None:
+                self._resolved[key] = arguments
+        return arguments
+
+
+class ArgumentsCache:
+    """Resolved global arguments by what they were resolved from: one per run.
+
+    A deploy file calls each operation once per host, usually with the same
+    global arguments on hosts with the same data: the second call on is a
+    lookup. What the defaults come from is checked on every lookup -- the
+    config settings they read, its ``ENV`` and the inherited environment -- and
+    a change (a deploy file's ``config.SUDO = True``) empties the cache.
+
+    Args:
+        config: The run's config.
+        interned: The run's resolved arguments (see :func:`resolve_global_arguments`).
+    """
+
+    __slots__ = ("_config", "_interned", "_resolved", "_settings")
+
+    def __init__(self, config: Config, interned: dict[Any, GlobalArguments]) -> None:
+        self._config = config
+        self._interned = interned
+        self._resolved: dict[Any, GlobalArguments] = {}
+        self._settings: Any = None
+
+    def _settings_now(self) -> tuple[Any, ...]:
+        config = self._config
+        inherit = tuple(config.INHERIT_ENV)
+        return (
+            _read_config(config),
+            tuple(config.ENV.items()),
+            inherit,
+            tuple(os.environ.get(key) for key in inherit),
+        )
+
+    def resolve(self, kwargs: dict[str, Any], host_arguments: Mapping[str, Any]) -> GlobalArguments:
+        """:func:`resolve_global_arguments` (``kwargs`` loses its global arguments), remembered.
+
+        Raises:
+            OperationArgumentError: as :func:`resolve_global_arguments`.
+        """
+        keys = sorted(key for key in kwargs if key in ARGUMENTS or key.startswith("_"))
+        host_key = _host_key(host_arguments)
+        key: Any = None
+        if host_key is not None and all(key in ARGUMENTS for key in keys):
+            try:
+                key = (
+                    tuple((name, type(kwargs[name]), _frozen(kwargs[name])) for name in keys),
+                    host_key,
+                )
+                hash(key)
+            except TypeError:  # a value that cannot be compared so (a list of _if checks)
+                key = None
+        if key is None:
+            return resolve_global_arguments(kwargs, self._config, host_arguments, self._interned)
+        settings = self._settings_now()
+        if settings != self._settings:
+            self._resolved.clear()
+            self._settings = settings
+        arguments = self._resolved.get(key)
+        if arguments is None:
+            arguments = self._resolved[key] = resolve_global_arguments(
+                kwargs, self._config, host_arguments, self._interned
+            )
+        else:
+            for name in keys:
+                del kwargs[name]
+        return arguments
+
+
+def _host_key(host_arguments: Mapping[str, Any]) -> Any:
+    # Equal host arguments resolve equally; None for values that cannot be compared so.
+    if not host_arguments:
+        return ()
+    try:
+        key = tuple(
+            sorted((name, type(value), _frozen(value)) for name, value in host_arguments.items())
+        )
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def _frozen(value: Any) -> Any:

@@ -7,6 +7,8 @@ and fires the callbacks, in pyinfra 3.10's order.
 
 from __future__ import annotations
 
+import gc
+
 import gevent
 
 from eventstate.errors import ConnectError, DeployError
@@ -67,6 +69,10 @@ def connect_all(state: State) -> None:
         state.finish(RunStatus.ABORTED, error=str(error))
         raise
     state.flush()
+    # Set-up is done: what it made (modules, inventory, connections) lives as long as
+    # the run, so the collector's full passes need not walk it again and again. Until
+    # the run's end (run_ops, disconnect_all): a frozen cycle would never be collected.
+    gc.freeze()
 
 
 def _disconnect(state: State, host: Host) -> None:
@@ -82,5 +88,8 @@ def disconnect_all(state: State) -> None:
     if state.current_stage < StateStage.Disconnect:
         state.set_stage(StateStage.Disconnect)
     greenlets = [state.pool.spawn(_disconnect, state, host) for host in state.activated_hosts]
-    gevent.joinall(greenlets, raise_error=True)
-    state.flush()
+    try:
+        gevent.joinall(greenlets, raise_error=True)
+        state.flush()
+    finally:
+        gc.unfreeze()  # the run's objects may be collected again once it ends

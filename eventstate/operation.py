@@ -13,17 +13,25 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
-from collections.abc import Callable, Container, Generator, Iterable, Iterator
+import weakref
+from collections.abc import Callable, Container, Generator, Iterable, Iterator, Mapping
 from hashlib import sha1
 from typing import Any
 
-from eventstate.arguments import ARGUMENTS, OperationArgumentError, resolve_global_arguments
+from eventstate.arguments import (
+    ARGUMENTS,
+    ArgumentsCache,
+    CallArguments,
+    GlobalArguments,
+    OperationArgumentError,
+)
 from eventstate.commands import Command, HiddenValue, make_command
 from eventstate.context import current, using
 from eventstate.errors import NestedOperationError
 from eventstate.execute import run_host_op
 from eventstate.host import Host
 from eventstate.host_op import HostOpData, OperationMeta, OperationResult
+from eventstate.op_hashes import OpHashes
 from eventstate.state import State
 
 __all__ = [
@@ -68,12 +76,11 @@ def _deploy_lines(filenames: Container[str]) -> list[int]:
     return lines
 
 
-def _order_and_hash(state: State, host: Host) -> tuple[tuple[int, ...], str]:
-    """The op's order key and hash, as pyinfra's ``solve_operation_consistency``.
+def _order(state: State, host: Host) -> list[int]:
+    """The op's order key before duplicates, as pyinfra's ``get_operation_order_from_stack``.
 
     In a deploy file: (file number, call-site lines..., loop positions); in
-    API mode: (ops already added to the host, loop positions). Duplicate hashes
-    on one host get ``-0``, ``-0-1``... and the count joins the order.
+    API mode: (ops already added to the host, loop positions).
     """
     if state.deploy_filename is not None:
         files = state.deploy_files or (state.deploy_filename,)
@@ -81,16 +88,62 @@ def _order_and_hash(state: State, host: Host) -> tuple[tuple[int, ...], str]:
     else:
         order = [len(host.op_hash_order)]
     order.extend(host.loop_position)
-    # Interned: every host of a deploy holds the same hashes, many times over.
-    op_hash = sys.intern(sha1(repr(tuple(order)).encode()).hexdigest())
-    taken = host.op_hash_order
-    duplicates = 0
-    while op_hash in taken:
-        op_hash = sys.intern(f"{op_hash}-{duplicates}")
-        duplicates += 1
-    if duplicates:
-        order.append(duplicates)
-    return tuple(order), op_hash
+    return order
+
+
+class _RunPreparing:
+    """What preparing remembers across a run's calls: op hashes, resolved arguments."""
+
+    __slots__ = ("arguments", "hashes")
+
+    def __init__(self, state: State) -> None:
+        self.hashes = OpHashes()
+        self.arguments = ArgumentsCache(state.config, state.interned_arguments)
+
+
+def _preparing(state: State) -> _RunPreparing:
+    preparing = _PREPARING.get(state)
+    if preparing is None:
+        preparing = _PREPARING[state] = _RunPreparing(state)
+    return preparing
+
+
+#: Each State's, kept beside it (not in it: they are how calls are prepared, not state).
+_PREPARING: weakref.WeakKeyDictionary[State, _RunPreparing] = weakref.WeakKeyDictionary()
+
+#: Commands an op body yielded as plain strings, built: a command is a pure function of its
+#: text, and the same text comes from every host of an ``add_op`` and again when the op
+#: executes. Bounded: emptied when full.
+_BUILT: dict[str, Command] = {}
+_BUILT_MAX = 4096
+
+
+def _command(value: Any) -> Command:
+    if type(value) is not str:
+        return make_command(value)
+    command = _BUILT.get(value)
+    if command is None:
+        if len(_BUILT) >= _BUILT_MAX:
+            _BUILT.clear()
+        command = _BUILT[value] = make_command(value)
+    return command
+
+
+class _SharedCall:
+    """One ``add_op`` call, prepared on many hosts: what does not depend on the host is
+    worked out on the first and reused (the arguments bound, shown and resolved, the meta
+    merged), as the issue of a call per host would otherwise repeat it."""
+
+    __slots__ = ("args", "arguments", "kwargs", "merged", "prepared", "shown")
+
+    def __init__(self) -> None:
+        self.prepared = False
+        self.args: tuple[Any, ...] = ()
+        self.kwargs: dict[str, Any] = {}
+        self.shown: list[str] = []
+        self.arguments: CallArguments | None = None
+        #: (op hash, names, execution arguments) already merged into the op's meta.
+        self.merged: set[tuple[Any, ...]] = set()
 
 
 def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResult]:
@@ -115,25 +168,17 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
         name for name in signature.parameters if name.startswith("_") and name not in ARGUMENTS
     )
 
-    @functools.wraps(func)
-    def call(*args: Any, **kwargs: Any) -> OperationResult:
-        state: State
-        host: Host
-        state, host = current()
-        if host.in_op:
-            raise NestedOperationError(
-                f"{op_name} called inside another operation's body: call it from deploy code"
-            )
-        host_arguments = host.argument_data()
-        if host.current_deploy_kwargs:
-            # A @deploy's arguments: over the host data's, under the call's own.
-            host_arguments = {**host_arguments, **host.current_deploy_kwargs}
+    def _arguments(
+        state: State,
+        host_arguments: Mapping[str, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> tuple[GlobalArguments, tuple[Any, ...], dict[str, Any]]:
+        # The call's global arguments resolved for the host, and the op's own arguments.
         given = kwargs
         if own_keywords and not own_keywords.isdisjoint(kwargs):
             given = {key: value for key, value in kwargs.items() if key not in own_keywords}
-        global_arguments = resolve_global_arguments(
-            given, state.config, host_arguments, state.interned_arguments
-        )
+        global_arguments = _preparing(state).arguments.resolve(given, host_arguments)
         if given is not kwargs:  # the op's own keywords, in their places
             kwargs = {
                 key: value for key, value in kwargs.items() if key in given or key in own_keywords
@@ -142,25 +187,70 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
             signature.bind(*args, **kwargs)
         except TypeError as error:
             raise OperationArgumentError(f"{op_name}: {error}") from None
-        # add_op passes the same argument objects to every host: keep one copy of the
-        # call's args and kwargs for all of them, not one per host-op until the run ends.
-        key = (tuple(map(id, args)), tuple((name, id(value)) for name, value in kwargs.items()))
-        last = state.last_calls.get(func)
-        if last is not None and last[0] == key:
-            args, kwargs = last[1], last[2]
-        else:
-            state.last_calls[func] = (key, args, kwargs)
+        return global_arguments, args, kwargs
 
-        if global_arguments.name:
-            names, shown = [global_arguments.name], []
+    def prepare_on_host(
+        state: State,
+        host: Host,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        shared: _SharedCall | None = None,
+    ) -> OperationResult:
+        """Prepare the call on ``host`` (current); ``shared`` is the ``add_op`` call's."""
+        if host.in_op:
+            raise NestedOperationError(
+                f"{op_name} called inside another operation's body: call it from deploy code"
+            )
+        host_arguments = host.argument_data()
+        if host.current_deploy_kwargs:
+            # A @deploy's arguments: over the host data's, under the call's own.
+            host_arguments = {**host_arguments, **host.current_deploy_kwargs}
+        if shared is not None and shared.prepared:
+            assert shared.arguments is not None
+            global_arguments = shared.arguments.for_host(host_arguments)
+            args, kwargs, shown = shared.args, shared.kwargs, shared.shown
         else:
-            names = [op_name]
-            shown = [_display(arg) for arg in args]
-            shown += [f"{key}={_display(value)}" for key, value in kwargs.items()]
+            call_globals = {key: value for key, value in kwargs.items() if key in ARGUMENTS}
+            global_arguments, args, kwargs = _arguments(state, host_arguments, args, kwargs)
+            if shared is None:
+                # A deploy file calls once per host, with the same argument objects for
+                # every host: keep one copy of them for all, not one per host-op.
+                key = (
+                    tuple(map(id, args)),
+                    tuple((name, id(value)) for name, value in kwargs.items()),
+                )
+                last = state.last_calls.get(func)
+                if last is not None and last[0] == key:
+                    args, kwargs = last[1], last[2]
+                else:
+                    state.last_calls[func] = (key, args, kwargs)
+            shown = []
+            if not global_arguments.name:
+                shown = [_display(arg) for arg in args]
+                shown += [f"{key}={_display(value)}" for key, value in kwargs.items()]
+            if shared is not None:
+                shared.args, shared.kwargs, shared.shown = args, kwargs, shown
+                shared.arguments = CallArguments(
+                    call_globals, state.config, state.interned_arguments
+                )
+                shared.arguments.add(host_arguments, global_arguments)
+                shared.prepared = True
+
+        names = [global_arguments.name] if global_arguments.name else [op_name]
         if host.current_deploy_name:
             names = [f"{host.current_deploy_name} | {name}" for name in names]
-        op_order, op_hash = _order_and_hash(state, host)
-        state.add_op_meta(op_hash, op_order, names, shown, global_arguments.execution())
+        op_order, op_hash = _preparing(state).hashes.hash_on_host(
+            host, host.op_hash_order, _order(state, host)
+        )
+        execution = global_arguments.execution()
+        if shared is None:
+            state.add_op_meta(op_hash, op_order, names, shown, execution)
+        else:
+            # Merging what was merged already changes nothing and cannot fail: once.
+            merge = (op_hash, tuple(names), tuple(execution.values()))
+            if merge not in shared.merged:
+                state.add_op_meta(op_hash, op_order, names, shown, execution)
+                shared.merged.add(merge)
 
         if global_arguments.run_once and any(op_hash in ops for ops in state.ops.values()):
             state.add_op_to_host(host, op_hash, None, counted=False)
@@ -181,7 +271,10 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
                 host.current_op_arguments = global_arguments
                 host.current_op_hash = op_hash
                 try:
-                    with host.data.with_defaults(deploy_defaults):
+                    if deploy_defaults:
+                        with host.data.with_defaults(deploy_defaults):
+                            command = next(body)
+                    else:  # nothing to put under the host's data (no @deploy's)
                         command = next(body)
                 except StopIteration:
                     return
@@ -189,7 +282,7 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
                     host.in_op = False
                     host.current_op_arguments = None
                     host.current_op_hash = None
-                yield make_command(command)
+                yield _command(command)
 
         is_change: bool | None = None
         if state.should_check_for_changes():
@@ -218,8 +311,16 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
             raise NestedOperationError(f"nested operation {op_name} failed on {host.name}")
         return result
 
+    @functools.wraps(func)
+    def call(*args: Any, **kwargs: Any) -> OperationResult:
+        state: State
+        host: Host
+        state, host = current()
+        return prepare_on_host(state, host, args, kwargs)
+
     call.__wrapped_operation__ = func  # type: ignore[attr-defined]
     call.op_name = op_name  # type: ignore[attr-defined]
+    call.prepare_on_host = prepare_on_host  # type: ignore[attr-defined]
     return call
 
 
@@ -252,7 +353,14 @@ def add_op(
     Returns each host's :class:`OperationResult`.
     """
     results: dict[Host, OperationResult] = {}
+    prepare = getattr(op, "prepare_on_host", None)
+    if prepare is None:  # not one of ours: called per host, as it is
+        for op_host in target_hosts(state, host):
+            with using(state, op_host):
+                results[op_host] = op(*args, **dict(kwargs))
+        return results
+    shared = _SharedCall()
     for op_host in target_hosts(state, host):
         with using(state, op_host):
-            results[op_host] = op(*args, **dict(kwargs))
+            results[op_host] = prepare(state, op_host, args, dict(kwargs), shared)
     return results

@@ -244,7 +244,16 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("State", ("state", "recorder", "host_views")),
     (
         "engine",
-        ("connect", "operation", "execute", "host_op", "operations", "deploy_decorator", "local"),
+        (
+            "connect",
+            "operation",
+            "op_hashes",
+            "execute",
+            "host_op",
+            "operations",
+            "deploy_decorator",
+            "local",
+        ),
     ),
     # pyinfra's operations and facts over the engine; the deploy installs it per deploy file.
     ("pyinfra bridge", ("pyinfra_bridge",)),

@@ -237,6 +237,11 @@ class Connector(abc.ABC):
 
     name: ClassVar[str]
 
+    #: Whether every command returns at once, never waiting on gevent (``@sim`` without
+    #: latency): the engine then runs such hosts' ops one after another in its own
+    #: greenlet instead of one greenlet each, which is the same order, for less.
+    instant: bool = False
+
     def __init__(
         self,
         host_name: str,

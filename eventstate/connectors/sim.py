@@ -63,6 +63,7 @@ class SimConnector(Connector):
             for pattern, output in (data.get("sim_outputs") or {}).items()
         ]
         self.commands_run = 0
+        self.instant = not self.latency
 
     def connect(self) -> None:
         """Connect, unless the draw for this host says the connection fails."""
