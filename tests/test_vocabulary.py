@@ -84,7 +84,7 @@ def log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Log]:
         connect_abort = _deploy(patch, db, "inventory.py", "deploy.py", "--fail-percent", "10")
         execute_abort = _deploy(patch, db, "failing.py", "deploy.py", "--fail-percent", "10")
     assert [run[1] for run in (plan, connect_abort, execute_abort)] == [
-        "success",  # as RunFinished records it; readers call it a plan
+        "plan",  # RunFinished records success; the deploy and readers call it a plan
         "aborted",
         "aborted",
     ]
