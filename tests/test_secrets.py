@@ -264,3 +264,19 @@ def test_a_password_in_a_store_url_is_never_recorded_nor_printed() -> None:
     assert redact_command_line(["eventstate", "facts", "@local", "x.Y", "api_token=t", "path=/p"])[
         -2:
     ] == ("api_token=***", "path=/p")
+
+
+@pytest.mark.parametrize(
+    "password", ["pa%zz-secret-8b9c", "pa/ss-secret-0d1e", "s3cr%40t-secret-2f3a"]
+)
+def test_a_store_urls_password_never_reaches_an_error(password: str) -> None:
+    from urllib.parse import unquote
+
+    from eventstate.errors import StoreError
+    from eventstate.stores import open_log
+
+    with pytest.raises(StoreError) as raised:  # nothing listens on port 1
+        open_log(f"postgresql://deployer:{password}@127.0.0.1:1/audit")
+    said = str(raised.value)
+    assert "\n" not in said and "cannot connect" in said
+    assert password not in said and unquote(password) not in said, said

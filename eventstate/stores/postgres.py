@@ -182,8 +182,23 @@ _FUNCTION_BODIES = {"refuse_change": _REFUSE_BODY, "notify_appended": _NOTIFY_BO
 T = TypeVar("T")
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+def _one_line(error: BaseException, hidden: frozenset[str] = frozenset()) -> str:
+    """``error`` as one line, each of ``hidden`` (the URL's password) masked: the driver's
+    text may quote the part of the URL it could not parse."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    for secret in sorted(hidden, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _passwords(url: str) -> frozenset[str]:
+    """The password of ``url`` as written and as decoded (either may reach a message)."""
+    netloc = urllib.parse.urlsplit(url).netloc
+    userinfo, at, _ = netloc.rpartition("@")
+    if not at or ":" not in userinfo:
+        return frozenset()
+    written = userinfo.split(":", 1)[1]
+    return frozenset(value for value in (written, urllib.parse.unquote(written)) if value)
 
 
 def _split_url(url: str) -> tuple[str, str, str]:
@@ -245,6 +260,7 @@ class PostgresEventLog(EventLog):
         pool_size: int = 4,
     ) -> None:
         self.url = url
+        self._hidden = _passwords(url)
         self._conninfo, self.schema, self.shown = _split_url(url)
         self.timeout = timeout
         self._read_only = read_only
@@ -290,7 +306,9 @@ class PostgresEventLog(EventLog):
         except psycopg.OperationalError as error:
             raise self._connect_error(error) from None
         except psycopg.Error as error:  # a malformed URL
-            raise StoreError(f"{self.shown}: cannot connect: {_one_line(error)}") from None
+            raise StoreError(
+                f"{self.shown}: cannot connect: {_one_line(error, self._hidden)}"
+            ) from None
         try:
             with first:
                 self._configure(first)
@@ -315,7 +333,7 @@ class PostgresEventLog(EventLog):
         self._pool.open(wait=False)
 
     def _connect_error(self, error: psycopg.Error) -> StoreError:
-        text = _one_line(error)
+        text = _one_line(error, self._hidden)
         if "does not exist" in text and "database" in text:
             return StoreNotFoundError(f"no event log at {self.shown}: {text}")
         return StoreError(f"{self.shown}: cannot connect: {text}")
@@ -410,7 +428,7 @@ class PostgresEventLog(EventLog):
 
     def _error(self, error: BaseException, action: str) -> StoreError:
         """The :class:`StoreError` for ``error``, met trying to ``action``: one line."""
-        text = _one_line(error)
+        text = _one_line(error, self._hidden)
         if isinstance(error, psycopg_pool.PoolTimeout):
             return StoreLockedError(
                 f"{self.shown}: cannot {action}: no connection to the server within "
@@ -521,7 +539,7 @@ class PostgresEventLog(EventLog):
                 self._last_seqs.clear()
                 raise SequenceError(
                     f"{self.shown}: append refused: another writer stored events at "
-                    f"these sequence numbers first ({_one_line(error)})"
+                    f"these sequence numbers first ({_one_line(error, self._hidden)})"
                 ) from None
             except SequenceError:
                 self._last_seqs.clear()
@@ -894,7 +912,9 @@ class PostgresEventLog(EventLog):
                         with conn.transaction():
                             conn.execute("SELECT bt_index_check(%s::regclass, true)", [index])
                     except psycopg.Error as error:
-                        problems.append(f"amcheck: the index {index}: {_one_line(error)}")
+                        problems.append(
+                            f"amcheck: the index {index}: {_one_line(error, self._hidden)}"
+                        )
             return problems
 
         try:
