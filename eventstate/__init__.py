@@ -97,7 +97,10 @@ _PUBLIC: dict[str, str] = {
     "OperationAdded": "eventstate.events",
     "OperationAddedForHost": "eventstate.events",
     "OpOutcome": "eventstate.events",
+    "RecordedCommand": "eventstate.events",
     "RunFinished": "eventstate.events",
+    "command_events": "eventstate.events",
+    "with_command_events": "eventstate.events",
     "RunStarted": "eventstate.events",
     "RunStatus": "eventstate.events",
     "StageChanged": "eventstate.events",
@@ -196,6 +199,7 @@ __all__ = [
     "PyinfraVersionError",
     "QuoteString",
     "ReadOnlyViewError",
+    "RecordedCommand",
     "RunFinished",
     "RunStarted",
     "RunStatus",
@@ -225,10 +229,12 @@ __all__ = [
     "WarningRaised",
     "__version__",
     "chain_hash",
+    "command_events",
     "make_converter",
     "make_formatted_string_command",
     "new_run_id",
     "open_log",
+    "with_command_events",
 ]
 
 
@@ -330,12 +336,15 @@ if TYPE_CHECKING:
         OperationAdded,
         OperationAddedForHost,
         OpOutcome,
+        RecordedCommand,
         RunFinished,
         RunStarted,
         RunStatus,
         StageChanged,
         StateStage,
         WarningRaised,
+        command_events,
+        with_command_events,
     )
     from eventstate.host import (
         Host,

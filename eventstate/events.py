@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import enum
 import types
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import attrs
@@ -43,12 +43,15 @@ __all__ = [
     "OperationAddedForHost",
     "OperationEnded",
     "OperationStarted",
+    "RecordedCommand",
     "RunFinished",
     "RunStarted",
     "RunStatus",
     "StageChanged",
     "StateStage",
     "WarningRaised",
+    "command_events",
+    "with_command_events",
 ]
 
 
@@ -287,8 +290,45 @@ class OperationAddedForHost(Event):
 
 
 @attrs.frozen(kw_only=True)
+class RecordedCommand:
+    """One command run while an operation executed on a host, as its
+    :class:`HostOperationFinished` records it (not an event: it has no envelope).
+
+    Masked and capped as a :class:`CommandExecuted` is: ``command`` shows secrets
+    as ``***``, output is scrubbed of them and kept up to the configured size.
+
+    Attributes:
+        command: The command as the log shows it, secrets masked.
+        success: Whether it succeeded.
+        exit_code: Its exit status, when it had one (None for a timeout or a
+            Python callable).
+        duration: Seconds it took.
+        stdout: Its standard output, up to the cap.
+        stderr: Its standard error, up to the cap.
+        truncated: Whether output was cut at the cap.
+        attempt: The attempt of the operation it ran in, from 0.
+        fact: The fact it gathered (a fact a Python step or the op's body asked
+            for while the op ran); None for one of the op's own commands.
+        end: Seconds from the op's start on the host to the command's end (so
+            it ended at the op's ``at - duration + end``).
+    """
+
+    command: str
+    success: bool
+    exit_code: int | None = None
+    duration: float = 0.0
+    stdout: str = ""
+    stderr: str = ""
+    truncated: bool = False
+    attempt: int = 0
+    fact: str | None = None
+    end: float = 0.0
+
+
+@attrs.frozen(kw_only=True)
 class HostOperationFinished(Event):
-    """An operation finished on a host, after its last retry.
+    """An operation finished on a host, after its last retry: the one event of a
+    host-op's execution, its commands included.
 
     Attributes:
         host: The host.
@@ -298,9 +338,14 @@ class HostOperationFinished(Event):
         retry_count: Retries made before this outcome.
         duration: Seconds from the op's start on the host to this outcome,
             retries included (so the op started at ``at - duration``).
+        commands: Every command run on the host while the op executed, every
+            attempt, in the order run (facts gathered meanwhile included).
+            New in version 2; a version 1 run recorded them as
+            :class:`CommandExecuted` events before this one (upcast: empty).
     """
 
     event_type: ClassVar[str] = "HostOperationFinished"
+    version: ClassVar[int] = 2
 
     host: str
     op_hash: str
@@ -308,11 +353,50 @@ class HostOperationFinished(Event):
     commands_executed: int = 0
     retry_count: int = 0
     duration: float = 0.0
+    commands: tuple[RecordedCommand, ...] = ()
 
     @property
     def partial(self) -> bool:
         """Whether the op failed after some of its commands had run."""
         return self.outcome is not OpOutcome.SUCCESS and self.commands_executed > 0
+
+
+def command_events(event: HostOperationFinished) -> tuple[CommandExecuted, ...]:
+    """``event``'s commands as the :class:`CommandExecuted` events version 1 recorded
+    before it: its sequence number, each at its own end (a fact gathered during the op
+    names no op, as ever)."""
+    if not event.commands:
+        return ()
+    started = event.at - timedelta(seconds=event.duration)
+    return tuple(
+        CommandExecuted(
+            run_id=event.run_id,
+            seq=event.seq,
+            at=started + timedelta(seconds=command.end),
+            host=event.host,
+            op_hash=None if command.fact is not None else event.op_hash,
+            fact=command.fact,
+            command=command.command,
+            success=command.success,
+            exit_code=command.exit_code,
+            duration=command.duration,
+            stdout=command.stdout,
+            stderr=command.stderr,
+            truncated=command.truncated,
+            attempt=command.attempt,
+        )
+        for command in event.commands
+    )
+
+
+def with_command_events(events: Iterable[Event]) -> Iterator[Event]:
+    """``events``, each op's commands before its outcome as :class:`CommandExecuted`
+    events: a run of either version in version 1's shape, for readers that want every
+    command as one event (the rerun's comparison and playback)."""
+    for event in events:
+        if type(event) is HostOperationFinished and event.commands:
+            yield from command_events(event)
+        yield event
 
 
 @attrs.frozen(kw_only=True)
@@ -352,7 +436,10 @@ class HostOperationRetried(Event):
 
 @attrs.frozen(kw_only=True)
 class CommandExecuted(Event):
-    """A command ran on a host, for an operation or to gather a fact.
+    """A command ran on a host: to gather a fact, or for an operation outside its
+    execution (a body asking the host at prepare). An operation's commands, and the
+    facts gathered while it executes, are in its :class:`HostOperationFinished`
+    (until version 2 of that event, they were recorded as these).
 
     Secrets passed as masked values never reach the log: ``command`` shows
     them as ``***``. Output is kept up to the configured size.

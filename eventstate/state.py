@@ -14,6 +14,7 @@ import getpass
 import logging
 import socket
 import sys
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from multiprocessing import cpu_count
@@ -39,6 +40,7 @@ from eventstate.errors import (
     UnknownOperationError,
 )
 from eventstate.events import (
+    CommandExecuted,
     Event,
     ExecutionStarted,
     FailOutcome,
@@ -49,6 +51,7 @@ from eventstate.events import (
     OperationAdded,
     OperationAddedForHost,
     OpOutcome,
+    RecordedCommand,
     RunFinished,
     RunStarted,
     RunStatus,
@@ -278,6 +281,9 @@ class State:
         #: The projections every view reads; fed only by the recorder.
         self.view = StateView()
         self._recorder: EventRecorder | None = None
+        #: Each host's ops executing now, innermost last: [op hash, its commands so far
+        #: as (end, fields), or None once they went to the log as CommandExecuted events].
+        self._executing: dict[str, list[list[Any]]] = {}
         if inventory:
             self.init(inventory, config, **kwargs)
 
@@ -383,6 +389,8 @@ class State:
             self._record_limit(initial_limit)
         self.initialised = True
         self._recorder.flush()
+        # The hot path: no wrapper between the engine and the recorder.
+        self.record = self._recorder.record  # type: ignore[method-assign]
 
     def record(self, event_class: type[E], **fields: Any) -> E:
         """Append one event of ``event_class`` to the run and apply it to the views.
@@ -390,8 +398,61 @@ class State:
         The engine's one write path (connectors, execution and facts use it);
         the envelope -- run id, sequence number, time -- is filled in here.
         """
-        self._require_init()
+        self._require_init()  # once initialised, the recorder's own method stands here
         return self._recorder.record(event_class, **fields)  # type: ignore[union-attr]
+
+    def record_command(
+        self, host: str, op_hash: str | None, fact: str | None, fields: dict[str, Any]
+    ) -> CommandExecuted | None:
+        """Record a command that ran on ``host`` (``fields``: a :class:`RecordedCommand`'s).
+
+        While an op executes, its commands -- and the facts gathered on the host
+        meanwhile -- are kept for its ``HostOperationFinished`` (None is returned);
+        any other command is a ``CommandExecuted`` event, returned. A nested op (one a
+        Python step adds) keeps the log in the order things ran: the commands its parent
+        ran before it are recorded as events then, and so are the parent's later ones.
+        """
+        stack = self._executing.get(host)
+        if op_hash is not None and self.view.is_executing:
+            if stack is None:
+                stack = self._executing[host] = []
+            if not stack or stack[-1][0] != op_hash:
+                if stack:
+                    self._record_commands_of(host, stack[-1])
+                stack.append([op_hash, []])
+            kept = stack[-1][1]
+            if kept is not None:
+                kept.append((time.perf_counter(), fields))
+                return None
+        elif op_hash is None and stack:
+            kept = stack[-1][1]
+            if kept is not None:
+                kept.append((time.perf_counter(), {**fields, "fact": fact}))
+                return None
+            op_hash = None  # a fact, recorded as one
+        return self.record(CommandExecuted, host=host, op_hash=op_hash, fact=fact, **fields)
+
+    def _record_commands_of(self, host: str, executing: list[Any]) -> None:
+        # The commands kept so far for an executing op, as CommandExecuted events.
+        kept, executing[1] = executing[1], None
+        for _, fields in kept or ():
+            fact = fields.get("fact")
+            recorded = {key: value for key, value in fields.items() if key != "fact"}
+            self.record(
+                CommandExecuted,
+                host=host,
+                op_hash=None if fact else executing[0],
+                fact=fact,
+                **recorded,
+            )
+
+    def record_unfinished_commands(self) -> None:
+        """Record, as ``CommandExecuted`` events, the commands of ops that will never
+        finish: the run ends with them midway (a body raised, a signal came)."""
+        executing, self._executing = self._executing, {}
+        for host, stack in executing.items():
+            for entry in stack:
+                self._record_commands_of(host, entry)
 
     def get_fact(
         self, host: Host, fact_class: type[Fact], *args: Any, sudo: bool = False, **kwargs: Any
@@ -665,6 +726,18 @@ class State:
         ``duration`` is the seconds the op took on the host, retries included.
         """
         name = self._host_name(host)
+        commands: tuple[RecordedCommand, ...] = ()
+        stack = self._executing.get(name)
+        if stack and stack[-1][0] == op_hash:
+            kept = stack.pop()[1]
+            if not stack:
+                del self._executing[name]
+            if kept:
+                started = time.perf_counter() - duration
+                commands = tuple(
+                    RecordedCommand(end=round(max(end - started, 0.0), 6), **fields)
+                    for end, fields in kept
+                )
         self.record(
             HostOperationFinished,
             host=name,
@@ -673,6 +746,7 @@ class State:
             commands_executed=commands_executed,
             retry_count=retry_count,
             duration=round(duration, 6),
+            commands=commands,
         )
 
     # Per-host views
@@ -838,6 +912,7 @@ class State:
         abort itself), this only writes what is pending.
         """
         if self.view.run.status is None:
+            self.record_unfinished_commands()
             self.record(RunFinished, status=RunStatus(status), error=error)
         self.flush()
 

@@ -35,6 +35,7 @@ from eventstate.events import (
     OperationAddedForHost,
     OpOutcome,
     RunStarted,
+    with_command_events,
 )
 from eventstate.execute import run_ops
 from eventstate.operation import add_op
@@ -78,7 +79,8 @@ def recorded() -> tuple[list[Event], HostOpsProjection, StateView]:
     log = MemoryEventLog()
     state = _deploy(log, SEED)
     run = Run(log, state.run_id)
-    return list(run.events()), run.host_ops(), run.state()
+    # Each op's commands as the CommandExecuted events before its outcome, to compare.
+    return list(with_command_events(run.events())), run.host_ops(), run.state()
 
 
 def _of(events: list[Event], cls: type[Any], **fields: Any) -> list[Any]:
@@ -317,6 +319,7 @@ def test_any_run_folds_and_each_record_keeps_its_last_word(events: list[Event]) 
     # what the last event about it said.
     ops = HostOpsProjection()
     ops.apply_all(events)
+    events = list(with_command_events(events))  # an op's commands before its outcome
     for op in ops:
         about = [
             e

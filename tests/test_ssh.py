@@ -33,7 +33,7 @@ from eventstate.cli import main
 from eventstate.commands import FunctionCommand
 from eventstate.connect import connect_all, disconnect_all
 from eventstate.errors import NoHostsRemainingError
-from eventstate.events import CommandExecuted, HostConnectFailed
+from eventstate.events import CommandExecuted, HostConnectFailed, with_command_events
 from eventstate.execute import run_ops
 from eventstate.operation import add_op, operation
 from eventstate.operations import server
@@ -125,7 +125,11 @@ def test_one_connection_per_host_for_the_whole_run(sshd: SshServer, tmp_path: Pa
     run_ops(state)
     disconnect_all(state)
     state.finish()
-    commands = [e for e in read_events(state.log, state.run_id) if isinstance(e, CommandExecuted)]
+    commands = [
+        e
+        for e in with_command_events(read_events(state.log, state.run_id))
+        if isinstance(e, CommandExecuted)
+    ]
     assert [e.stdout for e in commands] == [f"{marker}-{index}\n" for index in range(5)]
     # The daemon logs each connection and the address it came in on: the five
     # commands (and the connect) shared one.
@@ -216,7 +220,11 @@ def test_a_timeout_kills_the_remote_command(sshd: SshServer, tmp_path: Path) -> 
     with pytest.raises(NoHostsRemainingError):
         run_ops(state)
     assert time.monotonic() - started < 10
-    (command,) = [e for e in read_events(state.log, state.run_id) if isinstance(e, CommandExecuted)]
+    (command,) = [
+        e
+        for e in with_command_events(read_events(state.log, state.run_id))
+        if isinstance(e, CommandExecuted)
+    ]
     assert not command.success and "timed out after 1s" in command.stderr
     time.sleep(0.2)
     left = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True)
@@ -272,7 +280,11 @@ def _run_as(sshd: SshServer, user: str, *calls: tuple[Any, dict[str, Any]]) -> S
 
 
 def _commands(state: State) -> list[CommandExecuted]:
-    return [e for e in read_events(state.log, state.run_id) if isinstance(e, CommandExecuted)]
+    return [
+        e
+        for e in with_command_events(read_events(state.log, state.run_id))
+        if isinstance(e, CommandExecuted)
+    ]
 
 
 def test_sudo_without_a_password(sshd: SshServer, users: LocalUsers) -> None:

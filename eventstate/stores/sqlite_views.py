@@ -38,7 +38,7 @@ from eventstate.events import HEARTBEAT_FLUSH_DELAYS
 __all__ = ["TAIL", "VIEWS", "VIEWS_VERSION", "install_views", "views_outdated"]
 
 #: The version of the views' layout; a writer of a later version replaces them.
-VIEWS_VERSION = 1
+VIEWS_VERSION = 2
 
 #: The key of the views' version in ``eventstate_meta``.
 _VERSION_KEY = "views_version"
@@ -251,7 +251,9 @@ WITH
     SELECT run_id, host, {_field("op_hash")}, MAX(seq) AS seq, {_field("is_change")}
     FROM events WHERE type = 'OperationAddedForHost' AND json_valid(payload) GROUP BY 1, 2, 3
   ),
-  commands AS (
+  -- An op's commands: CommandExecuted events before HostOperationFinished version 2,
+  -- the "commands" of its outcome since (a fact gathered meanwhile is none of them).
+  recorded_commands AS (
     SELECT run_id, host, json_extract(payload, '$.op_hash') AS op_hash, MAX(seq) AS seq,
       COUNT(*) AS commands, {_field("command")}, {_field("exit_code")}, {_field("stdout")},
       {_field("stderr")}, {_field("truncated")}
@@ -259,6 +261,27 @@ WITH
     WHERE type = 'CommandExecuted' AND json_valid(payload)
       AND json_extract(payload, '$.op_hash') IS NOT NULL
     GROUP BY 1, 2, 3
+  ),
+  carried AS (
+    SELECT e.run_id, e.host, json_extract(e.payload, '$.op_hash') AS op_hash, e.seq,
+      j.key AS position, j.value AS entry
+    FROM events AS e, json_each(e.payload, '$.commands') AS j
+    WHERE e.type = 'HostOperationFinished' AND json_valid(e.payload)
+      AND json_extract(j.value, '$.fact') IS NULL
+  ),
+  carried_commands AS (
+    SELECT run_id, host, op_hash, MAX(position) AS position, seq, COUNT(*) AS commands,
+      json_extract(entry, '$.command') AS command, json_extract(entry, '$.exit_code') AS exit_code,
+      json_extract(entry, '$.stdout') AS stdout, json_extract(entry, '$.stderr') AS stderr,
+      json_extract(entry, '$.truncated') AS truncated
+    FROM carried GROUP BY 1, 2, 3
+  ),
+  commands AS (
+    SELECT run_id, host, op_hash, commands, command, exit_code, stdout, stderr, truncated
+    FROM recorded_commands
+    UNION ALL
+    SELECT run_id, host, op_hash, commands, command, exit_code, stdout, stderr, truncated
+    FROM carried_commands
   )
 SELECT
   f.run_id,
