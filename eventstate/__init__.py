@@ -101,6 +101,7 @@ _PUBLIC: dict[str, str] = {
     "RunFinished": "eventstate.events",
     "command_events": "eventstate.events",
     "with_command_events": "eventstate.events",
+    "with_host_events": "eventstate.events",
     "RunStarted": "eventstate.events",
     "RunStatus": "eventstate.events",
     "StageChanged": "eventstate.events",
@@ -235,6 +236,7 @@ __all__ = [
     "new_run_id",
     "open_log",
     "with_command_events",
+    "with_host_events",
 ]
 
 
@@ -345,6 +347,7 @@ if TYPE_CHECKING:
         WarningRaised,
         command_events,
         with_command_events,
+        with_host_events,
     )
     from eventstate.host import (
         Host,

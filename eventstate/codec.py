@@ -70,11 +70,18 @@ def _host_operation_finished_v1_to_v2(fields: dict[str, Any]) -> dict[str, Any]:
     return {**fields, "commands": []}
 
 
+def _operation_added_v1_to_v2(fields: dict[str, Any]) -> dict[str, Any]:
+    # Version 2 names the hosts it adds the op for; a version 1 run recorded an
+    # OperationAddedForHost per host, which readers fold as they always did.
+    return {**fields, "hosts": [], "is_change": [], "counted": []}
+
+
 #: The steps every codec knows: how the events older versions stored read today.
 _BUILTIN_UPCASTERS: Mapping[tuple[str, int], Upcaster] = {
     ("RunStarted", 1): _run_started_v1_to_v2,
     ("RunFinished", 1): _run_finished_v1_to_v2,
     ("HostOperationFinished", 1): _host_operation_finished_v1_to_v2,
+    ("OperationAdded", 1): _operation_added_v1_to_v2,
 }
 
 

@@ -52,6 +52,7 @@ __all__ = [
     "WarningRaised",
     "command_events",
     "with_command_events",
+    "with_host_events",
 ]
 
 
@@ -246,7 +247,8 @@ class HostDisconnected(Event):
 
 @attrs.frozen(kw_only=True)
 class OperationAdded(Event):
-    """An operation was added, or new names or arguments were merged into it.
+    """An operation was added, or new names or arguments were merged into it, or it was
+    put in hosts' operation orders.
 
     The first event for an ``op_hash`` fixes its ``op_order``; later ones add
     names and arguments, as pyinfra merges ops called at the same position.
@@ -257,20 +259,31 @@ class OperationAdded(Event):
         args: Arguments for display, in call order.
         op_order: The tie-break key among operations free to run at once.
         global_arguments: Execution arguments shared by every host (``_serial``...).
+        hosts: The hosts whose operation order the op was put next in, in the order
+            added (one event for every host an ``add_op`` call prepares). New in
+            version 2; a version 1 run recorded an :class:`OperationAddedForHost`
+            per host instead (upcast: none).
+        is_change: Each host's change flag, as ``OperationAddedForHost.is_change``.
+        counted: Each host's ``OperationAddedForHost.counted``.
     """
 
     event_type: ClassVar[str] = "OperationAdded"
+    version: ClassVar[int] = 2
 
     op_hash: str
     names: tuple[str, ...]
     args: tuple[str, ...] = ()
     op_order: tuple[int, ...]
     global_arguments: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    hosts: tuple[str, ...] = ()
+    is_change: tuple[bool | None, ...] = ()
+    counted: tuple[bool, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
 class OperationAddedForHost(Event):
-    """An operation was put in a host's operation order.
+    """An operation was put in a host's operation order (recorded until version 2 of
+    :class:`OperationAdded`, which names the hosts itself; read in old logs).
 
     Attributes:
         host: The host.
@@ -323,6 +336,30 @@ class RecordedCommand:
     attempt: int = 0
     fact: str | None = None
     end: float = 0.0
+
+
+def with_host_events(events: Iterable[Event]) -> Iterator[Event]:
+    """``events``, each op's hosts (:attr:`OperationAdded.hosts`, version 2) as the
+    :class:`OperationAddedForHost` events version 1 recorded: an ``OperationAdded`` that
+    only added hosts gives those alone, one that also named the op gives it without them."""
+    for event in events:
+        if type(event) is not OperationAdded or not event.hosts:
+            yield event
+            continue
+        if event.names or event.args or event.global_arguments:
+            yield attrs.evolve(event, hosts=(), is_change=(), counted=())
+        for host, is_change, counted in zip(
+            event.hosts, event.is_change, event.counted, strict=False
+        ):
+            yield OperationAddedForHost(
+                run_id=event.run_id,
+                seq=event.seq,
+                at=event.at,
+                host=host,
+                op_hash=event.op_hash,
+                is_change=is_change,
+                counted=counted,
+            )
 
 
 @attrs.frozen(kw_only=True)

@@ -32,6 +32,7 @@ from eventstate.events import (
     HostOperationFinished,
     HostOperationRetried,
     LimitSet,
+    OperationAdded,
     RunStarted,
     with_command_events,
 )
@@ -133,11 +134,15 @@ def _comparable(event: Event, codec: EventCodec) -> dict[str, Any]:
     # As stored (plain JSON values), minus what differs between any two runs. An op's
     # commands are compared one by one, as the CommandExecuted events before it.
     data = json.loads(codec.encode(event))
-    return {key: value for key, value in data.items() if key not in _NOT_COMPARED}
+    dropped = _NOT_COMPARED_ADDED if type(event) is OperationAdded else _NOT_COMPARED
+    return {key: value for key, value in data.items() if key not in dropped}
 
 
-#: What no two runs share (the envelope, durations), the version, and an op's commands.
+#: What no two runs share (the envelope, durations), the version, and an op's commands
+#: (compared one by one).
 _NOT_COMPARED = _ENVELOPE | {"v", "commands"}
+#: An op added: the hosts it was added for are compared host by host.
+_NOT_COMPARED_ADDED = _NOT_COMPARED | {"hosts", "is_change", "counted"}
 
 
 Sequences = dict[str | None, list[tuple[int, dict[str, Any]]]]
@@ -153,6 +158,25 @@ def _sequences(events: Iterable[Event], codec: EventCodec) -> Sequences:
     for event in with_command_events(events):
         if event.event_type in _RUN_HEADER:
             continue
+        if isinstance(event, OperationAdded) and event.hosts:
+            # Version 2: the hosts it was added for, each as version 1's OperationAddedForHost.
+            for name, is_change, counted in zip(
+                event.hosts, event.is_change, event.counted, strict=False
+            ):
+                sequences.setdefault(name, []).append(
+                    (
+                        event.seq,
+                        {
+                            "type": "OperationAddedForHost",
+                            "host": name,
+                            "op_hash": event.op_hash,
+                            "is_change": is_change,
+                            "counted": counted,
+                        },
+                    )
+                )
+            if not (event.names or event.args or event.global_arguments):
+                continue  # it only added hosts
         host = getattr(event, "host", None)
         if isinstance(event, HostOperationRetried):
             retries.setdefault((event.host, event.op_hash), []).append(

@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
 from multiprocessing import cpu_count
 from types import TracebackType
 from typing import Any, TypeVar
@@ -49,7 +50,6 @@ from eventstate.events import (
     HostsFailed,
     LimitSet,
     OperationAdded,
-    OperationAddedForHost,
     OpOutcome,
     RecordedCommand,
     RunFinished,
@@ -74,6 +74,13 @@ from eventstate.version import __version__
 __all__ = ["MAX_PARALLEL", "BaseStateCallback", "State", "StateStage", "new_run_id"]
 
 logger = logging.getLogger("eventstate")
+
+_utc = timezone.utc
+
+
+def _now() -> datetime:
+    return datetime.now(_utc)
+
 
 E = TypeVar("E", bound=Event)
 
@@ -284,6 +291,10 @@ class State:
         #: Each host's ops executing now, innermost last: [op hash, its commands so far
         #: as (end, fields), or None once they went to the log as CommandExecuted events].
         self._executing: dict[str, list[list[Any]]] = {}
+        #: The hosts an op is being added for, not yet in the log: (op hash, op order,
+        #: hosts, their change flags, whether each counts).
+        self._pending_hosts: tuple[str, tuple[int, ...], list[str], list[Any], list[bool]] | None
+        self._pending_hosts = None
         if inventory:
             self.init(inventory, config, **kwargs)
 
@@ -362,6 +373,7 @@ class State:
             sync=config.SYNC,
         )
 
+        self._op_added_handlers = self.view.handlers(OperationAdded)
         for host in inventory:
             # Data, not a pointer back: the host's op order, read-only and live.
             host.op_hash_order = self.view.op_hash_order(host.name)
@@ -701,15 +713,60 @@ class State:
             counted: False for a ``_run_once`` duplicate: ordered, not counted.
         """
         name = self._host_name(host)
-        if op_hash not in self.view.op_meta:
+        meta = self.view.op_meta.get(op_hash)
+        if meta is None:
             raise UnknownOperationError(
                 f"operation {op_hash} has no meta: call State.add_op_meta first"
             )
-        self.record(
-            OperationAddedForHost, host=name, op_hash=op_hash, is_change=is_change, counted=counted
+        # One OperationAdded for the hosts an op is added for one after the other (all of
+        # an add_op call's, when their bodies gather no fact): the views take each host at
+        # once, the log takes them together, before any other event is recorded.
+        pending = self._pending_hosts
+        if pending is None or pending[0] != op_hash:
+            if pending is not None:
+                self._record_pending_hosts()
+            pending = self._pending_hosts = (op_hash, meta.op_order, [], [], [])
+            self.record = self._record_after_pending_hosts  # type: ignore[method-assign]
+        pending[2].append(name)
+        pending[3].append(is_change)
+        pending[4].append(counted)
+        added = OperationAdded(
+            run_id=self.run_id,
+            seq=self._recorder.last_seq + 1,  # type: ignore[union-attr]
+            at=_now(),
+            op_hash=op_hash,
+            names=(),
+            op_order=meta.op_order,
+            hosts=(name,),
+            is_change=(is_change,),
+            counted=(counted,),
         )
+        for handler in self._op_added_handlers:
+            handler(added)
         if is_change is False and counted and self._printer is not None:
-            self._printer.noop(name, self.view.op_meta[op_hash].names)
+            self._printer.noop(name, meta.names)
+
+    def _record_pending_hosts(self) -> None:
+        # The hosts the views already took, into the log as one event (applied: counted).
+        pending, self._pending_hosts = self._pending_hosts, None
+        self.record = self._recorder.record  # type: ignore[method-assign, union-attr]
+        if pending is None:
+            return
+        op_hash, op_order, hosts, is_change, counted = pending
+        self._recorder.record_applied(  # type: ignore[union-attr]
+            OperationAdded,
+            op_hash=op_hash,
+            names=(),
+            op_order=op_order,
+            hosts=tuple(hosts),
+            is_change=tuple(is_change),
+            counted=tuple(counted),
+        )
+
+    def _record_after_pending_hosts(self, event_class: type[E], **fields: Any) -> E:
+        # State.record while hosts are pending: they go to the log first.
+        self._record_pending_hosts()
+        return self._recorder.record(event_class, **fields)  # type: ignore[union-attr]
 
     def record_op_result(
         self,
@@ -903,6 +960,8 @@ class State:
     def flush(self) -> None:
         """Write every recorded event to the log now."""
         if self._recorder is not None:
+            if self._pending_hosts is not None:
+                self._record_pending_hosts()
             self._recorder.flush()
 
     def finish(self, status: RunStatus | str = RunStatus.SUCCESS, error: str | None = None) -> None:

@@ -421,14 +421,23 @@ class HostOpsProjection(Projection):
     @applies(OperationAdded)
     def _op_added(self, event: OperationAdded) -> None:
         self._operation(event.op_hash).add(event)
+        for host, is_change, counted in zip(
+            event.hosts, event.is_change, event.counted, strict=False
+        ):  # version 2: the hosts it was added for
+            self._added(host, event.op_hash, is_change, counted, event.seq)
 
     @applies(OperationAddedForHost)
     def _added_for_host(self, event: OperationAddedForHost) -> None:
-        record = self._record(event.host, event.op_hash)
+        self._added(event.host, event.op_hash, event.is_change, event.counted, event.seq)
+
+    def _added(
+        self, host: str, op_hash: str, is_change: bool | None, counted: bool, seq: int
+    ) -> None:
+        record = self._record(host, op_hash)
         _set(record, "added", True)
-        _set(record, "counted", event.counted)
-        _set(record, "is_change", event.is_change)
-        _set(record, "added_seq", event.seq)
+        _set(record, "counted", counted)
+        _set(record, "is_change", is_change)
+        _set(record, "added_seq", seq)
 
     def _fact_commands(self, host: str) -> list[ExecutedCommand]:
         facts = self._facts.get(host)

@@ -721,6 +721,20 @@ def _golden_events() -> list[Event]:
                 ),
             ),
         ),
+        # An op added for three hosts at once (version 2), with each host's flags.
+        OperationAdded(
+            run_id="0192a3b4c5d6e7f8091a2b3c4d5e6f71",
+            seq=3,
+            at=datetime(2026, 3, 14, 15, 10, 5, tzinfo=timezone.utc),
+            op_hash=op,
+            names=("server.shell",),
+            args=("echo hi",),
+            op_order=(0, 4),
+            global_arguments={"_serial": False},
+            hosts=("web1", "web2", "db1"),
+            is_change=(True, None, False),
+            counted=(True, True, False),
+        ),
     ]
 
 
@@ -752,5 +766,6 @@ def test_a_golden_payload_decodes_and_re_encodes_to_the_same_bytes(index: int) -
 _UPCAST_ADDS = {
     "RunFinished": {"signal": None},
     "HostOperationFinished": {"commands": []},
+    "OperationAdded": {"hosts": [], "is_change": [], "counted": []},
     "RunStarted": {"log_id": None, "head_run_id": None, "head_seq": None, "head_hash": None},
 }

@@ -36,6 +36,7 @@ from eventstate.events import (
     OpOutcome,
     RunStarted,
     with_command_events,
+    with_host_events,
 )
 from eventstate.execute import run_ops
 from eventstate.operation import add_op
@@ -80,7 +81,7 @@ def recorded() -> tuple[list[Event], HostOpsProjection, StateView]:
     state = _deploy(log, SEED)
     run = Run(log, state.run_id)
     # Each op's commands as the CommandExecuted events before its outcome, to compare.
-    return list(with_command_events(run.events())), run.host_ops(), run.state()
+    return list(with_host_events(with_command_events(run.events()))), run.host_ops(), run.state()
 
 
 def _of(events: list[Event], cls: type[Any], **fields: Any) -> list[Any]:
@@ -319,7 +320,8 @@ def test_any_run_folds_and_each_record_keeps_its_last_word(events: list[Event]) 
     # what the last event about it said.
     ops = HostOpsProjection()
     ops.apply_all(events)
-    events = list(with_command_events(events))  # an op's commands before its outcome
+    # An op's commands before its outcome, the hosts it was added for one by one.
+    events = list(with_host_events(with_command_events(events)))
     for op in ops:
         about = [
             e

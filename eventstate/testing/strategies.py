@@ -295,6 +295,9 @@ _FIELDS: Mapping[type[Event], _FieldsStrategy] = {
         args=_const(st.lists(_TEXT, max_size=4).map(tuple)),
         op_order=_const(st.lists(_COUNTS, min_size=1, max_size=5).map(tuple)),
         global_arguments=_const(_JSON_OBJECTS),
+        hosts=lambda hosts: hosts.some,
+        is_change=_const(st.lists(st.none() | st.booleans(), max_size=4).map(tuple)),
+        counted=_const(st.lists(st.booleans(), max_size=4).map(tuple)),
     ),
     OperationAddedForHost: _fields(
         host=_one_host,
