@@ -56,7 +56,7 @@ def test_a_deploys_ops_carry_its_name_arguments_and_data() -> None:
     state.finish()
     commands = [
         e.command
-        for e in read_events(state.log, state.run_id)
+        for e in with_command_events(read_events(state.log, state.run_id))
         if isinstance(e, CommandExecuted) and e.host == "@sim/a"
     ]
     assert commands == ["sudo echo hello", "echo plain", "sudo echo bye"]

@@ -40,7 +40,13 @@ from eventstate import (
 from eventstate.connect import connect_all, disconnect_all
 from eventstate.connectors import base as connectors_base
 from eventstate.connectors import local as local_connector
-from eventstate.events import CommandExecuted, Event, ExecutionStarted, with_command_events
+from eventstate.events import (
+    CommandExecuted,
+    Event,
+    ExecutionStarted,
+    with_command_events,
+    with_host_events,
+)
 from eventstate.execute import run_ops
 from eventstate.operation import OperationResult, add_op
 from eventstate.operations import apt, files, server
@@ -173,7 +179,13 @@ def deploy(*calls: Call, host: str = "@local", data: dict[str, Any] | None = Non
         error = exc
     disconnect_all(state)
     state.finish()
-    run = Run(state, target, results, list(read_events(state.log, state.run_id)), error)
+    run = Run(
+        state,
+        target,
+        results,
+        list(with_host_events(with_command_events(read_events(state.log, state.run_id)))),
+        error,
+    )
     check_log(run)
     return run
 

@@ -40,6 +40,8 @@ from eventstate.events import (
     HostOperationFinished,
     OperationAddedForHost,
     RunStatus,
+    with_command_events,
+    with_host_events,
 )
 from eventstate.replay import read_events
 
@@ -186,7 +188,7 @@ def _host_data(
 def _finished(state: State) -> list[HostOperationFinished]:
     return [
         event
-        for event in read_events(state.log, state.run_id)
+        for event in with_host_events(with_command_events(read_events(state.log, state.run_id)))
         if isinstance(event, HostOperationFinished)
     ]
 
@@ -196,7 +198,7 @@ def _deploy(hosts: list[tuple[str, dict[str, Any]]], deploy_file: Path) -> State
     status = run_deploy(state, str(deploy_file))
     commands = [
         (event.host, event.command, event.stderr)
-        for event in read_events(state.log, state.run_id)
+        for event in with_host_events(with_command_events(read_events(state.log, state.run_id)))
         if isinstance(event, CommandExecuted) and not event.success
     ]
     assert status is RunStatus.SUCCESS, commands
@@ -242,7 +244,9 @@ def test_a_pyinfra_deploy_on_local_and_ssh_then_nothing_changes(
     results = [data.result for host in second.inventory for data in second.ops[host].values()]
     assert [(result.success, result.changed) for result in results] == [(True, False)] * 10
     planned = [
-        e for e in read_events(second.log, second.run_id) if isinstance(e, OperationAddedForHost)
+        e
+        for e in with_host_events(with_command_events(read_events(second.log, second.run_id)))
+        if isinstance(e, OperationAddedForHost)
     ]
     assert [e.is_change for e in planned] == [False] * 10
 
@@ -471,7 +475,7 @@ def test_python_steps_downloads_and_a_failing_fact_on_local_and_ssh(
         state = State(Inventory((hosts, {})), Config())
         assert run_deploy(state, str(deploy_file)) is RunStatus.FAILED
         assert [host.name for host in state.failed_hosts] == [broken]
-        events = list(read_events(state.log, state.run_id))
+        events = list(with_host_events(with_command_events(read_events(state.log, state.run_id))))
         (failed_fact,) = [e for e in events if isinstance(e, CommandExecuted) and not e.success]
         assert (failed_fact.host, failed_fact.exit_code) == (broken, 3)
         assert failed_fact.fact is not None and failed_fact.fact.startswith("server.Command(")
