@@ -76,6 +76,19 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
         thread.join()
 
 
+def _listed_commands(output: str) -> list[dict[str, Any]]:
+    """Every command ``eventstate events --json`` listed: a CommandExecuted, or one an op's
+    outcome carries (with its host)."""
+    commands: list[dict[str, Any]] = []
+    for line in output.splitlines():
+        event = json.loads(line)
+        if event["type"] == "CommandExecuted":
+            commands.append(event)
+        elif event["type"] == "HostOperationFinished":
+            commands += [{**command, "host": event["host"]} for command in event["commands"]]
+    return commands
+
+
 def _git(*args: str, cwd: Path | None = None) -> None:
     subprocess.run(
         ["git", "-c", "user.name=eventstate", "-c", "user.email=tests@eventstate", *args],
@@ -391,8 +404,8 @@ def test_users_and_groups_with_sudo_and_su_over_ssh_through_the_cli(
         assert [(e["outcome"], e["commands_executed"]) for e in finished] == [("success", 0)] * 3
 
         # The facts ran as the ops did: with sudo, and su to the plain user for the file.
-        listed = _cli("events", newest["run_id"], "--db", db, "--type", "CommandExecuted", "--json")
-        commands = [json.loads(line)["command"] for line in listed.stdout.splitlines()]
+        listed = _cli("events", newest["run_id"], "--db", db, "--json")
+        commands = [command["command"] for command in _listed_commands(listed.stdout)]
         assert "sudo cat /etc/group" in commands
         assert any(c.startswith(f"sudo su {users.plain} ! (test -e ") for c in commands), commands
 
