@@ -209,7 +209,7 @@ def ssh_ours(path: str, hosts: int, ops: int, latency_ms: int = 0) -> Metrics:
     """``eventstate deploy INVENTORY DEPLOY --db FILE`` over SSH, as a process.
 
     The log is a new SQLite file (durable), read back after the run: one run,
-    ``success``, and ``hosts x ops`` ``CommandExecuted`` events, each a
+    ``success``, and ``hosts x ops`` commands (in the ops' outcomes), each a
     success whose stdout is what its ``echo`` printed.
 
     Args:
@@ -219,7 +219,7 @@ def ssh_ours(path: str, hosts: int, ops: int, latency_ms: int = 0) -> Metrics:
         latency_ms: The relay's delay each way (recorded, not used).
     """
     from eventstate import replay
-    from eventstate.events import CommandExecuted
+    from eventstate.events import CommandExecuted, with_command_events
 
     directory = Path(path)
     db = Path(tempfile.mkdtemp(prefix="log-", dir=directory)) / "events.db"
@@ -230,14 +230,19 @@ def ssh_ours(path: str, hosts: int, ops: int, latency_ms: int = 0) -> Metrics:
             (run_id,) = log.run_ids()
             run = log.run(run_id)
             info = run.info()
-            commands = [event for event in run.events() if isinstance(event, CommandExecuted)]
+            # An op's commands ride on its outcome (HostOperationFinished version 2).
+            commands = [
+                event
+                for event in with_command_events(run.events())
+                if isinstance(event, CommandExecuted)
+            ]
     finally:
         shutil.rmtree(db.parent, ignore_errors=True)
     _check(info.status == "success", f"the run's status is {info.status}, not success")
     _check(info.host_count == hosts, f"{info.host_count} hosts in the run, not {hosts}")
     _check(
         len(commands) == hosts * ops,
-        f"{len(commands)} CommandExecuted events, not {hosts} x {ops}",
+        f"{len(commands)} commands recorded, not {hosts} x {ops}",
     )
     wrong = [e for e in commands if not e.success or e.stdout != e.command[len("echo ") :] + "\n"]
     _check(not wrong, f"{len(wrong)} commands failed or printed the wrong thing")

@@ -11,16 +11,21 @@ version does not know, or a version newer than it reads, is a
 :class:`~eventstate.errors.CodecError` naming the culprit.
 
 The converter is built once per codec, never the global one, and each event
-class's hooks are looked up once, so the hot path does no introspection.
+class's hooks are looked up once, so the hot path does no introspection. Encoding
+does not go through cattrs at all: each class gets, once, a generated function that
+builds its stored dict straight from its fields (:func:`dict_encoder`).
 """
 
 from __future__ import annotations
 
 import enum
+import types
+import typing
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, get_args, get_origin
 
+import attrs
 import cattrs
 import orjson
 
@@ -33,6 +38,7 @@ __all__ = [
     "canonical_bytes",
     "canonical_json",
     "configure_converter",
+    "dict_encoder",
     "make_converter",
     "payload_fields",
 ]
@@ -58,10 +64,24 @@ def _run_started_v1_to_v2(fields: dict[str, Any]) -> dict[str, Any]:
     return {**fields, "log_id": None, "head_run_id": None, "head_seq": None, "head_hash": None}
 
 
+def _host_operation_finished_v1_to_v2(fields: dict[str, Any]) -> dict[str, Any]:
+    # Version 2 carries the op's commands; a version 1 run recorded each as a
+    # CommandExecuted event before this one, which readers fold as they always did.
+    return {**fields, "commands": []}
+
+
+def _operation_added_v1_to_v2(fields: dict[str, Any]) -> dict[str, Any]:
+    # Version 2 names the hosts it adds the op for; a version 1 run recorded an
+    # OperationAddedForHost per host, which readers fold as they always did.
+    return {**fields, "hosts": [], "is_change": [], "counted": []}
+
+
 #: The steps every codec knows: how the events older versions stored read today.
 _BUILTIN_UPCASTERS: Mapping[tuple[str, int], Upcaster] = {
     ("RunStarted", 1): _run_started_v1_to_v2,
     ("RunFinished", 1): _run_finished_v1_to_v2,
+    ("HostOperationFinished", 1): _host_operation_finished_v1_to_v2,
+    ("OperationAdded", 1): _operation_added_v1_to_v2,
 }
 
 
@@ -166,6 +186,75 @@ def make_converter() -> cattrs.Converter:
     return converter
 
 
+def _value_code(
+    expression: str, type_: Any, names: dict[str, Any], converter: cattrs.Converter
+) -> str:
+    """Python code giving the stored (JSON-ready) form of ``expression``, of type ``type_``."""
+    origin, args = get_origin(type_), get_args(type_)
+    if origin in (typing.Union, types.UnionType):
+        others = [arg for arg in args if arg is not type(None)]
+        if len(others) == 1 and len(others) < len(args):  # Optional[X]
+            inner = _value_code(expression, others[0], names, converter)
+            return (
+                expression
+                if inner == expression
+                else f"(None if {expression} is None else {inner})"
+            )
+        if all(arg in (str, int, float, bool, type(None)) for arg in args):
+            return expression
+        raise TypeError(f"no generated encoding for {type_!r}")
+    if type_ in (str, int, float, bool, type(None)):
+        return expression
+    if type_ is datetime:
+        return f"{expression}.isoformat()"
+    if type_ is StateStage:
+        return f"{expression}.name"
+    if isinstance(type_, type) and issubclass(type_, enum.Enum):
+        return f"{expression}.value"
+    if _is_homogeneous_tuple(type_):
+        item = _value_code("item", args[0], names, converter)
+        return f"list({expression})" if item == "item" else f"[{item} for item in {expression}]"
+    if origin in (Mapping, dict, typing.Mapping) or type_ in (Mapping, dict):
+        # Values of any type: cattrs' hook, once per event that holds a mapping (no
+        # host-op's does), gives them exactly as ever.
+        name = f"_mapping_{len(names)}"
+        names[name] = converter.get_unstructure_hook(type_)
+        return f"{name}({expression})"
+    if attrs.has(type_):
+        name = f"_nested_{len(names)}"
+        names[name] = _record_encoder(type_, names, converter)
+        return f"{name}({expression})"
+    raise TypeError(f"no generated encoding for {type_!r}")
+
+
+def _record_encoder(
+    cls: type, names: dict[str, Any], converter: cattrs.Converter, extra: str = ""
+) -> Callable[[Any], dict[str, Any]]:
+    hints = typing.get_type_hints(cls)
+    items = [
+        f"{field.name!r}: {_value_code('o.' + field.name, hints[field.name], names, converter)}"
+        for field in attrs.fields(cls)
+    ]
+    source = f"def encode(o):\n    return {{{', '.join(items)}{extra}}}\n"
+    namespace = dict(names)
+    exec(compile(source, f"<dict encoder of {cls.__name__}>", "exec"), namespace)
+    return namespace["encode"]
+
+
+def dict_encoder(
+    cls: type[Event], converter: cattrs.Converter | None = None
+) -> Callable[[Event], dict[str, Any]]:
+    """A function giving the stored dict of a ``cls`` event -- its fields, ``type`` and
+    ``v`` -- as :meth:`EventCodec.to_dict` does, generated once from the class's fields
+    (no per-event introspection, no cattrs dispatch on the hot path).
+
+    Raises:
+        TypeError: a field's type has no generated encoding (then use cattrs').
+    """
+    extra = f", {_TYPE_KEY!r}: {cls.event_type!r}, {_VERSION_KEY!r}: {cls.version!r}"
+    return _record_encoder(cls, {}, converter or make_converter(), extra)
+
+
 class EventCodec:
     """Encodes events to canonical JSON and decodes them back, upcasting old versions.
 
@@ -186,10 +275,9 @@ class EventCodec:
             for key, upcaster in _BUILTIN_UPCASTERS.items()
             if key[0] in self._event_types
         }
-        # Hooks resolved once per class: encode and decode then cost a dict lookup.
-        self._unstructure = {
-            cls: self._converter.get_unstructure_hook(cls) for cls in self._event_types.values()
-        }
+        # Encoders made and hooks resolved once per class: encode and decode then cost
+        # a dict lookup.
+        self._unstructure = {cls: self._encoder(cls) for cls in self._event_types.values()}
         self._structure = {
             cls: self._converter.get_structure_hook(cls) for cls in self._event_types.values()
         }
@@ -200,16 +288,28 @@ class EventCodec:
             raise UnknownEventTypeError(f"cannot upcast unknown event type {event_type!r}")
         self._upcasters[(event_type, from_version)] = upcaster
 
+    def _encoder(self, cls: type[Event]) -> Callable[[Event], dict[str, Any]]:
+        try:
+            return dict_encoder(cls, self._converter)
+        except TypeError:  # a field type the generator does not know: cattrs' hook
+            unstructure = self._converter.get_unstructure_hook(cls)
+
+            def encode(event: Event) -> dict[str, Any]:
+                data: dict[str, Any] = unstructure(event)
+                data[_TYPE_KEY] = cls.event_type
+                data[_VERSION_KEY] = cls.version
+                return data
+
+            return encode
+
     def to_dict(self, event: Event) -> dict[str, Any]:
         """The JSON-ready dict of ``event``, with its type tag and version."""
         cls = type(event)
         try:
-            data = self._unstructure[cls](event)
+            encode = self._unstructure[cls]
         except KeyError:
             raise UnknownEventTypeError(f"{cls.__name__} is not a registered event type") from None
-        data[_TYPE_KEY] = cls.event_type
-        data[_VERSION_KEY] = cls.version
-        return data
+        return encode(event)
 
     def encode(self, event: Event) -> str:
         """The canonical JSON text of ``event``: the bytes its hash is taken over."""

@@ -1,9 +1,11 @@
 """Running one command on one host, and recording that it ran.
 
 Every command the engine runs -- for an operation or to gather a fact --
-goes through :func:`run_command`, which records a ``CommandExecuted``
-event: the command with secrets masked, exit code, duration, and output
-scrubbed of secrets and cut at ``config.MAX_OUTPUT`` characters.
+goes through :func:`run_command`, which records it: the command with secrets
+masked, exit code, duration, and output scrubbed of secrets and cut at
+``config.MAX_OUTPUT`` characters. The context decides where: an executing
+op's commands (and the facts gathered meanwhile) go into the op's
+``HostOperationFinished``, any other command is a ``CommandExecuted`` event.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from eventstate.config import Config
 from eventstate.connections import HostConnections
 from eventstate.connectors.base import CommandOptions, CommandResult, shown_privilege
 from eventstate.errors import ConnectError, DeployError
-from eventstate.events import CommandExecuted, Event
+from eventstate.events import CommandExecuted, Event, RecordedCommand
 from eventstate.host import Host
 from eventstate.printing import Printer
 
@@ -58,6 +60,12 @@ class CommandContext(Protocol):
 
     def record(self, event_class: type[E], **fields: Any) -> E:
         """Append an event to the run."""
+
+    def record_command(
+        self, host: str, op_hash: str | None, fact: str | None, fields: dict[str, Any]
+    ) -> CommandExecuted | None:
+        """Record a command that ran (``fields``: a :class:`RecordedCommand`'s, bar ``fact``
+        and ``end``): as an event, returned, or kept for its op's outcome (None)."""
 
     @property
     def printer(self) -> Printer | None:
@@ -174,20 +182,17 @@ def run_command(
     limit = state.config.MAX_OUTPUT
     stdout, cut_out = _cap(scrub(result.stdout, secrets) if secrets else result.stdout, limit)
     stderr, cut_err = _cap(scrub(result.stderr, secrets) if secrets else result.stderr, limit)
-    event = state.record(
-        CommandExecuted,
-        host=host.name,
-        op_hash=op_hash,
-        fact=fact,
-        command=_shown(command, options, shown),
-        success=result.success,
-        exit_code=result.exit_code,
-        duration=round(duration, 6),
-        stdout=stdout,
-        stderr=stderr,
-        truncated=cut_out or cut_err or result.truncated,
-        attempt=attempt,
-    )
+    fields: dict[str, Any] = {
+        "command": _shown(command, options, shown),
+        "success": result.success,
+        "exit_code": result.exit_code,
+        "duration": round(duration, 6),
+        "stdout": stdout,
+        "stderr": stderr,
+        "truncated": cut_out or cut_err or result.truncated,
+        "attempt": attempt,
+    }
+    event = state.record_command(host.name, op_hash, fact, fields)
     if printer is not None:
-        printer.command_executed(event)
+        printer.command_executed(host.name, op_hash, event or RecordedCommand(fact=fact, **fields))
     return result

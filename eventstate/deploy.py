@@ -445,6 +445,7 @@ def record_interruption(state: State, interruption: KeyboardInterrupt) -> None:
     state.fact_pool.kill()
     name = interruption.signal_name if isinstance(interruption, DeployInterrupted) else "SIGINT"
     if state.view.run.status is None:
+        state.record_unfinished_commands()  # what the ops stopped midway had run
         state.record(
             RunFinished,
             status=RunStatus.INTERRUPTED,

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import enum
 import types
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import attrs
@@ -43,12 +43,16 @@ __all__ = [
     "OperationAddedForHost",
     "OperationEnded",
     "OperationStarted",
+    "RecordedCommand",
     "RunFinished",
     "RunStarted",
     "RunStatus",
     "StageChanged",
     "StateStage",
     "WarningRaised",
+    "command_events",
+    "with_command_events",
+    "with_host_events",
 ]
 
 
@@ -243,7 +247,8 @@ class HostDisconnected(Event):
 
 @attrs.frozen(kw_only=True)
 class OperationAdded(Event):
-    """An operation was added, or new names or arguments were merged into it.
+    """An operation was added, or new names or arguments were merged into it, or it was
+    put in hosts' operation orders.
 
     The first event for an ``op_hash`` fixes its ``op_order``; later ones add
     names and arguments, as pyinfra merges ops called at the same position.
@@ -254,20 +259,31 @@ class OperationAdded(Event):
         args: Arguments for display, in call order.
         op_order: The tie-break key among operations free to run at once.
         global_arguments: Execution arguments shared by every host (``_serial``...).
+        hosts: The hosts whose operation order the op was put next in, in the order
+            added (one event for every host an ``add_op`` call prepares). New in
+            version 2; a version 1 run recorded an :class:`OperationAddedForHost`
+            per host instead (upcast: none).
+        is_change: Each host's change flag, as ``OperationAddedForHost.is_change``.
+        counted: Each host's ``OperationAddedForHost.counted``.
     """
 
     event_type: ClassVar[str] = "OperationAdded"
+    version: ClassVar[int] = 2
 
     op_hash: str
     names: tuple[str, ...]
     args: tuple[str, ...] = ()
     op_order: tuple[int, ...]
     global_arguments: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    hosts: tuple[str, ...] = ()
+    is_change: tuple[bool | None, ...] = ()
+    counted: tuple[bool, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
 class OperationAddedForHost(Event):
-    """An operation was put in a host's operation order.
+    """An operation was put in a host's operation order (recorded until version 2 of
+    :class:`OperationAdded`, which names the hosts itself; read in old logs).
 
     Attributes:
         host: The host.
@@ -287,8 +303,69 @@ class OperationAddedForHost(Event):
 
 
 @attrs.frozen(kw_only=True)
+class RecordedCommand:
+    """One command run while an operation executed on a host, as its
+    :class:`HostOperationFinished` records it (not an event: it has no envelope).
+
+    Masked and capped as a :class:`CommandExecuted` is: ``command`` shows secrets
+    as ``***``, output is scrubbed of them and kept up to the configured size.
+
+    Attributes:
+        command: The command as the log shows it, secrets masked.
+        success: Whether it succeeded.
+        exit_code: Its exit status, when it had one (None for a timeout or a
+            Python callable).
+        duration: Seconds it took.
+        stdout: Its standard output, up to the cap.
+        stderr: Its standard error, up to the cap.
+        truncated: Whether output was cut at the cap.
+        attempt: The attempt of the operation it ran in, from 0.
+        fact: The fact it gathered (a fact a Python step or the op's body asked
+            for while the op ran); None for one of the op's own commands.
+        end: Seconds from the op's start on the host to the command's end (so
+            it ended at the op's ``at - duration + end``).
+    """
+
+    command: str
+    success: bool
+    exit_code: int | None = None
+    duration: float = 0.0
+    stdout: str = ""
+    stderr: str = ""
+    truncated: bool = False
+    attempt: int = 0
+    fact: str | None = None
+    end: float = 0.0
+
+
+def with_host_events(events: Iterable[Event]) -> Iterator[Event]:
+    """``events``, each op's hosts (:attr:`OperationAdded.hosts`, version 2) as the
+    :class:`OperationAddedForHost` events version 1 recorded: an ``OperationAdded`` that
+    only added hosts gives those alone, one that also named the op gives it without them."""
+    for event in events:
+        if type(event) is not OperationAdded or not event.hosts:
+            yield event
+            continue
+        if event.names or event.args or event.global_arguments:
+            yield attrs.evolve(event, hosts=(), is_change=(), counted=())
+        for host, is_change, counted in zip(
+            event.hosts, event.is_change, event.counted, strict=False
+        ):
+            yield OperationAddedForHost(
+                run_id=event.run_id,
+                seq=event.seq,
+                at=event.at,
+                host=host,
+                op_hash=event.op_hash,
+                is_change=is_change,
+                counted=counted,
+            )
+
+
+@attrs.frozen(kw_only=True)
 class HostOperationFinished(Event):
-    """An operation finished on a host, after its last retry.
+    """An operation finished on a host, after its last retry: the one event of a
+    host-op's execution, its commands included.
 
     Attributes:
         host: The host.
@@ -298,9 +375,14 @@ class HostOperationFinished(Event):
         retry_count: Retries made before this outcome.
         duration: Seconds from the op's start on the host to this outcome,
             retries included (so the op started at ``at - duration``).
+        commands: Every command run on the host while the op executed, every
+            attempt, in the order run (facts gathered meanwhile included).
+            New in version 2; a version 1 run recorded them as
+            :class:`CommandExecuted` events before this one (upcast: empty).
     """
 
     event_type: ClassVar[str] = "HostOperationFinished"
+    version: ClassVar[int] = 2
 
     host: str
     op_hash: str
@@ -308,11 +390,50 @@ class HostOperationFinished(Event):
     commands_executed: int = 0
     retry_count: int = 0
     duration: float = 0.0
+    commands: tuple[RecordedCommand, ...] = ()
 
     @property
     def partial(self) -> bool:
         """Whether the op failed after some of its commands had run."""
         return self.outcome is not OpOutcome.SUCCESS and self.commands_executed > 0
+
+
+def command_events(event: HostOperationFinished) -> tuple[CommandExecuted, ...]:
+    """``event``'s commands as the :class:`CommandExecuted` events version 1 recorded
+    before it: its sequence number, each at its own end (a fact gathered during the op
+    names no op, as ever)."""
+    if not event.commands:
+        return ()
+    started = event.at - timedelta(seconds=event.duration)
+    return tuple(
+        CommandExecuted(
+            run_id=event.run_id,
+            seq=event.seq,
+            at=started + timedelta(seconds=command.end),
+            host=event.host,
+            op_hash=None if command.fact is not None else event.op_hash,
+            fact=command.fact,
+            command=command.command,
+            success=command.success,
+            exit_code=command.exit_code,
+            duration=command.duration,
+            stdout=command.stdout,
+            stderr=command.stderr,
+            truncated=command.truncated,
+            attempt=command.attempt,
+        )
+        for command in event.commands
+    )
+
+
+def with_command_events(events: Iterable[Event]) -> Iterator[Event]:
+    """``events``, each op's commands before its outcome as :class:`CommandExecuted`
+    events: a run of either version in version 1's shape, for readers that want every
+    command as one event (the rerun's comparison and playback)."""
+    for event in events:
+        if type(event) is HostOperationFinished and event.commands:
+            yield from command_events(event)
+        yield event
 
 
 @attrs.frozen(kw_only=True)
@@ -352,7 +473,10 @@ class HostOperationRetried(Event):
 
 @attrs.frozen(kw_only=True)
 class CommandExecuted(Event):
-    """A command ran on a host, for an operation or to gather a fact.
+    """A command ran on a host: to gather a fact, or for an operation outside its
+    execution (a body asking the host at prepare). An operation's commands, and the
+    facts gathered while it executes, are in its :class:`HostOperationFinished`
+    (until version 2 of that event, they were recorded as these).
 
     Secrets passed as masked values never reach the log: ``command`` shows
     them as ``***``. Output is kept up to the configured size.

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 
 import attrs
 
-from eventstate.events import CommandExecuted
+from eventstate.events import CommandExecuted, RecordedCommand
 
 __all__ = ["PrintFlags", "Printer", "escaped", "write_to_stderr"]
 
@@ -130,23 +130,26 @@ class Printer:
         if self.flags.print_fact_input if fact else self.flags.print_input:
             self.write(f"[{host}] >>> {command}")
 
-    def command_executed(self, event: CommandExecuted) -> None:
-        """A command ran; ``event`` is what was recorded of it."""
+    def command_executed(
+        self, host: str, op_hash: str | None, command: CommandExecuted | RecordedCommand
+    ) -> None:
+        """A command ran on ``host`` (for ``op_hash``, None for a fact asked outside an op);
+        ``command`` is what was recorded of it: its event, or its entry in its op's outcome."""
         flags = self.flags
-        if event.fact is None:
+        if command.fact is None:
             if flags.print_output:
-                self._output(event)
+                self._output(host, command)
             return
         if flags.print_fact_output:
-            self._output(event)
-        if event.success and flags.print_fact_info:
-            self.write(f"[{event.host}] Loaded fact {event.fact}")
+            self._output(host, command)
+        if command.success and flags.print_fact_info:
+            self.write(f"[{host}] Loaded fact {command.fact}")
 
     def noop(self, host: str, op_names: Iterable[str]) -> None:
         """An op was prepared for ``host`` and will change nothing there."""
         if self.flags.print_noop_info:
             self.write(f"[{host}] noop: {', '.join(op_names)}")
 
-    def _output(self, event: CommandExecuted) -> None:
-        for line in (*event.stdout.splitlines(), *event.stderr.splitlines()):
-            self.write(f"[{event.host}] {line}")
+    def _output(self, host: str, command: CommandExecuted | RecordedCommand) -> None:
+        for line in (*command.stdout.splitlines(), *command.stderr.splitlines()):
+            self.write(f"[{host}] {line}")

@@ -74,6 +74,9 @@ class EventRecorder:
         self.log = log
         self.run_id = run_id
         self._apply = apply
+        # The view ``apply`` belongs to (a bound StateView.apply), whose count of events
+        # applied an event recorded with record_applied still adds to.
+        self._apply_owner: Any = getattr(apply, "__self__", None)
         self._to_dict = (codec or EventCodec()).to_dict
         self._batch_size = 1 if sync else batch_size
         self._max_delay = max_delay
@@ -142,6 +145,21 @@ class EventRecorder:
         ):
             self.flush()
         return event
+
+    def record_applied(self, event_class: type[E], **fields: Any) -> E:
+        """:meth:`record`, for an event whose effect the views already took (piecemeal,
+        as the State adds an op for host after host): it is only counted."""
+        apply = self._apply
+        self._apply = self._count_applied
+        try:
+            return self.record(event_class, **fields)
+        finally:
+            self._apply = apply
+
+    def _count_applied(self, event: Event) -> None:
+        counted = getattr(self._apply_owner, "events_applied", None)
+        if counted is not None:
+            self._apply_owner.events_applied = counted + 1
 
     def flush(self) -> None:
         """Write every queued row to the store in one transaction, and flush the store."""

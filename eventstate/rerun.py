@@ -29,8 +29,12 @@ from eventstate.events import (
     DeployLoaded,
     Event,
     HostConnectFailed,
+    HostOperationFinished,
+    HostOperationRetried,
     LimitSet,
+    OperationAdded,
     RunStarted,
+    with_command_events,
 )
 from eventstate.state import State
 from eventstate.stores.base import EventLog
@@ -127,21 +131,64 @@ class RerunReport:
 
 
 def _comparable(event: Event, codec: EventCodec) -> dict[str, Any]:
-    # As stored (plain JSON values), minus what differs between any two runs.
+    # As stored (plain JSON values), minus what differs between any two runs. An op's
+    # commands are compared one by one, as the CommandExecuted events before it.
     data = json.loads(codec.encode(event))
-    return {key: value for key, value in data.items() if key not in _ENVELOPE and key != "v"}
+    dropped = _NOT_COMPARED_ADDED if type(event) is OperationAdded else _NOT_COMPARED
+    return {key: value for key, value in data.items() if key not in dropped}
+
+
+#: What no two runs share (the envelope, durations), the version, and an op's commands
+#: (compared one by one).
+_NOT_COMPARED = _ENVELOPE | {"v", "commands"}
+#: An op added: the hosts it was added for are compared host by host.
+_NOT_COMPARED_ADDED = _NOT_COMPARED | {"hosts", "is_change", "counted"}
 
 
 Sequences = dict[str | None, list[tuple[int, dict[str, Any]]]]
 
 
 def _sequences(events: Iterable[Event], codec: EventCodec) -> Sequences:
+    """Each host's events as one shape whichever version wrote them: every command an
+    event (:func:`with_command_events`), and an op's retries just before its outcome --
+    version 1 recorded each retry between the attempts' commands, version 2 before the
+    outcome that carries them all."""
     sequences: Sequences = {}
-    for event in events:
+    retries: dict[tuple[str, str], list[tuple[int, dict[str, Any]]]] = {}
+    for event in with_command_events(events):
         if event.event_type in _RUN_HEADER:
             continue
+        if isinstance(event, OperationAdded) and event.hosts:
+            # Version 2: the hosts it was added for, each as version 1's OperationAddedForHost.
+            for name, is_change, counted in zip(
+                event.hosts, event.is_change, event.counted, strict=False
+            ):
+                sequences.setdefault(name, []).append(
+                    (
+                        event.seq,
+                        {
+                            "type": "OperationAddedForHost",
+                            "host": name,
+                            "op_hash": event.op_hash,
+                            "is_change": is_change,
+                            "counted": counted,
+                        },
+                    )
+                )
+            if not (event.names or event.args or event.global_arguments):
+                continue  # it only added hosts
         host = getattr(event, "host", None)
-        sequences.setdefault(host, []).append((event.seq, _comparable(event, codec)))
+        if isinstance(event, HostOperationRetried):
+            retries.setdefault((event.host, event.op_hash), []).append(
+                (event.seq, _comparable(event, codec))
+            )
+            continue
+        sequence = sequences.setdefault(host, [])
+        if isinstance(event, HostOperationFinished):
+            sequence += retries.pop((event.host, event.op_hash), ())
+        sequence.append((event.seq, _comparable(event, codec)))
+    for (host, _), held in retries.items():  # retries of an op that never finished
+        sequences.setdefault(host, []).extend(held)
     return sequences
 
 
@@ -211,7 +258,7 @@ def rerun(log: EventLog, run_id: str, codec: EventCodec | None = None) -> RerunR
     limit = None if first_limit is None or first_limit.hosts is None else list(first_limit.hosts)
     commands: dict[str, list[CommandExecuted]] = {}
     connect_errors: dict[str, str] = {}
-    for event in recorded:
+    for event in with_command_events(recorded):
         if isinstance(event, CommandExecuted):
             commands.setdefault(event.host, []).append(event)
         elif isinstance(event, HostConnectFailed):

@@ -14,8 +14,10 @@ import getpass
 import logging
 import socket
 import sys
+import time
 import uuid
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
 from multiprocessing import cpu_count
 from types import TracebackType
 from typing import Any, TypeVar
@@ -39,6 +41,7 @@ from eventstate.errors import (
     UnknownOperationError,
 )
 from eventstate.events import (
+    CommandExecuted,
     Event,
     ExecutionStarted,
     FailOutcome,
@@ -47,8 +50,8 @@ from eventstate.events import (
     HostsFailed,
     LimitSet,
     OperationAdded,
-    OperationAddedForHost,
     OpOutcome,
+    RecordedCommand,
     RunFinished,
     RunStarted,
     RunStatus,
@@ -72,6 +75,13 @@ from eventstate.version import __version__
 __all__ = ["MAX_PARALLEL", "BaseStateCallback", "State", "StateStage", "new_run_id"]
 
 logger = logging.getLogger("eventstate")
+
+_utc = timezone.utc
+
+
+def _now() -> datetime:
+    return datetime.now(_utc)
+
 
 E = TypeVar("E", bound=Event)
 
@@ -284,6 +294,13 @@ class State:
         #: The projections every view reads; fed only by the recorder.
         self.view = StateView()
         self._recorder: EventRecorder | None = None
+        #: Each host's ops executing now, innermost last: [op hash, its commands so far
+        #: as (end, fields), or None once they went to the log as CommandExecuted events].
+        self._executing: dict[str, list[list[Any]]] = {}
+        #: The hosts an op is being added for, not yet in the log: (op hash, op order,
+        #: hosts, their change flags, whether each counts).
+        self._pending_hosts: tuple[str, tuple[int, ...], list[str], list[Any], list[bool]] | None
+        self._pending_hosts = None
         if inventory:
             self.init(inventory, config, **kwargs)
 
@@ -362,6 +379,7 @@ class State:
             sync=config.SYNC,
         )
 
+        self._op_added_handlers = self.view.handlers(OperationAdded)
         for host in inventory:
             # Data, not a pointer back: the host's op order, read-only and live.
             host.op_hash_order = self.view.op_hash_order(host.name)
@@ -389,6 +407,8 @@ class State:
             self._record_limit(initial_limit)
         self.initialised = True
         self._recorder.flush()
+        # The hot path: no wrapper between the engine and the recorder.
+        self.record = self._recorder.record  # type: ignore[method-assign]
 
     def record(self, event_class: type[E], **fields: Any) -> E:
         """Append one event of ``event_class`` to the run and apply it to the views.
@@ -396,8 +416,61 @@ class State:
         The engine's one write path (connectors, execution and facts use it);
         the envelope -- run id, sequence number, time -- is filled in here.
         """
-        self._require_init()
+        self._require_init()  # once initialised, the recorder's own method stands here
         return self._recorder.record(event_class, **fields)  # type: ignore[union-attr]
+
+    def record_command(
+        self, host: str, op_hash: str | None, fact: str | None, fields: dict[str, Any]
+    ) -> CommandExecuted | None:
+        """Record a command that ran on ``host`` (``fields``: a :class:`RecordedCommand`'s).
+
+        While an op executes, its commands -- and the facts gathered on the host
+        meanwhile -- are kept for its ``HostOperationFinished`` (None is returned);
+        any other command is a ``CommandExecuted`` event, returned. A nested op (one a
+        Python step adds) keeps the log in the order things ran: the commands its parent
+        ran before it are recorded as events then, and so are the parent's later ones.
+        """
+        stack = self._executing.get(host)
+        if op_hash is not None and self.view.is_executing:
+            if stack is None:
+                stack = self._executing[host] = []
+            if not stack or stack[-1][0] != op_hash:
+                if stack:
+                    self._record_commands_of(host, stack[-1])
+                stack.append([op_hash, []])
+            kept = stack[-1][1]
+            if kept is not None:
+                kept.append((time.perf_counter(), fields))
+                return None
+        elif op_hash is None and stack:
+            kept = stack[-1][1]
+            if kept is not None:
+                kept.append((time.perf_counter(), {**fields, "fact": fact}))
+                return None
+            op_hash = None  # a fact, recorded as one
+        return self.record(CommandExecuted, host=host, op_hash=op_hash, fact=fact, **fields)
+
+    def _record_commands_of(self, host: str, executing: list[Any]) -> None:
+        # The commands kept so far for an executing op, as CommandExecuted events.
+        kept, executing[1] = executing[1], None
+        for _, fields in kept or ():
+            fact = fields.get("fact")
+            recorded = {key: value for key, value in fields.items() if key != "fact"}
+            self.record(
+                CommandExecuted,
+                host=host,
+                op_hash=None if fact else executing[0],
+                fact=fact,
+                **recorded,
+            )
+
+    def record_unfinished_commands(self) -> None:
+        """Record, as ``CommandExecuted`` events, the commands of ops that will never
+        finish: the run ends with them midway (a body raised, a signal came)."""
+        executing, self._executing = self._executing, {}
+        for host, stack in executing.items():
+            for entry in stack:
+                self._record_commands_of(host, entry)
 
     def get_fact(
         self, host: Host, fact_class: type[Fact], *args: Any, sudo: bool = False, **kwargs: Any
@@ -646,15 +719,60 @@ class State:
             counted: False for a ``_run_once`` duplicate: ordered, not counted.
         """
         name = self._host_name(host)
-        if op_hash not in self.view.op_meta:
+        meta = self.view.op_meta.get(op_hash)
+        if meta is None:
             raise UnknownOperationError(
                 f"operation {op_hash} has no meta: call State.add_op_meta first"
             )
-        self.record(
-            OperationAddedForHost, host=name, op_hash=op_hash, is_change=is_change, counted=counted
+        # One OperationAdded for the hosts an op is added for one after the other (all of
+        # an add_op call's, when their bodies gather no fact): the views take each host at
+        # once, the log takes them together, before any other event is recorded.
+        pending = self._pending_hosts
+        if pending is None or pending[0] != op_hash:
+            if pending is not None:
+                self._record_pending_hosts()
+            pending = self._pending_hosts = (op_hash, meta.op_order, [], [], [])
+            self.record = self._record_after_pending_hosts  # type: ignore[method-assign]
+        pending[2].append(name)
+        pending[3].append(is_change)
+        pending[4].append(counted)
+        added = OperationAdded(
+            run_id=self.run_id,
+            seq=self._recorder.last_seq + 1,  # type: ignore[union-attr]
+            at=_now(),
+            op_hash=op_hash,
+            names=(),
+            op_order=meta.op_order,
+            hosts=(name,),
+            is_change=(is_change,),
+            counted=(counted,),
         )
+        for handler in self._op_added_handlers:
+            handler(added)
         if is_change is False and counted and self._printer is not None:
-            self._printer.noop(name, self.view.op_meta[op_hash].names)
+            self._printer.noop(name, meta.names)
+
+    def _record_pending_hosts(self) -> None:
+        # The hosts the views already took, into the log as one event (applied: counted).
+        pending, self._pending_hosts = self._pending_hosts, None
+        self.record = self._recorder.record  # type: ignore[method-assign, union-attr]
+        if pending is None:
+            return
+        op_hash, op_order, hosts, is_change, counted = pending
+        self._recorder.record_applied(  # type: ignore[union-attr]
+            OperationAdded,
+            op_hash=op_hash,
+            names=(),
+            op_order=op_order,
+            hosts=tuple(hosts),
+            is_change=tuple(is_change),
+            counted=tuple(counted),
+        )
+
+    def _record_after_pending_hosts(self, event_class: type[E], **fields: Any) -> E:
+        # State.record while hosts are pending: they go to the log first.
+        self._record_pending_hosts()
+        return self._recorder.record(event_class, **fields)  # type: ignore[union-attr]
 
     def record_op_result(
         self,
@@ -671,6 +789,18 @@ class State:
         ``duration`` is the seconds the op took on the host, retries included.
         """
         name = self._host_name(host)
+        commands: tuple[RecordedCommand, ...] = ()
+        stack = self._executing.get(name)
+        if stack and stack[-1][0] == op_hash:
+            kept = stack.pop()[1]
+            if not stack:
+                del self._executing[name]
+            if kept:
+                started = time.perf_counter() - duration
+                commands = tuple(
+                    RecordedCommand(end=round(max(end - started, 0.0), 6), **fields)
+                    for end, fields in kept
+                )
         self.record(
             HostOperationFinished,
             host=name,
@@ -679,6 +809,7 @@ class State:
             commands_executed=commands_executed,
             retry_count=retry_count,
             duration=round(duration, 6),
+            commands=commands,
         )
 
     # Per-host views
@@ -835,6 +966,8 @@ class State:
     def flush(self) -> None:
         """Write every recorded event to the log now."""
         if self._recorder is not None:
+            if self._pending_hosts is not None:
+                self._record_pending_hosts()
             self._recorder.flush()
 
     def finish(self, status: RunStatus | str = RunStatus.SUCCESS, error: str | None = None) -> None:
@@ -844,6 +977,7 @@ class State:
         abort itself), this only writes what is pending.
         """
         if self.view.run.status is None:
+            self.record_unfinished_commands()
             self.record(RunFinished, status=RunStatus(status), error=error)
         self.flush()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventstate.events import OperationAddedForHost, RunStarted
+from eventstate.events import OperationAdded, OperationAddedForHost, RunStarted
 from eventstate.projections.base import Projection, applies
 from eventstate.projections.views import ReadOnlyDict, ReadOnlyRecord, ReadOnlySet, record_property
 
@@ -80,13 +80,23 @@ class HostMetaProjection(Projection):
 
     @applies(OperationAddedForHost)
     def _added(self, event: OperationAddedForHost) -> None:
-        if not event.counted:
-            return
-        meta = self._host(event.host)
+        if event.counted:
+            self._count(event.host, event.op_hash, event.is_change)
+
+    @applies(OperationAdded)
+    def _added_for_hosts(self, event: OperationAdded) -> None:
+        for host, is_change, counted in zip(
+            event.hosts, event.is_change, event.counted, strict=False
+        ):
+            if counted:
+                self._count(host, event.op_hash, is_change)
+
+    def _count(self, host: str, op_hash: str, is_change: bool | None) -> None:
+        meta = self._host(host)
         values = meta._values
         values[_OPS] += 1
-        values[_CHANGE if event.is_change else _NO_CHANGE] += 1
-        meta._op_hashes[event.op_hash] = None
+        values[_CHANGE if is_change else _NO_CHANGE] += 1
+        meta._op_hashes[op_hash] = None
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         """Take every host's meta back from a snapshot."""

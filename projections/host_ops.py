@@ -19,6 +19,7 @@ from eventstate.events import (
     OperationAdded,
     OperationAddedForHost,
     OpOutcome,
+    RecordedCommand,
     RunStarted,
 )
 from eventstate.projections.base import Projection, applies
@@ -30,10 +31,12 @@ _set = object.__setattr__  # the owning projection writes its records' slots; no
 
 
 class ExecutedCommand(ReadOnlyRecord):
-    """A command as its :class:`~eventstate.events.CommandExecuted` recorded it, read-only.
+    """A command as the log recorded it, read-only: its
+    :class:`~eventstate.events.CommandExecuted`, or its entry in the
+    :class:`~eventstate.events.HostOperationFinished` of the op it ran in.
 
     Attributes:
-        seq: The event's sequence number.
+        seq: The sequence number of the event that recorded it.
         at: When the command ended.
         host: The host it ran on.
         op_hash: The operation it ran for; None for a fact.
@@ -99,6 +102,32 @@ class ExecutedCommand(ReadOnlyRecord):
         for name in self.FIELDS:
             _set(self, name, getattr(event, name))
 
+    @classmethod
+    def of_op(
+        cls, event: HostOperationFinished, command: RecordedCommand, started: datetime
+    ) -> ExecutedCommand:
+        """The command as ``event`` (its op's outcome, the op started at ``started``)
+        records it: a fact gathered during the op is a fact's command, as ever."""
+        self = cls.__new__(cls)
+        fact = command.fact
+        for name, value in (
+            ("seq", event.seq),
+            ("at", started + timedelta(seconds=command.end)),
+            ("host", event.host),
+            ("op_hash", None if fact is not None else event.op_hash),
+            ("fact", fact),
+            ("command", command.command),
+            ("success", command.success),
+            ("exit_code", command.exit_code),
+            ("duration", command.duration),
+            ("stdout", command.stdout),
+            ("stderr", command.stderr),
+            ("truncated", command.truncated),
+            ("attempt", command.attempt),
+        ):
+            _set(self, name, value)
+        return self
+
     def as_dict(self) -> dict[str, Any]:
         """The command as plain values (``at`` in ISO 8601)."""
         values = {name: getattr(self, name) for name in self.FIELDS}
@@ -139,7 +168,8 @@ class HostOp(ReadOnlyRecord):
     """One operation on one host: planned (added), executed (commands), finished (outcome).
 
     A record exists for every (host, op hash) an ``OperationAddedForHost``,
-    an op's ``CommandExecuted`` or a ``HostOperationFinished`` named. Until
+    an op's ``CommandExecuted`` or a ``HostOperationFinished`` named (its commands
+    are in the latter since its version 2; before, each was a ``CommandExecuted``). Until
     an event says otherwise a field holds its "not recorded" value: ``added``
     False, ``outcome`` None, no commands.
 
@@ -391,24 +421,36 @@ class HostOpsProjection(Projection):
     @applies(OperationAdded)
     def _op_added(self, event: OperationAdded) -> None:
         self._operation(event.op_hash).add(event)
+        for host, is_change, counted in zip(
+            event.hosts, event.is_change, event.counted, strict=False
+        ):  # version 2: the hosts it was added for
+            self._added(host, event.op_hash, is_change, counted, event.seq)
 
     @applies(OperationAddedForHost)
     def _added_for_host(self, event: OperationAddedForHost) -> None:
-        record = self._record(event.host, event.op_hash)
+        self._added(event.host, event.op_hash, event.is_change, event.counted, event.seq)
+
+    def _added(
+        self, host: str, op_hash: str, is_change: bool | None, counted: bool, seq: int
+    ) -> None:
+        record = self._record(host, op_hash)
         _set(record, "added", True)
-        _set(record, "counted", event.counted)
-        _set(record, "is_change", event.is_change)
-        _set(record, "added_seq", event.seq)
+        _set(record, "counted", counted)
+        _set(record, "is_change", is_change)
+        _set(record, "added_seq", seq)
+
+    def _fact_commands(self, host: str) -> list[ExecutedCommand]:
+        facts = self._facts.get(host)
+        if facts is None:
+            facts = self._facts[host] = []
+            self._facts_views[host] = ReadOnlyList(facts)
+        return facts
 
     @applies(CommandExecuted)
     def _command(self, event: CommandExecuted) -> None:
         command = ExecutedCommand(event)
         if event.op_hash is None:
-            facts = self._facts.get(event.host)
-            if facts is None:
-                facts = self._facts[event.host] = []
-                self._facts_views[event.host] = ReadOnlyList(facts)
-            facts.append(command)
+            self._fact_commands(event.host).append(command)
             return
         self._record(event.host, event.op_hash)._commands.append(command)
 
@@ -433,6 +475,14 @@ class HostOpsProjection(Projection):
         _set(record, "duration", event.duration)
         _set(record, "finished_seq", event.seq)
         _set(record, "finished_at", event.at)
+        if event.commands:  # version 2: the op's commands ride on its outcome
+            started = event.at - timedelta(seconds=event.duration)
+            for recorded in event.commands:
+                command = ExecutedCommand.of_op(event, recorded, started)
+                if recorded.fact is None:
+                    record._commands.append(command)
+                else:
+                    self._fact_commands(event.host).append(command)
 
     # Reading
 

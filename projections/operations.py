@@ -112,6 +112,8 @@ class OperationsProjection(Projection):
             if arg not in args:
                 args.append(arg)
         meta._global_arguments.update(event.global_arguments)
+        for host in event.hosts:  # version 2: the hosts it was added for
+            self._order(host).append(event.op_hash)
 
     @applies(OperationAddedForHost)
     def _added_for_host(self, event: OperationAddedForHost) -> None:

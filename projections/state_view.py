@@ -65,6 +65,11 @@ class StateView:
             handler(event)
         self.events_applied += 1
 
+    def handlers(self, event_class: type[Event]) -> tuple[Callable[[Any], None], ...]:
+        """The handlers every projection has for ``event_class``, in the order applied
+        (the State applies part of an event with them, uncounted)."""
+        return tuple(self._dispatch.get(event_class, ()))
+
     def apply_all(self, events: Iterable[Event]) -> StateView:
         """Apply ``events`` in order; returns this view."""
         dispatch = self._dispatch

@@ -45,7 +45,24 @@ def _only_run(db: Path) -> tuple[Any, list[dict[str, Any]]]:
 
 
 def _commands(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [event for event in events if event["type"] == "CommandExecuted"]
+    """Every command, as a CommandExecuted's dict: an op's come in its outcome's ``commands``."""
+    commands = []
+    for event in events:
+        if event["type"] == "CommandExecuted":
+            commands.append(event)
+        elif event["type"] == "HostOperationFinished":
+            for command in event["commands"]:
+                fact = command["fact"]
+                op_hash = None if fact is not None else event["op_hash"]
+                commands.append(
+                    {
+                        **command,
+                        "type": "CommandExecuted",
+                        "host": event["host"],
+                        "op_hash": op_hash,
+                    }
+                )
+    return commands
 
 
 # facts

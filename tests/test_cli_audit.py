@@ -561,12 +561,21 @@ def test_events_prints_one_line_per_event(recorded: Recorded, which: str) -> Non
 
 
 def test_events_of_the_failed_command(recorded: Recorded) -> None:
-    result = cli("events", recorded.failed[:8], "--db", recorded.db, "--type", "CommandExecuted")
+    # An op's commands ride on its outcome: the failed one is in its HostOperationFinished.
+    args = ("events", recorded.failed[:8], "--db", recorded.db, "--type", "HostOperationFinished")
+    result = cli(*args)
     assert result.exit_code == 0, result.output
     local = [line for line in result.stdout.splitlines() if "[@local]" in line]
     assert len(local) == 1
-    assert "command=false" in local[0] and "exit_code=1" in local[0]
-    assert "success=false" in local[0]
+    assert '"command": "false"' in local[0] and "outcome=error" in local[0]
+    (stored,) = [
+        json.loads(line)
+        for line in cli(*args, "--json").stdout.splitlines()
+        if json.loads(line)["host"] == "@local"
+    ]
+    assert [(c["command"], c["exit_code"], c["success"]) for c in stored["commands"]] == [
+        ("false", 1, False)
+    ]
 
 
 def test_events_filters(recorded: Recorded) -> None:
@@ -574,7 +583,7 @@ def test_events_filters(recorded: Recorded) -> None:
     stored = [(row[1], row[2], row[5]) for row in _rows(recorded.db, run_id)]
     by_host = cli("events", run_id, "--db", recorded.db, "--host", "@local")
     assert _event_lines(by_host) == [event for event in stored if event[2] == "@local"]
-    types = ("CommandExecuted", "RunFinished")
+    types = ("HostOperationFinished", "RunFinished")
     by_type = cli("events", run_id, "--db", recorded.db, "--type", types[0], "--type", types[1])
     assert _event_lines(by_type) == [event for event in stored if event[1] in types]
     assert {event[1] for event in _event_lines(by_type)} == set(types)
@@ -1039,7 +1048,7 @@ def test_short_ids_in_the_listing_name_one_run(recorded: Recorded) -> None:
 
 @pytest.fixture
 def newer_event(recorded: Recorded, tmp_path: Path) -> tuple[Path, int]:
-    """A copy whose failed run has a CommandExecuted of version 99, its chain rehashed."""
+    """A copy whose failed run has a HostOperationFinished of version 99, its chain rehashed."""
     run_id = recorded.failed
     db = _copy(recorded.db, tmp_path / "newer-event.db")
     with closing(sqlite3.connect(db)) as conn, conn:
@@ -1047,7 +1056,7 @@ def newer_event(recorded: Recorded, tmp_path: Path) -> tuple[Path, int]:
         rows = conn.execute(
             "SELECT seq, type, payload FROM events WHERE run_id = ? ORDER BY seq", [run_id]
         ).fetchall()
-        target = next(seq for seq, kind, _ in rows if kind == "CommandExecuted")
+        target = next(seq for seq, kind, _ in rows if kind == "HostOperationFinished")
         prev = GENESIS_HASH
         for seq, _, payload in rows:
             if seq == target:
@@ -1070,8 +1079,8 @@ def newer_event(recorded: Recorded, tmp_path: Path) -> tuple[Path, int]:
 
 
 NEWER = (
-    "Error: CommandExecuted version 99 is newer than this eventstate reads "
-    "(up to version 1); upgrade eventstate"
+    "Error: HostOperationFinished version 99 is newer than this eventstate reads "
+    "(up to version 2); upgrade eventstate"
 )
 
 

@@ -161,10 +161,11 @@ def test_the_deploy_stores_its_runs_snapshots(runner: CliRunner, tmp_path: Path)
     deploy = tmp_path / "many.py"
     deploy.write_text(
         "from eventstate.operations import server\n"
-        "for i in range(60):\n"
+        "for i in range(200):\n"
         "    server.shell(f'echo {i}')\n"
     )
-    hosts = ",".join(f"@sim/h{i}" for i in range(12))  # about 12 x 60 x 3 events: > 2000
+    # About 12 x 200 events (one per host-op) and 4 per op: > 2000.
+    hosts = ",".join(f"@sim/h{i}" for i in range(12))
     result = _deploy(runner, hosts, str(deploy), "--db", str(tmp_path / "e.db"))
     assert result.exit_code == 0, result.output
     with read_log(tmp_path / "e.db") as log:

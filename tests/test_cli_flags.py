@@ -52,10 +52,13 @@ def _events(tmp_path: Path) -> list[dict[str, object]]:
 
 
 def _ran(tmp_path: Path) -> list[tuple[object, object]]:
+    # An op's commands: in its outcome (HostOperationFinished version 2).
     return [
-        (event["host"], event["command"])
+        (event["host"], command["command"])
         for event in _events(tmp_path)
-        if event["type"] == "CommandExecuted" and event.get("op_hash")
+        if event["type"] == "HostOperationFinished"
+        for command in event["commands"]  # type: ignore[attr-defined]
+        if command["fact"] is None
     ]
 
 
@@ -65,7 +68,14 @@ def test_yes_is_accepted_and_skips_change_detection_as_pyinfra(
     result = _deploy(runner, "inventory.py", "deploy.py", "-y")
     assert result.exit_code == 0, result.output
     assert "changes not checked" in result.stdout
-    assert {event["is_change"] for event in _events(tmp_path) if "is_change" in event} == {None}
+    # Each host's change flag: in the OperationAdded that added the op for it.
+    flags = {
+        flag
+        for event in _events(tmp_path)
+        if event["type"] == "OperationAdded"
+        for flag in event["is_change"]  # type: ignore[attr-defined]
+    }
+    assert flags == {None}
     assert len(_ran(tmp_path)) == 6  # and every op ran
     assert _deploy(runner, "inventory.py", "deploy.py", "--yes").exit_code == 0
 

@@ -16,7 +16,7 @@ from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from eventstate.codec import EventCodec
+from eventstate.codec import EventCodec, dict_encoder, make_converter
 from eventstate.errors import CodecError, SchemaVersionError, UnknownEventTypeError
 from eventstate.events import (
     EVENT_TYPES,
@@ -39,6 +39,7 @@ from eventstate.events import (
     OperationEnded,
     OperationStarted,
     OpOutcome,
+    RecordedCommand,
     RunFinished,
     RunStarted,
     RunStatus,
@@ -50,7 +51,7 @@ from eventstate.testing.strategies import event_sequences, events, host_names
 
 # Payloads as each format generation wrote them, kept forever: v1's lines stay as they
 # were even after their type's version is bumped (they are then read through upcasters).
-GOLDEN = [Path(__file__).parent / "data" / f"golden_events_v{n}.jsonl" for n in (1, 2)]
+GOLDEN = [Path(__file__).parent / "data" / f"golden_events_v{n}.jsonl" for n in (1, 2, 3)]
 
 codec = EventCodec()
 
@@ -89,6 +90,16 @@ def _host_activated() -> HostActivated:
 
 
 # -- Round trips ----------------------------------------------------------------------------------
+
+
+@given(events())
+def test_the_generated_encoder_gives_what_cattrs_gives(event: Event) -> None:
+    # The write path builds each stored dict with a function generated from the class's
+    # fields; cattrs' unstructuring, which it replaced, is the reference.
+    expected = make_converter().unstructure(event)
+    expected.update(type=type(event).event_type, v=type(event).version)
+    assert codec.to_dict(event) == expected
+    assert dict_encoder(type(event))(event) == expected
 
 
 @given(events())
@@ -592,6 +603,7 @@ def _golden_events() -> list[Event]:
             commands_executed=2,
             retry_count=1,
             duration=1.25,
+            commands=(),  # version 1 carried no commands: the upcaster says none
         ),
         HostDisconnected(run_id=run, seq=13, at=at(34), host="web1"),
         RunFinished(
@@ -659,6 +671,70 @@ def _golden_events() -> list[Event]:
             head_seq=22,
             head_hash="9e107d9d372bb6826bd81d3542a419d6e277d4d731479571562f82d1b8c6f1a4",
         ),
+        # golden_events_v3.jsonl: an op's outcome carrying its commands (version 2)
+        HostOperationFinished(
+            run_id="0192a3b4c5d6e7f8091a2b3c4d5e6f71",
+            seq=2,
+            at=datetime(2026, 3, 14, 15, 10, 4, 500_000, tzinfo=timezone.utc),
+            host="web1",
+            op_hash=op,
+            outcome=OpOutcome.ERROR,
+            commands_executed=0,
+            retry_count=1,
+            duration=2.75,
+            commands=(
+                RecordedCommand(
+                    command="sudo -H -n sh -c 'echo *** > /etc/motd'",
+                    success=False,
+                    exit_code=1,
+                    duration=0.25,
+                    stdout="",
+                    stderr="sh: permission denied\n",
+                    truncated=False,
+                    attempt=0,
+                    fact=None,
+                    end=0.5,
+                ),
+                RecordedCommand(
+                    command="cat /etc/os-release",
+                    success=True,
+                    exit_code=0,
+                    duration=0.125,
+                    stdout="ID=debian\u2028x\n",
+                    stderr="",
+                    truncated=True,
+                    attempt=1,
+                    fact="server.LinuxDistribution",
+                    end=2.5,
+                ),
+                RecordedCommand(
+                    command="python: check",
+                    success=False,
+                    exit_code=None,
+                    duration=0.0625,
+                    stdout="",
+                    stderr="timed out after 1.5s",
+                    truncated=False,
+                    attempt=1,
+                    fact=None,
+                    end=2.75,
+                ),
+            ),
+        ),
+        # An op added for three hosts at once (version 2), with each host's flags.
+        OperationAdded(
+            run_id="0192a3b4c5d6e7f8091a2b3c4d5e6f71",
+            seq=3,
+            at=datetime(2026, 3, 14, 15, 10, 5, tzinfo=timezone.utc),
+            op_hash=op,
+            names=("server.shell",),
+            args=("echo hi",),
+            op_order=(0, 4),
+            global_arguments={"_serial": False},
+            hosts=("web1", "web2", "db1"),
+            is_change=(True, None, False),
+            counted=(True, True, False),
+        ),
     ]
 
 
@@ -689,5 +765,7 @@ def test_a_golden_payload_decodes_and_re_encodes_to_the_same_bytes(index: int) -
 #: What each upcaster from version 1 adds to a stored payload.
 _UPCAST_ADDS = {
     "RunFinished": {"signal": None},
+    "HostOperationFinished": {"commands": []},
+    "OperationAdded": {"hosts": [], "is_change": [], "counted": []},
     "RunStarted": {"log_id": None, "head_run_id": None, "head_seq": None, "head_hash": None},
 }

@@ -58,7 +58,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A closed log of two runs, one longer than a snapshot interval (none stored)."""
     directory = tmp_path_factory.mktemp("template")
     path = directory / "events.db"
-    for hosts, ops in ((2, 3), (30, 25)):
+    for hosts, ops in ((2, 3), (30, 70)):  # the second: ~30 x 70 events, one per host-op
         deploy = ["deploy", _sim_hosts(hosts), str(_deploy_file(directory, ops)), "--db", str(path)]
         result = CliRunner().invoke(main, deploy)
         assert result.exit_code == 0, result.output
@@ -345,7 +345,7 @@ _DONE = re.compile(r"^run ([0-9a-f]{32}) (\w+) \((\d+) events in ", re.MULTILINE
 @pytest.mark.slow_concurrency
 def test_four_deployers_and_two_readers_on_one_log(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
-    deploy = _deploy_file(tmp_path, 25)
+    deploy = _deploy_file(tmp_path, 70)
     hosts = _sim_hosts(30)  # runs longer than a snapshot interval
     SqliteEventLog(path).close()  # readers start before the first deploy
     stop = tmp_path / "stop"

@@ -11,7 +11,7 @@ from eventstate.connect import connect_all
 from eventstate.context import current_host
 from eventstate.deploy_decorator import add_deploy, deploy
 from eventstate.errors import OperationArgumentError
-from eventstate.events import CommandExecuted
+from eventstate.events import CommandExecuted, with_command_events
 from eventstate.execute import run_ops
 from eventstate.operation import operation
 from eventstate.operations import server
@@ -56,7 +56,7 @@ def test_a_deploys_ops_carry_its_name_arguments_and_data() -> None:
     state.finish()
     commands = [
         e.command
-        for e in read_events(state.log, state.run_id)
+        for e in with_command_events(read_events(state.log, state.run_id))
         if isinstance(e, CommandExecuted) and e.host == "@sim/a"
     ]
     assert commands == ["sudo echo hello", "echo plain", "sudo echo bye"]
@@ -89,7 +89,11 @@ def test_an_ops_body_reads_its_deploys_data_when_it_executes() -> None:
     add_deploy(state, configured)
     run_ops(state)
     state.finish()
-    commands = [e for e in read_events(state.log, state.run_id) if isinstance(e, CommandExecuted)]
+    commands = [
+        e
+        for e in with_command_events(read_events(state.log, state.run_id))
+        if isinstance(e, CommandExecuted)
+    ]
     assert {(e.host, e.command, e.success) for e in commands} == {
         ("@sim/a", "echo 8080", True),
         ("@sim/b", "echo 8080", True),

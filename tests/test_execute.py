@@ -40,6 +40,8 @@ from eventstate.events import (
     OpOutcome,
     RunFinished,
     RunStatus,
+    with_command_events,
+    with_host_events,
 )
 from eventstate.execute import run_ops
 from eventstate.operation import add_op, operation
@@ -157,9 +159,11 @@ def deploy() -> Iterator[Callable[..., tuple[State, Recorder]]]:
 
 
 def events(state: State, *types: type[Event], host: str | None = None) -> list[Any]:
-    """The run's events so far (flushed and decoded), of ``types`` if given."""
+    """The run's events so far (flushed and decoded), of ``types`` if given; each op's
+    commands as the ``CommandExecuted`` events before its outcome, and the hosts it was
+    added for as ``OperationAddedForHost`` events."""
     state.flush()
-    found = list(read_events(state.log, state.run_id))
+    found = list(with_host_events(with_command_events(read_events(state.log, state.run_id))))
     if types:
         found = [event for event in found if isinstance(event, types)]
     if host is not None:

@@ -25,7 +25,7 @@ from eventstate.errors import (
     NoDeployContextError,
     NoHostsRemainingError,
 )
-from eventstate.events import CommandExecuted, StateStage
+from eventstate.events import CommandExecuted, StateStage, with_command_events, with_host_events
 from eventstate.facts import (
     DebPackages,
     Directory,
@@ -352,7 +352,7 @@ def fact_events(state: State) -> list[CommandExecuted]:
     state.flush()
     return [
         e
-        for e in read_events(state.log, state.run_id)
+        for e in with_host_events(with_command_events(read_events(state.log, state.run_id)))
         if isinstance(e, CommandExecuted) and e.fact is not None
     ]
 

@@ -35,6 +35,8 @@ from eventstate.events import (
     OperationAddedForHost,
     OpOutcome,
     RunStarted,
+    with_command_events,
+    with_host_events,
 )
 from eventstate.execute import run_ops
 from eventstate.operation import add_op
@@ -78,7 +80,8 @@ def recorded() -> tuple[list[Event], HostOpsProjection, StateView]:
     log = MemoryEventLog()
     state = _deploy(log, SEED)
     run = Run(log, state.run_id)
-    return list(run.events()), run.host_ops(), run.state()
+    # Each op's commands as the CommandExecuted events before its outcome, to compare.
+    return list(with_host_events(with_command_events(run.events()))), run.host_ops(), run.state()
 
 
 def _of(events: list[Event], cls: type[Any], **fields: Any) -> list[Any]:
@@ -317,6 +320,8 @@ def test_any_run_folds_and_each_record_keeps_its_last_word(events: list[Event]) 
     # what the last event about it said.
     ops = HostOpsProjection()
     ops.apply_all(events)
+    # An op's commands before its outcome, the hosts it was added for one by one.
+    events = list(with_host_events(with_command_events(events)))
     for op in ops:
         about = [
             e

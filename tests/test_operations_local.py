@@ -40,7 +40,13 @@ from eventstate import (
 from eventstate.connect import connect_all, disconnect_all
 from eventstate.connectors import base as connectors_base
 from eventstate.connectors import local as local_connector
-from eventstate.events import CommandExecuted, Event, ExecutionStarted
+from eventstate.events import (
+    CommandExecuted,
+    Event,
+    ExecutionStarted,
+    with_command_events,
+    with_host_events,
+)
 from eventstate.execute import run_ops
 from eventstate.operation import OperationResult, add_op
 from eventstate.operations import apt, files, server
@@ -173,7 +179,13 @@ def deploy(*calls: Call, host: str = "@local", data: dict[str, Any] | None = Non
         error = exc
     disconnect_all(state)
     state.finish()
-    run = Run(state, target, results, list(read_events(state.log, state.run_id)), error)
+    run = Run(
+        state,
+        target,
+        results,
+        list(with_host_events(with_command_events(read_events(state.log, state.run_id)))),
+        error,
+    )
     check_log(run)
     return run
 
@@ -262,7 +274,11 @@ def test_directory_on_a_regular_file_raises_value_error_at_prepare(tmp_path: Pat
     host = inventory.get_host("@local")
     assert path.read_text() == "content"
     assert state.meta[host].ops == 0  # never added to the host
-    facts = [e for e in read_events(state.log, state.run_id) if isinstance(e, CommandExecuted)]
+    facts = [
+        e
+        for e in with_command_events(read_events(state.log, state.run_id))
+        if isinstance(e, CommandExecuted)
+    ]
     assert [e.fact for e in facts] == [f"files.Directory({path})"]
     assert facts[0].stdout.startswith("regular file|")
 
@@ -994,6 +1010,10 @@ def test_a_fact_inside_a_python_step_takes_the_ops_arguments() -> None:
     connect_all(state)
     add_op(state, python.call, probe, _ignore_errors=True)
     run_ops(state)
-    facts = [e for e in read_events(state.log, state.run_id) if isinstance(e, CommandExecuted)]
+    facts = [
+        e
+        for e in with_command_events(read_events(state.log, state.run_id))
+        if isinstance(e, CommandExecuted)
+    ]
     assert [e.fact for e in facts if not e.success] == ["files.File(/etc/es-no-such-file-here)"]
     assert list(state.failed_hosts) == []

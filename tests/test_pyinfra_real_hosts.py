@@ -40,6 +40,8 @@ from eventstate.events import (
     HostOperationFinished,
     OperationAddedForHost,
     RunStatus,
+    with_command_events,
+    with_host_events,
 )
 from eventstate.replay import read_events
 
@@ -72,6 +74,19 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def _listed_commands(output: str) -> list[dict[str, Any]]:
+    """Every command ``eventstate events --json`` listed: a CommandExecuted, or one an op's
+    outcome carries (with its host)."""
+    commands: list[dict[str, Any]] = []
+    for line in output.splitlines():
+        event = json.loads(line)
+        if event["type"] == "CommandExecuted":
+            commands.append(event)
+        elif event["type"] == "HostOperationFinished":
+            commands += [{**command, "host": event["host"]} for command in event["commands"]]
+    return commands
 
 
 def _git(*args: str, cwd: Path | None = None) -> None:
@@ -186,7 +201,7 @@ def _host_data(
 def _finished(state: State) -> list[HostOperationFinished]:
     return [
         event
-        for event in read_events(state.log, state.run_id)
+        for event in with_host_events(with_command_events(read_events(state.log, state.run_id)))
         if isinstance(event, HostOperationFinished)
     ]
 
@@ -196,7 +211,7 @@ def _deploy(hosts: list[tuple[str, dict[str, Any]]], deploy_file: Path) -> State
     status = run_deploy(state, str(deploy_file))
     commands = [
         (event.host, event.command, event.stderr)
-        for event in read_events(state.log, state.run_id)
+        for event in with_host_events(with_command_events(read_events(state.log, state.run_id)))
         if isinstance(event, CommandExecuted) and not event.success
     ]
     assert status is RunStatus.SUCCESS, commands
@@ -242,7 +257,9 @@ def test_a_pyinfra_deploy_on_local_and_ssh_then_nothing_changes(
     results = [data.result for host in second.inventory for data in second.ops[host].values()]
     assert [(result.success, result.changed) for result in results] == [(True, False)] * 10
     planned = [
-        e for e in read_events(second.log, second.run_id) if isinstance(e, OperationAddedForHost)
+        e
+        for e in with_host_events(with_command_events(read_events(second.log, second.run_id)))
+        if isinstance(e, OperationAddedForHost)
     ]
     assert [e.is_change for e in planned] == [False] * 10
 
@@ -391,8 +408,8 @@ def test_users_and_groups_with_sudo_and_su_over_ssh_through_the_cli(
         assert [(e["outcome"], e["commands_executed"]) for e in finished] == [("success", 0)] * 3
 
         # The facts ran as the ops did: with sudo, and su to the plain user for the file.
-        listed = _cli("events", newest["run_id"], "--db", db, "--type", "CommandExecuted", "--json")
-        commands = [json.loads(line)["command"] for line in listed.stdout.splitlines()]
+        listed = _cli("events", newest["run_id"], "--db", db, "--json")
+        commands = [command["command"] for command in _listed_commands(listed.stdout)]
         assert "sudo cat /etc/group" in commands
         assert any(c.startswith(f"sudo su {users.plain} ! (test -e ") for c in commands), commands
 
@@ -475,7 +492,7 @@ def test_python_steps_downloads_and_a_failing_fact_on_local_and_ssh(
         state = State(Inventory((hosts, {})), Config())
         assert run_deploy(state, str(deploy_file)) is RunStatus.FAILED
         assert [host.name for host in state.failed_hosts] == [broken]
-        events = list(read_events(state.log, state.run_id))
+        events = list(with_host_events(with_command_events(read_events(state.log, state.run_id))))
         (failed_fact,) = [e for e in events if isinstance(e, CommandExecuted) and not e.success]
         assert (failed_fact.host, failed_fact.exit_code) == (broken, 3)
         assert failed_fact.fact is not None and failed_fact.fact.startswith("server.Command(")

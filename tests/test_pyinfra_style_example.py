@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from eventstate.events import CommandExecuted, OperationAdded
+from eventstate.events import CommandExecuted, OperationAdded, with_command_events, with_host_events
 from eventstate.replay import read_log
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "pyinfra_style"
@@ -50,7 +50,7 @@ def test_the_pyinfra_style_deploy_runs_then_changes_nothing(tmp_path: Path) -> N
 
     with read_log(work / "e.db") as log:
         (run,) = log.runs()
-        events = list(run.events())
+        events = list(with_host_events(with_command_events(run.events())))
     names = {name for e in events if isinstance(e, OperationAdded) for name in e.names}
     assert "Configure the app | App directory" in names  # @deploy names its ops
     assert "tasks/motd.py | Write the message of the day" in names  # local.include, too

@@ -16,7 +16,7 @@ import pytest
 import eventstate.command_runner
 from eventstate import Config, Inventory, State
 from eventstate.deploy import compile_deploy_file, record_deploy, run_deploy
-from eventstate.events import CommandExecuted
+from eventstate.events import CommandExecuted, with_command_events
 from eventstate.replay import read_events
 from eventstate.rerun import compare_events, rerun
 from eventstate.stores import MemoryEventLog
@@ -41,7 +41,9 @@ def recorded(tmp_path: Path) -> tuple[MemoryEventLog, str]:
 
 
 def _commands(log: MemoryEventLog, run_id: str) -> list[CommandExecuted]:
-    return [e for e in read_events(log, run_id) if isinstance(e, CommandExecuted)]
+    return [
+        e for e in with_command_events(read_events(log, run_id)) if isinstance(e, CommandExecuted)
+    ]
 
 
 def test_the_rerun_prints_what_the_run_printed(recorded: tuple[MemoryEventLog, str]) -> None:

@@ -14,7 +14,13 @@ from click.testing import CliRunner
 from eventstate import Config, Inventory, SqliteEventLog, State
 from eventstate.cli import main
 from eventstate.connect import connect_all, disconnect_all
-from eventstate.events import OperationAddedForHost, RunFinished, RunStarted, RunStatus
+from eventstate.events import (
+    OperationAddedForHost,
+    RunFinished,
+    RunStarted,
+    RunStatus,
+    with_host_events,
+)
 from eventstate.execute import run_ops
 from eventstate.operation import add_op
 from eventstate.operations import files
@@ -73,7 +79,10 @@ def test_runs_lists_the_changes_of_a_deploy_run_twice(tmp_path: Path) -> None:
             disconnect_all(state)
             state.finish()
             run_ids.append(state.run_id)
-        expected = {r: _planned_changes(list(read_events(log, r))) for r in run_ids}
+        # Each host an op was added for, one event each (OperationAdded version 2 names them).
+        expected = {
+            r: _planned_changes(list(with_host_events(read_events(log, r)))) for r in run_ids
+        }
     assert expected[run_ids[0]] == (3, 3)
     assert expected[run_ids[1]] == (3, 0)
     result = CliRunner().invoke(main, ["runs", "--db", str(db), "--json"])

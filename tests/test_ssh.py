@@ -33,7 +33,7 @@ from eventstate.cli import main
 from eventstate.commands import FunctionCommand
 from eventstate.connect import connect_all, disconnect_all
 from eventstate.errors import NoHostsRemainingError
-from eventstate.events import CommandExecuted, HostConnectFailed
+from eventstate.events import CommandExecuted, HostConnectFailed, with_command_events
 from eventstate.execute import run_ops
 from eventstate.operation import add_op, operation
 from eventstate.operations import server
@@ -45,6 +45,19 @@ from eventstate.stores import open_log
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
     with running_sshd(tmp_path_factory.mktemp("sshd")) as running:
         yield running
+
+
+def _listed_commands(output: str) -> list[dict[str, Any]]:
+    """Every command ``eventstate events --json`` listed: a CommandExecuted, or one an op's
+    outcome carries (with its host)."""
+    commands: list[dict[str, Any]] = []
+    for line in output.splitlines():
+        event = json.loads(line)
+        if event["type"] == "CommandExecuted":
+            commands.append(event)
+        elif event["type"] == "HostOperationFinished":
+            commands += [{**command, "host": event["host"]} for command in event["commands"]]
+    return commands
 
 
 def _inventory_file(path: Path, sshd: SshServer, hosts: dict[str, dict[str, Any]]) -> Path:
@@ -98,11 +111,11 @@ def test_a_deploy_over_ssh_then_nothing_changes(sshd: SshServer, tmp_path: Path)
     assert {host["host"]: host["status"] for host in shown["hosts"]} == dict.fromkeys(
         ("127.0.0.2", "127.0.0.3", "@ssh/web"), "ok"
     )
-    events = _cli("events", run["run_id"], "--db", db, "--type", "CommandExecuted", "--json")
+    events = _cli("events", run["run_id"], "--db", db, "--json")
     echoed = [
-        json.loads(line)
-        for line in events.output.splitlines()
-        if json.loads(line)["command"].startswith("echo")
+        command
+        for command in _listed_commands(events.output)
+        if command["command"].startswith("echo")
     ]
     assert {event["stdout"] for event in echoed} == {
         f"hi from {root / name}\n" for name in ("127.0.0.2", "127.0.0.3", "@ssh/web")
@@ -125,7 +138,11 @@ def test_one_connection_per_host_for_the_whole_run(sshd: SshServer, tmp_path: Pa
     run_ops(state)
     disconnect_all(state)
     state.finish()
-    commands = [e for e in read_events(state.log, state.run_id) if isinstance(e, CommandExecuted)]
+    commands = [
+        e
+        for e in with_command_events(read_events(state.log, state.run_id))
+        if isinstance(e, CommandExecuted)
+    ]
     assert [e.stdout for e in commands] == [f"{marker}-{index}\n" for index in range(5)]
     # The daemon logs each connection and the address it came in on: the five
     # commands (and the connect) shared one.
@@ -216,7 +233,11 @@ def test_a_timeout_kills_the_remote_command(sshd: SshServer, tmp_path: Path) -> 
     with pytest.raises(NoHostsRemainingError):
         run_ops(state)
     assert time.monotonic() - started < 10
-    (command,) = [e for e in read_events(state.log, state.run_id) if isinstance(e, CommandExecuted)]
+    (command,) = [
+        e
+        for e in with_command_events(read_events(state.log, state.run_id))
+        if isinstance(e, CommandExecuted)
+    ]
     assert not command.success and "timed out after 1s" in command.stderr
     time.sleep(0.2)
     left = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True)
@@ -240,7 +261,7 @@ def test_a_server_gone_mid_run_fails_the_op_with_the_reason(tmp_path: Path) -> N
         add_op(state, server.shell, "echo after")
         with pytest.raises(NoHostsRemainingError):
             run_ops(state)
-    events = list(read_events(state.log, state.run_id))
+    events = list(with_command_events(read_events(state.log, state.run_id)))
     commands = [e for e in events if isinstance(e, CommandExecuted)]
     assert [c.success for c in commands] == [True, True, False]
     assert commands[-1].stderr.startswith("connection lost: ")
@@ -272,7 +293,11 @@ def _run_as(sshd: SshServer, user: str, *calls: tuple[Any, dict[str, Any]]) -> S
 
 
 def _commands(state: State) -> list[CommandExecuted]:
-    return [e for e in read_events(state.log, state.run_id) if isinstance(e, CommandExecuted)]
+    return [
+        e
+        for e in with_command_events(read_events(state.log, state.run_id))
+        if isinstance(e, CommandExecuted)
+    ]
 
 
 def test_sudo_without_a_password(sshd: SshServer, users: LocalUsers) -> None:
@@ -442,8 +467,8 @@ def test_files_get_and_put_are_recorded_by_size_and_hash(sshd: SshServer, tmp_pa
         assert (tmp_path / "fetched" / "remote.bin").read_bytes() == content
         assert (tmp_path / "sent" / "copy.bin").read_bytes() == content
         run_id = json.loads(_cli("runs", "--db", db, "--json").output)[0]["run_id"]
-        listed = _cli("events", run_id, "--db", db, "--type", "CommandExecuted", "--json")
-        shown = [json.loads(line)["command"] for line in listed.output.splitlines()]
+        listed = _cli("events", run_id, "--db", db, "--json")
+        shown = [command["command"] for command in _listed_commands(listed.output)]
         transfers = [c for c in shown if c.startswith(("download", "upload"))]
         if run == 0:
             assert transfers == [
@@ -620,5 +645,5 @@ def test_limit_over_ssh(sshd: SshServer, tmp_path: Path) -> None:
     result = _cli("deploy", str(inventory), str(deploy), "--db", db, "--limit", "127.0.0.3")
     assert result.exit_code == 0, result.output
     run_id = json.loads(_cli("runs", "--db", db, "--json").output)[0]["run_id"]
-    listed = _cli("events", run_id, "--db", db, "--type", "CommandExecuted", "--json")
-    assert {json.loads(line)["host"] for line in listed.output.splitlines()} == {"127.0.0.3"}
+    listed = _cli("events", run_id, "--db", db, "--json")
+    assert {command["host"] for command in _listed_commands(listed.output)} == {"127.0.0.3"}

@@ -380,12 +380,12 @@ def test_snapshots_of_other_projection_code_are_not_judged(recorded: Recorded) -
 def _rewrite(conn: sqlite3.Connection, run_id: str) -> None:
     """Change a command's output in the run and recompute its chain: a consistent forgery."""
     seq, payload = conn.execute(
-        "SELECT seq, payload FROM events WHERE run_id = ? AND type = 'CommandExecuted' "
-        "ORDER BY seq LIMIT 1",
+        "SELECT seq, payload FROM events WHERE run_id = ? AND type = 'HostOperationFinished' "
+        "AND json_array_length(payload, '$.commands') > 0 ORDER BY seq LIMIT 1",
         [run_id],
     ).fetchone()
     data = json.loads(payload)
-    data["stdout"] = "all is well\n"
+    data["commands"][0]["stdout"] = "all is well\n"
     conn.execute(
         "UPDATE events SET payload = ? WHERE run_id = ? AND seq = ?",
         [canonical_json(data), run_id, seq],

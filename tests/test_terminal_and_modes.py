@@ -52,7 +52,10 @@ def test_recorded_control_characters_are_escaped_when_printed(tmp_path: Path) ->
     assert "\\x1b]0;pwned\\x07" in shown  # still there to read, as text
     # The JSON lines stay JSON, and say exactly what the host printed.
     lines = _cli(tmp_path, "events", run_id, "--json").stdout.splitlines()
-    outputs = [json.loads(line).get("stdout") for line in lines]
+    # (An op's command's output is in its outcome's commands.)
+    events = [json.loads(line) for line in lines]
+    outputs = [event.get("stdout") for event in events]
+    outputs += [command["stdout"] for event in events for command in event.get("commands", ())]
     assert HOSTILE in outputs
 
 

@@ -8,7 +8,6 @@ committed as it happens; the watcher is a second real process reading the same l
 
 from __future__ import annotations
 
-import itertools
 import os
 import pty
 import signal
@@ -49,11 +48,12 @@ SLOW_INVENTORY = f"""\
 hosts = [("@sim/slow", {{"sim_latency": {LATENCY}}})]
 """
 
-#: An op of five slow commands: each CommandExecuted is followed by the next a command later.
+#: Five slow ops of a command each: each op's outcome is followed by the next a command later.
 SLOW_DEPLOY = """\
 from eventstate.operations import server
 
-server.shell([f"echo step {n}" for n in range(5)], name="five steps")
+for n in range(5):
+    server.shell(f"echo step {n}", name=f"step {n}")
 server.shell("echo done", name="done")
 """
 
@@ -165,16 +165,14 @@ def test_watch_shows_each_event_of_a_running_deploy_as_it_commits(
         stored = [(e.seq, e.type) for e in log.read(run_id)]
     assert [(seq, kind) for seq, kind, _ in seen] == stored
     assert stored[-1][1] == "RunFinished"
-    # Each command's event was shown before the deploy had moved two events further:
-    # the next command (LATENCY later) may be stored, the one after it (or the op's end,
-    # LATENCY after that) not yet.
-    slow = [
-        (seq, newest)
-        for (seq, kind, newest), (_, following, _) in itertools.pairwise(seen)
-        if kind == following == "CommandExecuted"
-    ]
-    assert len(slow) == 4
-    assert all(newest < seq + 2 for seq, newest in slow), slow
+    # Each op's outcome (its one event: its command rides on it) was shown before the
+    # deploy had moved two ops further: the next op's (LATENCY later) may be stored, the
+    # one after it (LATENCY after that) not yet.
+    slow = [(seq, newest) for seq, kind, newest in seen if kind == "HostOperationFinished"]
+    assert len(slow) == 6
+    assert all(newest < after for (_, newest), (after, _) in zip(slow, slow[2:], strict=False)), (
+        slow
+    )
     assert f"run {run_id} success ({len(stored)} events)" in rest
 
 
@@ -197,12 +195,12 @@ def test_watch_exits_with_the_runs_status(
 
 
 def _executing(watcher: subprocess.Popen[str]) -> list[str]:
-    """The watcher's lines up to the first command's event: the deploy is executing."""
+    """The watcher's lines up to the first op's outcome: the deploy is executing."""
     assert watcher.stdout is not None
     lines = []
     for line in watcher.stdout:
         lines.append(line)
-        if "CommandExecuted" in line:
+        if "HostOperationFinished" in line:
             return lines
     raise AssertionError(f"the deploy never executed a command: {lines}")
 

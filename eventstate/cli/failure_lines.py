@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from eventstate.cli.base import DB_ENVVAR, DEFAULT_DB
-from eventstate.events import CommandExecuted
+from eventstate.events import CommandExecuted, RecordedCommand
 from eventstate.printing import Printer, PrintFlags
 from eventstate.state import BaseStateCallback
 from eventstate.stores import shown_url
@@ -40,7 +40,11 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _tail(event: CommandExecuted) -> tuple[str, ...]:
+#: What a failure line reads of a failed command: its event, or its entry in its op's outcome.
+Recorded = CommandExecuted | RecordedCommand
+
+
+def _tail(event: Recorded) -> tuple[str, ...]:
     lines = [line for line in event.stderr.splitlines() if line.strip()]
     if not lines:  # nothing on stderr: what it said on stdout is the next best reason
         lines = [line for line in event.stdout.splitlines() if line.strip()]
@@ -63,9 +67,11 @@ class Failure:
     reason: tuple[str, ...] = ()
 
     @classmethod
-    def of_command(cls, what: str, event: CommandExecuted) -> Failure:
-        """The failure ``event`` (a failed command) records."""
-        return cls(event.host, what, event.command, event.exit_code, _tail(event))
+    def of_command(cls, what: str, event: Recorded, host: str | None = None) -> Failure:
+        """The failure ``event`` (a failed command, on ``host``: its event's by default)
+        records."""
+        on = host if host is not None else getattr(event, "host", "")
+        return cls(on, what, event.command, event.exit_code, _tail(event))
 
     def text(self) -> str:
         """The failure on one line, without its host."""
@@ -85,15 +91,15 @@ class _CommandWatcher(Printer):
         self,
         flags: PrintFlags,
         write: Callable[[str], None] | None,
-        failed: Callable[[CommandExecuted], None],
+        failed: Callable[[str, str | None, Recorded], None],
     ) -> None:
         super().__init__(flags, write)
         self._failed = failed
 
-    def command_executed(self, event: CommandExecuted) -> None:
-        super().command_executed(event)
-        if not event.success:
-            self._failed(event)
+    def command_executed(self, host: str, op_hash: str | None, command: Recorded) -> None:
+        super().command_executed(host, op_hash, command)
+        if not command.success:
+            self._failed(host, op_hash, command)
 
 
 class FailureLines(BaseStateCallback):
@@ -110,20 +116,21 @@ class FailureLines(BaseStateCallback):
         self.say = say
         #: Every failure, in the order met (connections, ops, facts of failed hosts).
         self.failures: list[Failure] = []
-        self._failed_command: dict[str, CommandExecuted] = {}  # host -> its last failed one
+        # host -> its last failed command, and the op it ran for
+        self._failed_command: dict[str, tuple[str | None, Recorded]] = {}
         self._failed_fact: dict[str, Failure] = {}
 
     def printer(self, flags: PrintFlags, write: Callable[[str], None] | None = None) -> Printer:
         """A printer for the State: ``flags`` honoured, failed commands watched."""
         return _CommandWatcher(flags, write, self._command_failed)
 
-    def _command_failed(self, event: CommandExecuted) -> None:
+    def _command_failed(self, host: str, op_hash: str | None, event: Recorded) -> None:
         if event.fact is None:
-            self._failed_command[event.host] = event  # said when the op's outcome is known
+            self._failed_command[host] = (op_hash, event)  # said when the op's outcome is known
             return
-        failure = Failure.of_command(f"fact {event.fact}", event)
-        self._failed_fact[event.host] = failure
-        self.say(f"[{event.host}] failed: {failure.text()}")
+        failure = Failure.of_command(f"fact {event.fact}", event, host)
+        self._failed_fact[host] = failure
+        self.say(f"[{host}] failed: {failure.text()}")
 
     def host_connect_error(self, state: State, host: Host, error: Any) -> None:  # type: ignore[override]
         """Say why ``host`` could not connect."""
@@ -136,11 +143,11 @@ class FailureLines(BaseStateCallback):
     ) -> None:
         """Say which command of the op failed on ``host``, and what it wrote."""
         names = ", ".join(state.get_op_meta(op_hash).names)
-        event = self._failed_command.pop(host.name, None)
-        if event is None or event.op_hash != op_hash:
+        failed = self._failed_command.pop(host.name, None)
+        if failed is None or failed[0] != op_hash:
             failure = Failure(host.name, names, reason=("failed, no command did",))
         else:
-            failure = Failure.of_command(names, event)
+            failure = Failure.of_command(names, failed[1], host.name)
         ignored = state.ops[host][op_hash].global_arguments.ignore_errors
         if not ignored:
             self.failures.append(failure)

@@ -21,7 +21,8 @@ class PlaybackConnector(Connector):
 
     Args:
         host_name: The host.
-        commands: The host's recorded ``CommandExecuted`` events, in order.
+        commands: The host's recorded commands as ``CommandExecuted`` events, in the
+            order run (:func:`~eventstate.events.with_command_events` gives an op's).
         connect_error: The recorded connect failure, or None if it connected.
 
     A command that is not the next one recorded is answered with a failure

@@ -38,7 +38,7 @@ from eventstate.events import HEARTBEAT_FLUSH_DELAYS
 __all__ = ["TAIL", "VIEWS", "VIEWS_VERSION", "install_views", "views_outdated"]
 
 #: The version of the views' layout; a writer of a later version replaces them.
-VIEWS_VERSION = 1
+VIEWS_VERSION = 2
 
 #: The key of the views' version in ``eventstate_meta``.
 _VERSION_KEY = "views_version"
@@ -66,6 +66,22 @@ def _tail(column: str) -> str:
     return f"rtrim(substr({column}, -{TAIL}), char(10, 13))"
 
 
+# The ops added for each host: an OperationAddedForHost each until OperationAdded's version
+# 2, the hosts (and their flags, by position) of an OperationAdded since.
+_ADDED = """
+  added_for_host AS (
+    SELECT run_id, seq, host, json_extract(payload, '$.op_hash') AS op_hash,
+      json_extract(payload, '$.counted') AS counted,
+      json_extract(payload, '$.is_change') AS is_change
+    FROM events WHERE type = 'OperationAddedForHost' AND json_valid(payload)
+    UNION ALL
+    SELECT e.run_id, e.seq, h.value AS host, json_extract(e.payload, '$.op_hash') AS op_hash,
+      json_extract(e.payload, '$.counted[' || h.key || ']') AS counted,
+      json_extract(e.payload, '$.is_change[' || h.key || ']') AS is_change
+    FROM events AS e, json_each(e.payload, '$.hosts') AS h
+    WHERE e.type = 'OperationAdded' AND json_valid(e.payload)
+  )"""
+
 _RUNS = f"""
 CREATE VIEW runs AS
 WITH
@@ -92,11 +108,10 @@ WITH
     SELECT run_id, MAX(timestamp) AS alive_at FROM events
     WHERE type IN ('RunStarted', 'HeartbeatRecorded') GROUP BY run_id
   ),
+  {_ADDED},
   planned AS (
-    SELECT run_id,
-      SUM(json_extract(payload, '$.counted') AND json_extract(payload, '$.is_change') IS 1)
-        AS changed
-    FROM events WHERE type = 'OperationAddedForHost' AND json_valid(payload) GROUP BY run_id
+    SELECT run_id, SUM(counted AND is_change IS 1) AS changed
+    FROM added_for_host GROUP BY run_id
   ),
   finished AS (
     SELECT run_id, COUNT(*) AS ops,
@@ -162,13 +177,11 @@ WITH
     FROM events AS e, json_each(e.payload, '$.hosts') AS j
     WHERE e.type = 'RunStarted' AND json_valid(e.payload)
   ),
+  {_ADDED},
   planned AS (
     SELECT run_id, host, SUM(counted) AS ops, SUM(counted AND is_change IS 1) AS ops_change,
       SUM(counted AND is_change IS NOT 1) AS ops_no_change
-    FROM (
-      SELECT run_id, host, {_field("counted")}, {_field("is_change")}
-      FROM events WHERE type = 'OperationAddedForHost' AND json_valid(payload)
-    )
+    FROM added_for_host
     GROUP BY run_id, host
   ),
   finished AS (
@@ -247,11 +260,14 @@ WITH
     SELECT run_id, op_hash, group_concat(name, ', ') AS operation
     FROM name_parts GROUP BY run_id, op_hash
   ),
+  {_ADDED},
   added AS (
-    SELECT run_id, host, {_field("op_hash")}, MAX(seq) AS seq, {_field("is_change")}
-    FROM events WHERE type = 'OperationAddedForHost' AND json_valid(payload) GROUP BY 1, 2, 3
+    SELECT run_id, host, op_hash, MAX(seq) AS seq, is_change
+    FROM added_for_host GROUP BY 1, 2, 3
   ),
-  commands AS (
+  -- An op's commands: CommandExecuted events before HostOperationFinished version 2,
+  -- the "commands" of its outcome since (a fact gathered meanwhile is none of them).
+  recorded_commands AS (
     SELECT run_id, host, json_extract(payload, '$.op_hash') AS op_hash, MAX(seq) AS seq,
       COUNT(*) AS commands, {_field("command")}, {_field("exit_code")}, {_field("stdout")},
       {_field("stderr")}, {_field("truncated")}
@@ -259,6 +275,27 @@ WITH
     WHERE type = 'CommandExecuted' AND json_valid(payload)
       AND json_extract(payload, '$.op_hash') IS NOT NULL
     GROUP BY 1, 2, 3
+  ),
+  carried AS (
+    SELECT e.run_id, e.host, json_extract(e.payload, '$.op_hash') AS op_hash, e.seq,
+      j.key AS position, j.value AS entry
+    FROM events AS e, json_each(e.payload, '$.commands') AS j
+    WHERE e.type = 'HostOperationFinished' AND json_valid(e.payload)
+      AND json_extract(j.value, '$.fact') IS NULL
+  ),
+  carried_commands AS (
+    SELECT run_id, host, op_hash, MAX(position) AS position, seq, COUNT(*) AS commands,
+      json_extract(entry, '$.command') AS command, json_extract(entry, '$.exit_code') AS exit_code,
+      json_extract(entry, '$.stdout') AS stdout, json_extract(entry, '$.stderr') AS stderr,
+      json_extract(entry, '$.truncated') AS truncated
+    FROM carried GROUP BY 1, 2, 3
+  ),
+  commands AS (
+    SELECT run_id, host, op_hash, commands, command, exit_code, stdout, stderr, truncated
+    FROM recorded_commands
+    UNION ALL
+    SELECT run_id, host, op_hash, commands, command, exit_code, stdout, stderr, truncated
+    FROM carried_commands
   )
 SELECT
   f.run_id,

@@ -52,6 +52,7 @@ from eventstate.events import (
     OperationEnded,
     OperationStarted,
     OpOutcome,
+    RecordedCommand,
     RunFinished,
     RunStarted,
     RunStatus,
@@ -265,6 +266,21 @@ def _one_host(hosts: _Hosts) -> st.SearchStrategy[str]:
     return hosts.one
 
 
+#: A command as a HostOperationFinished (version 2) carries it.
+_RECORDED_COMMANDS = st.builds(
+    RecordedCommand,
+    command=_TEXT,
+    success=st.booleans(),
+    exit_code=st.none() | st.integers(min_value=-255, max_value=255),
+    duration=st.floats(min_value=0, max_value=86_400, allow_nan=False),
+    stdout=_TEXT,
+    stderr=_TEXT,
+    truncated=st.booleans(),
+    attempt=st.integers(min_value=0, max_value=100),
+    fact=st.none() | _NAMES,
+    end=st.floats(min_value=0, max_value=86_400, allow_nan=False),
+)
+
 _FIELDS: Mapping[type[Event], _FieldsStrategy] = {
     RunStarted: _run_started,
     StageChanged: _stage_changed,
@@ -279,6 +295,9 @@ _FIELDS: Mapping[type[Event], _FieldsStrategy] = {
         args=_const(st.lists(_TEXT, max_size=4).map(tuple)),
         op_order=_const(st.lists(_COUNTS, min_size=1, max_size=5).map(tuple)),
         global_arguments=_const(_JSON_OBJECTS),
+        hosts=lambda hosts: hosts.some,
+        is_change=_const(st.lists(st.none() | st.booleans(), max_size=4).map(tuple)),
+        counted=_const(st.lists(st.booleans(), max_size=4).map(tuple)),
     ),
     OperationAddedForHost: _fields(
         host=_one_host,
@@ -293,6 +312,7 @@ _FIELDS: Mapping[type[Event], _FieldsStrategy] = {
         commands_executed=_const(_COUNTS),
         retry_count=_const(st.integers(min_value=0, max_value=100)),
         duration=_const(st.floats(min_value=0, max_value=86_400, allow_nan=False)),
+        commands=_const(st.lists(_RECORDED_COMMANDS, max_size=3).map(tuple)),
     ),
     DeployLoaded: _fields(
         inventory=_const(_NAMES),
