@@ -277,7 +277,12 @@ def run_ours(
     import eventstate.pyinfra_bridge.operation_bridge  # noqa: F401  (the bridge)
     from eventstate import Config, Inventory, SqliteEventLog, State
     from eventstate.deploy import run_deploy
-    from eventstate.events import CommandExecuted, RunFinished, StageChanged
+    from eventstate.events import (
+        CommandExecuted,
+        HostOperationFinished,
+        RunFinished,
+        StageChanged,
+    )
 
     _preload()
     deploy_file = str(_write_deploy(directory, ops))
@@ -300,15 +305,22 @@ def run_ours(
         if stored.type == StageChanged.event_type or stored.type == RunFinished.event_type:
             payload = json.loads(stored.payload)
             stages[payload.get("stage", "end")] = datetime.fromisoformat(payload["at"])
-        if stored.type != CommandExecuted.event_type:
-            continue
-        payload = json.loads(stored.payload)
-        text = payload["command"]
-        if payload.get("fact") is not None:
-            fact_commands[payload["host"]].append(text)
+        if stored.type == CommandExecuted.event_type:
+            payload = json.loads(stored.payload)
+            commands = [payload]
+        elif stored.type == HostOperationFinished.event_type:
+            # An op's commands (and facts asked while it ran) are in its outcome event.
+            payload = json.loads(stored.payload)
+            commands = payload.get("commands", [])
         else:
-            is_upload = text.startswith("upload ")
-            op_commands[payload["host"]].append(_upload_text(text) if is_upload else text)
+            continue
+        for command in commands:
+            text = command["command"]
+            if command.get("fact") is not None:
+                fact_commands[payload["host"]].append(text)
+            else:
+                is_upload = text.startswith("upload ")
+                op_commands[payload["host"]].append(_upload_text(text) if is_upload else text)
     hosts_seen: dict[str, Any] = {}
     for host in state.inventory:
         work = host_work(op_commands[host.name], fact_commands[host.name])

@@ -9,7 +9,7 @@ and the two logs must tell the same story.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -23,7 +23,16 @@ from eventstate.execute import run_ops
 from eventstate.operation import add_op, operation
 from eventstate.replay import read_events
 
-_TIMING = {"at", "duration", "run_id", "log_id"}
+_TIMING = {"at", "duration", "run_id", "log_id", "end"}
+
+
+def _untimed(value: Any) -> Any:
+    """``value`` without its clock readings, at any depth (an op's commands carry theirs)."""
+    if isinstance(value, Mapping):
+        return {key: _untimed(item) for key, item in value.items() if key not in _TIMING}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_untimed(item) for item in value)
+    return value
 
 
 @operation
@@ -78,7 +87,7 @@ def _run(
     disconnect_all(state)
     state.finish()
     events = [
-        {key: value for key, value in attrs.asdict(event).items() if key not in _TIMING}
+        _untimed(attrs.asdict(event))
         for event in read_events(log, state.run_id)
         if not isinstance(event, HeartbeatRecorded)
     ]

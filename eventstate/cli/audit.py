@@ -354,8 +354,12 @@ def _fields(event_dict: dict[str, Any]) -> str:
 
 
 def _time_of_day(stored: str) -> str:
-    """A stored time (ISO 8601, UTC) as the local time of day, to the millisecond."""
-    moment = datetime.fromisoformat(stored)
+    """A stored time (ISO 8601, UTC) as the local time of day, to the millisecond; a
+    column that is no time (a damaged log) as it is -- ``verify`` says what is wrong."""
+    try:
+        moment = datetime.fromisoformat(stored)
+    except (TypeError, ValueError):
+        return str(stored)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return f"{moment.astimezone():%H:%M:%S.%f}"[:12]

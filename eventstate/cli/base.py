@@ -105,7 +105,10 @@ def local_time(stored: str | None, *, zone: bool = True) -> str:
     """
     if not stored:
         return "-"
-    moment = datetime.fromisoformat(stored)
+    try:
+        moment = datetime.fromisoformat(stored)
+    except (TypeError, ValueError):  # a damaged log: shown as it is (verify says why)
+        return str(stored)
     if moment.tzinfo is None:  # stored times are UTC, whether or not they say so
         moment = moment.replace(tzinfo=timezone.utc)
     local = moment.astimezone()
