@@ -31,6 +31,7 @@ from benchmarks.suite import (
     Sections,
     measure_append,
     measure_bridge,
+    measure_cli,
     measure_deploys,
     measure_longrun,
     measure_rebuild,
@@ -44,7 +45,7 @@ __all__ = ["DEFAULT_OUTPUT", "main"]
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 #: The groups of cases, in the order they run (``--only`` picks some).
-GROUPS = ("deploy", "append", "rebuild", "bridge", "ssh", "scaling", "longrun", "postgres")
+GROUPS = ("deploy", "cli", "append", "rebuild", "bridge", "ssh", "scaling", "longrun", "postgres")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -135,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if "deploy" in groups:
             measure_deploys(runner, plan, sections)
+        if "cli" in groups:
+            measure_cli(runner, plan, sections, workdir)
         if "append" in groups:
             measure_append(runner, plan, sections, workdir)
         if "rebuild" in groups:

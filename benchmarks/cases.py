@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import random
 import re
 import resource
@@ -26,7 +27,7 @@ from hashlib import sha1, sha256
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CASES", "CaseError"]
+__all__ = ["CASES", "CLI_INVENTORIES", "CaseError", "cli_inventory_file"]
 
 Metrics = dict[str, Any]
 
@@ -186,11 +187,19 @@ def _script(name: str) -> str:
     return found
 
 
-def _run_cli(argv: list[str], cwd: str) -> tuple[subprocess.CompletedProcess[str], float]:
+def _run_cli(
+    argv: list[str], cwd: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], float]:
     """Run a command line to its end; returns it and its wall time (start-up included)."""
     started = time.perf_counter()
     completed = subprocess.run(
-        argv, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     elapsed = time.perf_counter() - started
     if completed.returncode != 0:
@@ -203,6 +212,77 @@ def _cli_peak_rss_mb() -> float:
     """The largest peak RSS of this process's finished children: the command line run (MiB)."""
     kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return kib / (2**20 if sys.platform == "darwin" else 1024)
+
+
+def _ours_cli(
+    path: str, inventory: str, deploy: str, hosts: int, ops: int, echo_stdout: bool
+) -> Metrics:
+    """``eventstate deploy INVENTORY DEPLOY --db FILE`` in ``path``, as a process, checked.
+
+    The log is a new SQLite file (durable), read back after the run: one run,
+    ``success``, ``hosts`` hosts and ``hosts x ops`` successful
+    ``CommandExecuted`` events (with ``echo_stdout``, each printing what its
+    ``echo`` prints).
+    """
+    from eventstate import replay
+    from eventstate.events import CommandExecuted
+    from eventstate.events import with_command_events as expand
+
+    # An op's commands ride on its outcome (HostOperationFinished v2): expanded back here.
+    directory = Path(path)
+    db = Path(tempfile.mkdtemp(prefix="log-", dir=directory)) / "events.db"
+    try:
+        argv = [_script("eventstate"), "deploy", inventory, deploy, "--db", str(db)]
+        _, elapsed = _run_cli(argv, path)
+        with replay.open(db) as log:
+            (run_id,) = log.run_ids()
+            run = log.run(run_id)
+            info = run.info()
+            commands = [e for e in expand(run.events()) if isinstance(e, CommandExecuted)]
+    finally:
+        shutil.rmtree(db.parent, ignore_errors=True)
+    _check(info.status == "success", f"the run's status is {info.status}, not success")
+    _check(info.host_count == hosts, f"{info.host_count} hosts in the run, not {hosts}")
+    _check(
+        len(commands) == hosts * ops,
+        f"{len(commands)} commands recorded, not {hosts} x {ops}",
+    )
+    wrong = [
+        e
+        for e in commands
+        if not e.success or (echo_stdout and e.stdout != e.command[len("echo ") :] + "\n")
+    ]
+    _check(not wrong, f"{len(wrong)} commands failed or printed the wrong thing")
+    return {
+        "total_s": elapsed,
+        "events": info.event_count,
+        "commands": len(commands),
+        "cli_peak_rss_mb": _cli_peak_rss_mb(),
+        "host_ops": hosts * ops,
+        "run_id": run_id,
+    }
+
+
+def _pyinfra_cli(
+    path: str, inventory: str, deploy: str, hosts: int, ops: int, env: dict[str, str] | None = None
+) -> Metrics:
+    """``pyinfra INVENTORY DEPLOY -y`` in ``path`` (pyinfra 3.10's own CLI), as a process, checked.
+
+    Checked: exit 0 (pyinfra exits 1 when a host failed) and its results
+    table's grand total: ``hosts x ops`` host-ops, all successes, no error.
+    """
+    argv = [_script("pyinfra"), inventory, deploy, "-y"]
+    completed, elapsed = _run_cli(argv, path, env)
+    output = completed.stdout + completed.stderr
+    total = re.search(r"Grand total\s+(\S+)\s+(\S+)\s+(\S+)", output)
+    _check(total is not None, "pyinfra printed no results table")
+    assert total is not None
+    expected = str(hosts * ops)
+    _check(
+        (total[1], total[2], total[3]) == (expected, expected, "-"),
+        f"pyinfra's grand total is {total[0]!r}, not {expected} successes and no error",
+    )
+    return {"total_s": elapsed, "cli_peak_rss_mb": _cli_peak_rss_mb(), "host_ops": hosts * ops}
 
 
 def ssh_ours(path: str, hosts: int, ops: int, latency_ms: int = 0) -> Metrics:
@@ -218,43 +298,8 @@ def ssh_ours(path: str, hosts: int, ops: int, latency_ms: int = 0) -> Metrics:
         ops: Ops in the deploy (checked).
         latency_ms: The relay's delay each way (recorded, not used).
     """
-    from eventstate import replay
-    from eventstate.events import CommandExecuted, with_command_events
-
-    directory = Path(path)
-    db = Path(tempfile.mkdtemp(prefix="log-", dir=directory)) / "events.db"
-    try:
-        deploy = [SSH_INVENTORY, SSH_DEPLOYS["ours"], "--db", str(db)]
-        _, elapsed = _run_cli([_script("eventstate"), "deploy", *deploy], path)
-        with replay.open(db) as log:
-            (run_id,) = log.run_ids()
-            run = log.run(run_id)
-            info = run.info()
-            # An op's commands ride on its outcome (HostOperationFinished version 2).
-            commands = [
-                event
-                for event in with_command_events(run.events())
-                if isinstance(event, CommandExecuted)
-            ]
-    finally:
-        shutil.rmtree(db.parent, ignore_errors=True)
-    _check(info.status == "success", f"the run's status is {info.status}, not success")
-    _check(info.host_count == hosts, f"{info.host_count} hosts in the run, not {hosts}")
-    _check(
-        len(commands) == hosts * ops,
-        f"{len(commands)} commands recorded, not {hosts} x {ops}",
-    )
-    wrong = [e for e in commands if not e.success or e.stdout != e.command[len("echo ") :] + "\n"]
-    _check(not wrong, f"{len(wrong)} commands failed or printed the wrong thing")
-    return {
-        "total_s": elapsed,
-        "events": info.event_count,
-        "commands": len(commands),
-        "cli_peak_rss_mb": _cli_peak_rss_mb(),
-        "host_ops": hosts * ops,
-        "latency_ms": latency_ms,
-        "run_id": run_id,
-    }
+    metrics = _ours_cli(path, SSH_INVENTORY, SSH_DEPLOYS["ours"], hosts, ops, echo_stdout=True)
+    return {**metrics, "latency_ms": latency_ms}
 
 
 def ssh_pyinfra(path: str, hosts: int, ops: int, latency_ms: int = 0) -> Metrics:
@@ -263,23 +308,64 @@ def ssh_pyinfra(path: str, hosts: int, ops: int, latency_ms: int = 0) -> Metrics
     Checked: exit 0 (pyinfra exits 1 when a host failed) and its results
     table's grand total: ``hosts x ops`` host-ops, all successes, no error.
     """
-    argv = [_script("pyinfra"), SSH_INVENTORY, SSH_DEPLOYS["pyinfra"], "-y"]
-    completed, elapsed = _run_cli(argv, path)
-    output = completed.stdout + completed.stderr
-    total = re.search(r"Grand total\s+(\S+)\s+(\S+)\s+(\S+)", output)
-    _check(total is not None, "pyinfra printed no results table")
-    assert total is not None
-    expected = str(hosts * ops)
-    _check(
-        (total[1], total[2], total[3]) == (expected, expected, "-"),
-        f"pyinfra's grand total is {total[0]!r}, not {expected} successes and no error",
+    metrics = _pyinfra_cli(path, SSH_INVENTORY, SSH_DEPLOYS["pyinfra"], hosts, ops)
+    return {**metrics, "latency_ms": latency_ms}
+
+
+# Deploys on instant hosts: each side's whole command line, as a process
+
+#: The inventory files :func:`benchmarks.suite.measure_cli` writes, by side.
+CLI_INVENTORIES = {"ours": "inventory_eventstate.py", "pyinfra": "inventory_pyinfra.py"}
+
+
+def cli_inventory_file(side: str, hosts: int) -> str:
+    """The inventory file of ``side``: ``hosts`` ``@sim`` hosts (ours), one ``@bench`` name.
+
+    pyinfra's is one ``@bench/h0,h1,...`` name that
+    :class:`benchmarks.pyinfra_connector.BenchConnector` expands to every host
+    (as the API-mode deploy rows do: pyinfra rescans its entry points for each
+    ``@connector`` name, which one name per host would time instead).
+    """
+    from benchmarks.pyinfra_connector import inventory_name
+
+    ours = side == "ours"
+    names = [f"@sim/h{i}" for i in range(hosts)] if ours else [inventory_name(hosts)]
+    return f"hosts = {names!r}\n"
+
+
+def cli_ours(path: str, hosts: int, ops: int) -> Metrics:
+    """``eventstate deploy inventory_eventstate.py deploy_eventstate.py --db FILE``, a process.
+
+    ``hosts`` ``@sim`` hosts (zero latency, zero failure), a new SQLite log
+    (durable), checked as :func:`ssh_ours` checks (every command a success).
+    """
+    return _ours_cli(
+        path, CLI_INVENTORIES["ours"], SSH_DEPLOYS["ours"], hosts, ops, echo_stdout=False
     )
-    return {
-        "total_s": elapsed,
-        "cli_peak_rss_mb": _cli_peak_rss_mb(),
-        "host_ops": hosts * ops,
-        "latency_ms": latency_ms,
-    }
+
+
+def cli_pyinfra(path: str, hosts: int, ops: int) -> Metrics:
+    """``pyinfra inventory_pyinfra.py deploy_pyinfra.py -y`` on ``@bench`` hosts, a process.
+
+    pyinfra's CLI finds the ``@bench`` connector through its
+    ``pyinfra.connectors`` entry points: a throwaway ``*.dist-info`` folder
+    (:func:`benchmarks.pyinfra_connector.register`) put first on the
+    process's ``PYTHONPATH``. Checked as :func:`ssh_pyinfra` checks.
+    """
+    from benchmarks import pyinfra_connector
+
+    connector_dir = pyinfra_connector.register()
+    try:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(connector_dir), env.get("PYTHONPATH", "")])
+        )
+        env["PYINFRA_PROGRESS"] = "off"
+        return _pyinfra_cli(
+            path, CLI_INVENTORIES["pyinfra"], SSH_DEPLOYS["pyinfra"], hosts, ops, env
+        )
+    finally:
+        shutil.rmtree(connector_dir, ignore_errors=True)
 
 
 # The append path
@@ -489,7 +575,11 @@ def rebuild_fold(path: str, run: str, events: int = 0) -> Metrics:
 
 
 def rebuild_raw(path: str, run: str, events: int = 0) -> Metrics:
-    """The ceiling: plain ``sqlite3`` read of the run's payloads, each decoded, no fold."""
+    """Plain ``sqlite3`` read of the run's payloads, each decoded by our codec, no fold.
+
+    The old ceiling, kept as a column: ``EventCodec().decode`` is our own code
+    (cattrs), far slower than the JSON parse itself (:func:`rebuild_plain`).
+    """
     from eventstate import EventCodec
 
     decode = EventCodec().decode
@@ -500,6 +590,30 @@ def rebuild_raw(path: str, run: str, events: int = 0) -> Metrics:
         "SELECT payload FROM events WHERE run_id = ? ORDER BY seq", (run,)
     ):
         decode(payload)
+        count += 1
+    elapsed = time.perf_counter() - started
+    conn.close()
+    _check(count > 0, "no event read")
+    _check(not events or count == events, f"{count} events read, not {events}")
+    return {"rebuild_s": elapsed, "events": count, "events_per_s": count / elapsed}
+
+
+def rebuild_plain(path: str, run: str, events: int = 0) -> Metrics:
+    """The ceiling: plain ``sqlite3`` read of the run's payloads, each parsed by ``orjson.loads``.
+
+    The same ``SELECT`` as :func:`rebuild_raw`, but no event is built: what
+    reading and parsing the stored JSON costs at the least.
+    """
+    import orjson
+
+    loads = orjson.loads
+    started = time.perf_counter()
+    conn = sqlite3.connect(path)
+    count = 0
+    for (payload,) in conn.execute(
+        "SELECT payload FROM events WHERE run_id = ? ORDER BY seq", (run,)
+    ):
+        loads(payload)
         count += 1
     elapsed = time.perf_counter() - started
     conn.close()
@@ -571,9 +685,12 @@ CASES: dict[str, Callable[..., Metrics]] = {
     "deploy-pyinfra": deploy_pyinfra,
     "ssh-ours": ssh_ours,
     "ssh-pyinfra": ssh_pyinfra,
+    "cli-ours": cli_ours,
+    "cli-pyinfra": cli_pyinfra,
     "append-ours": append_ours,
     "append-raw": append_raw,
     "rebuild-fold": rebuild_fold,
     "rebuild-raw": rebuild_raw,
+    "rebuild-plain": rebuild_plain,
     "state-at": state_at,
 }
