@@ -553,17 +553,23 @@ def rebuild_fold(path: str, run: str, events: int = 0) -> Metrics:
 
     _clear_snapshots(path)
     snapshots = "disabled"
-    if hasattr(replay_run, "SNAPSHOT_INTERVAL"):
+    interval = getattr(replay_run, "SNAPSHOT_INTERVAL", None)
+    if interval is not None:
         replay_run.SNAPSHOT_INTERVAL = 2**62
     else:  # the engine changed how it snapshots: say so rather than guess
         snapshots = "fresh table (SNAPSHOT_INTERVAL not found)"
 
-    started = time.perf_counter()
-    with replay.open(path) as log:
-        stored_run = log.run(run)
-        opened = time.perf_counter()
-        view = stored_run.state()
-    elapsed = time.perf_counter() - started
+    try:
+        started = time.perf_counter()
+        with replay.open(path) as log:
+            stored_run = log.run(run)
+            opened = time.perf_counter()
+            view = stored_run.state()
+        elapsed = time.perf_counter() - started
+    finally:
+        # Put back: a test runs this case in its own process, which goes on after it.
+        if interval is not None:
+            replay_run.SNAPSHOT_INTERVAL = interval
 
     folded = view.events_applied
     _check(folded > 0, "no event folded")
