@@ -583,6 +583,23 @@ def rebuild_fold(path: str, run: str, events: int = 0) -> Metrics:
     }
 
 
+def _read_and_parse(path: str, run: str, events: int, parse: Callable[[str], Any]) -> Metrics:
+    """Plain ``sqlite3`` read of the run's payloads in order, each passed to ``parse``, timed."""
+    started = time.perf_counter()
+    conn = sqlite3.connect(path)
+    count = 0
+    for (payload,) in conn.execute(
+        "SELECT payload FROM events WHERE run_id = ? ORDER BY seq", (run,)
+    ):
+        parse(payload)
+        count += 1
+    elapsed = time.perf_counter() - started
+    conn.close()
+    _check(count > 0, "no event read")
+    _check(not events or count == events, f"{count} events read, not {events}")
+    return {"rebuild_s": elapsed, "events": count, "events_per_s": count / elapsed}
+
+
 def rebuild_raw(path: str, run: str, events: int = 0) -> Metrics:
     """Plain ``sqlite3`` read of the run's payloads, each decoded by our codec, no fold.
 
@@ -591,44 +608,18 @@ def rebuild_raw(path: str, run: str, events: int = 0) -> Metrics:
     """
     from eventstate import EventCodec
 
-    decode = EventCodec().decode
-    started = time.perf_counter()
-    conn = sqlite3.connect(path)
-    count = 0
-    for (payload,) in conn.execute(
-        "SELECT payload FROM events WHERE run_id = ? ORDER BY seq", (run,)
-    ):
-        decode(payload)
-        count += 1
-    elapsed = time.perf_counter() - started
-    conn.close()
-    _check(count > 0, "no event read")
-    _check(not events or count == events, f"{count} events read, not {events}")
-    return {"rebuild_s": elapsed, "events": count, "events_per_s": count / elapsed}
+    return _read_and_parse(path, run, events, EventCodec().decode)
 
 
 def rebuild_plain(path: str, run: str, events: int = 0) -> Metrics:
     """The ceiling: plain ``sqlite3`` read of the run's payloads, each parsed by ``orjson.loads``.
 
-    The same ``SELECT`` as :func:`rebuild_raw`, but no event is built: what
-    reading and parsing the stored JSON costs at the least.
+    The same read as :func:`rebuild_raw`, but no event is built: what reading and
+    parsing the stored JSON costs at the least.
     """
     import orjson
 
-    loads = orjson.loads
-    started = time.perf_counter()
-    conn = sqlite3.connect(path)
-    count = 0
-    for (payload,) in conn.execute(
-        "SELECT payload FROM events WHERE run_id = ? ORDER BY seq", (run,)
-    ):
-        loads(payload)
-        count += 1
-    elapsed = time.perf_counter() - started
-    conn.close()
-    _check(count > 0, "no event read")
-    _check(not events or count == events, f"{count} events read, not {events}")
-    return {"rebuild_s": elapsed, "events": count, "events_per_s": count / elapsed}
+    return _read_and_parse(path, run, events, orjson.loads)
 
 
 def _nearest_rank(values: list[float], fraction: float) -> float:
