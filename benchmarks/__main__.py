@@ -21,6 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from benchmarks.plain_loop import measure_plain_loop
 from benchmarks.postgres import measure_postgres
 from benchmarks.report import FAILED, render, write_json
 from benchmarks.runner import REPO_ROOT, Runner
@@ -45,7 +46,18 @@ __all__ = ["DEFAULT_OUTPUT", "main"]
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 #: The groups of cases, in the order they run (``--only`` picks some).
-GROUPS = ("deploy", "cli", "append", "rebuild", "bridge", "ssh", "scaling", "longrun", "postgres")
+GROUPS = (
+    "deploy",
+    "cli",
+    "append",
+    "rebuild",
+    "bridge",
+    "ssh",
+    "scaling",
+    "loop",
+    "longrun",
+    "postgres",
+)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -148,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
             measure_ssh(runner, plan, sections, workdir)
         if "scaling" in groups:
             measure_scaling(runner, plan, sections, workdir)
+        if "loop" in groups:
+            measure_plain_loop(runner, plan, sections)
         if "longrun" in groups:
             measure_longrun(runner, plan, sections, workdir)
         if "postgres" in groups:

@@ -19,10 +19,17 @@ import sys
 import traceback
 from typing import Any
 
-from benchmarks import cases, longrun, postgres, pyinfra_deploy
+from benchmarks import cases, longrun, plain_loop, postgres, pyinfra_deploy
 
-#: Every case, by name: the suite's, the long run's, the pyinfra deploy's and PostgreSQL's.
-CASES = {**cases.CASES, **longrun.CASES, **pyinfra_deploy.CASES, **postgres.CASES}
+#: Every case, by name: the suite's, the long run's, the pyinfra deploy's, PostgreSQL's and
+#: the plain loop's.
+CASES = {
+    **cases.CASES,
+    **longrun.CASES,
+    **pyinfra_deploy.CASES,
+    **postgres.CASES,
+    **plain_loop.CASES,
+}
 
 __all__ = ["main", "parse_args", "peak_rss_mb"]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import attrs
 
+from benchmarks import plain_loop
 from benchmarks.cases import (
     CLI_INVENTORIES,
     SSH_DEPLOYS,
@@ -152,6 +153,7 @@ class Plan:
             "longrun": 2 * len(self.longrun_hosts),
             "bridge": 1 + 2 * self.bridge_reps,
             "postgres": planned_runs(self),
+            "loop": plain_loop.planned_runs(self),
         }
 
     def to_json(self) -> dict[str, object]:
@@ -328,6 +330,7 @@ class Sections:
         )
     )
     postgres: Section = attrs.field(factory=postgres_section)
+    plain_loop: Section = attrs.field(factory=plain_loop.plain_loop_section)
 
     def all(self) -> list[Section]:
         """Every section, in report order."""
@@ -342,6 +345,7 @@ class Sections:
             self.bridge,
             self.ssh,
             self.scaling,
+            self.plain_loop,
             self.longrun,
             self.memory,
             self.postgres,
