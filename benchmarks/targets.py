@@ -69,8 +69,8 @@ def _judged(row: dict[str, Any]) -> str:
 
 
 def _source(meta: dict[str, Any], path: Path) -> str:
-    started = str(meta.get("started", "?"))[:16]
-    return f"`{path.name}`: {meta.get('mode', '?')} run of {started}, commit {meta.get('commit', '?')}"
+    mode, started = meta.get("mode", "?"), str(meta.get("started", "?"))[:16]
+    return f"`{path.name}`: {mode} run of {started}, commit {meta.get('commit', '?')}"
 
 
 def markdown_table(paths: Sequence[Path]) -> str:
