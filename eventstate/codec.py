@@ -38,6 +38,7 @@ __all__ = [
     "canonical_bytes",
     "canonical_json",
     "configure_converter",
+    "dict_decoder",
     "dict_encoder",
     "make_converter",
     "payload_fields",
@@ -50,6 +51,8 @@ _TYPE_KEY = "type"
 _VERSION_KEY = "v"
 
 _ORJSON_OPTIONS = orjson.OPT_SORT_KEYS
+
+_loads = orjson.loads
 
 
 def _run_finished_v1_to_v2(fields: dict[str, Any]) -> dict[str, Any]:
@@ -255,6 +258,215 @@ def dict_encoder(
     return _record_encoder(cls, {}, converter or make_converter(), extra)
 
 
+class _Declined(Exception):
+    """A generated decoder does not take this dict: the cattrs path decides (and names
+    what is wrong with it). Never seen outside this module."""
+
+
+@attrs.frozen
+class _Decoding:
+    """How generated code checks and decodes one stored value, held in a local variable.
+
+    Attributes:
+        bad: Conditions, any of which true means the value is not one to take; tested
+            first, in one ``if``.
+        steps: Statements then run (each may raise), converting the variable in place.
+        value: The expression of the decoded value, after them.
+    """
+
+    bad: tuple[str, ...]
+    steps: tuple[str, ...]
+    value: str
+
+
+def _decode_code(var: str, type_: Any, names: dict[str, Any]) -> _Decoding:
+    """How to decode the stored value in the local ``var`` as cattrs' hooks would: values
+    of exactly the JSON types they take (a ``str`` subclass is declined here and left to
+    cattrs), decoded to what they give. Anything else raises, some exception or other.
+    """
+    origin, args = get_origin(type_), get_args(type_)
+    if origin in (typing.Union, types.UnionType):
+        others = [arg for arg in args if arg is not type(None)]
+        if len(others) != 1 or len(others) == len(args):
+            raise TypeError(f"no generated decoding for {type_!r}")
+        inner = _decode_code(var, others[0], names)  # Optional[X]: None, or an X
+        if not inner.steps and inner.value == var:
+            bad = tuple(f"({var} is not None and {condition})" for condition in inner.bad)
+            return _Decoding(bad, (), var)
+        steps = (f"if {var} is not None:\n{_indent([*_checked(inner), f'{var} = {inner.value}'])}",)
+        return _Decoding((), steps, var)
+    if type_ is str or type_ is int or type_ is bool:
+        return _Decoding((f"type({var}) is not {type_.__name__}",), (), var)
+    if type_ is float:  # an integral float is stored as an int, and decoded as one
+        return _Decoding((f"(type({var}) is not float and type({var}) is not int)",), (), var)
+    if type_ is datetime:
+        convert = (f"{var} = _fromisoformat({var})", f"if {var}.tzinfo is None: raise _Declined")
+        return _Decoding((f"type({var}) is not str",), convert, var)
+    if type_ is StateStage:
+        names["_stages"] = dict(StateStage.__members__)  # by name, as _structure_stage
+        return _Decoding((f"type({var}) is not str",), (), f"_stages[{var}]")
+    if isinstance(type_, type) and issubclass(type_, enum.Enum):
+        if not all(type(member.value) is str for member in type_):
+            raise TypeError(f"no generated decoding for {type_!r}")
+        name = f"_{type_.__name__}_by_value"  # by value, as _structure_enum
+        names[name] = {member.value: member for member in type_}
+        return _Decoding((f"type({var}) is not str",), (), f"{name}[{var}]")
+    if _is_homogeneous_tuple(type_):
+        item = _decode_code("item", args[0], names)
+        bad = (f"type({var}) is not list",)
+        if not item.steps and item.value == "item":
+            if not item.bad:
+                return _Decoding(bad, (), f"tuple({var})")
+            check = f"for item in {var}:\n    if {' or '.join(item.bad)}: raise _Declined"
+            return _Decoding(bad, (check,), f"tuple({var})")
+        if not item.steps and not item.bad:
+            return _Decoding(bad, (), f"tuple([{item.value} for item in {var}])")
+        name = f"_item_{len(names)}"
+        names[name] = _function(name, ["item"], _checked(item), item.value, names, repr(type_))
+        return _Decoding(bad, (), f"tuple([{name}(item) for item in {var}])")
+    if origin in (Mapping, dict, typing.Mapping) or type_ in (Mapping, dict):
+        # Values of any type: cattrs' own hook, in the few events that hold a mapping.
+        name = f"_mapping_{len(names)}"
+        names[name] = names["_converter"].get_structure_hook(type_)
+        names[f"{name}_type"] = type_
+        return _Decoding((), (), f"{name}({var}, {name}_type)")
+    if attrs.has(type_):
+        name = f"_nested_{len(names)}"
+        names[name] = _record_decoder(type_, names)
+        return _Decoding((), (), f"{name}({var})")
+    raise TypeError(f"no generated decoding for {type_!r}")
+
+
+def _checked(*decodings: _Decoding) -> list[str]:
+    """The statements checking and converting values as ``decodings`` say: every
+    condition in one ``if``, then the steps."""
+    bad = [condition for decoding in decodings for condition in decoding.bad]
+    lines = [f"if {' or '.join(bad)}: raise _Declined"] if bad else []
+    return lines + [step for decoding in decodings for step in decoding.steps]
+
+
+def _indent(lines: list[str]) -> str:
+    """``lines`` (each maybe several) as the indented block of a statement."""
+    return "\n".join("    " + line for line in "\n".join(lines).split("\n"))
+
+
+def _function(
+    name: str, params: list[str], lines: list[str], result: str, names: dict[str, Any], what: str
+) -> Callable[..., Any]:
+    """A function ``name(*params)`` running ``lines`` and returning ``result``, compiled once."""
+    source = f"def {name}({', '.join(params)}):\n{_indent([*lines, f'return {result}'])}\n"
+    namespace = dict(names)
+    exec(compile(source, f"<generated decoder of {what}>", "exec"), namespace)
+    function: Callable[..., Any] = namespace[name]
+    return function
+
+
+def _bypasses_init(cls: type) -> bool:
+    """Whether a ``cls`` can be built by setting its slots, as its ``__init__`` would: a
+    slotted class whose ``__init__`` only sets (and converts) its fields."""
+    return (
+        "__slots__" in cls.__dict__
+        and not hasattr(cls, "__attrs_pre_init__")
+        and not hasattr(cls, "__attrs_post_init__")
+        and all(
+            field.init
+            and field.validator is None
+            and not isinstance(field.converter, attrs.Converter)
+            and isinstance(getattr(cls, field.name, None), types.MemberDescriptorType)
+            for field in attrs.fields(cls)
+        )
+    )
+
+
+def _record_decoder(
+    cls: type, names: dict[str, Any], *, version: int | None = None
+) -> Callable[[dict[str, Any]], Any]:
+    """A function turning the stored dict of a ``cls`` into one, generated once from its
+    fields; it raises (anything) on a dict cattrs' hook would not take as it does.
+
+    With ``version``, the dict is a stored event's: it also holds ``type`` (already
+    matched) and ``v``, which must be ``version``.
+    """
+    names = {**names, "_cls": cls, "_new": object.__new__}
+    hints = typing.get_type_hints(cls)
+    fields = attrs.fields(cls)
+    extra = 0 if version is None else 2
+    # A stored event's dict comes from EventCodec.from_dict, which checked it is a dict.
+    head = [] if version is not None else ["if type(d) is not dict: raise _Declined"]
+    if version is not None:
+        names["_version"] = version
+        head.append("v = d['v']")
+        head.append("if type(v) is not int or v != _version: raise _Declined")
+    decoded = [
+        _decode_code(f"f{index}", hints[field.name], names) for index, field in enumerate(fields)
+    ]
+    # Every key present (how the encoder writes them): len() rules out an extra key.
+    full = [
+        f"if len(d) != {len(fields) + extra}: return _partial(d)",
+        *(f"f{index} = d[{field.name!r}]" for index, field in enumerate(fields)),
+        *_checked(*decoded),
+    ]
+    if _bypasses_init(cls):
+        # The values checked, the slots are set as __init__ would (converters applied),
+        # without its keyword call: a third of the cost.
+        full.append("o = _new(_cls)")
+        for index, (field, decoding) in enumerate(zip(fields, decoded, strict=True)):
+            names[f"_set_{index}"] = getattr(cls, field.name).__set__
+            value = decoding.value
+            if field.converter is not None:
+                names[f"_convert_{index}"] = field.converter
+                value = f"_convert_{index}({value})"
+            full.append(f"_set_{index}(o, {value})")
+        result = "o"
+    else:
+        call = ", ".join(f"{f.alias}={d.value}" for f, d in zip(fields, decoded, strict=True))
+        result = f"_cls({call})"
+    # Some optional fields absent: each present one checked, the absent ones left to
+    # attrs' defaults, and the keys counted.
+    partial = [f"n = {extra}", "kwargs = {}"]
+    for index, (field, decoding) in enumerate(zip(fields, decoded, strict=True)):
+        take = [
+            "n += 1",
+            f"f{index} = d[{field.name!r}]",
+            *_checked(decoding),
+            f"kwargs[{field.alias!r}] = {decoding.value}",
+        ]
+        if field.default is attrs.NOTHING:
+            partial += take
+        else:
+            partial.append(f"if {field.name!r} in d:\n{_indent(take)}")
+    partial.append("if len(d) != n: raise _Declined")
+    names["_partial"] = _function("partial", ["d"], partial, "_cls(**kwargs)", names, cls.__name__)
+    return _function("decode", ["d"], head + full, result, names, cls.__name__)
+
+
+def dict_decoder(
+    cls: type[Event], *, stored: bool = True, converter: cattrs.Converter | None = None
+) -> Callable[[dict[str, Any]], Event]:
+    """A function giving the ``cls`` event a stored dict describes, as
+    :meth:`EventCodec.from_dict` does for the current version, generated once from the
+    class's fields: no per-event introspection, no cattrs dispatch (but for the
+    mapping fields of a few rare events). It checks every value's exact JSON type
+    and raises -- some exception, without a useful message -- on any dict the codec's
+    cattrs path would refuse or decode otherwise; the codec then asks that path.
+
+    Args:
+        cls: The event class.
+        stored: The dict holds ``type`` and ``v`` (the current version), as stored;
+            False: the event's fields alone (what the upcasters give).
+        converter: The converter whose hooks decode the mapping fields.
+
+    Raises:
+        TypeError: a field's type has no generated decoding (then use cattrs').
+    """
+    names: dict[str, Any] = {
+        "_Declined": _Declined,
+        "_fromisoformat": datetime.fromisoformat,
+        "_converter": converter or make_converter(),
+    }
+    return _record_decoder(cls, names, version=cls.version if stored else None)
+
+
 class EventCodec:
     """Encodes events to canonical JSON and decodes them back, upcasting old versions.
 
@@ -281,6 +493,20 @@ class EventCodec:
         self._structure = {
             cls: self._converter.get_structure_hook(cls) for cls in self._event_types.values()
         }
+        # Decoders generated once per class (with the codec's own converter, whose hooks
+        # they mirror): a stored dict at the current version by its type tag, and the
+        # fields an upcast gives by class. The cattrs hooks above decide what they decline.
+        self._decode_stored: dict[str, Callable[[dict[str, Any]], Event]] = {}
+        self._decode_fields: dict[type[Event], Callable[[dict[str, Any]], Event]] = {}
+        if converter is None:
+            for event_type, cls in self._event_types.items():
+                try:
+                    self._decode_stored[event_type] = dict_decoder(cls, converter=self._converter)
+                    self._decode_fields[cls] = dict_decoder(
+                        cls, stored=False, converter=self._converter
+                    )
+                except TypeError:  # a field type the generator does not know: cattrs alone
+                    self._decode_stored.pop(event_type, None)
 
     def register_upcaster(self, event_type: str, from_version: int, upcaster: Upcaster) -> None:
         """Register the step that turns version ``from_version`` of ``event_type`` into the next."""
@@ -323,6 +549,21 @@ class EventCodec:
             SchemaVersionError: the dict was written by a newer schema.
             CodecError: the dict does not describe a valid event.
         """
+        if type(data) is dict:
+            event_type = data.get(_TYPE_KEY)
+            if type(event_type) is str:
+                decode = self._decode_stored.get(event_type)
+                if decode is not None:
+                    try:
+                        return decode(data)
+                    except Exception:  # declined: the general path decides, and says why
+                        pass
+        return self._upcast_and_structure(data)
+
+    def _upcast_and_structure(self, data: Mapping[str, Any]) -> Event:
+        """:meth:`from_dict` for any dict: checked, upcast a step at a time, structured
+        (by the generated decoder if it takes the fields, else by cattrs' hook, whose
+        error names what is wrong)."""
         fields = dict(data)
         event_type = fields.pop(_TYPE_KEY, None)
         version = fields.pop(_VERSION_KEY, 1)
@@ -351,6 +592,12 @@ class EventCodec:
             if not isinstance(fields, dict):
                 raise CodecError(f"the upcaster of {event_type} version {version} gave no dict")
             version += 1
+        decode = self._decode_fields.get(cls)
+        if decode is not None:
+            try:
+                return decode(fields)
+            except Exception:  # declined: cattrs' hook decides, and says why
+                pass
         try:
             return self._structure[cls](fields, cls)
         except Exception as error:  # cattrs raises a ClassValidationError group
@@ -358,7 +605,23 @@ class EventCodec:
 
     def decode(self, payload: str | bytes) -> Event:
         """The event stored as JSON ``payload``: :func:`payload_fields`, then :meth:`from_dict`."""
-        return self.from_dict(payload_fields(payload))
+        # from_dict's fast path inlined: the rebuild of a run is a loop over this.
+        try:
+            data = _loads(payload)
+        except (ValueError, TypeError) as error:  # TypeError: not text at all
+            raise CodecError(f"payload is not JSON: {error}") from None
+        if type(data) is dict:
+            event_type = data.get(_TYPE_KEY)
+            if type(event_type) is str:
+                decode = self._decode_stored.get(event_type)
+                if decode is not None:
+                    try:
+                        return decode(data)
+                    except Exception:  # declined: the general path decides, and says why
+                        pass
+        elif not isinstance(data, dict):
+            raise CodecError("payload is not a JSON object")
+        return self._upcast_and_structure(data)
 
 
 def payload_fields(payload: str | bytes) -> dict[str, Any]:
