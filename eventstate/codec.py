@@ -19,6 +19,7 @@ builds its stored dict straight from its fields (:func:`dict_encoder`).
 from __future__ import annotations
 
 import enum
+import functools
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -467,6 +468,73 @@ def dict_decoder(
     return _record_decoder(cls, names, version=cls.version if stored else None)
 
 
+@functools.cache
+def _default_converter() -> cattrs.Converter:
+    """The converter of every codec not given one: its hooks are made once per process."""
+    return make_converter()
+
+
+@attrs.frozen
+class _ClassCodec:
+    """What a codec does with one event class, made once.
+
+    Attributes:
+        encode: The class's stored dict, type tag and version included.
+        structure: cattrs' hook: the event of a dict of its fields, or its error.
+        decode_stored: The generated decoder of a stored dict at the current
+            version (None without one: a field type it does not know, or a
+            converter of the caller's, whose hooks it would not mirror).
+        decode_fields: The generated decoder of the fields alone (an upcast's).
+    """
+
+    encode: Callable[[Event], dict[str, Any]]
+    structure: Callable[[Any, type], Event]
+    decode_stored: Callable[[dict[str, Any]], Event] | None
+    decode_fields: Callable[[dict[str, Any]], Event] | None
+
+
+#: The class codecs of the default converter, made on first use.
+_DEFAULT_CLASS_CODECS: dict[type[Event], _ClassCodec] = {}
+
+
+def _class_codec(cls: type[Event], converter: cattrs.Converter | None) -> _ClassCodec:
+    """The :class:`_ClassCodec` of ``cls`` with ``converter``; with None, the default
+    converter's, made once per process (two threads racing make it twice, harmlessly)."""
+    if converter is not None:
+        return _ClassCodec(_encoder(cls, converter), converter.get_structure_hook(cls), None, None)
+    made = _DEFAULT_CLASS_CODECS.get(cls)
+    if made is None:
+        default = _default_converter()
+        stored: Callable[[dict[str, Any]], Event] | None
+        fields: Callable[[dict[str, Any]], Event] | None
+        try:
+            stored = dict_decoder(cls, converter=default)
+            fields = dict_decoder(cls, stored=False, converter=default)
+        except TypeError:  # a field type the generator does not know: cattrs alone
+            stored = fields = None
+        structure = default.get_structure_hook(cls)
+        made = _DEFAULT_CLASS_CODECS[cls] = _ClassCodec(
+            _encoder(cls, default), structure, stored, fields
+        )
+    return made
+
+
+def _encoder(cls: type[Event], converter: cattrs.Converter) -> Callable[[Event], dict[str, Any]]:
+    """The generated encoder of ``cls``, or cattrs' hook for a field type it does not know."""
+    try:
+        return dict_encoder(cls, converter)
+    except TypeError:
+        unstructure = converter.get_unstructure_hook(cls)
+
+        def encode(event: Event) -> dict[str, Any]:
+            data: dict[str, Any] = unstructure(event)
+            data[_TYPE_KEY] = cls.event_type
+            data[_VERSION_KEY] = cls.version
+            return data
+
+        return encode
+
+
 class EventCodec:
     """Encodes events to canonical JSON and decodes them back, upcasting old versions.
 
@@ -480,53 +548,35 @@ class EventCodec:
         converter: cattrs.Converter | None = None,
         event_types: Mapping[str, type[Event]] = EVENT_TYPES,
     ) -> None:
-        self._converter = converter or make_converter()
         self._event_types = dict(event_types)
         self._upcasters: dict[tuple[str, int], Upcaster] = {
             key: upcaster
             for key, upcaster in _BUILTIN_UPCASTERS.items()
             if key[0] in self._event_types
         }
-        # Encoders made and hooks resolved once per class: encode and decode then cost
-        # a dict lookup.
-        self._unstructure = {cls: self._encoder(cls) for cls in self._event_types.values()}
-        self._structure = {
-            cls: self._converter.get_structure_hook(cls) for cls in self._event_types.values()
-        }
-        # Decoders generated once per class (with the codec's own converter, whose hooks
-        # they mirror): a stored dict at the current version by its type tag, and the
-        # fields an upcast gives by class. The cattrs hooks above decide what they decline.
+        # Encoders made and hooks resolved once per class -- once per process for a codec
+        # with the default converter -- so encode and decode then cost a dict lookup.
+        classes = set(self._event_types.values())
+        made = {cls: _class_codec(cls, converter) for cls in classes}
+        self._converter = converter or _default_converter()
+        self._unstructure = {cls: made[cls].encode for cls in classes}
+        self._structure = {cls: made[cls].structure for cls in classes}
+        # The generated decoders (only with the default converter, whose hooks they
+        # mirror): a stored dict at the current version by its type tag, and the fields
+        # an upcast gives by class. The cattrs hooks above decide whatever they decline.
         self._decode_stored: dict[str, Callable[[dict[str, Any]], Event]] = {}
         self._decode_fields: dict[type[Event], Callable[[dict[str, Any]], Event]] = {}
-        if converter is None:
-            for event_type, cls in self._event_types.items():
-                try:
-                    self._decode_stored[event_type] = dict_decoder(cls, converter=self._converter)
-                    self._decode_fields[cls] = dict_decoder(
-                        cls, stored=False, converter=self._converter
-                    )
-                except TypeError:  # a field type the generator does not know: cattrs alone
-                    self._decode_stored.pop(event_type, None)
+        for event_type, cls in self._event_types.items():
+            stored, fields = made[cls].decode_stored, made[cls].decode_fields
+            if stored is not None and fields is not None:
+                self._decode_stored[event_type] = stored
+                self._decode_fields[cls] = fields
 
     def register_upcaster(self, event_type: str, from_version: int, upcaster: Upcaster) -> None:
         """Register the step that turns version ``from_version`` of ``event_type`` into the next."""
         if event_type not in self._event_types:
             raise UnknownEventTypeError(f"cannot upcast unknown event type {event_type!r}")
         self._upcasters[(event_type, from_version)] = upcaster
-
-    def _encoder(self, cls: type[Event]) -> Callable[[Event], dict[str, Any]]:
-        try:
-            return dict_encoder(cls, self._converter)
-        except TypeError:  # a field type the generator does not know: cattrs' hook
-            unstructure = self._converter.get_unstructure_hook(cls)
-
-            def encode(event: Event) -> dict[str, Any]:
-                data: dict[str, Any] = unstructure(event)
-                data[_TYPE_KEY] = cls.event_type
-                data[_VERSION_KEY] = cls.version
-                return data
-
-            return encode
 
     def to_dict(self, event: Event) -> dict[str, Any]:
         """The JSON-ready dict of ``event``, with its type tag and version."""
