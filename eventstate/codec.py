@@ -18,6 +18,7 @@ builds its stored dict straight from its fields (:func:`dict_encoder`).
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
 import types
@@ -474,26 +475,46 @@ def _default_converter() -> cattrs.Converter:
     return make_converter()
 
 
-@attrs.frozen
 class _ClassCodec:
-    """What a codec does with one event class, made once.
+    """What a codec does with one event class: its encoder, made at once (the write
+    path wants it), and the rest made on first use -- a reader decodes a few types.
 
-    Attributes:
-        encode: The class's stored dict, type tag and version included.
-        structure: cattrs' hook: the event of a dict of its fields, or its error.
-        decode_stored: The generated decoder of a stored dict at the current
-            version (None without one: a field type it does not know, or a
-            converter of the caller's, whose hooks it would not mirror).
-        decode_fields: The generated decoder of the fields alone (an upcast's).
+    Args:
+        cls: The event class.
+        converter: The converter whose hooks to use.
+        generated: Whether to generate decoders (only with the default converter,
+            whose hooks they mirror).
     """
 
-    encode: Callable[[Event], dict[str, Any]]
-    structure: Callable[[Any, type], Event]
-    decode_stored: Callable[[dict[str, Any]], Event] | None
-    decode_fields: Callable[[dict[str, Any]], Event] | None
+    def __init__(self, cls: type[Event], converter: cattrs.Converter, *, generated: bool) -> None:
+        self.cls = cls
+        self.converter = converter
+        self.encode = _encoder(cls, converter)
+        self._generated = generated
+        self._structure: Callable[[Any, type], Event] | None = None
+        self._decoders: dict[bool, Callable[[dict[str, Any]], Event] | None] = {}
+
+    def structure(self, fields: Mapping[str, Any]) -> Event:
+        """The event of a dict of its fields, through cattrs' hook (whose error names
+        what is wrong)."""
+        if self._structure is None:
+            self._structure = self.converter.get_structure_hook(self.cls)
+        return self._structure(fields, self.cls)
+
+    def decoder(self, *, stored: bool) -> Callable[[dict[str, Any]], Event] | None:
+        """The generated decoder (:func:`dict_decoder`) of a stored dict, or of the
+        fields alone; None when there is none (a field type it does not know)."""
+        if stored not in self._decoders:
+            decoder = None
+            # A field type the generator does not know (TypeError): cattrs alone.
+            with contextlib.suppress(TypeError):
+                if self._generated:
+                    decoder = dict_decoder(self.cls, stored=stored, converter=self.converter)
+            self._decoders[stored] = decoder
+        return self._decoders[stored]
 
 
-#: The class codecs of the default converter, made on first use.
+#: The class codecs of the default converter, shared by every codec not given one.
 _DEFAULT_CLASS_CODECS: dict[type[Event], _ClassCodec] = {}
 
 
@@ -501,21 +522,10 @@ def _class_codec(cls: type[Event], converter: cattrs.Converter | None) -> _Class
     """The :class:`_ClassCodec` of ``cls`` with ``converter``; with None, the default
     converter's, made once per process (two threads racing make it twice, harmlessly)."""
     if converter is not None:
-        return _ClassCodec(_encoder(cls, converter), converter.get_structure_hook(cls), None, None)
+        return _ClassCodec(cls, converter, generated=False)
     made = _DEFAULT_CLASS_CODECS.get(cls)
     if made is None:
-        default = _default_converter()
-        stored: Callable[[dict[str, Any]], Event] | None
-        fields: Callable[[dict[str, Any]], Event] | None
-        try:
-            stored = dict_decoder(cls, converter=default)
-            fields = dict_decoder(cls, stored=False, converter=default)
-        except TypeError:  # a field type the generator does not know: cattrs alone
-            stored = fields = None
-        structure = default.get_structure_hook(cls)
-        made = _DEFAULT_CLASS_CODECS[cls] = _ClassCodec(
-            _encoder(cls, default), structure, stored, fields
-        )
+        made = _DEFAULT_CLASS_CODECS[cls] = _ClassCodec(cls, _default_converter(), generated=True)
     return made
 
 
@@ -556,21 +566,27 @@ class EventCodec:
         }
         # Encoders made and hooks resolved once per class -- once per process for a codec
         # with the default converter -- so encode and decode then cost a dict lookup.
-        classes = set(self._event_types.values())
-        made = {cls: _class_codec(cls, converter) for cls in classes}
+        self._classes = {
+            cls: _class_codec(cls, converter) for cls in set(self._event_types.values())
+        }
         self._converter = converter or _default_converter()
-        self._unstructure = {cls: made[cls].encode for cls in classes}
-        self._structure = {cls: made[cls].structure for cls in classes}
-        # The generated decoders (only with the default converter, whose hooks they
-        # mirror): a stored dict at the current version by its type tag, and the fields
-        # an upcast gives by class. The cattrs hooks above decide whatever they decline.
-        self._decode_stored: dict[str, Callable[[dict[str, Any]], Event]] = {}
-        self._decode_fields: dict[type[Event], Callable[[dict[str, Any]], Event]] = {}
-        for event_type, cls in self._event_types.items():
-            stored, fields = made[cls].decode_stored, made[cls].decode_fields
-            if stored is not None and fields is not None:
-                self._decode_stored[event_type] = stored
-                self._decode_fields[cls] = fields
+        self._unstructure = {cls: made.encode for cls, made in self._classes.items()}
+        # The generated decoder of a stored dict at its type's current version, by type
+        # tag: each made on the type's first decode (see _first_decode).
+        self._decode_stored: dict[str, Callable[[dict[str, Any]], Event]] = {
+            event_type: functools.partial(self._first_decode, event_type)
+            for event_type in self._event_types
+        }
+
+    def _first_decode(self, event_type: str, data: dict[str, Any]) -> Event:
+        """Decode ``data`` with its type's generated decoder, made now and kept for the
+        next ones (a type without one is left to the general path from now on)."""
+        decoder = self._classes[self._event_types[event_type]].decoder(stored=True)
+        if decoder is None:
+            self._decode_stored.pop(event_type, None)
+            raise _Declined
+        self._decode_stored[event_type] = decoder
+        return decoder(data)
 
     def register_upcaster(self, event_type: str, from_version: int, upcaster: Upcaster) -> None:
         """Register the step that turns version ``from_version`` of ``event_type`` into the next."""
@@ -642,14 +658,15 @@ class EventCodec:
             if not isinstance(fields, dict):
                 raise CodecError(f"the upcaster of {event_type} version {version} gave no dict")
             version += 1
-        decode = self._decode_fields.get(cls)
+        made = self._classes[cls]
+        decode = made.decoder(stored=False)
         if decode is not None:
             try:
                 return decode(fields)
             except Exception:  # declined: cattrs' hook decides, and says why
                 pass
         try:
-            return self._structure[cls](fields, cls)
+            return made.structure(fields)
         except Exception as error:  # cattrs raises a ClassValidationError group
             raise CodecError(f"cannot decode {event_type}: {_describe(error)}") from error
 
