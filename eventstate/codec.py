@@ -365,9 +365,12 @@ def _function(
 
 def _bypasses_init(cls: type) -> bool:
     """Whether a ``cls`` can be built by setting its slots, as its ``__init__`` would: a
-    slotted class whose ``__init__`` only sets (and converts) its fields."""
+    slotted class whose ``__init__`` only sets (and converts) its fields, and whose
+    slots are its fields (no cached hash, say, for ``__init__`` to reset)."""
+    slots = {name for klass in cls.__mro__ for name in klass.__dict__.get("__slots__", ())}
     return (
         "__slots__" in cls.__dict__
+        and slots - {"__weakref__"} == {field.name for field in attrs.fields(cls)}
         and not hasattr(cls, "__attrs_pre_init__")
         and not hasattr(cls, "__attrs_post_init__")
         and all(

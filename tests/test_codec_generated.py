@@ -10,7 +10,7 @@ from __future__ import annotations
 import types
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import orjson
@@ -33,6 +33,7 @@ from eventstate.testing.strategies import event_sequences, events
 GOLDEN = [Path(__file__).parent / "data" / f"golden_events_v{n}.jsonl" for n in (1, 2, 3)]
 
 _AT = datetime(2026, 1, 2, 3, 4, 5, 678_901, tzinfo=timezone.utc)
+_AT_S = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
 codec = EventCodec()
 #: Decodes through cattrs alone: a converter of the caller's turns the generated decoders off.
@@ -253,3 +254,38 @@ def test_a_str_subclass_is_left_to_cattrs_which_takes_it() -> None:
     with pytest.raises(Exception):  # noqa: B017 - the generated decoder declines it
         _DECODERS[HostActivated](data)
     assert codec.from_dict(data) == cattrs_codec.from_dict(data)
+
+
+@attrs.frozen(kw_only=True)
+class _Validated(Event):
+    """Test-only: a field with a validator, and a cached hash (__init__ must run)."""
+
+    event_type: ClassVar[str] = "TestValidated"
+
+    port: int = attrs.field(validator=attrs.validators.ge(1))
+
+
+@attrs.frozen(kw_only=True, cache_hash=True)
+class _CachedHash(Event):
+    """Test-only: a cached hash, a slot that is no field (__init__ must run)."""
+
+    event_type: ClassVar[str] = "TestCachedHash"
+
+    port: int = 22
+
+
+def test_a_class_whose_init_does_more_than_set_fields_is_built_by_its_init() -> None:
+    test_codec = EventCodec(
+        event_types={"TestValidated": _Validated, "TestCachedHash": _CachedHash}
+    )
+    envelope = {"run_id": "r", "seq": 1, "at": "2026-01-02T03:04:05+00:00", "v": 1}
+    good = {**envelope, "type": "TestValidated", "port": 22}
+    assert dict_decoder(_Validated)(good) == _Validated(run_id="r", seq=1, at=_AT_S, port=22)
+    assert test_codec.from_dict(good) == _Validated(run_id="r", seq=1, at=_AT_S, port=22)
+    bad = {**good, "port": 0}
+    with pytest.raises(ValueError):  # the validator ran
+        dict_decoder(_Validated)(bad)
+    with pytest.raises(CodecError, match=r"cannot decode TestValidated: .*port"):
+        test_codec.from_dict(bad)
+    cached = test_codec.from_dict({**envelope, "type": "TestCachedHash"})
+    assert hash(cached) == hash(_CachedHash(run_id="r", seq=1, at=_AT_S))
