@@ -10,10 +10,14 @@ time, before the dict is structured into the current class. A type this
 version does not know, or a version newer than it reads, is a
 :class:`~eventstate.errors.CodecError` naming the culprit.
 
-The converter is built once per codec, never the global one, and each event
-class's hooks are looked up once, so the hot path does no introspection. Encoding
-does not go through cattrs at all: each class gets, once, a generated function that
-builds its stored dict straight from its fields (:func:`dict_encoder`).
+The converter is never cattrs' global one; a codec not given one shares a default
+converter, and every class's hooks, encoder and decoders, made once per process, so
+the hot path does no introspection. Neither direction goes through cattrs on it:
+each class gets, once, a generated function that builds its stored dict straight
+from its fields (:func:`dict_encoder`), and one that builds the event straight from
+that dict (:func:`dict_decoder`), checking each value's exact JSON type. What the
+generated decoder declines -- a damaged payload, an older version's fields it does
+not hold -- goes through cattrs' hooks, so the error raised is theirs, word for word.
 """
 
 from __future__ import annotations
@@ -572,7 +576,6 @@ class EventCodec:
         self._classes = {
             cls: _class_codec(cls, converter) for cls in set(self._event_types.values())
         }
-        self._converter = converter or _default_converter()
         self._unstructure = {cls: made.encode for cls, made in self._classes.items()}
         # The generated decoder of a stored dict at its type's current version, by type
         # tag: each made on the type's first decode (see _first_decode).
