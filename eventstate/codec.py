@@ -325,11 +325,13 @@ def _decode_code(var: str, type_: Any, names: dict[str, Any]) -> _Decoding:
                 return _Decoding(bad, (), f"tuple({var})")
             check = f"for item in {var}:\n    if {' or '.join(item.bad)}: raise _Declined"
             return _Decoding(bad, (check,), f"tuple({var})")
-        if not item.steps and not item.bad:
-            return _Decoding(bad, (), f"tuple([{item.value} for item in {var}])")
-        name = f"_item_{len(names)}"
-        names[name] = _function(name, ["item"], _checked(item), item.value, names, repr(type_))
-        return _Decoding(bad, (), f"tuple([{name}(item) for item in {var}])")
+        function = item.value.removesuffix("(item)")
+        if item.steps or item.bad or not function.isidentifier():
+            function = f"_item_{len(names)}"
+            names[function] = _function(
+                function, ["item"], _checked(item), item.value, names, repr(type_)
+            )
+        return _Decoding(bad, (), f"tuple(map({function}, {var}))")
     if origin in (Mapping, dict, typing.Mapping) or type_ in (Mapping, dict):
         # Values of any type: cattrs' own hook, in the few events that hold a mapping.
         name = f"_mapping_{len(names)}"
