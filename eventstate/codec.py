@@ -264,9 +264,10 @@ def dict_encoder(
     return _record_encoder(cls, {}, converter or make_converter(), extra)
 
 
-class _Declined(Exception):
-    """A generated decoder does not take this dict: the cattrs path decides (and names
-    what is wrong with it). Never seen outside this module."""
+#: What a generated decoder raises when it does not take a dict (any exception it
+#: raises declines: the codec catches them all and asks cattrs, whose error names what
+#: is wrong). A builtin, not an error class of ours: it never leaves this module.
+_Declined = ValueError
 
 
 @attrs.frozen
