@@ -35,14 +35,23 @@ __all__ = [
 _current: ContextVar[tuple[Any, Any] | None] = ContextVar("eventstate_current", default=None)
 
 
-@contextmanager
-def using(state: Any, host: Any) -> Iterator[None]:
-    """Make ``(state, host)`` current for operation calls inside the block."""
-    token = _current.set((state, host))
-    try:
-        yield
-    finally:
-        _current.reset(token)
+class using:  # noqa: N801 - a function to its callers (``with using(state, host):``)
+    """Make ``(state, host)`` current for operation calls inside the block.
+
+    A class, not a ``@contextmanager`` generator: the engine enters it once per
+    host-op, and a generator-based manager costs several times as much.
+    """
+
+    __slots__ = ("_pair", "_token")
+
+    def __init__(self, state: Any, host: Any) -> None:
+        self._pair = (state, host)
+
+    def __enter__(self) -> None:
+        self._token = _current.set(self._pair)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _current.reset(self._token)
 
 
 def current() -> tuple[Any, Any]:

@@ -798,14 +798,16 @@ class State:
             if kept:
                 started = time.perf_counter() - duration
                 commands = tuple(
-                    RecordedCommand(end=round(max(end - started, 0.0), 6), **fields)
-                    for end, fields in kept
+                    [
+                        RecordedCommand(end=round(max(end - started, 0.0), 6), **fields)
+                        for end, fields in kept
+                    ]
                 )
         self.record(
             HostOperationFinished,
             host=name,
             op_hash=op_hash,
-            outcome=OpOutcome(outcome),
+            outcome=outcome if type(outcome) is OpOutcome else OpOutcome(outcome),
             commands_executed=commands_executed,
             retry_count=retry_count,
             duration=round(duration, 6),
