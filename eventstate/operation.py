@@ -134,16 +134,29 @@ class _SharedCall:
     worked out on the first and reused (the arguments bound, shown and resolved, the meta
     merged), as the issue of a call per host would otherwise repeat it."""
 
-    __slots__ = ("args", "arguments", "kwargs", "merged", "prepared", "shown")
+    __slots__ = (
+        "args",
+        "arguments",
+        "kwargs",
+        "last_named",
+        "merged",
+        "prepared",
+        "preparing",
+        "shown",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, preparing: _RunPreparing) -> None:
         self.prepared = False
+        self.preparing = preparing
         self.args: tuple[Any, ...] = ()
         self.kwargs: dict[str, Any] = {}
         self.shown: list[str] = []
         self.arguments: CallArguments | None = None
         #: (op hash, names, execution arguments) already merged into the op's meta.
         self.merged: set[tuple[Any, ...]] = set()
+        #: The last host's (arguments, @deploy name) and what they name the op and
+        #: execute it with: (names, execution arguments, both as the merged key's).
+        self.last_named: tuple[Any, ...] = (None, None)
 
 
 def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResult]:
@@ -236,18 +249,35 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
                 shared.arguments.add(host_arguments, global_arguments)
                 shared.prepared = True
 
-        names = [global_arguments.name] if global_arguments.name else [op_name]
-        if host.current_deploy_name:
-            names = [f"{host.current_deploy_name} | {name}" for name in names]
-        op_order, op_hash = _preparing(state).hashes.hash_on_host(
+        deploy_name = host.current_deploy_name
+        named = shared.last_named if shared is not None else (None, None)
+        if named[0] is global_arguments and named[1] == deploy_name:
+            # The call's hosts mostly share their arguments: named as the last one.
+            names, execution, merge_names, merge_execution = named[2:]
+        else:
+            names = [global_arguments.name] if global_arguments.name else [op_name]
+            if deploy_name:
+                names = [f"{deploy_name} | {name}" for name in names]
+            execution = global_arguments.execution()
+            merge_names, merge_execution = tuple(names), tuple(execution.values())
+            if shared is not None:
+                shared.last_named = (
+                    global_arguments,
+                    deploy_name,
+                    names,
+                    execution,
+                    merge_names,
+                    merge_execution,
+                )
+        preparing = shared.preparing if shared is not None else _preparing(state)
+        op_order, op_hash = preparing.hashes.hash_on_host(
             host, host.op_hash_order, _order(state, host)
         )
-        execution = global_arguments.execution()
         if shared is None:
             state.add_op_meta(op_hash, op_order, names, shown, execution)
         else:
             # Merging what was merged already changes nothing and cannot fail: once.
-            merge = (op_hash, tuple(names), tuple(execution.values()))
+            merge = (op_hash, merge_names, merge_execution)
             if merge not in shared.merged:
                 state.add_op_meta(op_hash, op_order, names, shown, execution)
                 shared.merged.add(merge)
@@ -259,9 +289,11 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
         # The body runs again when the op executes, outside any @deploy: it reads the
         # data defaults of the deploy it was called in, as at prepare.
         deploy_defaults = host.data.current_defaults()
+        # No _if (most ops): nothing to check before the body runs.
+        if_ = global_arguments.if_
 
         def command_generator() -> Generator[Command, None, None]:
-            if state.is_executing and not _if_holds(global_arguments.if_):
+            if if_ is not None and state.is_executing and not _if_holds(if_):
                 return
             body = func(*args, **kwargs)
             while True:
@@ -286,19 +318,37 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
 
         is_change: bool | None = None
         if state.should_check_for_changes():
+            # command_generator() up to its first command, without the generator around
+            # the body (the same steps, in the same order; the body is dropped after, as
+            # closing the generator drops it).
             is_change = False
-            commands = command_generator()
             try:
-                for _ in commands:
-                    is_change = True
-                    break
+                if if_ is None or not state.is_executing or _if_holds(if_):
+                    body = func(*args, **kwargs)
+                    host.in_op = True
+                    host.current_op_arguments = global_arguments
+                    host.current_op_hash = op_hash
+                    try:
+                        if deploy_defaults:
+                            with host.data.with_defaults(deploy_defaults):
+                                first = next(body)
+                        else:
+                            first = next(body)
+                        is_change = True
+                    except StopIteration:
+                        pass
+                    finally:
+                        host.in_op = False
+                        host.current_op_arguments = None
+                        host.current_op_hash = None
+                    if is_change:
+                        _command(first)  # what the body yields must be a command
+                    del body
             except BaseException:
                 # As pyinfra, the op keeps its place in the host's order even when its
                 # body fails: the next op must not take this one's hash and meta.
                 state.add_op_to_host(host, op_hash, None, counted=False)
                 raise
-            finally:
-                commands.close()
 
         result = OperationResult(op_hash, is_change)
         state.add_op_to_host(host, op_hash, is_change)
@@ -359,8 +409,10 @@ def add_op(
             with using(state, op_host):
                 results[op_host] = op(*args, **dict(kwargs))
         return results
-    shared = _SharedCall()
+    shared = _SharedCall(_preparing(state))
     for op_host in target_hosts(state, host):
         with using(state, op_host):
-            results[op_host] = prepare(state, op_host, args, dict(kwargs), shared)
+            # Once the call is prepared its arguments are the shared ones: no copy to make.
+            given = shared.kwargs if shared.prepared else dict(kwargs)
+            results[op_host] = prepare(state, op_host, args, given, shared)
     return results
