@@ -26,6 +26,8 @@ __all__ = [
     "current_host",
     "current_state",
     "host",
+    "reset_current",
+    "set_current",
     "using",
 ]
 
@@ -52,6 +54,14 @@ class using:  # noqa: N801 - a function to its callers (``with using(state, host
 
     def __exit__(self, *exc_info: object) -> None:
         _current.reset(self._token)
+
+
+#: Make a ``(state, host)`` pair current, as :class:`using` does; returns the token
+#: :data:`reset_current` takes to restore what was current. The context variable's own
+#: methods: the engine's per-host-op loop sets the pair without a call of its own.
+set_current = _current.set
+#: Restore what was current before the :data:`set_current` that returned ``token``.
+reset_current = _current.reset
 
 
 def current() -> tuple[Any, Any]:

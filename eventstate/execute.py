@@ -17,7 +17,7 @@ import gevent
 from eventstate.command_runner import run_command
 from eventstate.commands import Command
 from eventstate.connectors.base import CommandResult
-from eventstate.context import using
+from eventstate.context import reset_current, set_current, using
 from eventstate.errors import DeployError, ExecutionAlreadyRanError
 from eventstate.events import (
     HostOperationRetried,
@@ -206,11 +206,13 @@ def _run_single_op(
                 # raised once the batch is done.
                 outcomes = []
                 for host in batch:
+                    token = set_current((state, host))  # as _run_in_greenlet, inline
                     try:
-                        with using(state, host):
-                            outcomes.append(run_host_op(state, host, op_hash))
-                    except Exception as error:  # as _run_in_greenlet
+                        outcomes.append(run_host_op(state, host, op_hash))
+                    except Exception as error:
                         outcomes.append(error)
+                    finally:
+                        reset_current(token)
                 # The hub's turn, as joining would give it: the log's timers (the delayed
                 # write, the heartbeat) run between batches.
                 gevent.sleep(0)

@@ -288,62 +288,13 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
 
         # The body runs again when the op executes, outside any @deploy: it reads the
         # data defaults of the deploy it was called in, as at prepare.
-        deploy_defaults = host.data.current_defaults()
-        # No _if (most ops): nothing to check before the body runs.
-        if_ = global_arguments.if_
-
-        def command_generator() -> Generator[Command, None, None]:
-            if if_ is not None and state.is_executing and not _if_holds(if_):
-                return
-            body = func(*args, **kwargs)
-            while True:
-                # "In the op" only while its body runs: between yields the engine runs
-                # the command, and a Python step may add (nested) ops.
-                host.in_op = True
-                host.current_op_arguments = global_arguments
-                host.current_op_hash = op_hash
-                try:
-                    if deploy_defaults:
-                        with host.data.with_defaults(deploy_defaults):
-                            command = next(body)
-                    else:  # nothing to put under the host's data (no @deploy's)
-                        command = next(body)
-                except StopIteration:
-                    return
-                finally:
-                    host.in_op = False
-                    host.current_op_arguments = None
-                    host.current_op_hash = None
-                yield _command(command)
-
+        body = _HostCall(
+            state, host, func, args, kwargs, global_arguments, op_hash, host.data.current_defaults()
+        )
         is_change: bool | None = None
         if state.should_check_for_changes():
-            # command_generator() up to its first command, without the generator around
-            # the body (the same steps, in the same order; the body is dropped after, as
-            # closing the generator drops it).
-            is_change = False
             try:
-                if if_ is None or not state.is_executing or _if_holds(if_):
-                    body = func(*args, **kwargs)
-                    host.in_op = True
-                    host.current_op_arguments = global_arguments
-                    host.current_op_hash = op_hash
-                    try:
-                        if deploy_defaults:
-                            with host.data.with_defaults(deploy_defaults):
-                                first = next(body)
-                        else:
-                            first = next(body)
-                        is_change = True
-                    except StopIteration:
-                        pass
-                    finally:
-                        host.in_op = False
-                        host.current_op_arguments = None
-                        host.current_op_hash = None
-                    if is_change:
-                        _command(first)  # what the body yields must be a command
-                    del body
+                is_change = body.yields_a_command()
             except BaseException:
                 # As pyinfra, the op keeps its place in the host's order even when its
                 # body fails: the next op must not take this one's hash and meta.
@@ -352,9 +303,7 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
 
         result = OperationResult(op_hash, is_change)
         state.add_op_to_host(host, op_hash, is_change)
-        state.set_op_data_for_host(
-            host, op_hash, HostOpData(command_generator, global_arguments, result)
-        )
+        state.set_op_data_for_host(host, op_hash, HostOpData(body, global_arguments, result))
 
         # Added while executing (from a Python step): run it now, inside its parent.
         if state.is_executing and not run_host_op(state, host, op_hash):
@@ -372,6 +321,84 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
     call.op_name = op_name  # type: ignore[attr-defined]
     call.prepare_on_host = prepare_on_host  # type: ignore[attr-defined]
     return call
+
+
+class _HostCall:
+    """One op call on one host: called, its body's commands (``HostOpData.command_generator``).
+
+    The body runs "in the op" (``host.in_op``, the op's arguments and hash set on the
+    host) only while it runs: between its yields the engine runs the command, and a
+    Python step may add (nested) ops. With ``_if``, an executing run checks it first.
+    """
+
+    __slots__ = ("args", "arguments", "defaults", "func", "host", "kwargs", "op_hash", "state")
+
+    def __init__(
+        self,
+        state: State,
+        host: Host,
+        func: Callable[..., Iterator[Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        arguments: GlobalArguments,
+        op_hash: str,
+        defaults: dict[str, Any],
+    ) -> None:
+        self.state = state
+        self.host = host
+        self.func = func
+        self.args = args
+        self.kwargs = kwargs
+        self.arguments = arguments
+        self.op_hash = op_hash
+        #: The data defaults of the @deploy the op was called in (read again at execute).
+        self.defaults = defaults
+
+    def _next(self, body: Iterator[Any]) -> Any:
+        # The body's next value, run in the op; StopIteration when it is done.
+        host = self.host
+        host.in_op = True
+        host.current_op_arguments = self.arguments
+        host.current_op_hash = self.op_hash
+        try:
+            if self.defaults:
+                with host.data.with_defaults(self.defaults):
+                    return next(body)
+            return next(body)  # nothing to put under the host's data (no @deploy's)
+        finally:
+            host.in_op = False
+            host.current_op_arguments = None
+            host.current_op_hash = None
+
+    def __call__(self) -> Generator[Command, None, None]:
+        """The body's commands, as it yields them."""
+        if_ = self.arguments.if_
+        if if_ is not None and self.state.is_executing and not _if_holds(if_):
+            return
+        body = self.func(*self.args, **self.kwargs)
+        step = self._next
+        while True:
+            try:
+                command = step(body)
+            except StopIteration:
+                return
+            yield _command(command)
+
+    def yields_a_command(self) -> bool:
+        """Whether the body yields a command (change detection): run up to its first.
+
+        What iterating :meth:`__call__` up to its first command does, then closing it.
+        """
+        if_ = self.arguments.if_
+        if if_ is not None and self.state.is_executing and not _if_holds(if_):
+            return False
+        body = self.func(*self.args, **self.kwargs)
+        try:
+            first = self._next(body)
+        except StopIteration:
+            return False
+        _command(first)  # what the body yields must be a command
+        return True
 
 
 def _if_holds(condition: Any) -> bool:
