@@ -192,8 +192,12 @@ def run_command(
         stdout, cut_out = _cap(scrub(stdout, secrets) if secrets else stdout, limit)
         stderr, cut_err = _cap(scrub(stderr, secrets) if secrets else stderr, limit)
         truncated = cut_out or cut_err or truncated
+    if options.doas or options.dzdo or options.sudo or options.su_user:
+        shown = _shown(command, options, shown)
+    else:  # _shown, for a command run with no privilege (most)
+        shown = shown or command.masked()
     fields: dict[str, Any] = {
-        "command": _shown(command, options, shown),
+        "command": shown,
         "success": result.success,
         "exit_code": result.exit_code,
         "duration": round(duration, 6),

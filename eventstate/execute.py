@@ -52,7 +52,7 @@ def run_host_op(state: State, host: Host, op_hash: str) -> bool:
     started = time.perf_counter()
 
     arguments = data.global_arguments
-    options = data.options
+    options = arguments.options
     retries = arguments.retries
     attempt = 0
     while True:

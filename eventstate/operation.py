@@ -376,12 +376,24 @@ class _HostCall:
         if if_ is not None and self.state.is_executing and not _if_holds(if_):
             return
         body = self.func(*self.args, **self.kwargs)
-        step = self._next
+        # _next, inline: the engine resumes this once per command it runs.
+        host, arguments, op_hash, defaults = self.host, self.arguments, self.op_hash, self.defaults
         while True:
+            host.in_op = True
+            host.current_op_arguments = arguments
+            host.current_op_hash = op_hash
             try:
-                command = step(body)
+                if defaults:
+                    with host.data.with_defaults(defaults):
+                        command = next(body)
+                else:
+                    command = next(body)
             except StopIteration:
                 return
+            finally:
+                host.in_op = False
+                host.current_op_arguments = None
+                host.current_op_hash = None
             yield _command(command)
 
     def yields_a_command(self) -> bool:
