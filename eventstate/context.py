@@ -37,7 +37,7 @@ __all__ = [
 _current: ContextVar[tuple[Any, Any] | None] = ContextVar("eventstate_current", default=None)
 
 
-class using:  # noqa: N801 - a function to its callers (``with using(state, host):``)
+class using:  # lower case: a function to its callers (``with using(state, host):``)
     """Make ``(state, host)`` current for operation calls inside the block.
 
     A class, not a ``@contextmanager`` generator: the engine enters it once per

@@ -301,8 +301,7 @@ class State:
         #: hosts, their change flags, whether each counts, the op's meta, and the seq and
         #: time the views' events for each host carry).
         self._pending_hosts: (
-            tuple[str, tuple[int, ...], list[str], list[Any], list[bool], Any, int, datetime]
-            | None
+            tuple[str, tuple[int, ...], list[str], list[Any], list[bool], Any, int, datetime] | None
         )
         self._pending_hosts = None
         if inventory:
@@ -540,10 +539,13 @@ class State:
         return value
 
     def _host_name(self, host: Host | str) -> str:
-        if self._recorder is not None and type(host) is Host:
-            # The engine's own calls, once per host-op: one of this inventory's hosts.
-            if self.inventory.hosts.get(host.name) is host:
-                return host.name
+        # The engine's own calls, once per host-op: one of this inventory's hosts.
+        if (
+            self._recorder is not None
+            and type(host) is Host
+            and self.inventory.hosts.get(host.name) is host
+        ):
+            return host.name
         self._require_init()
         if isinstance(host, Host):
             if self.inventory.hosts.get(host.name) is not host:
