@@ -26,7 +26,7 @@ from eventstate.arguments import (
     OperationArgumentError,
 )
 from eventstate.commands import Command, HiddenValue, make_command
-from eventstate.context import current, using
+from eventstate.context import current, reset_current, set_current, using
 from eventstate.errors import NestedOperationError
 from eventstate.execute import run_host_op
 from eventstate.host import Host
@@ -450,8 +450,11 @@ def add_op(
         return results
     shared = _SharedCall(_preparing(state))
     for op_host in target_hosts(state, host):
-        with using(state, op_host):
+        token = set_current((state, op_host))  # with using(state, op_host), inline
+        try:
             # Once the call is prepared its arguments are the shared ones: no copy to make.
             given = shared.kwargs if shared.prepared else dict(kwargs)
             results[op_host] = prepare(state, op_host, args, given, shared)
+        finally:
+            reset_current(token)
     return results
