@@ -83,6 +83,9 @@ def _shown(command: Command, options: CommandOptions, shown: str | None = None) 
     shown = shown or command.masked()
     if isinstance(command, FunctionCommand):
         return shown
+    # Most commands run with no privilege at all: no need to build its words.
+    if not (options.doas or options.dzdo or options.sudo or options.su_user):
+        return shown
     privilege = shown_privilege(options)
     return f"{privilege} {shown}" if privilege else shown
 
@@ -153,9 +156,11 @@ def run_command(
             secrets.append(revealed(options.sudo_password))
         if options.su_password:
             secrets.append(revealed(options.su_password))
-        secrets += [v.unmask() for v in options.env.values() if isinstance(v, HiddenValue)]
+        if options.env:
+            secrets += [v.unmask() for v in options.env.values() if isinstance(v, HiddenValue)]
         if isinstance(command, StringCommand):
-            secrets += command.secrets()
+            if command._secrets:
+                secrets += command._secrets
             result = connector.run_shell_command(command, options)
         elif isinstance(command, FileUploadCommand):
             result = connector.put_file(command.content, command.dest, options)
@@ -179,17 +184,26 @@ def run_command(
         result = CommandResult(False, None, "", f"{type(error).__name__}: {error}")
     duration = time.perf_counter() - started
 
-    limit = state.config.MAX_OUTPUT
-    stdout, cut_out = _cap(scrub(result.stdout, secrets) if secrets else result.stdout, limit)
-    stderr, cut_err = _cap(scrub(result.stderr, secrets) if secrets else result.stderr, limit)
+    stdout = result.stdout
+    stderr = result.stderr
+    truncated = result.truncated
+    if stdout or stderr:  # nothing to scrub or cut in no output (most commands)
+        limit = state.config.MAX_OUTPUT
+        stdout, cut_out = _cap(scrub(stdout, secrets) if secrets else stdout, limit)
+        stderr, cut_err = _cap(scrub(stderr, secrets) if secrets else stderr, limit)
+        truncated = cut_out or cut_err or truncated
+    if options.doas or options.dzdo or options.sudo or options.su_user:
+        shown = _shown(command, options, shown)
+    else:  # _shown, for a command run with no privilege (most)
+        shown = shown or command.masked()
     fields: dict[str, Any] = {
-        "command": _shown(command, options, shown),
+        "command": shown,
         "success": result.success,
         "exit_code": result.exit_code,
         "duration": round(duration, 6),
         "stdout": stdout,
         "stderr": stderr,
-        "truncated": cut_out or cut_err or result.truncated,
+        "truncated": truncated,
         "attempt": attempt,
     }
     event = state.record_command(host.name, op_hash, fact, fields)

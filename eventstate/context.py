@@ -26,6 +26,8 @@ __all__ = [
     "current_host",
     "current_state",
     "host",
+    "reset_current",
+    "set_current",
     "using",
 ]
 
@@ -35,14 +37,31 @@ __all__ = [
 _current: ContextVar[tuple[Any, Any] | None] = ContextVar("eventstate_current", default=None)
 
 
-@contextmanager
-def using(state: Any, host: Any) -> Iterator[None]:
-    """Make ``(state, host)`` current for operation calls inside the block."""
-    token = _current.set((state, host))
-    try:
-        yield
-    finally:
-        _current.reset(token)
+class using:  # lower case: a function to its callers (``with using(state, host):``)
+    """Make ``(state, host)`` current for operation calls inside the block.
+
+    A class, not a ``@contextmanager`` generator: the engine enters it once per
+    host-op, and a generator-based manager costs several times as much.
+    """
+
+    __slots__ = ("_pair", "_token")
+
+    def __init__(self, state: Any, host: Any) -> None:
+        self._pair = (state, host)
+
+    def __enter__(self) -> None:
+        self._token = _current.set(self._pair)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _current.reset(self._token)
+
+
+#: Make a ``(state, host)`` pair current, as :class:`using` does; returns the token
+#: :data:`reset_current` takes to restore what was current. The context variable's own
+#: methods: the engine's per-host-op loop sets the pair without a call of its own.
+set_current = _current.set
+#: Restore what was current before the :data:`set_current` that returned ``token``.
+reset_current = _current.reset
 
 
 def current() -> tuple[Any, Any]:

@@ -17,7 +17,7 @@ import gevent
 from eventstate.command_runner import run_command
 from eventstate.commands import Command
 from eventstate.connectors.base import CommandResult
-from eventstate.context import using
+from eventstate.context import reset_current, set_current, using
 from eventstate.errors import DeployError, ExecutionAlreadyRanError
 from eventstate.events import (
     HostOperationRetried,
@@ -43,14 +43,16 @@ def run_host_op(state: State, host: Host, op_hash: str) -> bool:
     An op the host does not have (a ``_run_once`` duplicate, or one added for
     other hosts) is skipped: True, no counts.
     """
-    state.trigger_callbacks("operation_host_start", host, op_hash)
+    # Callbacks cost a call each only when there are handlers to call (pyinfra's order).
+    if state.callback_handlers:
+        state.trigger_callbacks("operation_host_start", host, op_hash)
     data: HostOpData | None = state.ops[host].get(op_hash)
     if data is None:
         return True
     started = time.perf_counter()
 
     arguments = data.global_arguments
-    options = data.options
+    options = arguments.options
     retries = arguments.retries
     attempt = 0
     while True:
@@ -103,7 +105,8 @@ def run_host_op(state: State, host: Host, op_hash: str) -> bool:
         if not retry:
             break
         attempt += 1
-        state.trigger_callbacks("operation_host_retry", host, op_hash, attempt, retries)
+        if state.callback_handlers:
+            state.trigger_callbacks("operation_host_retry", host, op_hash, attempt, retries)
         state.record(
             HostOperationRetried,
             host=host.name,
@@ -122,7 +125,7 @@ def run_host_op(state: State, host: Host, op_hash: str) -> bool:
     op_result.max_retries = retries
     op_result.retry_succeeded = (not did_error) if attempt else None
     op_result._commands = commands
-    op_result._combined_output = OperationOutput(results)
+    op_result._combined_output = OperationOutput.of(results)
     if not did_error:
         state.record_op_result(
             host,
@@ -132,7 +135,8 @@ def run_host_op(state: State, host: Host, op_hash: str) -> bool:
             retry_count=attempt,
             duration=time.perf_counter() - started,
         )
-        state.trigger_callbacks("operation_host_success", host, op_hash, attempt)
+        if state.callback_handlers:
+            state.trigger_callbacks("operation_host_success", host, op_hash, attempt)
         return True
     outcome = OpOutcome.IGNORED_ERROR if arguments.ignore_errors else OpOutcome.ERROR
     state.record_op_result(
@@ -143,7 +147,8 @@ def run_host_op(state: State, host: Host, op_hash: str) -> bool:
         retry_count=attempt,
         duration=time.perf_counter() - started,
     )
-    state.trigger_callbacks("operation_host_error", host, op_hash, attempt, retries)
+    if state.callback_handlers:
+        state.trigger_callbacks("operation_host_error", host, op_hash, attempt, retries)
     return bool(arguments.ignore_errors)
 
 
@@ -199,7 +204,15 @@ def _run_single_op(
             if instant.issuperset(batch):
                 # As the greenlets would: every host of the batch runs, what one raises is
                 # raised once the batch is done.
-                outcomes = [_run_in_greenlet(state, host, op_hash) for host in batch]
+                outcomes = []
+                for host in batch:
+                    token = set_current((state, host))  # as _run_in_greenlet, inline
+                    try:
+                        outcomes.append(run_host_op(state, host, op_hash))
+                    except Exception as error:
+                        outcomes.append(error)
+                    finally:
+                        reset_current(token)
                 # The hub's turn, as joining would give it: the log's timers (the delayed
                 # write, the heartbeat) run between batches.
                 gevent.sleep(0)

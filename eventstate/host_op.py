@@ -6,7 +6,7 @@ Shared by preparing (:mod:`eventstate.operation`) and executing
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -28,7 +28,15 @@ class OperationOutput:
     __slots__ = ("_results",)
 
     def __init__(self, results: Iterable[CommandResult]) -> None:
-        self._results = tuple(results)
+        self._results: Sequence[CommandResult] = tuple(results)
+
+    @classmethod
+    def of(cls, results: list[CommandResult]) -> OperationOutput:
+        """The output of ``results``, a list no one changes after: kept, not copied
+        (the engine makes one per host-op)."""
+        output = cls.__new__(cls)
+        output._results = results
+        return output
 
     @property
     def stdout_lines(self) -> list[str]:

@@ -26,7 +26,7 @@ from eventstate.arguments import (
     OperationArgumentError,
 )
 from eventstate.commands import Command, HiddenValue, make_command
-from eventstate.context import current, using
+from eventstate.context import current, reset_current, set_current, using
 from eventstate.errors import NestedOperationError
 from eventstate.execute import run_host_op
 from eventstate.host import Host
@@ -134,16 +134,29 @@ class _SharedCall:
     worked out on the first and reused (the arguments bound, shown and resolved, the meta
     merged), as the issue of a call per host would otherwise repeat it."""
 
-    __slots__ = ("args", "arguments", "kwargs", "merged", "prepared", "shown")
+    __slots__ = (
+        "args",
+        "arguments",
+        "kwargs",
+        "last_named",
+        "merged",
+        "prepared",
+        "preparing",
+        "shown",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, preparing: _RunPreparing) -> None:
         self.prepared = False
+        self.preparing = preparing
         self.args: tuple[Any, ...] = ()
         self.kwargs: dict[str, Any] = {}
         self.shown: list[str] = []
         self.arguments: CallArguments | None = None
         #: (op hash, names, execution arguments) already merged into the op's meta.
         self.merged: set[tuple[Any, ...]] = set()
+        #: The last host's (arguments, @deploy name) and what they name the op and
+        #: execute it with: (names, execution arguments, both as the merged key's).
+        self.last_named: tuple[Any, ...] = (None, None)
 
 
 def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResult]:
@@ -236,18 +249,35 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
                 shared.arguments.add(host_arguments, global_arguments)
                 shared.prepared = True
 
-        names = [global_arguments.name] if global_arguments.name else [op_name]
-        if host.current_deploy_name:
-            names = [f"{host.current_deploy_name} | {name}" for name in names]
-        op_order, op_hash = _preparing(state).hashes.hash_on_host(
+        deploy_name = host.current_deploy_name
+        named = shared.last_named if shared is not None else (None, None)
+        if named[0] is global_arguments and named[1] == deploy_name:
+            # The call's hosts mostly share their arguments: named as the last one.
+            names, execution, merge_names, merge_execution = named[2:]
+        else:
+            names = [global_arguments.name] if global_arguments.name else [op_name]
+            if deploy_name:
+                names = [f"{deploy_name} | {name}" for name in names]
+            execution = global_arguments.execution()
+            merge_names, merge_execution = tuple(names), tuple(execution.values())
+            if shared is not None:
+                shared.last_named = (
+                    global_arguments,
+                    deploy_name,
+                    names,
+                    execution,
+                    merge_names,
+                    merge_execution,
+                )
+        preparing = shared.preparing if shared is not None else _preparing(state)
+        op_order, op_hash = preparing.hashes.hash_on_host(
             host, host.op_hash_order, _order(state, host)
         )
-        execution = global_arguments.execution()
         if shared is None:
             state.add_op_meta(op_hash, op_order, names, shown, execution)
         else:
             # Merging what was merged already changes nothing and cannot fail: once.
-            merge = (op_hash, tuple(names), tuple(execution.values()))
+            merge = (op_hash, merge_names, merge_execution)
             if merge not in shared.merged:
                 state.add_op_meta(op_hash, op_order, names, shown, execution)
                 shared.merged.add(merge)
@@ -258,53 +288,22 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
 
         # The body runs again when the op executes, outside any @deploy: it reads the
         # data defaults of the deploy it was called in, as at prepare.
-        deploy_defaults = host.data.current_defaults()
-
-        def command_generator() -> Generator[Command, None, None]:
-            if state.is_executing and not _if_holds(global_arguments.if_):
-                return
-            body = func(*args, **kwargs)
-            while True:
-                # "In the op" only while its body runs: between yields the engine runs
-                # the command, and a Python step may add (nested) ops.
-                host.in_op = True
-                host.current_op_arguments = global_arguments
-                host.current_op_hash = op_hash
-                try:
-                    if deploy_defaults:
-                        with host.data.with_defaults(deploy_defaults):
-                            command = next(body)
-                    else:  # nothing to put under the host's data (no @deploy's)
-                        command = next(body)
-                except StopIteration:
-                    return
-                finally:
-                    host.in_op = False
-                    host.current_op_arguments = None
-                    host.current_op_hash = None
-                yield _command(command)
-
+        body = _HostCall(
+            state, host, func, args, kwargs, global_arguments, op_hash, host.data.current_defaults()
+        )
         is_change: bool | None = None
         if state.should_check_for_changes():
-            is_change = False
-            commands = command_generator()
             try:
-                for _ in commands:
-                    is_change = True
-                    break
+                is_change = body.yields_a_command()
             except BaseException:
                 # As pyinfra, the op keeps its place in the host's order even when its
                 # body fails: the next op must not take this one's hash and meta.
                 state.add_op_to_host(host, op_hash, None, counted=False)
                 raise
-            finally:
-                commands.close()
 
         result = OperationResult(op_hash, is_change)
         state.add_op_to_host(host, op_hash, is_change)
-        state.set_op_data_for_host(
-            host, op_hash, HostOpData(command_generator, global_arguments, result)
-        )
+        state.set_op_data_for_host(host, op_hash, HostOpData(body, global_arguments, result))
 
         # Added while executing (from a Python step): run it now, inside its parent.
         if state.is_executing and not run_host_op(state, host, op_hash):
@@ -322,6 +321,96 @@ def operation(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationResu
     call.op_name = op_name  # type: ignore[attr-defined]
     call.prepare_on_host = prepare_on_host  # type: ignore[attr-defined]
     return call
+
+
+class _HostCall:
+    """One op call on one host: called, its body's commands (``HostOpData.command_generator``).
+
+    The body runs "in the op" (``host.in_op``, the op's arguments and hash set on the
+    host) only while it runs: between its yields the engine runs the command, and a
+    Python step may add (nested) ops. With ``_if``, an executing run checks it first.
+    """
+
+    __slots__ = ("args", "arguments", "defaults", "func", "host", "kwargs", "op_hash", "state")
+
+    def __init__(
+        self,
+        state: State,
+        host: Host,
+        func: Callable[..., Iterator[Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        arguments: GlobalArguments,
+        op_hash: str,
+        defaults: dict[str, Any],
+    ) -> None:
+        self.state = state
+        self.host = host
+        self.func = func
+        self.args = args
+        self.kwargs = kwargs
+        self.arguments = arguments
+        self.op_hash = op_hash
+        #: The data defaults of the @deploy the op was called in (read again at execute).
+        self.defaults = defaults
+
+    def _next(self, body: Iterator[Any]) -> Any:
+        # The body's next value, run in the op; StopIteration when it is done.
+        host = self.host
+        host.in_op = True
+        host.current_op_arguments = self.arguments
+        host.current_op_hash = self.op_hash
+        try:
+            if self.defaults:
+                with host.data.with_defaults(self.defaults):
+                    return next(body)
+            return next(body)  # nothing to put under the host's data (no @deploy's)
+        finally:
+            host.in_op = False
+            host.current_op_arguments = None
+            host.current_op_hash = None
+
+    def __call__(self) -> Generator[Command, None, None]:
+        """The body's commands, as it yields them."""
+        if_ = self.arguments.if_
+        if if_ is not None and self.state.is_executing and not _if_holds(if_):
+            return
+        body = self.func(*self.args, **self.kwargs)
+        # _next, inline: the engine resumes this once per command it runs.
+        host, arguments, op_hash, defaults = self.host, self.arguments, self.op_hash, self.defaults
+        while True:
+            host.in_op = True
+            host.current_op_arguments = arguments
+            host.current_op_hash = op_hash
+            try:
+                if defaults:
+                    with host.data.with_defaults(defaults):
+                        command = next(body)
+                else:
+                    command = next(body)
+            except StopIteration:
+                return
+            finally:
+                host.in_op = False
+                host.current_op_arguments = None
+                host.current_op_hash = None
+            yield _command(command)
+
+    def yields_a_command(self) -> bool:
+        """Whether the body yields a command (change detection): run up to its first.
+
+        What iterating :meth:`__call__` up to its first command does, then closing it.
+        """
+        if_ = self.arguments.if_
+        if if_ is not None and self.state.is_executing and not _if_holds(if_):
+            return False
+        body = self.func(*self.args, **self.kwargs)
+        try:
+            first = self._next(body)
+        except StopIteration:
+            return False
+        _command(first)  # what the body yields must be a command
+        return True
 
 
 def _if_holds(condition: Any) -> bool:
@@ -359,8 +448,13 @@ def add_op(
             with using(state, op_host):
                 results[op_host] = op(*args, **dict(kwargs))
         return results
-    shared = _SharedCall()
+    shared = _SharedCall(_preparing(state))
     for op_host in target_hosts(state, host):
-        with using(state, op_host):
-            results[op_host] = prepare(state, op_host, args, dict(kwargs), shared)
+        token = set_current((state, op_host))  # with using(state, op_host), inline
+        try:
+            # Once the call is prepared its arguments are the shared ones: no copy to make.
+            given = shared.kwargs if shared.prepared else dict(kwargs)
+            results[op_host] = prepare(state, op_host, args, given, shared)
+        finally:
+            reset_current(token)
     return results

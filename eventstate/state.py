@@ -298,8 +298,11 @@ class State:
         #: as (end, fields), or None once they went to the log as CommandExecuted events].
         self._executing: dict[str, list[list[Any]]] = {}
         #: The hosts an op is being added for, not yet in the log: (op hash, op order,
-        #: hosts, their change flags, whether each counts).
-        self._pending_hosts: tuple[str, tuple[int, ...], list[str], list[Any], list[bool]] | None
+        #: hosts, their change flags, whether each counts, the op's meta, and the seq and
+        #: time the views' events for each host carry).
+        self._pending_hosts: (
+            tuple[str, tuple[int, ...], list[str], list[Any], list[bool], Any, int, datetime] | None
+        )
         self._pending_hosts = None
         if inventory:
             self.init(inventory, config, **kwargs)
@@ -536,6 +539,13 @@ class State:
         return value
 
     def _host_name(self, host: Host | str) -> str:
+        # The engine's own calls, once per host-op: one of this inventory's hosts.
+        if (
+            self._recorder is not None
+            and type(host) is Host
+            and self.inventory.hosts.get(host.name) is host
+        ):
+            return host.name
         self._require_init()
         if isinstance(host, Host):
             if self.inventory.hosts.get(host.name) is not host:
@@ -719,30 +729,43 @@ class State:
             counted: False for a ``_run_once`` duplicate: ordered, not counted.
         """
         name = self._host_name(host)
-        meta = self.view.op_meta.get(op_hash)
-        if meta is None:
-            raise UnknownOperationError(
-                f"operation {op_hash} has no meta: call State.add_op_meta first"
-            )
         # One OperationAdded for the hosts an op is added for one after the other (all of
         # an add_op call's, when their bodies gather no fact): the views take each host at
         # once, the log takes them together, before any other event is recorded.
         pending = self._pending_hosts
         if pending is None or pending[0] != op_hash:
+            meta = self.view.op_meta.get(op_hash)
+            if meta is None:
+                raise UnknownOperationError(
+                    f"operation {op_hash} has no meta: call State.add_op_meta first"
+                )
             if pending is not None:
                 self._record_pending_hosts()
-            pending = self._pending_hosts = (op_hash, meta.op_order, [], [], [])
+            # The meta (an op's is never dropped), and the envelope of the views' events:
+            # nothing is recorded while hosts are pending, so the next seq stays the same.
+            pending = self._pending_hosts = (
+                op_hash,
+                meta.op_order,
+                [],
+                [],
+                [],
+                meta,
+                self._recorder.last_seq + 1,  # type: ignore[union-attr]
+                _now(),
+            )
             self.record = self._record_after_pending_hosts  # type: ignore[method-assign]
+        else:
+            meta = pending[5]
         pending[2].append(name)
         pending[3].append(is_change)
         pending[4].append(counted)
         added = OperationAdded(
             run_id=self.run_id,
-            seq=self._recorder.last_seq + 1,  # type: ignore[union-attr]
-            at=_now(),
+            seq=pending[6],
+            at=pending[7],
             op_hash=op_hash,
             names=(),
-            op_order=meta.op_order,
+            op_order=pending[1],
             hosts=(name,),
             is_change=(is_change,),
             counted=(counted,),
@@ -758,7 +781,7 @@ class State:
         self.record = self._recorder.record  # type: ignore[method-assign, union-attr]
         if pending is None:
             return
-        op_hash, op_order, hosts, is_change, counted = pending
+        op_hash, op_order, hosts, is_change, counted = pending[:5]
         self._recorder.record_applied(  # type: ignore[union-attr]
             OperationAdded,
             op_hash=op_hash,
@@ -798,14 +821,16 @@ class State:
             if kept:
                 started = time.perf_counter() - duration
                 commands = tuple(
-                    RecordedCommand(end=round(max(end - started, 0.0), 6), **fields)
-                    for end, fields in kept
+                    [
+                        RecordedCommand(end=round(max(end - started, 0.0), 6), **fields)
+                        for end, fields in kept
+                    ]
                 )
         self.record(
             HostOperationFinished,
             host=name,
             op_hash=op_hash,
-            outcome=OpOutcome(outcome),
+            outcome=outcome if type(outcome) is OpOutcome else OpOutcome(outcome),
             commands_executed=commands_executed,
             retry_count=retry_count,
             duration=round(duration, 6),

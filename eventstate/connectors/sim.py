@@ -80,8 +80,11 @@ class SimConnector(Connector):
 
     def run_shell_command(self, command: StringCommand, options: CommandOptions) -> CommandResult:
         """Pretend to run ``command``: succeed or fail as drawn, print any configured output."""
-        text = command.raw()
-        return self._outcome(text)
+        if not (self.latency or self.fail_patterns or self.outputs) and self.fail_rate <= 0:
+            # What _outcome gives such a host (every command succeeds, at once, silent).
+            self.commands_run += 1
+            return _SUCCEEDED
+        return self._outcome(command.raw())
 
     def put_file(self, content: bytes, dest: str, options: CommandOptions) -> CommandResult:
         """Pretend to upload a file."""
@@ -91,7 +94,16 @@ class SimConnector(Connector):
         self.commands_run += 1
         if self.latency:
             gevent.sleep(self.latency)
-        if sim_draw(self.seed, self.host_name, self.commands_run, text) < self._rate(text):
-            return CommandResult(False, 1, "", "simulated failure")
+        rate = self._rate(text)
+        # A draw is in [0, 1): at rate 0 it never fails, so it need not be drawn.
+        if rate > 0 and sim_draw(self.seed, self.host_name, self.commands_run, text) < rate:
+            return _FAILED
+        if not self.outputs:
+            return _SUCCEEDED
         stdout = next((out for pattern, out in self.outputs if pattern.search(text)), "")
         return CommandResult(True, 0, stdout, "")
+
+
+# Results are frozen: every command that succeeds (or fails) without output gets the same.
+_SUCCEEDED = CommandResult(True, 0, "", "")
+_FAILED = CommandResult(False, 1, "", "simulated failure")
