@@ -85,6 +85,9 @@ class OperationsProjection(Projection):
         self._orders: dict[str, list[str]] = {}
         self._order_views: dict[str, ReadOnlyList[str]] = {}
         self.op_meta: ReadOnlyDict[str, OperationMeta] = ReadOnlyDict(self._op_meta)
+        #: Counts the events that changed the op meta or the orders (snapshots reuse what
+        #: they made of them at the same revision).
+        self.revision = 0
 
     def _order(self, host: str) -> list[str]:
         order = self._orders.get(host)
@@ -101,6 +104,7 @@ class OperationsProjection(Projection):
 
     @applies(OperationAdded)
     def _added(self, event: OperationAdded) -> None:
+        self.revision += 1
         meta = self._op_meta.get(event.op_hash)
         if meta is None:
             meta = self._op_meta[event.op_hash] = OperationMeta(event.op_order)
@@ -117,6 +121,7 @@ class OperationsProjection(Projection):
 
     @applies(OperationAddedForHost)
     def _added_for_host(self, event: OperationAddedForHost) -> None:
+        self.revision += 1
         self._order(event.host).append(event.op_hash)
 
     def op_hash_order(self, host: str) -> ReadOnlyList[str]:
@@ -174,6 +179,7 @@ class OperationsProjection(Projection):
             meta._names.update(dict.fromkeys(values["names"]))
             meta._args.extend(values["args"])
             meta._global_arguments.update(values["global_arguments"])
+        self.revision += 1
         self._orders.clear()
         self._order_views.clear()
         for host, order in snapshot["op_hash_order"].items():
