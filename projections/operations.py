@@ -84,10 +84,23 @@ class OperationsProjection(Projection):
         self._op_meta: dict[str, OperationMeta] = {}
         self._orders: dict[str, list[str]] = {}
         self._order_views: dict[str, ReadOnlyList[str]] = {}
+        # After a restore, the hosts whose op order is their own (the others share).
+        self._owning: set[str] = set()
         self.op_meta: ReadOnlyDict[str, OperationMeta] = ReadOnlyDict(self._op_meta)
         #: Counts the events that changed the op meta or the orders (snapshots reuse what
         #: they made of them at the same revision).
         self.revision = 0
+
+    def _order_own(self, host: str) -> list[str]:
+        # After a restore: a host's order is its own before it grows.
+        if host not in self._owning:
+            self._owning.add(host)
+            shared = self._orders.get(host)
+            if shared is not None:
+                order = self._orders[host] = list(shared)
+                self._order_views[host]._data = order
+                return order
+        return OperationsProjection._order(self, host)
 
     def _order(self, host: str) -> list[str]:
         order = self._orders.get(host)
@@ -126,8 +139,11 @@ class OperationsProjection(Projection):
 
     def op_hash_order(self, host: str) -> ReadOnlyList[str]:
         """The op hashes added to ``host``, in the order they were added."""
-        self._order(host)
-        return self._order_views[host]
+        view = self._order_views.get(host)
+        if view is None:
+            self._order(host)
+            view = self._order_views[host]
+        return view
 
     def op_order(self) -> list[str]:
         """Every op hash in the order to execute, as pyinfra 3.10's ``get_op_order``.
@@ -182,8 +198,13 @@ class OperationsProjection(Projection):
         self.revision += 1
         self._orders.clear()
         self._order_views.clear()
+        # Hosts mostly share one op order (one list in the snapshot): shared by them
+        # until an op is added to one of them (which then gets its own copy).
+        self._owning = set()
         for host, order in snapshot["op_hash_order"].items():
-            self._order(host).extend(order)
+            self._orders[host] = order
+            self._order_views[host] = ReadOnlyList(order)
+        self._order = self._order_own  # type: ignore[method-assign]
 
     def snapshot(self) -> dict[str, Any]:
         """Op meta by hash and each host's op order, as plain values."""
