@@ -40,7 +40,6 @@ from eventstate.replay.export import (
 from eventstate.replay.step import step as step_through
 from eventstate.replay.timeline import timeline_html
 from eventstate.replay.verify import Anchor, verify_log
-from eventstate.rerun import rerun as rerun_run
 from eventstate.stores import open_log, shown_url
 from eventstate.stores.base import StoredEvent
 
@@ -584,6 +583,8 @@ def rerun(run_id: str, db: str) -> None:
     No host is touched: every command gets its recorded outcome. Exit status 1
     prints the first divergence, both sides.
     """
+    from eventstate.rerun import rerun as rerun_run  # the engine: loaded for this command
+
     with opened(db) as log:
         full_id = log.resolve(run_id)
         report = rerun_run(log.log, full_id, log.codec)
