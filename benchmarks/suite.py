@@ -149,7 +149,7 @@ class Plan:
             "cli": 2 * self.cli_reps * len(self.cli_shapes),
             "scaling": sum(2 * self.point_reps(*point) for point in self.scaling_points()),
             "ssh": 2 * self.ssh_reps * len(self.ssh_shapes) * len(self.ssh_latencies_ms),
-            "longrun": 2 * len(self.longrun_hosts),
+            "longrun": 3 * len(self.longrun_hosts),
             "bridge": 1 + 2 * self.bridge_reps,
             "postgres": planned_runs(self),
         }
@@ -320,7 +320,9 @@ class Sections:
             " succeeded on a retry; failed = ops that failed for good (each fails its host);\n"
             "fold = the log folded from disk in a fresh process and compared with the live State"
             " (view, results,\nfailed hosts, retry info): 'equal', or the case fails."
-            " deploy MB = the deploy's peak RSS (before it\nwrites the live results out);"
+            " show s = `eventstate show RUN` on the log as the deploy\nleft it (a process, first"
+            " call); snapshots = the rows the deploy stored (views and overview). deploy MB = the"
+            " deploy's\npeak RSS (before it writes the live results out);"
             " exec B/ev = RSS growth over run_ops per event; alive = Event objects\nleft in"
             " memory after the run.",
         )
@@ -1045,6 +1047,11 @@ def measure_longrun(runner: Runner, plan: Plan, sections: Sections, workdir: Pat
             deploy = runner.run(
                 Case("longrun-deploy", {**args, "expected": str(expected)}), f"longrun {label}"
             )
+            # show first, on the log as the deploy left it (its snapshots, its overview).
+            shown = runner.run(
+                Case("read-cli", {"path": str(path), "run": deploy["run_id"], "command": "show"}),
+                f"longrun {label} show",
+            )
             fold_args = {"path": str(path), "run": deploy["run_id"], "expected": str(expected)}
             fold = runner.run(Case("longrun-fold", fold_args), f"longrun {label} fold")
         except CaseFailed as error:
@@ -1054,11 +1061,13 @@ def measure_longrun(runner: Runner, plan: Plan, sections: Sections, workdir: Pat
             _remove_db(path)
             expected.unlink(missing_ok=True)
         done.append((hosts, deploy))
-        _longrun_row(sections, label, deploy, fold)
+        _longrun_row(sections, label, deploy, fold, shown)
     _longrun_memory_rows(sections, done)
 
 
-def _longrun_row(sections: Sections, label: str, deploy: Measurement, fold: Measurement) -> None:
+def _longrun_row(
+    sections: Sections, label: str, deploy: Measurement, fold: Measurement, shown: Measurement
+) -> None:
     m = deploy.metrics
     peak = float(m["deploy_peak_rss_mb"])
     sections.longrun.add(
@@ -1076,6 +1085,8 @@ def _longrun_row(sections: Sections, label: str, deploy: Measurement, fold: Meas
                 "fold s": f"{fold['fold_s']:.1f}",
                 "fold cpu s": f"{fold['fold_cpu_s']:.1f}",
                 "fold": "equal" if fold["equal"] else "MISMATCH",
+                "show s": f"{shown['process_s']:.2f}",
+                "snapshots": f"{m.get('snapshot_rows', '?')}",
                 "deploy MB": f"{peak:.0f}",
                 "fold MB": f"{fold['fold_peak_rss_mb']:.0f}",
                 "exec B/ev": f"{m['execute_b_per_event']:.0f}",
@@ -1084,6 +1095,7 @@ def _longrun_row(sections: Sections, label: str, deploy: Measurement, fold: Meas
             {
                 "deploy": {key: value for key, value in m.items() if key != "checkpoints"},
                 "fold": fold.metrics,
+                "show": shown.metrics,
                 "deploy_process_rss_mb": deploy.peak_rss_mb,
                 "fold_process_rss_mb": fold.peak_rss_mb,
             },
