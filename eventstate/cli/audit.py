@@ -407,8 +407,10 @@ def import_(path: str, db: str) -> None:
 def snapshot(run_id: str, db: str) -> None:
     """Store snapshots of a run's views, so that reading it later folds fewer events.
 
-    One every 2,000 events and one after its last. Snapshots are a cache: the
-    log's events stay the truth, and no read command writes them.
+    As a deploy stores them as it goes (a view of many hosts less often: at least
+    every 1,000 events), one after its last, and a finished run's overview. For a
+    log written before deploys stored them. Snapshots are a cache: the log's events
+    stay the truth, and no read command writes them.
     """
     with user_errors():
         log = open_log(db, create=False)

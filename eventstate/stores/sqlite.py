@@ -24,9 +24,12 @@ half-way on a snapshot another writer made stale; the schema is made in one
 such transaction, after looking again, so any number of first writers may
 race to create the same new log.
 
-sqlite-utils serves the reads; the schema is plain DDL (one transaction),
-and the append path the connection's ``executemany``, which runs at twice
-the speed of ``insert_all`` here.
+The file is sqlite-utils' to browse (the views below); this module itself
+speaks plain ``sqlite3`` (autocommit connections, each transaction its own):
+importing sqlite-utils imports numpy and pandas when they are installed --
+most of a read command's start-up -- for nothing a store does. The schema is
+plain DDL (one transaction), and the append path the connection's
+``executemany``, which runs at twice the speed of ``insert_all``.
 
 A writer also makes the SQL views a browser reads -- ``runs``,
 ``host_results``, ``op_results``, ``failures`` -- when it opens a log whose
@@ -54,8 +57,6 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
-
-import sqlite_utils
 
 from eventstate.errors import (
     SequenceError,
@@ -410,7 +411,7 @@ class SqliteEventLog(EventLog):
 
     # Connecting
 
-    def _connect(self) -> sqlite_utils.Database:
+    def _connect(self) -> _Database:
         """A connection to the file: read-only if asked, and in autocommit mode
         (this module begins and ends every transaction itself)."""
         try:
@@ -421,7 +422,7 @@ class SqliteEventLog(EventLog):
         except sqlite3.Error as error:
             raise _store_error(self.path, error, "open the log") from error
         try:
-            return sqlite_utils.Database(conn)
+            return _Database(conn)
         except sqlite3.Error as error:
             conn.close()
             raise _store_error(self.path, error, "open the log") from error
@@ -848,6 +849,31 @@ class _Transaction:
         if self.conn.in_transaction:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
+
+
+class _Database:
+    """A connection, and ``execute`` on it: what this module used of sqlite-utils' Database
+    (which turned recursive triggers on too)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        conn.execute("PRAGMA recursive_triggers=on")
+
+    def execute(self, sql: str, parameters: Sequence[object] | None = None) -> sqlite3.Cursor:
+        """Run one statement (the connection commits it, unless a transaction is open)."""
+        return self.conn.execute(sql) if parameters is None else self.conn.execute(sql, parameters)
+
+    def table_names(self) -> list[str]:
+        """The tables in the database, in one statement."""
+        return [row[0] for row in self.conn.execute(_TABLES).fetchall()]
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+
+#: Every table of the database (sqlite-utils' ``table_names``).
+_TABLES = "SELECT name FROM sqlite_master WHERE type = 'table'"
 
 
 class SqliteSnapshotStore(SnapshotStore):
