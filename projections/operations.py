@@ -43,10 +43,17 @@ class OperationMeta(ReadOnlyRecord):
     _args: list[str]
     _global_arguments: dict[str, Any]
 
-    def __init__(self, op_order: tuple[int, ...]) -> None:
-        names: dict[str, None] = {}
-        args: list[str] = []
-        global_arguments: dict[str, Any] = {}
+    def __init__(
+        self,
+        op_order: tuple[int, ...],
+        names: dict[str, None] | None = None,
+        args: list[str] | None = None,
+        global_arguments: dict[str, Any] | None = None,
+    ) -> None:
+        # The containers given are the meta's own from here (a restore builds them once).
+        names = {} if names is None else names
+        args = [] if args is None else args
+        global_arguments = {} if global_arguments is None else global_arguments
         setattr_ = object.__setattr__
         setattr_(self, "op_order", op_order)
         setattr_(self, "_names", names)
@@ -190,11 +197,14 @@ class OperationsProjection(Projection):
         """Take op meta and each host's op order back from a snapshot."""
         self._hosts = tuple(snapshot["hosts"])
         self._op_meta.clear()
+        op_meta = self._op_meta
         for op_hash, values in snapshot["op_meta"].items():
-            meta = self._op_meta[op_hash] = OperationMeta(tuple(values["op_order"]))
-            meta._names.update(dict.fromkeys(values["names"]))
-            meta._args.extend(values["args"])
-            meta._global_arguments.update(values["global_arguments"])
+            op_meta[op_hash] = OperationMeta(
+                tuple(values["op_order"]),
+                dict.fromkeys(values["names"]),
+                list(values["args"]),
+                dict(values["global_arguments"]),
+            )
         self.revision += 1
         self._orders.clear()
         self._order_views.clear()
