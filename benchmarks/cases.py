@@ -629,42 +629,74 @@ def _nearest_rank(values: list[float], fraction: float) -> float:
 
 
 def state_at(path: str, run: str, samples: int = 50, seed: int = 20240901) -> Metrics:
-    """``Run.state_at(n)`` latency at ``samples`` random ``n``, after one warm pass.
+    """``Run.state_at(n)`` latency at ``samples`` random ``n``, the first call included.
 
-    The snapshot table is emptied, then ``Run.store_snapshots()`` folds the
-    whole run once, storing a snapshot every ``SNAPSHOT_INTERVAL`` events and
-    at the end (the warm pass, timed on its own: what ``eventstate snapshot``
-    does); then each seek, on the log opened read-only, starts from the
-    nearest snapshot. Each result is checked to have folded exactly ``n`` events.
+    The log is read as its deploy left it: the snapshots the deploy stored as it
+    went, nothing stored since (no warm pass). The first seek's time covers
+    opening the log and the run too (what a fresh ``eventstate state --at N``
+    does after its imports). Each result is checked to have folded exactly ``n``
+    events.
     """
-    from eventstate import SqliteEventLog, replay
+    from eventstate import replay
 
-    _clear_snapshots(path)
     rng = random.Random(seed)
-    with replay.ReplayLog(SqliteEventLog(path, create=False)) as writable:
-        started = time.perf_counter()
-        last = writable.run(run).store_snapshots()[-1]
-        warm = time.perf_counter() - started
+    started = time.perf_counter()
     with replay.open(path) as log:
         stored_run = log.run(run)
+        last = stored_run.last_seq
+        opened = time.perf_counter() - started
         points = [rng.randint(1, last) for _ in range(samples)]
         latencies: list[float] = []
         for seq in points:
-            started = time.perf_counter()
             view = stored_run.state_at(seq)
             latencies.append(time.perf_counter() - started)
             _check(view.events_applied == seq, f"state_at({seq}) folded {view.events_applied}")
+            started = time.perf_counter()
         snapshot_rows, snapshot_bytes = _snapshot_size(path)
     return {
-        "warm_s": warm,
         "events": last,
         "samples": samples,
+        "open_ms": opened * 1000,
+        "first_ms": latencies[0] * 1000,
         "median_ms": _nearest_rank(latencies, 0.5) * 1000,
         "p90_ms": _nearest_rank(latencies, 0.9) * 1000,
         "max_ms": max(latencies) * 1000,
         "latencies_ms": [round(x * 1000, 3) for x in latencies],
         "snapshot_rows": snapshot_rows,
         "snapshot_mb": snapshot_bytes / 2**20,
+        "log_mb": os.path.getsize(path) / 2**20,
+    }
+
+
+def read_cli(path: str, run: str, command: str) -> Metrics:
+    """``eventstate show RUN --db FILE`` (``command`` ``show``) or ``eventstate runs --db FILE``
+    (``runs``) as a whole process -- interpreter start-up and imports included -- the first
+    call on the log as its deploy left it; and, for the start-up's share, ``python -c pass``
+    and ``eventstate --help`` timed the same way. Then the same command in this process
+    (the log opened anew), timed alone.
+
+    Checked: the output names the run and says it ended in ``success``.
+    """
+    from click.testing import CliRunner
+
+    from eventstate.cli import main
+
+    argv = {"show": ["show", run, "--db", path], "runs": ["runs", "--db", path]}[command]
+    completed, elapsed = _run_cli([_script("eventstate"), *argv], str(Path(path).parent))
+    output = completed.stdout
+    _check(run[:8] in output and "success" in output, f"{command} said:\n{output[-500:]}")
+    _, python_s = _run_cli([sys.executable, "-c", "pass"], str(Path(path).parent))
+    _, help_s = _run_cli([_script("eventstate"), "--help"], str(Path(path).parent))
+    started = time.perf_counter()
+    result = CliRunner().invoke(main, argv)
+    in_process = time.perf_counter() - started
+    _check(result.exit_code == 0 and run[:8] in result.output, f"in-process {command} failed")
+    return {
+        "process_s": elapsed,
+        "in_process_s": in_process,
+        "python_s": python_s,
+        "help_s": help_s,
+        "peak_rss_child_mb": _cli_peak_rss_mb(),
     }
 
 
@@ -693,4 +725,5 @@ CASES: dict[str, Callable[..., Metrics]] = {
     "rebuild-raw": rebuild_raw,
     "rebuild-plain": rebuild_plain,
     "state-at": state_at,
+    "read-cli": read_cli,
 }

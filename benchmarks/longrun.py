@@ -424,6 +424,8 @@ def longrun_deploy(
         "host_ops": host_ops,
     }
     Path(expected).write_text(json.dumps(document, default=str), encoding="utf-8")
+    # What the deploy stored for readers as it went: snapshots of its views, its overview.
+    snapshot_rows = len(log.snapshots().entries(state.run_id))
     log.close()
 
     tally = Counter[str]()
@@ -462,6 +464,7 @@ def longrun_deploy(
         "failed_hosts": len(prediction.failed),
         "fault_rate": tally["failed_commands"] / tally["commands"],
         "db_mb": Path(path).stat().st_size / 2**20,
+        "snapshot_rows": snapshot_rows,
         "deploy_peak_rss_mb": deploy_peak,
         "checkpoints": checkpoints.to_json(),
         "prepare_kb_per_host_op": (checkpoints.rss("prepared") - checkpoints.rss("connected"))

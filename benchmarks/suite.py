@@ -79,7 +79,7 @@ class Plan:
         append_reps: Repetitions of the append cases, at each size.
         rebuild_shape: The deploy (hosts, ops) whose log the rebuild cases read.
         rebuild_reps: Repetitions of the rebuild cases.
-        state_at_reps: Repetitions of the state_at case (each with its warm pass).
+        state_at_reps: Repetitions of the state_at case (and of the show and runs cases).
         state_at_samples: Random seeks per state_at case.
         scaling_hosts: Host counts of the host series (x ``scaling_base`` ops).
         scaling_ops: Op counts of the op series (x ``scaling_base`` hosts).
@@ -146,11 +146,11 @@ class Plan:
         return {
             "deploy": sum(3 * self.reps(*shape) for shape in self.shapes),
             "append": 2 * self.append_reps * len(self.append_series()),
-            "rebuild": 1 + 3 * self.rebuild_reps + self.state_at_reps,
+            "rebuild": 1 + 3 * self.rebuild_reps + 3 * self.state_at_reps,
             "cli": 2 * self.cli_reps * len(self.cli_shapes),
             "scaling": sum(2 * self.point_reps(*point) for point in self.scaling_points()),
             "ssh": 2 * self.ssh_reps * len(self.ssh_shapes) * len(self.ssh_latencies_ms),
-            "longrun": 2 * len(self.longrun_hosts),
+            "longrun": 3 * len(self.longrun_hosts),
             "bridge": 1 + 2 * self.bridge_reps,
             "postgres": planned_runs(self),
             "loop": plain_loop.planned_runs(self),
@@ -169,7 +169,7 @@ FULL = Plan(
     big_from=20_000,
     append_events=1_000_000,
     append_reps=3,
-    rebuild_shape=(1000, 334),  # 1,006,006 events (3 per host-op, and the run's own)
+    rebuild_shape=(1000, 993),  # ~1,000,000 events (about one per host-op, and the run's own)
     rebuild_reps=3,
     state_at_reps=3,
     state_at_samples=50,
@@ -192,7 +192,7 @@ QUICK = Plan(
     big_from=10_000,
     append_events=100_000,
     append_reps=3,
-    rebuild_shape=(1000, 34),  # 105,006 events
+    rebuild_shape=(1000, 100),  # ~101,000 events
     rebuild_reps=3,
     state_at_reps=3,
     state_at_samples=50,
@@ -268,9 +268,14 @@ class Sections:
     )
     seek: Section = attrs.field(
         factory=lambda: Section(
-            "Seek: Run.state_at(n) on the same run",
-            "one warm pass (Run.store_snapshots() on a fresh snapshot table, a snapshot every"
-            " SNAPSHOT_INTERVAL events),\nthen 50 random n (fixed seed); the target is on p90.",
+            "Reads on the same run: Run.state_at(n), show, runs",
+            "the log as its deploy left it (the snapshots it stored as it went, its overview at"
+            " its end; nothing\nstored since). state_at = 50 random n (fixed seed) in a fresh"
+            " process, the first call's time covering\nthe log's opening; the target is on"
+            " p90. show / runs = `eventstate show RUN --db FILE` / `eventstate runs\n--db FILE`,"
+            " each a fresh process (start-up and imports included), first call; in-process ="
+            " the same\ncommand run again in the case's process (imports done); python -c pass"
+            " and eventstate --help: the\nstart-up alone.",
         )
     )
     bridge: Section = attrs.field(
@@ -317,7 +322,9 @@ class Sections:
             " succeeded on a retry; failed = ops that failed for good (each fails its host);\n"
             "fold = the log folded from disk in a fresh process and compared with the live State"
             " (view, results,\nfailed hosts, retry info): 'equal', or the case fails."
-            " deploy MB = the deploy's peak RSS (before it\nwrites the live results out);"
+            " show s = `eventstate show RUN` on the log as the deploy\nleft it (a process, first"
+            " call); snapshots = the rows the deploy stored (views and overview). deploy MB = the"
+            " deploy's\npeak RSS (before it writes the live results out);"
             " exec B/ev = RSS growth over run_ops per event; alive = Event objects\nleft in"
             " memory after the run.",
         )
@@ -555,8 +562,11 @@ def measure_rebuild(runner: Runner, plan: Plan, sections: Sections, workdir: Pat
     )
     args = {"path": str(path), "run": source["run_id"], "events": events}
     try:
-        _fold_rows(runner, plan, sections, args)
+        # The reads first, on the log as the deploy left it: the fold cases empty its
+        # snapshot table.
         _state_at_rows(runner, plan, sections, args)
+        _read_rows(runner, plan, sections, args)
+        _fold_rows(runner, plan, sections, args)
     finally:
         _remove_db(path)
 
@@ -646,30 +656,73 @@ def _state_at_rows(runner: Runner, plan: Plan, sections: Sections, args: dict[st
             p90.median,
         )
     )
-    warm = Stat.of(_values(runs, "warm_s"))
     sections.seek.add(
         Row(
-            "  warm pass: state() storing snapshots",
+            "  first call (log opened, then state_at)",
             {
                 "reps": str(len(runs)),
-                "warm s": warm.format(2),
-                "warm ev/s": f"{events / warm.median:,.0f}",
-                "snapshots": f"{runs[0]['snapshot_rows']} rows, {runs[0]['snapshot_mb']:,.0f} MB",
+                "median ms": Stat.of(_values(runs, "first_ms")).format(1),
+                "snapshots": f"{runs[0]['snapshot_rows']} rows, {runs[0]['snapshot_mb']:,.1f} MB"
+                f" (log {runs[0]['log_mb']:,.0f} MB)",
             },
             {
-                "warm_s": warm,
+                "first_ms": Stat.of(_values(runs, "first_ms")),
+                "open_ms": Stat.of(_values(runs, "open_ms")),
                 "snapshot_rows": runs[0]["snapshot_rows"],
                 "snapshot_mb": runs[0]["snapshot_mb"],
+                "log_mb": runs[0]["log_mb"],
             },
+            Target.at_most(50, "<= 50 ms"),
+            Stat.of(_values(runs, "first_ms")).median,
         )
     )
     sections.rss.add(
         Row(
-            f"state_at case (warm pass + seeks) on {events:,} events",
+            f"state_at case (seeks, no warm pass) on {events:,} events",
             {"ours MB": Stat.of(_rss(runs)).format(0)},
             {"events": events, "ours_mb": Stat.of(_rss(runs))},
         )
     )
+
+
+#: The show and runs rows' target: the whole process, first call, seconds.
+READ_TARGET_S = 1.0
+
+
+def _read_rows(runner: Runner, plan: Plan, sections: Sections, args: dict[str, object]) -> None:
+    events = int(args["events"])  # type: ignore[call-overload]
+    for command in ("show", "runs"):
+        case_args = {"path": args["path"], "run": args["run"], "command": command}
+        try:
+            runs = [
+                runner.run(Case("read-cli", case_args), f"{command} {rep + 1}/{plan.state_at_reps}")
+                for rep in range(plan.state_at_reps)
+            ]
+        except CaseFailed as error:
+            sections.seek.failed(command, str(error))
+            continue
+        process = Stat.of(_values(runs, "process_s"))
+        sections.seek.add(
+            Row(
+                f"eventstate {command}{' RUN' if command == 'show' else ''} on {events:,} events",
+                {
+                    "reps": str(len(runs)),
+                    "process s": process.format(3),
+                    "in-process s": Stat.of(_values(runs, "in_process_s")).format(3),
+                    "python -c pass s": Stat.of(_values(runs, "python_s")).format(3),
+                    "--help s": Stat.of(_values(runs, "help_s")).format(3),
+                    "MB": Stat.of(_values(runs, "peak_rss_child_mb")).format(0),
+                },
+                {
+                    "process_s": process,
+                    "in_process_s": Stat.of(_values(runs, "in_process_s")),
+                    "python_s": Stat.of(_values(runs, "python_s")),
+                    "help_s": Stat.of(_values(runs, "help_s")),
+                },
+                Target.at_most(READ_TARGET_S, f"< {READ_TARGET_S:.0f} s"),
+                process.median,
+            )
+        )
 
 
 # Scaling
@@ -998,6 +1051,11 @@ def measure_longrun(runner: Runner, plan: Plan, sections: Sections, workdir: Pat
             deploy = runner.run(
                 Case("longrun-deploy", {**args, "expected": str(expected)}), f"longrun {label}"
             )
+            # show first, on the log as the deploy left it (its snapshots, its overview).
+            shown = runner.run(
+                Case("read-cli", {"path": str(path), "run": deploy["run_id"], "command": "show"}),
+                f"longrun {label} show",
+            )
             fold_args = {"path": str(path), "run": deploy["run_id"], "expected": str(expected)}
             fold = runner.run(Case("longrun-fold", fold_args), f"longrun {label} fold")
         except CaseFailed as error:
@@ -1007,11 +1065,13 @@ def measure_longrun(runner: Runner, plan: Plan, sections: Sections, workdir: Pat
             _remove_db(path)
             expected.unlink(missing_ok=True)
         done.append((hosts, deploy))
-        _longrun_row(sections, label, deploy, fold)
+        _longrun_row(sections, label, deploy, fold, shown)
     _longrun_memory_rows(sections, done)
 
 
-def _longrun_row(sections: Sections, label: str, deploy: Measurement, fold: Measurement) -> None:
+def _longrun_row(
+    sections: Sections, label: str, deploy: Measurement, fold: Measurement, shown: Measurement
+) -> None:
     m = deploy.metrics
     peak = float(m["deploy_peak_rss_mb"])
     sections.longrun.add(
@@ -1029,6 +1089,8 @@ def _longrun_row(sections: Sections, label: str, deploy: Measurement, fold: Meas
                 "fold s": f"{fold['fold_s']:.1f}",
                 "fold cpu s": f"{fold['fold_cpu_s']:.1f}",
                 "fold": "equal" if fold["equal"] else "MISMATCH",
+                "show s": f"{shown['process_s']:.2f}",
+                "snapshots": f"{m.get('snapshot_rows', '?')}",
                 "deploy MB": f"{peak:.0f}",
                 "fold MB": f"{fold['fold_peak_rss_mb']:.0f}",
                 "exec B/ev": f"{m['execute_b_per_event']:.0f}",
@@ -1037,6 +1099,7 @@ def _longrun_row(sections: Sections, label: str, deploy: Measurement, fold: Meas
             {
                 "deploy": {key: value for key, value in m.items() if key != "checkpoints"},
                 "fold": fold.metrics,
+                "show": shown.metrics,
                 "deploy_process_rss_mb": deploy.peak_rss_mb,
                 "fold_process_rss_mb": fold.peak_rss_mb,
             },

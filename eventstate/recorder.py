@@ -57,6 +57,8 @@ class EventRecorder:
         sync: Write every event as it is recorded (``batch_size`` 1).
         heartbeat: Record a heartbeat every ``HEARTBEAT_FLUSH_DELAYS * max_delay``
             seconds until the run's end.
+        flushed: Called with the last sequence number after each write; returns the
+            sequence number a batch should end at next (a snapshot is due there), or None.
     """
 
     def __init__(
@@ -70,6 +72,7 @@ class EventRecorder:
         max_delay: float = 1.0,
         sync: bool = False,
         heartbeat: bool = True,
+        flushed: Callable[[int], int | None] | None = None,
     ) -> None:
         self.log = log
         self.run_id = run_id
@@ -89,6 +92,7 @@ class EventRecorder:
         # run's start is written at once), then batch_size; 0 once a timer's write
         # failed, so that the next event raises the store's error to the deploy.
         self._flush_at = 1
+        self._flushed = flushed
         # The timers hold the recorder weakly: a run abandoned unfinished is not kept
         # alive (nor kept beating) by them.
         self._self = weakref.ref(self)
@@ -170,6 +174,11 @@ class EventRecorder:
             self._flush_timer.stop()
             self._flush_at = self._batch_size
         self.log.flush()
+        if self._flushed is not None:
+            # Once per write, never per event: the next batch ends where a snapshot is due.
+            due = self._flushed(self._seq)
+            if due is not None and self._flush_at:
+                self._flush_at = max(1, min(self._batch_size, due - self._seq))
 
     def stop(self) -> None:
         """Stop the timers (the heartbeat, the delayed write); queued rows stay queued."""

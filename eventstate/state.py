@@ -65,9 +65,11 @@ from eventstate.host_views import HostList, HostMapping, HostSet
 from eventstate.inventory import Inventory
 from eventstate.printing import Printer, PrintFlags
 from eventstate.projections import HostMeta, HostResults, OperationMeta, StageWarnings, StateView
+from eventstate.projections.overview import OverviewFold
 from eventstate.projections.views import ReadOnlyDict, refuse
 from eventstate.recorder import EventRecorder, head_fields
 from eventstate.redaction import redact_command_line
+from eventstate.snapshot_writer import SnapshotWriter
 from eventstate.stores.base import EventLog
 from eventstate.stores.memory import MemoryEventLog
 from eventstate.version import __version__
@@ -374,12 +376,19 @@ class State:
 
         self.log = log if log is not None else MemoryEventLog()
         self.run_id = run_id or new_run_id()
+        #: The run's overview (what ``show`` prints), folded beside the views as events come.
+        self.overview = OverviewFold(self.view)
+        # Snapshots of the views as the run goes, its overview at its end: for readers.
+        self._snapshot_writer = SnapshotWriter(
+            self.log, self.run_id, self.overview, lambda: self._pending_hosts is None
+        )
         self._recorder = EventRecorder(
             self.log,
             self.run_id,
             self.view.apply,
             max_delay=config.FLUSH_DELAY,
             sync=config.SYNC,
+            flushed=self._snapshot_writer.flushed,
         )
 
         self._op_added_handlers = self.view.handlers(OperationAdded)

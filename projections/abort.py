@@ -138,6 +138,8 @@ class AbortCauseProjection(Projection):
 
     @applies(OperationAdded)
     def _op_added(self, event: OperationAdded) -> None:
+        if not event.names and event.op_hash in self._names:
+            return  # the State's host after host: nothing to merge
         if event.op_hash not in self._names:
             self._names[event.op_hash] = event.names
         else:

@@ -60,11 +60,19 @@ class HostMeta(ReadOnlyRecord):
         )
 
 
+def _hold(meta: HostMeta, op_hashes: dict[str, None]) -> None:
+    """Give ``meta`` the dict ``op_hashes`` (its read-only view follows)."""
+    object.__setattr__(meta, "_op_hashes", op_hashes)
+    meta.op_hashes._data = op_hashes
+
+
 class HostMetaProjection(Projection):
     """A :class:`HostMeta` for every inventory host, counted from ops added."""
 
     def __init__(self) -> None:
         self._meta: dict[str, HostMeta] = {}
+        # After a restore, the hosts whose op hashes are their own (the others share).
+        self._owning: set[str] = set()
         self.meta: ReadOnlyDict[str, HostMeta] = ReadOnlyDict(self._meta)
 
     def _host(self, name: str) -> HostMeta:
@@ -91,6 +99,15 @@ class HostMetaProjection(Projection):
             if counted:
                 self._count(host, event.op_hash, is_change)
 
+    def _count_own(self, host: str, op_hash: str, is_change: bool | None) -> None:
+        # After a restore: a host's op hashes are its own before they change.
+        if host not in self._owning:
+            self._owning.add(host)
+            meta = self._meta.get(host)
+            if meta is not None:
+                _hold(meta, dict(meta._op_hashes))
+        HostMetaProjection._count(self, host, op_hash, is_change)
+
     def _count(self, host: str, op_hash: str, is_change: bool | None) -> None:
         meta = self._host(host)
         values = meta._values
@@ -101,10 +118,20 @@ class HostMetaProjection(Projection):
     def restore(self, snapshot: dict[str, Any]) -> None:
         """Take every host's meta back from a snapshot."""
         self._meta.clear()
+        # Hosts mostly share their op hashes (one list in the snapshot): one dict made
+        # of it, shared by those hosts until an op is counted for one of them (which
+        # then gets its own copy) -- a restore costs the hosts, not hosts times ops.
+        made: dict[int, tuple[Any, dict[str, None]]] = {}
+        self._owning = set()
         for name, values in snapshot["meta"].items():
             meta = self._host(name)
             meta._values[:] = [values["ops"], values["ops_change"], values["ops_no_change"]]
-            meta._op_hashes.update(dict.fromkeys(values["op_hashes"]))
+            op_hashes = values["op_hashes"]
+            known = made.get(id(op_hashes))
+            if known is None or known[0] is not op_hashes:
+                known = made[id(op_hashes)] = (op_hashes, dict.fromkeys(op_hashes))
+            _hold(meta, known[1])
+        self._count = self._count_own  # type: ignore[method-assign]
 
     def snapshot(self) -> dict[str, Any]:
         """Each host's meta as plain values."""

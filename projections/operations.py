@@ -43,10 +43,17 @@ class OperationMeta(ReadOnlyRecord):
     _args: list[str]
     _global_arguments: dict[str, Any]
 
-    def __init__(self, op_order: tuple[int, ...]) -> None:
-        names: dict[str, None] = {}
-        args: list[str] = []
-        global_arguments: dict[str, Any] = {}
+    def __init__(
+        self,
+        op_order: tuple[int, ...],
+        names: dict[str, None] | None = None,
+        args: list[str] | None = None,
+        global_arguments: dict[str, Any] | None = None,
+    ) -> None:
+        # The containers given are the meta's own from here (a restore builds them once).
+        names = {} if names is None else names
+        args = [] if args is None else args
+        global_arguments = {} if global_arguments is None else global_arguments
         setattr_ = object.__setattr__
         setattr_(self, "op_order", op_order)
         setattr_(self, "_names", names)
@@ -84,7 +91,23 @@ class OperationsProjection(Projection):
         self._op_meta: dict[str, OperationMeta] = {}
         self._orders: dict[str, list[str]] = {}
         self._order_views: dict[str, ReadOnlyList[str]] = {}
+        # After a restore, the hosts whose op order is their own (the others share).
+        self._owning: set[str] = set()
         self.op_meta: ReadOnlyDict[str, OperationMeta] = ReadOnlyDict(self._op_meta)
+        #: Counts the events that changed the op meta or the orders (snapshots reuse what
+        #: they made of them at the same revision).
+        self.revision = 0
+
+    def _order_own(self, host: str) -> list[str]:
+        # After a restore: a host's order is its own before it grows.
+        if host not in self._owning:
+            self._owning.add(host)
+            shared = self._orders.get(host)
+            if shared is not None:
+                order = self._orders[host] = list(shared)
+                self._order_views[host]._data = order
+                return order
+        return OperationsProjection._order(self, host)
 
     def _order(self, host: str) -> list[str]:
         order = self._orders.get(host)
@@ -101,6 +124,7 @@ class OperationsProjection(Projection):
 
     @applies(OperationAdded)
     def _added(self, event: OperationAdded) -> None:
+        self.revision += 1
         meta = self._op_meta.get(event.op_hash)
         if meta is None:
             meta = self._op_meta[event.op_hash] = OperationMeta(event.op_order)
@@ -117,12 +141,16 @@ class OperationsProjection(Projection):
 
     @applies(OperationAddedForHost)
     def _added_for_host(self, event: OperationAddedForHost) -> None:
+        self.revision += 1
         self._order(event.host).append(event.op_hash)
 
     def op_hash_order(self, host: str) -> ReadOnlyList[str]:
         """The op hashes added to ``host``, in the order they were added."""
-        self._order(host)
-        return self._order_views[host]
+        view = self._order_views.get(host)
+        if view is None:
+            self._order(host)
+            view = self._order_views[host]
+        return view
 
     def op_order(self) -> list[str]:
         """Every op hash in the order to execute, as pyinfra 3.10's ``get_op_order``.
@@ -169,15 +197,24 @@ class OperationsProjection(Projection):
         """Take op meta and each host's op order back from a snapshot."""
         self._hosts = tuple(snapshot["hosts"])
         self._op_meta.clear()
+        op_meta = self._op_meta
         for op_hash, values in snapshot["op_meta"].items():
-            meta = self._op_meta[op_hash] = OperationMeta(tuple(values["op_order"]))
-            meta._names.update(dict.fromkeys(values["names"]))
-            meta._args.extend(values["args"])
-            meta._global_arguments.update(values["global_arguments"])
+            op_meta[op_hash] = OperationMeta(
+                tuple(values["op_order"]),
+                dict.fromkeys(values["names"]),
+                list(values["args"]),
+                dict(values["global_arguments"]),
+            )
+        self.revision += 1
         self._orders.clear()
         self._order_views.clear()
+        # Hosts mostly share one op order (one list in the snapshot): shared by them
+        # until an op is added to one of them (which then gets its own copy).
+        self._owning = set()
         for host, order in snapshot["op_hash_order"].items():
-            self._order(host).extend(order)
+            self._orders[host] = order
+            self._order_views[host] = ReadOnlyList(order)
+        self._order = self._order_own  # type: ignore[method-assign]
 
     def snapshot(self) -> dict[str, Any]:
         """Op meta by hash and each host's op order, as plain values."""

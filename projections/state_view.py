@@ -39,12 +39,27 @@ class StateView:
         self.warnings = WarningsProjection()
         self.limit = LimitProjection()
         self.events_applied = 0
+        # What to_json saw last: each op order's (object, length, contents), and the op
+        # meta as plain values with the revision of the operations it was made at.
+        self._json_memo: dict[int, tuple[Any, int, tuple[str, ...]]] = {}
+        self._json_interned: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._op_meta_memo: tuple[int, dict[str, Any]] | None = None
         # One table, built once: each event class -> the handlers of every projection.
         dispatch: dict[type[Event], list[Callable[[Any], None]]] = {}
         for projection in self.projections():
             for event_class, handler in projection.bound_handlers().items():
                 dispatch.setdefault(event_class, []).append(handler)
         self._dispatch = {cls: tuple(handlers) for cls, handlers in dispatch.items()}
+
+    def attach(self, *projections: Projection) -> None:
+        """Apply every event to ``projections`` too, after the views' own, from now on.
+
+        They are not part of the views: not in :meth:`snapshot` nor :meth:`to_json`
+        (the run's overview rides along on the live State so).
+        """
+        for projection in projections:
+            for event_class, handler in projection.bound_handlers().items():
+                self._dispatch[event_class] = (*self._dispatch.get(event_class, ()), handler)
 
     def projections(self) -> tuple[Projection, ...]:
         """The projections this view is made of."""
@@ -179,24 +194,62 @@ class StateView:
 
         Every host usually has the same op order: each distinct list of op
         hashes is written once and referred to by index, so a snapshot grows
-        with hosts plus ops, not hosts times ops.
+        with hosts plus ops, not hosts times ops. The live State's view is
+        snapshotted again and again as its deploy goes: what did not change since
+        the last call (the op orders and op meta, once prepared) is not walked
+        again, so a call costs about the hosts, not hosts times ops.
         """
-        snapshot = self.snapshot()
-        lists: list[list[str]] = []
-        index: dict[tuple[str, ...], int] = {}
+        memo = self._json_memo
+        interned = self._json_interned
+        lists: list[tuple[str, ...]] = []
+        index: dict[int, int] = {}
 
-        def share(values: list[str]) -> int:
-            key = tuple(values)
-            if key not in index:
-                index[key] = len(lists)
-                lists.append(values)
-            return index[key]
+        def share(values: Any) -> int:
+            # Op orders only grow (lists appended to, dicts given new keys): the same
+            # object at the same length holds what it held.
+            known = memo.get(id(values))
+            if known is not None and known[0] is values and known[1] == len(values):
+                key = known[2]
+            else:
+                key = tuple(values)
+                key = interned.setdefault(key, key)  # equal contents, one entry in lists
+                memo[id(values)] = (values, len(values), key)
+            at = index.get(id(key))
+            if at is None:
+                at = index[id(key)] = len(lists)
+                lists.append(key)
+            return at
 
-        snapshot["op_hash_order"] = {
-            host: share(order) for host, order in snapshot["op_hash_order"].items()
-        }
-        for meta in snapshot["meta"].values():
-            meta["op_hashes"] = share(meta["op_hashes"])
+        operations = self.operations
+        snapshot: dict[str, Any] = {}
+        for projection in self.projections():
+            if projection is self.host_meta:
+                snapshot["meta"] = {
+                    name: {
+                        "ops": meta._values[0],
+                        "ops_change": meta._values[1],
+                        "ops_no_change": meta._values[2],
+                        "op_hashes": share(meta._op_hashes),
+                    }
+                    for name, meta in self.host_meta._meta.items()
+                }
+            elif projection is operations:
+                cached = self._op_meta_memo
+                if cached is None or cached[0] != operations.revision:
+                    op_meta = {h: meta.as_dict() for h, meta in operations._op_meta.items()}
+                    cached = self._op_meta_memo = (operations.revision, op_meta)
+                snapshot["op_meta"] = cached[1]
+                snapshot["op_hash_order"] = {
+                    host: share(order) for host, order in operations._orders.items()
+                }
+            else:
+                snapshot.update(projection.snapshot())
+        if len(interned) > 2 * len(lists) + 64:
+            # Contents no container holds any more (an op order that grew since): dropped.
+            kept = {id(key) for key in lists}
+            for known_id in [k for k, known in memo.items() if id(known[2]) not in kept]:
+                del memo[known_id]
+            self._json_interned = {key: key for key in lists}
         return json.dumps(
             {"events_applied": self.events_applied, "lists": lists, "views": snapshot},
             separators=(",", ":"),

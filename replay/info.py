@@ -90,6 +90,20 @@ class RunInfo:
         return values
 
     @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunInfo:
+        """The listing line from its fields as plain values (a stored overview's ``info``).
+
+        Raises:
+            TypeError: a field is missing, unknown, or of the wrong kind.
+        """
+        fields = dict(values)
+        fields["command_line"] = tuple(fields.get("command_line") or ())
+        info = cls(**fields)
+        if not isinstance(info.status, str) or not isinstance(info.event_count, int):
+            raise TypeError("a run's status is text and its event count a number")
+        return info
+
+    @classmethod
     def of(cls, view: StateView, events: int) -> RunInfo:
         """The listing line of a run whose views are ``view``."""
         run = view.run

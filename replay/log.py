@@ -100,14 +100,21 @@ class ReplayLog:
         hide the others.
         """
         listing = RunListing()
-        for run in self.runs():
+        for summary in reversed(self.log.runs()):
+            run = Run(self.log, summary.run_id, self.codec)
+            # A finished run's stored overview says it all; only a run without one
+            # (still going, cut short, older) is read from its views.
             try:
-                view = run.state()
+                overview = run.stored_overview(summary.last_seq)
+                if overview is not None:
+                    info, hosts = RunInfo.from_dict(overview.info), overview.hosts
+                else:
+                    view = run.state_at(summary.last_seq)
+                    info, hosts = RunInfo.of(view, view.events_applied), view.run.hosts
             except EventstateError as error:
                 listing.unreadable.append((run.run_id, str(error)))
                 continue
-            info = RunInfo.of(view, view.events_applied)
-            if host is not None and host not in view.run.hosts:
+            if host is not None and host not in hosts:
                 continue
             if status is not None and info.status != status:
                 continue

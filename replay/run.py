@@ -2,35 +2,34 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection, Iterator
-from pathlib import Path
 
-from eventstate import projections
 from eventstate.codec import EventCodec
 from eventstate.errors import StoreCorruptError, StoreError, UsageError
 from eventstate.events import Event
 from eventstate.projections import AbortCause, AbortCauseProjection, HostOpsProjection, StateView
+from eventstate.projections.overview import OverviewFold, RunOverview
 from eventstate.replay.info import RunInfo
 from eventstate.stores.base import EventLog, StoredEvent
+from eventstate.stores.snapshots import (
+    MIN_SNAPSHOT_INTERVAL,
+    overview_version,
+    projection_version,
+    snapshot_interval,
+)
 
-__all__ = ["PROJECTION_VERSION", "SNAPSHOT_INTERVAL", "Run"]
+__all__ = ["OVERVIEW_VERSION", "PROJECTION_VERSION", "SNAPSHOT_INTERVAL", "Run"]
 
-#: :meth:`Run.store_snapshots` stores a snapshot of the views every this many events.
-SNAPSHOT_INTERVAL = 2000
-
-
-def _projection_version() -> str:
-    # The projections' own source: a snapshot made by other code is not reused.
-    digest = hashlib.sha256()
-    for path in sorted(Path(projections.__file__).parent.glob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+#: The fewest events between two snapshots :meth:`Run.store_snapshots` (and the deploy)
+#: store; a view of many hosts waits longer (``snapshot_interval`` in the stores).
+SNAPSHOT_INTERVAL = MIN_SNAPSHOT_INTERVAL
 
 
 #: The version of the projection code; snapshots made by another version are not used.
-PROJECTION_VERSION = _projection_version()
+PROJECTION_VERSION = projection_version()
+
+#: The version a run's overview is stored under (see :mod:`eventstate.stores.snapshots`).
+OVERVIEW_VERSION = overview_version()
 
 #: The stored types :meth:`Run.host_ops` decodes; the rest it skips unread.
 _HOST_OPS_TYPES = frozenset(cls.event_type for cls in HostOpsProjection.handlers)
@@ -131,8 +130,10 @@ class Run:
 
     def store_snapshots(self, interval: int | None = None) -> list[int]:
         """Fold the whole run and store a snapshot of its views every ``interval``
-        events (:data:`SNAPSHOT_INTERVAL` by default) and after its last event.
+        events and after its last event; and, for a run that has ended, its overview.
 
+        Without ``interval``, as the deploy does: the next snapshot after one of S bytes
+        is :func:`~eventstate.stores.snapshots.snapshot_interval` (S) events later.
         Folded from the first event, whatever snapshots are stored already, so
         a wrong one is never copied forward. The log must be open for writing.
 
@@ -142,31 +143,65 @@ class Run:
         Raises:
             StoreError: the log is opened read-only, or refused the write.
         """
-        every = SNAPSHOT_INTERVAL if interval is None else interval
-        if every < 1:
-            raise UsageError(f"a snapshot interval is at least 1 event, not {every}")
+        if interval is not None and interval < 1:
+            raise UsageError(f"a snapshot interval is at least 1 event, not {interval}")
         if self.log.read_only:
             raise StoreError(f"run {self.run_id}: the log is opened read-only: no snapshot stored")
         store = self.log.snapshots()
-        view, stored = StateView(), []
+        fold = OverviewFold()
+        view, stored = fold.view, []
         end = self.last_seq
+        due = interval or SNAPSHOT_INTERVAL
         # Read a stretch, then write its snapshot: a write never waits on this
         # connection's own open read (which other writers would make stale).
-        for first in range(1, end + 1, every):
-            for event in list(self.events(first, min(first + every - 1, end))):
-                view.apply(event)
-            if view.events_applied % every == 0:
-                store.put(self.run_id, view.events_applied, PROJECTION_VERSION, view.to_json())
+        while view.events_applied < end:
+            fold.apply_all(list(self.events(view.events_applied + 1, min(due, end))))
+            if view.events_applied == due or view.events_applied == end:
+                data = view.to_json()
+                store.put(self.run_id, view.events_applied, PROJECTION_VERSION, data)
                 stored.append(view.events_applied)
-        last = view.events_applied
-        if last and (not stored or stored[-1] != last):
-            store.put(self.run_id, last, PROJECTION_VERSION, view.to_json())
-            stored.append(last)
+                due += interval or snapshot_interval(len(data))
+        if end and view.run.status is not None:
+            store.put(self.run_id, end, OVERVIEW_VERSION, fold.overview().to_json())
         return stored
 
     def state(self) -> StateView:
         """The State's views at the end of the run."""
         return self.state_at(self.last_seq)
+
+    def stored_overview(self, last: int | None = None) -> RunOverview | None:
+        """The overview stored after the run's last event (``last``, when the caller
+        knows it) by this projection code; None when there is none to trust: a run
+        not ended, one written before overviews were stored, or an overview damaged
+        or not this run's (``verify`` says which) -- the run is then folded instead."""
+        end = self.last_seq if last is None else last
+        try:
+            found = self.log.snapshots().latest(self.run_id, end, OVERVIEW_VERSION)
+        except StoreCorruptError:
+            return None
+        if found is None or found[0] != end:
+            return None
+        try:
+            overview = RunOverview.from_json(found[1])
+            RunInfo.from_dict(overview.info)
+        except (TypeError, ValueError):
+            return None
+        if overview.run_id != self.run_id or overview.seq != end:
+            return None
+        return overview
+
+    def overview(self) -> tuple[StateView, RunOverview]:
+        """The views at the run's end and its overview: what ``show`` prints.
+
+        Read from what the deploy stored after its last event (the overview, and the
+        snapshot there) when it is there; else folded from the log, in one pass.
+        """
+        end = self.last_seq
+        stored = self.stored_overview(end)
+        if stored is not None:
+            return self.state_at(end), stored
+        fold = OverviewFold().apply_all(self.events(1, end))
+        return fold.view, fold.overview()
 
     def host_ops(self) -> HostOpsProjection:
         """Each host's operations -- plan, commands, outcome -- folded from the whole run.
@@ -185,9 +220,13 @@ class Run:
         projection.apply_all(self.events(types=_ABORT_TYPES))
         return projection.cause
 
-    def info(self) -> RunInfo:
-        """The run's listing line."""
-        view = self.state()
+    def info(self, last: int | None = None) -> RunInfo:
+        """The run's listing line: from its stored overview, else from its views at its
+        end (``last``: its last event, when the caller knows it)."""
+        overview = self.stored_overview(last)
+        if overview is not None:
+            return RunInfo.from_dict(overview.info)
+        view = self.state() if last is None else self.state_at(last)
         return RunInfo.of(view, view.events_applied)
 
     def __repr__(self) -> str:

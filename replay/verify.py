@@ -14,6 +14,7 @@ run's link or by an anchor (see :class:`LogReport`'s notes).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
@@ -22,10 +23,11 @@ import attrs
 
 from eventstate.chain import GENESIS_HASH, chain_hash
 from eventstate.codec import EventCodec, payload_fields
-from eventstate.errors import CodecError, IntegrityError, StoreError, UsageError
+from eventstate.errors import CodecError, IntegrityError, StoreCorruptError, StoreError, UsageError
 from eventstate.events import Event, RunStarted
 from eventstate.projections import StateView
-from eventstate.replay.run import PROJECTION_VERSION
+from eventstate.projections.overview import OverviewFold
+from eventstate.replay.run import OVERVIEW_VERSION, PROJECTION_VERSION
 from eventstate.stores.base import EventLog, StoredEvent
 
 __all__ = ["Anchor", "LogReport", "VerifyReport", "verify_events", "verify_log", "verify_run"]
@@ -75,6 +77,7 @@ def verify_events(
     *,
     codec: EventCodec | None = None,
     snapshots: Mapping[int, str] | None = None,
+    overviews: Mapping[int, str] | None = None,
 ) -> VerifyReport:
     """Check the rows of ``run_id``, in order, and report the first problem.
 
@@ -83,14 +86,19 @@ def verify_events(
     agree with its payload in every column: the chain covers only the payload,
     so a column rewritten alone (``host``, ``timestamp``...) is caught only by
     this comparison. Each of ``snapshots`` (the views' JSON after event
-    ``seq``, by ``seq``) must restore to the fold of the events up to it.
+    ``seq``, by ``seq``) must restore to the fold of the events up to it, and
+    each of ``overviews`` (a run's overview after event ``seq``) be what the
+    overview's projections make of them.
     """
     codec = codec or EventCodec()
     expected_seq = 1
     prev_hash = GENESIS_HASH
     checked = 0
     # Folded only to check snapshots: a run without any is not folded.
-    view = StateView() if snapshots else None
+    overview_fold = OverviewFold() if overviews else None
+    view = overview_fold.view if overview_fold is not None else StateView() if snapshots else None
+    snapshots = snapshots or {}
+    overviews = overviews or {}
 
     def bad(seq: Any, problem: str) -> VerifyReport:
         return VerifyReport(run_id, checked, seq if type(seq) is int else None, problem)
@@ -114,7 +122,7 @@ def verify_events(
         column = _disagreeing_column(stored, event, fields)
         if column is not None:
             return bad(stored.seq, f"row column {column} disagrees with its payload")
-        if view is not None and snapshots is not None:
+        if view is not None:
             view.apply(event)
             if stored.seq in snapshots and not _is_fold(snapshots[stored.seq], view):
                 return bad(
@@ -122,19 +130,30 @@ def verify_events(
                     "the stored snapshot after this event is not the fold of the events "
                     "(forged, or damaged): a reader starting from it sees a false state",
                 )
+            if (
+                overview_fold is not None
+                and stored.seq in overviews
+                and not _is_overview(overviews[stored.seq], overview_fold)
+            ):
+                return bad(
+                    stored.seq,
+                    "the stored overview after this event is not the fold of the events "
+                    "(forged, or damaged): show and runs would print a false summary",
+                )
         prev_hash = stored.hash
         expected_seq += 1
         checked += 1
     if checked == 0:
         return VerifyReport(run_id, 0, None, "no events stored for this run")
-    beyond = [seq for seq in snapshots or () if seq > checked]
-    if beyond:
-        return VerifyReport(
-            run_id,
-            checked,
-            None,
-            f"a snapshot is stored after event {min(beyond)}, past the run's last ({checked})",
-        )
+    for kind, stored_at in (("snapshot", snapshots), ("overview", overviews)):
+        beyond = [seq for seq in stored_at if seq > checked]
+        if beyond:
+            return VerifyReport(
+                run_id,
+                checked,
+                None,
+                f"a {kind} is stored after event {min(beyond)}, past the run's last ({checked})",
+            )
     return VerifyReport(run_id, checked)
 
 
@@ -144,7 +163,17 @@ def _is_fold(snapshot: str, view: StateView) -> bool:
         restored = StateView.from_json(snapshot)
     except Exception:  # any damage in a stored snapshot (bad JSON, missing keys): not the fold
         return False
-    return restored.to_json() == view.to_json()
+    # As values: the live State's mappings (groups, config) keep the order they were
+    # made in, a fold the canonical order of the stored JSON -- the same views.
+    return json.loads(restored.to_json()) == json.loads(view.to_json())
+
+
+def _is_overview(stored: str, fold: OverviewFold) -> bool:
+    """Whether ``stored`` is the overview ``fold`` makes (compared as values)."""
+    try:
+        return bool(json.loads(stored) == json.loads(fold.overview().to_json()))
+    except ValueError:  # not JSON: damaged
+        return False
 
 
 def _disagreeing_column(stored: StoredEvent, event: Event, fields: Mapping[str, Any]) -> str | None:
@@ -171,14 +200,23 @@ def verify_run(log: EventLog, run_id: str, *, codec: EventCodec | None = None) -
     store holds, and every snapshot readers would use -- with :func:`verify_events`,
     and report the first problem."""
     store = log.snapshots()
-    snapshots = {}
+    kept: dict[str, dict[int, str]] = {PROJECTION_VERSION: {}, OVERVIEW_VERSION: {}}
     for seq, version in store.entries(run_id):
-        if version != PROJECTION_VERSION:
+        if version not in kept:
             continue  # made by other projection code: no reader of this version uses it
-        found = store.latest(run_id, seq, version)
+        try:
+            found = store.latest(run_id, seq, version)
+        except StoreCorruptError:
+            found = (seq, "")  # damaged past reading: not the fold, said as such
         if found is not None and found[0] == seq:
-            snapshots[seq] = found[1]
-    return verify_events(run_id, log.read(run_id, _LOWEST_SEQ), codec=codec, snapshots=snapshots)
+            kept[version][seq] = found[1]
+    return verify_events(
+        run_id,
+        log.read(run_id, _LOWEST_SEQ),
+        codec=codec,
+        snapshots=kept[PROJECTION_VERSION],
+        overviews=kept[OVERVIEW_VERSION],
+    )
 
 
 _ANCHOR = re.compile(r"(?:(?P<run>[^:\s]+):(?P<seq>\d+):)?(?P<hash>[0-9a-f]{64})")

@@ -241,7 +241,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("connectors", ("connectors",)),
     ("run", ("connections", "command_runner", "facts", "arguments", "printing")),
-    ("State", ("state", "recorder", "host_views")),
+    ("State", ("state", "recorder", "snapshot_writer", "host_views")),
     (
         "engine",
         (

@@ -1075,6 +1075,9 @@ def newer_event(recorded: Recorded, tmp_path: Path) -> tuple[Path, int]:
             prev = digest
         for sql in guards:
             conn.execute(sql)
+        # What our deploy stored for readers goes too: a newer eventstate's would be under
+        # its own projection version, which this one never reads.
+        conn.execute("DELETE FROM snapshots WHERE run_id = ?", [run_id])
     return db, target
 
 

@@ -15,6 +15,7 @@ what that user may write -- nothing of the log's.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -33,7 +34,7 @@ from click.testing import CliRunner
 from eventstate import Config, Inventory, SqliteEventLog, State
 from eventstate.cli import main
 from eventstate.replay import read_log, verify_run
-from eventstate.replay.run import PROJECTION_VERSION, SNAPSHOT_INTERVAL
+from eventstate.replay.run import OVERVIEW_VERSION, PROJECTION_VERSION, SNAPSHOT_INTERVAL
 from eventstate.testing.contract import stored_events
 
 CLIENTS = Path(__file__).with_name("log_clients.py")
@@ -391,10 +392,16 @@ def test_four_deployers_and_two_readers_on_one_log(tmp_path: Path) -> None:
             assert verify_run(log.log, run_id).ok
             assert log.run(run_id).state().run.status.value == "success"  # type: ignore[union-attr]
         assert min(stored.values()) > SNAPSHOT_INTERVAL
-    # The writers stored their runs' snapshots as they ended (every interval and at the
-    # last event); the readers stored none.
-    written = sum(
-        last // SNAPSHOT_INTERVAL + (1 if last % SNAPSHOT_INTERVAL else 0)
-        for last in stored.values()
-    )
+    # The writers stored their runs' snapshots as they went (at least SNAPSHOT_INTERVAL
+    # events apart, the last after the run's last event) and each run's overview at its
+    # end; the readers stored none.
+    written = 0
+    with read_log(path) as log:
+        for run_id, last in stored.items():
+            entries = log.log.snapshots().entries(run_id)
+            views = [seq for seq, version in entries if version == PROJECTION_VERSION]
+            assert views[-1] == last
+            assert all(b - a >= SNAPSHOT_INTERVAL for a, b in itertools.pairwise(views[:-1]))
+            assert (last, OVERVIEW_VERSION) in entries
+            written += len(entries)
     assert _snapshot_rows(path) == written

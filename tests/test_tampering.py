@@ -215,6 +215,8 @@ def test_the_cut_tail_of_the_newest_run_is_found_by_an_anchor(recorded: Recorded
     with _tampering(recorded, "cut-newest.db") as conn:
         end = _last_seq(conn, newest)
         conn.execute("DELETE FROM events WHERE run_id = ? AND seq > ?", [newest, end - 2])
+        # The cache after the cut goes too (it is not append-only): else it tells (below).
+        conn.execute("DELETE FROM snapshots WHERE run_id = ? AND seq > ?", [newest, end - 2])
     db = recorded.db.with_name("cut-newest.db")
     assert _verify(db).ok
     (problem,) = _verify(db, saved).problems
@@ -222,6 +224,22 @@ def test_the_cut_tail_of_the_newest_run_is_found_by_an_anchor(recorded: Recorded
     result = _cli("verify", "--db", db, "--anchor", saved)
     assert result.exit_code == 1
     assert f"log: {problem}" in result.stdout.splitlines()
+
+
+def test_the_cut_tail_of_the_newest_run_is_found_by_what_its_deploy_stored_at_its_end(
+    recorded: Recorded,
+) -> None:
+    newest = recorded.ids[-1]
+    with _tampering(recorded, "cut-newest-cached.db") as conn:
+        end = _last_seq(conn, newest)
+        conn.execute("DELETE FROM events WHERE run_id = ? AND seq > ?", [newest, end - 2])
+    (run,) = [
+        run for run in _verify(recorded.db.with_name("cut-newest-cached.db")).runs if not run.ok
+    ]
+    assert run.run_id == newest
+    assert run.problem == (
+        f"a snapshot is stored after event {end}, past the run's last ({end - 2})"
+    )
 
 
 # -- The append-only triggers replaced by no-op triggers with the same names ---------------------

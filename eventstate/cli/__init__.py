@@ -8,35 +8,69 @@ shows tracebacks.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import click
 
-from eventstate.cli.adhoc import exec_, facts
-from eventstate.cli.audit import (
-    diff,
-    events,
-    export,
-    head,
-    import_,
-    rerun,
-    runs,
-    show,
-    snapshot,
-    state,
-    step,
-    timeline,
-    verify,
-)
 from eventstate.cli.base import fail
-from eventstate.cli.copy import copy
-from eventstate.cli.deploy import deploy
-from eventstate.cli.report import report
-from eventstate.cli.watch import watch
 from eventstate.cli.working_directory import import_from_working_directory
 from eventstate.errors import UsageError
 
 __all__ = ["main"]
+
+
+#: Each command: the module that defines it, and its name there. Loaded when named, so
+#: that ``eventstate show`` does not import the deploy engine (start-up is most of a read).
+_COMMANDS = {
+    "deploy": ("eventstate.cli.deploy", "deploy"),
+    "facts": ("eventstate.cli.adhoc", "facts"),
+    "exec": ("eventstate.cli.adhoc", "exec_"),
+    "runs": ("eventstate.cli.audit", "runs"),
+    "show": ("eventstate.cli.audit", "show"),
+    "events": ("eventstate.cli.audit", "events"),
+    "export": ("eventstate.cli.audit", "export"),
+    "import": ("eventstate.cli.audit", "import_"),
+    "state": ("eventstate.cli.audit", "state"),
+    "step": ("eventstate.cli.audit", "step"),
+    "diff": ("eventstate.cli.audit", "diff"),
+    "verify": ("eventstate.cli.audit", "verify"),
+    "head": ("eventstate.cli.audit", "head"),
+    "rerun": ("eventstate.cli.audit", "rerun"),
+    "timeline": ("eventstate.cli.audit", "timeline"),
+    "report": ("eventstate.cli.report", "report"),
+    "snapshot": ("eventstate.cli.audit", "snapshot"),
+    "watch": ("eventstate.cli.watch", "watch"),
+    "copy": ("eventstate.cli.copy", "copy"),
+}
+
+
+class _LazyCommands(MutableMapping[str, click.Command]):
+    """The group's commands by name, each module imported when its command is first named."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            if name not in _COMMANDS:
+                raise KeyError(name)
+            module, attribute = _COMMANDS[name]
+            self._loaded[name] = getattr(importlib.import_module(module), attribute)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*_COMMANDS, *self._loaded]))
+
+    def __len__(self) -> int:
+        return len(set(_COMMANDS) | set(self._loaded))
 
 
 class _Commands(click.Group):
@@ -56,25 +90,4 @@ def main() -> None:
     import_from_working_directory()  # before any command loads the user's files
 
 
-for command in (
-    deploy,
-    facts,
-    exec_,
-    runs,
-    show,
-    events,
-    export,
-    import_,
-    state,
-    step,
-    diff,
-    verify,
-    head,
-    rerun,
-    timeline,
-    report,
-    snapshot,
-    watch,
-    copy,
-):
-    main.add_command(command)
+main.commands = _LazyCommands()

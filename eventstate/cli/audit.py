@@ -25,8 +25,8 @@ from eventstate.cli.base import (
 )
 from eventstate.codec import payload_fields
 from eventstate.errors import CodecError, IntegrityError, UsageError
-from eventstate.events import EVENT_TYPES, OpOutcome
-from eventstate.projections import HostOp, HostOpsProjection, StateView
+from eventstate.events import EVENT_TYPES
+from eventstate.projections import StateView
 from eventstate.projections.run import PLAN, RUN_STATUSES, RUNNING
 from eventstate.replay import ReplayLog, RunInfo, read_log
 from eventstate.replay.diff import diff_runs
@@ -40,7 +40,6 @@ from eventstate.replay.export import (
 from eventstate.replay.step import step as step_through
 from eventstate.replay.timeline import timeline_html
 from eventstate.replay.verify import Anchor, verify_log
-from eventstate.rerun import rerun as rerun_run
 from eventstate.stores import open_log, shown_url
 from eventstate.stores.base import StoredEvent
 
@@ -183,67 +182,6 @@ OPERATION_HEADERS = ("operation", "hosts", "change", "no-change", "error")
 _OPERATION_COUNTS = ("hosts", "change", "no_change", "error")
 
 
-def _operation_rows(view: StateView, host_ops: HostOpsProjection) -> list[dict[str, Any]]:
-    """Each operation in the order it runs, counted over the hosts that ran it, as pyinfra's
-    results table: changed (ran commands), no change (none), error (ignored or not)."""
-    rows: dict[str, dict[str, Any]] = {
-        op_hash: {"op_hash": op_hash, "operation": host_ops.op_name(op_hash) or op_hash}
-        | dict.fromkeys(("hosts", "change", "no_change", "error"), 0)
-        for op_hash in view.get_op_order()
-    }
-    for record in host_ops:
-        row = rows.get(record.op_hash)
-        if row is None or not record.added:
-            continue
-        row["hosts"] += 1
-        if record.outcome is OpOutcome.SUCCESS:
-            row["change" if record.commands_executed else "no_change"] += 1
-        elif record.outcome is not None:
-            row["error"] += 1
-    return list(rows.values())
-
-
-def _failure(op: HostOp) -> dict[str, Any]:
-    """A failed host-op as show prints it, with the commands of its final attempt.
-
-    Its fields are named as :class:`HostOp` names them.
-    """
-    return {
-        "host": op.host,
-        "op_hash": op.op_hash,
-        "name": op.name,
-        "outcome": op.outcome.value if op.outcome is not None else None,
-        "retry_count": op.retry_count,
-        "finished_seq": op.finished_seq,
-        "commands": [
-            {
-                "command": command.command,
-                "success": command.success,
-                "exit_code": command.exit_code,
-                "stdout": command.stdout,
-                "stderr": command.stderr,
-            }
-            for command in op.final_commands
-        ],
-    }
-
-
-def _planned(view: StateView, host_ops: HostOpsProjection) -> list[dict[str, Any]]:
-    """Each op in the order it would run, with the hosts it was planned for and whether
-    change detection expected it to change each (None: unknown)."""
-    planned = []
-    for op_hash in view.get_op_order():
-        hosts = []
-        for host in view.run.hosts:
-            record = host_ops.get(host, op_hash)
-            if record is not None and record.added and record.counted:
-                hosts.append({"host": host, "is_change": record.is_change})
-        planned.append(
-            {"op_hash": op_hash, "name": host_ops.op_name(op_hash) or op_hash, "hosts": hosts}
-        )
-    return planned
-
-
 def _named(hosts: list[str], at_most: int = 3) -> str:
     if not hosts:
         return "-"
@@ -259,15 +197,14 @@ def show(run_id: str, db: str, as_json: bool) -> None:
     """A run: who, when, each host's results, its operations, the failed ones and their
     output, why it stopped; a dry run's planned operations. Times in local time (UTC in --json)."""
     with opened(db) as log:
-        run = log.run(run_id)
-        view = run.state()
-        info = RunInfo.of(view, view.events_applied)
-        hosts = _host_rows(view)
-        host_ops = run.host_ops()
-        operations = _operation_rows(view, host_ops)
-        failures = [_failure(op) for op in host_ops.failed()]
-        cause = run.abort_cause() if info.status == "aborted" else None
-        planned = _planned(view, host_ops) if info.kind == PLAN else []
+        # What the deploy stored at the run's end when it is there, else one fold.
+        view, overview = log.run(run_id).overview()
+    info = RunInfo.of(view, view.events_applied)
+    hosts = _host_rows(view)
+    operations = overview.operations
+    failures = overview.failures
+    cause = overview.abort_cause if info.status == "aborted" else None
+    planned = overview.planned if info.kind == PLAN else []
     warnings = {stage.name: count for stage, count in view.stage_warnings.items()}
     if as_json:
         echo(
@@ -277,7 +214,7 @@ def show(run_id: str, db: str, as_json: bool) -> None:
                     "hosts": hosts,
                     "operations": operations,
                     "failures": failures,
-                    "abort_cause": None if cause is None else cause.as_dict(),
+                    "abort_cause": cause,
                     "planned": planned,
                     "warnings": warnings,
                 },
@@ -292,7 +229,7 @@ def show(run_id: str, db: str, as_json: bool) -> None:
     echo(f"started   {local_time(info.started_at)}{duration}")
     echo(f"status    {info.status}" + (f": {info.error}" if info.error else ""))
     if cause is not None:
-        echo(f"cause     {cause}")
+        echo(f"cause     {cause['summary']}")
     echo(f"events    {info.event_count}")
     echo("")
     for line in table(HOST_HEADERS, host_table(view)):
@@ -470,8 +407,10 @@ def import_(path: str, db: str) -> None:
 def snapshot(run_id: str, db: str) -> None:
     """Store snapshots of a run's views, so that reading it later folds fewer events.
 
-    One every 2,000 events and one after its last. Snapshots are a cache: the
-    log's events stay the truth, and no read command writes them.
+    As a deploy stores them as it goes (a view of many hosts less often: at least
+    every 1,000 events), one after its last, and a finished run's overview. For a
+    log written before deploys stored them. Snapshots are a cache: the log's events
+    stay the truth, and no read command writes them.
     """
     with user_errors():
         log = open_log(db, create=False)
@@ -646,6 +585,8 @@ def rerun(run_id: str, db: str) -> None:
     No host is touched: every command gets its recorded outcome. Exit status 1
     prints the first divergence, both sides.
     """
+    from eventstate.rerun import rerun as rerun_run  # the engine: loaded for this command
+
     with opened(db) as log:
         full_id = log.resolve(run_id)
         report = rerun_run(log.log, full_id, log.codec)

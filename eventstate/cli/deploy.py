@@ -43,7 +43,6 @@ from eventstate.interruption import DeployInterrupted, interrupt_on_signals
 from eventstate.inventory import Inventory
 from eventstate.projections.run import PLAN
 from eventstate.redaction import is_secret_name
-from eventstate.replay.run import SNAPSHOT_INTERVAL, Run
 from eventstate.state import BaseStateCallback, State
 from eventstate.stores import open_log, shown_url
 
@@ -320,7 +319,6 @@ def _run(
         return 2
     finally:
         progress.stop()
-    _store_snapshots(state)
     for line in table(HOST_HEADERS, host_table(state.view)):
         echo(line)
     echo(f"\nrun {state.run_id} {logged_end(state, db)}")
@@ -332,15 +330,6 @@ def _run(
     if summary or state.view.run.error:
         echo(next_step(state.run_id, db, dict(os.environ)))
     return status
-
-
-def _store_snapshots(state: State) -> None:
-    # The writer stores the run's snapshots (readers never write), once the run is
-    # long enough to have one: later reads of it fold from them.
-    if state.view.events_applied < SNAPSHOT_INTERVAL:
-        return
-    with contextlib.suppress(StoreError):  # a cache: the run is recorded either way
-        Run(state.log, state.run_id).store_snapshots()
 
 
 def logged_end(state: State, db: str) -> str:

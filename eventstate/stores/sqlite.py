@@ -24,9 +24,12 @@ half-way on a snapshot another writer made stale; the schema is made in one
 such transaction, after looking again, so any number of first writers may
 race to create the same new log.
 
-sqlite-utils serves the reads; the schema is plain DDL (one transaction),
-and the append path the connection's ``executemany``, which runs at twice
-the speed of ``insert_all`` here.
+The file is sqlite-utils' to browse (the views below); this module itself
+speaks plain ``sqlite3`` (autocommit connections, each transaction its own):
+importing sqlite-utils imports numpy and pandas when they are installed --
+most of a read command's start-up -- for nothing a store does. The schema is
+plain DDL (one transaction), and the append path the connection's
+``executemany``, which runs at twice the speed of ``insert_all``.
 
 A writer also makes the SQL views a browser reads -- ``runs``,
 ``host_results``, ``op_results``, ``failures`` -- when it opens a log whose
@@ -54,8 +57,6 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
-
-import sqlite_utils
 
 from eventstate.errors import (
     SequenceError,
@@ -87,6 +88,17 @@ _MEMORY = ":memory:"
 _COLUMNS = ("run_id", "seq", "type", "version", "timestamp", "host", "payload", "prev_hash", "hash")
 _INSERT = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM events"
+#: Every run id, hopping along the primary key; each run's lowest event and last seq.
+_RUNS = (
+    "WITH RECURSIVE ids (run_id) AS (SELECT (SELECT run_id FROM events ORDER BY run_id LIMIT 1)"
+    " UNION ALL SELECT (SELECT e.run_id FROM events e WHERE e.run_id > ids.run_id"
+    " ORDER BY e.run_id LIMIT 1) FROM ids WHERE ids.run_id IS NOT NULL)"
+    " SELECT ids.run_id, first.timestamp,"
+    " (SELECT e.seq FROM events e WHERE e.run_id = ids.run_id ORDER BY e.seq DESC LIMIT 1)"
+    " FROM ids JOIN events first ON first.rowid = (SELECT e.rowid FROM events e"
+    " WHERE e.run_id = ids.run_id ORDER BY e.seq LIMIT 1)"
+    " WHERE ids.run_id IS NOT NULL ORDER BY first.rowid"
+)
 #: The run whose first event was stored last: read backwards from the newest row.
 _NEWEST_RUN = "SELECT run_id FROM events WHERE seq = 1 ORDER BY rowid DESC LIMIT 1"
 
@@ -399,7 +411,7 @@ class SqliteEventLog(EventLog):
 
     # Connecting
 
-    def _connect(self) -> sqlite_utils.Database:
+    def _connect(self) -> _Database:
         """A connection to the file: read-only if asked, and in autocommit mode
         (this module begins and ends every transaction itself)."""
         try:
@@ -410,7 +422,7 @@ class SqliteEventLog(EventLog):
         except sqlite3.Error as error:
             raise _store_error(self.path, error, "open the log") from error
         try:
-            return sqlite_utils.Database(conn)
+            return _Database(conn)
         except sqlite3.Error as error:
             conn.close()
             raise _store_error(self.path, error, "open the log") from error
@@ -690,15 +702,12 @@ class SqliteEventLog(EventLog):
         """Every run, in the order their first events were stored.
 
         A run is listed from any of its events -- not only its first -- so a
-        run missing its start is still there for ``verify`` to report.
+        run missing its start is still there for ``verify`` to report (from its
+        lowest event). A few primary-key lookups per run -- the next run id, its
+        lowest event, its last -- not a scan of every event: ``runs`` and ``show``
+        on a log of a million events answer at once.
         """
-        rows = self._query(
-            "list the runs",
-            lambda: self.db.execute(
-                "SELECT run_id, MIN(timestamp), MAX(seq) FROM events "
-                "GROUP BY run_id ORDER BY MIN(rowid)"
-            ).fetchall(),
-        )
+        rows = self._query("list the runs", lambda: self.db.execute(_RUNS).fetchall())
         summaries = []
         for run_id, started, last_seq in rows:
             if type(run_id) is not str:
@@ -840,6 +849,31 @@ class _Transaction:
         if self.conn.in_transaction:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
+
+
+class _Database:
+    """A connection, and ``execute`` on it: what this module used of sqlite-utils' Database
+    (which turned recursive triggers on too)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        conn.execute("PRAGMA recursive_triggers=on")
+
+    def execute(self, sql: str, parameters: Sequence[object] | None = None) -> sqlite3.Cursor:
+        """Run one statement (the connection commits it, unless a transaction is open)."""
+        return self.conn.execute(sql) if parameters is None else self.conn.execute(sql, parameters)
+
+    def table_names(self) -> list[str]:
+        """The tables in the database, in one statement."""
+        return [row[0] for row in self.conn.execute(_TABLES).fetchall()]
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+
+#: Every table of the database (sqlite-utils' ``table_names``).
+_TABLES = "SELECT name FROM sqlite_master WHERE type = 'table'"
 
 
 class SqliteSnapshotStore(SnapshotStore):
