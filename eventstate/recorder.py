@@ -3,7 +3,10 @@
 One :class:`EventRecorder` per run. ``record`` is the hot path of the engine:
 it builds the event with the next sequence number, encodes it once to
 canonical JSON, takes the chain hash over those bytes, queues the stored row
-and hands the event to the projections. Rows reach the store in batches --
+-- a plain tuple in the table's column order
+(:data:`~eventstate.stores.base.StoredRow`), written with
+:meth:`~eventstate.stores.base.EventLog.append_rows` -- and hands the event to
+the projections. Rows reach the store in batches --
 one transaction each -- when the batch is full, when the State asks (every
 stage change, failed hosts, run end, ``flush``), and at the latest
 ``max_delay`` seconds after the oldest was recorded: a gevent timer, armed by

@@ -58,7 +58,7 @@ class StoredEvent:
 #: A :class:`StoredEvent`'s fields as a plain tuple, in the same order: what the writer
 #: builds per event (a tuple costs a tenth of a frozen attrs instance) and what
 #: :meth:`EventLog.append_rows` takes.
-StoredRow: TypeAlias = tuple[str, int, str, int, str, "str | None", str, str, str]
+StoredRow: TypeAlias = tuple[str, int, str, int, str, str | None, str, str, str]
 
 
 @attrs.frozen
