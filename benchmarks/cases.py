@@ -498,13 +498,17 @@ def _raw_rows(events: int) -> list[tuple[Any, ...]]:
 def append_raw(events: int, path: str) -> Metrics:
     """The ceiling: plain ``sqlite3`` ``executemany`` of ``events`` pre-built rows, one transaction.
 
-    Same columns, ``(run_id, seq)`` primary key, host index, WAL and
-    ``synchronous=NORMAL`` as our store; the rows are built before the clock starts.
+    Same columns, ``(run_id, seq)`` primary key, host index, WAL,
+    ``synchronous=NORMAL`` and writer's page cache as our store (a ceiling given
+    less cache than ours would be none); the rows are built before the clock starts.
     """
+    from eventstate.stores.sqlite import WRITER_CACHE_KIB
+
     rows = _raw_rows(events)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
     for statement in _RAW_SCHEMA:
         conn.execute(statement)
 

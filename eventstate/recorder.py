@@ -3,7 +3,10 @@
 One :class:`EventRecorder` per run. ``record`` is the hot path of the engine:
 it builds the event with the next sequence number, encodes it once to
 canonical JSON, takes the chain hash over those bytes, queues the stored row
-and hands the event to the projections. Rows reach the store in batches --
+-- a plain tuple in the table's column order
+(:data:`~eventstate.stores.base.StoredRow`), written with
+:meth:`~eventstate.stores.base.EventLog.append_rows` -- and hands the event to
+the projections. Rows reach the store in batches --
 one transaction each -- when the batch is full, when the State asks (every
 stage change, failed hosts, run end, ``flush``), and at the latest
 ``max_delay`` seconds after the oldest was recorded: a gevent timer, armed by
@@ -26,14 +29,15 @@ import time
 import weakref
 from collections.abc import Callable
 from datetime import datetime, timezone
+from hashlib import sha256
 from typing import Any, TypeVar
 
 import gevent
 
-from eventstate.chain import GENESIS_HASH, chain_hash
+from eventstate.chain import GENESIS_HASH
 from eventstate.codec import EventCodec, canonical_bytes
 from eventstate.events import HEARTBEAT_FLUSH_DELAYS, Event, HeartbeatRecorded, RunFinished
-from eventstate.stores.base import EventLog, StoredEvent
+from eventstate.stores.base import EventLog, StoredRow
 
 __all__ = ["EventRecorder", "head_fields"]
 
@@ -86,7 +90,8 @@ class EventRecorder:
         last = log.last_event(run_id)
         self._seq = last.seq if last else 0
         self._prev_hash = last.hash if last else GENESIS_HASH
-        self._pending: list[StoredEvent] = []
+        #: The rows recorded but not yet written, each a :data:`~eventstate.stores.base.StoredRow`.
+        self._pending: list[StoredRow] = []
         self._pending_since = 0.0
         # Rows queued before record() writes them itself: 1 until the first write (a
         # run's start is written at once), then batch_size; 0 once a timer's write
@@ -116,20 +121,24 @@ class EventRecorder:
 
     def record(self, event_class: type[E], **fields: Any) -> E:
         """Record one event of ``event_class`` with ``fields``; returns it."""
+        # The engine's hot path: every line here is paid per event, so nothing is looked
+        # up twice and the row is the tuple the store inserts, built once.
         seq = self._seq + 1
-        event = event_class(run_id=self.run_id, seq=seq, at=datetime.now(_utc), **fields)
+        run_id = self.run_id
+        event = event_class(run_id=run_id, seq=seq, at=datetime.now(_utc), **fields)
         data = self._to_dict(event)
         encoded = canonical_bytes(data)
         prev_hash = self._prev_hash
-        digest = chain_hash(prev_hash, encoded)  # over the bytes just encoded, not again
+        # chain_hash(prev_hash, encoded), inline: over the bytes just encoded, not again.
+        digest = sha256(prev_hash.encode() + b"\n" + encoded).hexdigest()
         pending = self._pending
         if not pending:
             # Once per batch, not per event: the timer that writes it if nothing else does.
             self._pending_since = time.monotonic()
             self._flush_timer.start(_flush_due, self._self)
         pending.append(
-            StoredEvent(
-                self.run_id,
+            (
+                run_id,
                 seq,
                 event_class.event_type,
                 event_class.version,
@@ -169,7 +178,7 @@ class EventRecorder:
         """Write every queued row to the store in one transaction, and flush the store."""
         if self._pending:
             # On failure the rows stay queued: a later flush can still write them.
-            self.log.append(self._pending)
+            self.log.append_rows(self._pending)
             self._pending = []
             self._flush_timer.stop()
             self._flush_at = self._batch_size
@@ -208,7 +217,7 @@ class EventRecorder:
     def _ended(self) -> bool:
         # Once per heartbeat, never per event: whether the run's last event is its end.
         if self._pending:
-            return self._pending[-1].type == RunFinished.event_type
+            return self._pending[-1][2] == RunFinished.event_type
         last = self.log.last_event(self.run_id)
         return last is not None and last.type == RunFinished.event_type
 

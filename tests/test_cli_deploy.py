@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -174,3 +176,18 @@ def test_the_deploy_stores_its_runs_snapshots(runner: CliRunner, tmp_path: Path)
         assert last > 2000
         # The writer stored them: the newest one is at the run's last event.
         assert log.log.snapshots().latest(run.run_id, last, PROJECTION_VERSION)[0] == last
+
+
+def test_a_command_freezes_start_up_and_collects_the_young_less_often() -> None:
+    # In a process of its own: the collector's settings are the whole process's.
+    script = (
+        "import gc\n"
+        "from eventstate.cli import COLLECTOR_THRESHOLDS, main\n"
+        "assert gc.get_threshold() != COLLECTOR_THRESHOLDS and gc.get_freeze_count() == 0\n"
+        "main(['runs', '--help'], standalone_mode=False)\n"
+        "print(gc.get_threshold() == COLLECTOR_THRESHOLDS, gc.get_freeze_count() > 1000)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines()[-1] == "True True"

@@ -19,7 +19,8 @@ from eventstate.errors import (
     StoreNotFoundError,
 )
 from eventstate.replay import verify_run
-from eventstate.stores import EventLog, SqliteEventLog
+from eventstate.stores import EventLog, MemoryEventLog, SqliteEventLog
+from eventstate.stores.base import StoredEvent, StoredRow
 from eventstate.stores.sqlite import SCHEMA_VERSION
 from eventstate.testing import EventLogContract, stored_events
 
@@ -364,3 +365,46 @@ def test_a_new_log_is_the_owners_alone(tmp_path: Path) -> None:
     with SqliteEventLog(path):
         pass
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
+
+
+def _rows(events: list[StoredEvent]) -> list[StoredRow]:
+    return [attrs.astuple(event) for event in events]  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "make", [lambda p: SqliteEventLog(p / "events.db"), lambda p: MemoryEventLog()]
+)
+def test_rows_append_as_their_events_do(tmp_path: Path, make: Callable[[Path], EventLog]) -> None:
+    # append_rows is the recorder's path: the same rows stored, the same batches refused.
+    with make(tmp_path) as log:
+        log.append_rows(_rows(stored_events("run-a", 3)))
+        log.append_rows(_rows(stored_events("run-a", 2, first=4)))
+        log.append_rows([])
+        assert list(log.read("run-a")) == stored_events("run-a", 3) + stored_events(
+            "run-a", 2, first=4
+        )
+        with pytest.raises(SequenceError, match=r"run run-a: event 7 leaves a gap"):
+            log.append_rows(_rows(stored_events("run-a", 2, first=7)))
+        with pytest.raises(SequenceError, match=r"run run-a: event 5 repeats"):
+            log.append_rows(_rows(stored_events("run-a", 2, first=5)))
+        # Two runs in one batch, each continuing its own sequence: stored whole.
+        log.append_rows(_rows(stored_events("run-b", 2) + stored_events("run-a", 1, first=6)))
+        assert [e.seq for e in log.read("run-a")] == [1, 2, 3, 4, 5, 6]
+        assert [e.seq for e in log.read("run-b")] == [1, 2]
+        # A batch whose numbers skip inside it: refused whole, nothing stored.
+        skipping = stored_events("run-a", 1, first=7) + stored_events("run-a", 1, first=9)
+        with pytest.raises(SequenceError, match=r"run run-a: event 9 leaves a gap"):
+            log.append_rows(_rows(skipping))
+        assert log.last_event("run-a") == stored_events("run-a", 1, first=6)[0]
+
+
+def test_rows_from_a_stale_writer_are_refused_and_the_next_batch_is_judged_afresh(
+    db_path: Path,
+) -> None:
+    with SqliteEventLog(db_path) as first, SqliteEventLog(db_path) as second:
+        first.append_rows(_rows(stored_events("run-a", 1, first=4)))
+        second.append_rows(_rows(stored_events("run-a", 1, first=5)))  # it has not seen 4
+        with pytest.raises(SequenceError, match="another writer stored events"):
+            first.append_rows(_rows(stored_events("run-a", 1, first=5, tag="rival")))
+        first.append_rows(_rows(stored_events("run-a", 1, first=6)))
+        assert [e.seq for e in second.read("run-a")] == [1, 2, 3, 4, 5, 6]

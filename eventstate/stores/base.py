@@ -12,14 +12,14 @@ import abc
 import time
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 import attrs
 
 from eventstate.errors import SequenceError
 from eventstate.stores.snapshots import MemorySnapshotStore, SnapshotStore
 
-__all__ = ["WAIT_POLL_INTERVAL", "EventLog", "RunSummary", "StoredEvent"]
+__all__ = ["WAIT_POLL_INTERVAL", "EventLog", "RunSummary", "StoredEvent", "StoredRow"]
 
 #: How often, in seconds, the default :meth:`EventLog.wait_for_events` asks the store
 #: for its newest sequence number: a reader sees an event within this time of its commit.
@@ -55,6 +55,12 @@ class StoredEvent:
     hash: str
 
 
+#: A :class:`StoredEvent`'s fields as a plain tuple, in the same order: what the writer
+#: builds per event (a tuple costs a tenth of a frozen attrs instance) and what
+#: :meth:`EventLog.append_rows` takes.
+StoredRow: TypeAlias = tuple[str, int, str, int, str, str | None, str, str, str]
+
+
 @attrs.frozen
 class RunSummary:
     """What a store can say of a run without decoding it.
@@ -86,6 +92,12 @@ class EventLog(abc.ABC):
         Raises:
             SequenceError: an event would leave a gap or repeat a sequence number.
         """
+
+    def append_rows(self, rows: Sequence[StoredRow]) -> None:
+        """:meth:`append`, of events given as :data:`StoredRow` tuples (the writer's hot
+        path: a store that inserts tuples skips building a :class:`StoredEvent` each).
+        Same guarantees, same errors."""
+        self.append([StoredEvent(*row) for row in rows])
 
     @abc.abstractmethod
     def read(self, run_id: str, first: int = 1, last: int | None = None) -> Iterator[StoredEvent]:
