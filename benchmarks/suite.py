@@ -8,6 +8,7 @@ it is given. A failed case fails its rows, not the whole suite.
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import subprocess
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from benchmarks.cases import (
 )
 from benchmarks.postgres import planned_runs, postgres_section
 from benchmarks.report import Row, Section, Target
-from benchmarks.runner import Case, CaseFailed, Measurement, Runner
+from benchmarks.runner import REPO_ROOT, Case, CaseFailed, Measurement, Runner
 from benchmarks.ssh_testbed import running_testbed
 from benchmarks.stats import Stat, ratios
 
@@ -890,7 +891,15 @@ def measure_bridge(runner: Runner, plan: Plan, sections: Sections) -> None:
 
 
 def measure_cli(runner: Runner, plan: Plan, sections: Sections, workdir: Path) -> None:
-    """Each whole-CLI shape: ``pyinfra INVENTORY DEPLOY -y``, then ``eventstate deploy``."""
+    """Each whole-CLI shape: ``pyinfra INVENTORY DEPLOY -y``, then ``eventstate deploy``.
+
+    Our package's bytecode is compiled first: pyinfra's was, when pip installed it, and
+    an editable install under ``PYTHONDONTWRITEBYTECODE`` would otherwise compile ours
+    from source in every process (reading ``.pyc`` files is not writing them).
+    """
+    compileall.compile_dir(str(REPO_ROOT / "eventstate"), quiet=1)
+    for root in ("projections", "replay"):
+        compileall.compile_dir(str(REPO_ROOT / root), quiet=1)
     for hosts, ops in plan.cli_shapes:
         directory = workdir / f"cli-{_shape(hosts, ops)}"
         directory.mkdir()
