@@ -12,6 +12,7 @@ import json
 import re
 import sqlite3
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
@@ -135,6 +136,9 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
     state.activate_host(inventory.get_host("@sim/x"))
     state.flush()
     log.close()
+    # Past that window (11 ms) before any test reads it: reads are fast enough now to
+    # come within it, and would see the run still running.
+    time.sleep(0.05)
     yield Recorded(db, *ids, interrupted)
 
 
