@@ -554,10 +554,14 @@ class PostgresEventLog(EventLog):
             raise StoreError(f"{self.shown}: cannot append: the log is closed") from None
         except psycopg_pool.PoolTimeout as error:
             raise self._error(error, "append") from None
-        # Known before the server answers: the next batch is checked against it (a
+        # What the next batch is checked against, known before the server answers (a
         # refusal clears it, and the next check asks the database).
+        try:
+            self._in_flight = _InFlight.start(conn, self._insert, events, data)
+        except RuntimeError:  # no thread to be had: stored now, as by append
+            self._pool.putconn(conn)
+            self._write(events, data)
         self._last_seqs.update(updated)
-        self._in_flight = _InFlight.start(conn, self._insert, events, data)
 
     def _settle_writes(self) -> None:
         """Wait for the batch in flight, then raise what refused it, if anything did."""
