@@ -8,10 +8,10 @@ one transaction each -- when the batch is full, when the State asks (every
 stage change, failed hosts, run end, ``flush``), and at the latest
 ``max_delay`` seconds after the oldest was recorded: a gevent timer, armed by
 the first row of a batch, writes them even while nothing else happens (a long
-command). A full batch is handed over with :meth:`EventLog.append_later` (a store
-may store it while the next is recorded). The run's first event is written at
-once, so a run killed early still leaves a trace; with ``sync`` every event is
-committed as it is recorded.
+command). A batch ``record`` writes is handed over with
+:meth:`EventLog.append_later` (a store may store it while the next is
+recorded). The run's first event is written at once, so a run killed early
+still leaves a trace; with ``sync`` every event is committed as it is recorded.
 
 While the run is being written, a :class:`~eventstate.events.HeartbeatRecorded`
 is recorded every :data:`~eventstate.events.HEARTBEAT_FLUSH_DELAYS` times
@@ -145,7 +145,9 @@ class EventRecorder:
         if len(pending) >= self._flush_at or (
             time.monotonic() - self._pending_since >= self._max_delay
         ):
-            if len(pending) >= self._batch_size > 1:
+            # Past the run's first write, more to come: handed over (the first write,
+            # sync mode, and the write after a timer's failure are made, and raise, now).
+            if self._flush_at == self._batch_size > 1:
                 self._hand_over()
             else:
                 self.flush()
@@ -177,8 +179,8 @@ class EventRecorder:
         self.log.flush()
 
     def _hand_over(self) -> None:
-        # A full batch, more to come: the store may store it while the next is recorded
-        # (EventLog.append_later); what refused it comes from the next write or flush.
+        # A batch, full or due, more to come: the store may store it while the next is
+        # recorded (EventLog.append_later); what refused it comes with the next write.
         self.log.append_later(self._pending)
         self._pending = []
         self._flush_timer.stop()
