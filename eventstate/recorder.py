@@ -11,7 +11,9 @@ one transaction each -- when the batch is full, when the State asks (every
 stage change, failed hosts, run end, ``flush``), and at the latest
 ``max_delay`` seconds after the oldest was recorded: a gevent timer, armed by
 the first row of a batch, writes them even while nothing else happens (a long
-command). The run's first event is written at once, so a run killed early
+command). A batch ``record`` writes is handed over with
+:meth:`EventLog.append_rows_later` (a store may store it while the next is
+recorded). The run's first event is written at once, so a run killed early
 still leaves a trace; with ``sync`` every event is committed as it is recorded.
 
 While the run is being written, a :class:`~eventstate.events.HeartbeatRecorded`
@@ -156,7 +158,12 @@ class EventRecorder:
         if len(pending) >= self._flush_at or (
             time.monotonic() - self._pending_since >= self._max_delay
         ):
-            self.flush()
+            # Past the run's first write, more to come: handed over (the first write,
+            # sync mode, and the write after a timer's failure are made, and raise, now).
+            if self._flush_at == self._batch_size > 1:
+                self._hand_over()
+            else:
+                self.flush()
         return event
 
     def record_applied(self, event_class: type[E], **fields: Any) -> E:
@@ -188,6 +195,14 @@ class EventRecorder:
             due = self._flushed(self._seq)
             if due is not None and self._flush_at:
                 self._flush_at = max(1, min(self._batch_size, due - self._seq))
+
+    def _hand_over(self) -> None:
+        # A batch, full or due, more to come: the store may store it while the next is
+        # recorded (EventLog.append_rows_later); what refused it comes with the next write.
+        self.log.append_rows_later(self._pending)
+        self._pending = []
+        self._flush_timer.stop()
+        self._flush_at = self._batch_size
 
     def stop(self) -> None:
         """Stop the timers (the heartbeat, the delayed write); queued rows stay queued."""

@@ -17,6 +17,7 @@ from benchmarks.postgres import (
     measure_postgres,
     pg_append_ours,
     pg_append_raw,
+    pg_append_raw_text,
     pg_append_store,
     planned_runs,
 )
@@ -37,12 +38,14 @@ def _url(server: PostgresServer) -> str:
 
 
 def test_the_append_cases_store_every_event(server: PostgresServer) -> None:
-    ours_url, store_url, raw_url = _url(server), _url(server), _url(server)
+    ours_url, store_url, raw_url, text_url = (_url(server) for _ in range(4))
     ours = pg_append_ours(events=1_234, url=ours_url)
     store = pg_append_store(events=1_234, url=store_url)
     raw = pg_append_raw(events=1_234, url=raw_url)
+    text = pg_append_raw_text(events=12_345, url=text_url)  # more than one chunk
     assert ours["events"] == store["events"] == raw["events"] == 1_234
     assert ours["payload_bytes"] == raw["payload_bytes"]  # the same rows' shape
+    assert text["events"] == 12_345
     with open_log(ours_url, read_only=True) as log:
         assert [r.last_seq for r in log.runs()] == [1_234]
         assert verify_log(log).ok
@@ -50,6 +53,8 @@ def test_the_append_cases_store_every_event(server: PostgresServer) -> None:
         assert [r.last_seq for r in log.runs()] == [1_234]
     with psycopg.connect(raw_url) as conn:
         assert conn.execute("SELECT count(*), max(seq) FROM events").fetchone() == (1_234, 1_234)
+    with psycopg.connect(text_url) as conn:
+        assert conn.execute("SELECT count(*), max(seq) FROM events").fetchone() == (12_345, 12_345)
 
 
 def test_the_deploy_case_writes_a_run_into_postgresql(server: PostgresServer) -> None:

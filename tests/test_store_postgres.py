@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import psycopg
 import pytest
 from postgres_server import PostgresServer, running_postgres
@@ -35,6 +36,7 @@ from eventstate.replay import (
     verify_run,
 )
 from eventstate.stores import EventLog, PostgresEventLog, SqliteEventLog, open_log
+from eventstate.stores.base import StoredEvent
 from eventstate.testing import EventLogContract, sample_run, stored_events
 from eventstate.testing.contract import _during_the_wait
 
@@ -474,6 +476,170 @@ def test_a_lost_connection_says_nothing_on_stderr(server: PostgresServer, url: s
         [sys.executable, "-c", script, url, url], capture_output=True, text=True, timeout=120
     )
     assert (result.returncode, result.stdout, result.stderr) == (0, "4\n", "")
+
+
+# -- COPY text, and batches handed over while the next is made ------------------------------
+
+#: Values a COPY text row could be broken by, or mistaken in: each escape's character alone,
+#: in pairs and at the ends; the NULL marker and the end-of-data marker as text; other
+#: control characters, other scripts, an emoji.
+HOSTILE = (
+    "\\",
+    "\t",
+    "\n",
+    "\r",
+    "\r\n",
+    "\\N",
+    "\\.",
+    "a\\tb",
+    "\\\\",
+    "\t\\n\r\\",
+    "end\\",
+    "\\start",
+    " \x01\x08\x0b\x0c\x1b\x7f ",
+    "wéb-1 数据库 сервер 🚀",
+    "",
+)
+
+
+def _hostile_run(run_id: str) -> list[StoredEvent]:
+    """A run whose every text column holds each of :data:`HOSTILE` in turn (a host None
+    now and then): what a COPY must store exactly."""
+    rows = []
+    prev_hash = eventstate.GENESIS_HASH
+    for index in range(3 * len(HOSTILE)):
+        value = HOSTILE[index % len(HOSTILE)]
+        payload = json.dumps({"value": value, "raw": value})[:-1] + value + "}"
+        digest = eventstate.chain_hash(prev_hash, payload)
+        rows.append(
+            StoredEvent(
+                run_id=run_id,
+                seq=index + 1,
+                type=f"Type{value}",
+                version=1,
+                timestamp=f"2026-01-01T00:00:00{value}",
+                host=None if index % 4 == 3 else value,
+                payload=payload,
+                prev_hash=prev_hash,
+                hash=digest,
+            )
+        )
+        prev_hash = digest
+    return rows
+
+
+@pytest.mark.parametrize("append", ["append", "append_later"])
+def test_hostile_text_in_every_column_round_trips_exactly(url: str, append: str) -> None:
+    run_id = "run\t\\n\n\r\\N"
+    rows = _hostile_run(run_id)
+    with PostgresEventLog(url) as log:
+        getattr(log, append)(rows[:10])
+        getattr(log, append)(rows[10:])
+        log.flush()
+        assert list(log.read(run_id)) == rows
+        assert [r.run_id for r in log.runs()] == [run_id]
+    with psycopg.connect(url) as conn:  # as stored, not only as read back
+        stored = conn.execute(
+            "SELECT host, payload, type, timestamp FROM eventstate.events ORDER BY seq"
+        ).fetchall()
+    assert stored == [(r.host, r.payload, r.type, r.timestamp) for r in rows]
+
+
+@pytest.mark.parametrize("append", ["append", "append_later"])
+@pytest.mark.parametrize("field", ["host", "payload", "run_id"])
+def test_a_nul_character_is_refused_and_nothing_of_its_batch_is_stored(
+    log: PostgresEventLog, append: str, field: str
+) -> None:
+    rows = stored_events("run-a", 3, first=4)
+    rows[1] = attrs.evolve(rows[1], **{field: getattr(rows[1], field) + "\x00"})
+    with pytest.raises(StoreError, match=r"cannot append: .*NUL"):
+        getattr(log, append)(rows)
+    log.flush()
+    assert log.newest_seq("run-a") == 3
+    log.append(stored_events("run-a", 3, first=4))  # the log goes on
+    assert log.newest_seq("run-a") == 6
+
+
+def test_a_batch_handed_over_is_seen_by_every_read_without_a_flush(
+    log: PostgresEventLog, url: str
+) -> None:
+    rows = stored_events("run-a", 5_000)
+    log.append_later(rows[3:2_000])
+    assert log.newest_seq("run-a") == 2_000  # the read waits for it
+    log.append_later(rows[2_000:])
+    assert list(log.read("run-a")) == rows
+    with PostgresEventLog(url, read_only=True) as reader:  # committed, for everyone
+        assert reader.newest_seq("run-a") == 5_000
+
+
+def test_a_refused_batch_handed_over_is_raised_by_the_next_write(
+    log: PostgresEventLog, url: str
+) -> None:
+    ours = stored_events("run-a", 6)
+    theirs = stored_events("run-a", 6, tag="rival")
+    with PostgresEventLog(url, create=False) as rival:
+        rival.append(theirs[3:5])  # the rival stores events 4 and 5 first
+    log.append_later(ours[3:5])  # judged against what it knows (the run ends at 3): sent
+    with pytest.raises(SequenceError, match="another writer stored events"):
+        log.append_later(ours[5:])
+    assert list(log.read("run-a")) == ours[:3] + theirs[3:5]  # nothing of either batch
+    log.flush()  # raised once: nothing is pending now
+    log.append(theirs[5:])  # the refused writer goes on from what the store holds
+    assert log.newest_seq("run-a") == 6
+
+
+@pytest.mark.parametrize("settle", ["flush", "close", "append"])
+def test_a_refused_batch_handed_over_is_raised_by_flush_close_or_append(
+    log: PostgresEventLog, url: str, settle: str
+) -> None:
+    with PostgresEventLog(url, create=False) as rival:
+        rival.append(stored_events("run-a", 1, first=4, tag="rival"))
+    log.append_later(stored_events("run-a", 2, first=4))
+    with pytest.raises(SequenceError, match="another writer stored events"):
+        if settle == "append":
+            log.append(stored_events("run-b", 1))
+        else:
+            getattr(log, settle)()
+    with PostgresEventLog(url, create=False) as reader:
+        assert [r.run_id for r in reader.runs()] == ["run-a"]
+        assert reader.newest_seq("run-a") == 4
+
+
+def test_a_batch_handed_over_on_a_lost_connection_is_stored_anew(
+    log: PostgresEventLog, server: PostgresServer, url: str
+) -> None:
+    rows = stored_events("run-a", 3_000)
+    assert _end_connections(server, url) >= 1  # the pooled connection it will be sent on
+    log.append_later(rows[3:])
+    log.flush()
+    assert list(log.read("run-a")) == rows
+
+
+def test_the_recorder_hands_its_full_batches_over_and_every_event_is_stored(url: str) -> None:
+    with PostgresEventLog(url) as log:
+        recorder = eventstate.EventRecorder(
+            log, "run-r", lambda event: None, batch_size=10, heartbeat=False
+        )
+        for index in range(35):
+            recorder.record(eventstate.HostActivated, host=f"h{index}")
+        recorder.flush()
+        assert log.newest_seq("run-r") == 35
+        assert verify_run(log, "run-r").ok
+
+
+def test_under_gevents_monkey_patching_a_batch_is_stored_at_once(url: str) -> None:
+    # A patched thread would be a greenlet, run only when the caller yields.
+    script = (
+        "from gevent import monkey; monkey.patch_all(); import sys; "
+        "from eventstate.stores import open_log; "
+        "from eventstate.testing import stored_events; log = open_log(sys.argv[1]); "
+        "log.append_later(stored_events('run-a', 2)); "
+        "print(log._in_flight is None, log.newest_seq('run-a')); log.close()"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, url], capture_output=True, text=True, timeout=120
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "True 2\n", "")
 
 
 # -- Opening and errors ---------------------------------------------------------------------

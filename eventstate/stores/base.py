@@ -99,6 +99,26 @@ class EventLog(abc.ABC):
         Same guarantees, same errors."""
         self.append([StoredEvent(*row) for row in rows])
 
+    def append_later(self, events: Sequence[StoredEvent]) -> None:
+        """Store ``events`` as :meth:`append` does, for a writer with more to come: the
+        store may return before they are stored, and store them while the writer
+        makes its next batch (by default: :meth:`append`).
+
+        Such a store stores the batch whole or not at all, as :meth:`append`; a read
+        waits for it (and sees it); and what refused it is raised by the store's next
+        ``append``, ``append_later``, :meth:`flush` or :meth:`close` -- never later than
+        ``flush`` returns. A break in the run's sequence is raised at once.
+
+        Raises:
+            SequenceError: an event would leave a gap or repeat a sequence number.
+        """
+        self.append(events)
+
+    def append_rows_later(self, rows: Sequence[StoredRow]) -> None:
+        """:meth:`append_later`, of events given as :data:`StoredRow` tuples (what the
+        recorder hands over). By default :meth:`append_rows`: stored at once."""
+        self.append_rows(rows)
+
     @abc.abstractmethod
     def read(self, run_id: str, first: int = 1, last: int | None = None) -> Iterator[StoredEvent]:
         """The events of ``run_id`` with ``first <= seq <= last``, in sequence order."""

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -137,6 +138,21 @@ class EventLogContract(abc.ABC):
     def test_appended_events_read_back_identical(self, log: EventLog) -> None:
         rows = stored_events("run-a", 5)
         log.append(rows)
+        assert list(log.read("run-a")) == rows
+
+    def test_every_append_path_stores_the_same_rows(self, log: EventLog) -> None:
+        # The recorder's paths (row tuples, handed over for later) and append alike.
+        rows = stored_events("run-a", 8)
+        as_tuples = [attrs.astuple(row, recurse=False) for row in rows]
+        log.append(rows[:2])
+        log.append_rows(as_tuples[2:4])
+        log.append_later(rows[4:6])
+        log.append_rows_later(as_tuples[6:])
+        log.flush()
+        assert list(log.read("run-a")) == rows
+        with pytest.raises(SequenceError):
+            log.append_rows_later(as_tuples[:1])  # a repeat: refused now, or by the flush
+            log.flush()
         assert list(log.read("run-a")) == rows
 
     def test_read_takes_an_inclusive_range(self, log: EventLog) -> None:
