@@ -53,7 +53,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from operator import attrgetter
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from eventstate.errors import (
     PostgresNotInstalledError,
@@ -66,6 +66,9 @@ from eventstate.errors import (
 from eventstate.stores.base import EventLog, RunSummary, StoredEvent, StoredRow, check_sequence
 from eventstate.stores.snapshots import SnapshotStore
 from eventstate.stores.url import shown_url
+
+#: A batch to store: events, or the recorder's row tuples (see ``append_rows_later``).
+_Batch: TypeAlias = Sequence[StoredEvent] | Sequence[StoredRow]
 
 try:
     import psycopg
@@ -515,7 +518,7 @@ class PostgresEventLog(EventLog):
         self._write(events, data)
         self._last_seqs.update(updated)
 
-    def append_later(self, events: Sequence[StoredEvent]) -> None:
+    def append_later(self, events: _Batch) -> None:
         """Store ``events`` as :meth:`append` does, returning once they are sent: the
         server stores them (one ``COPY``, one transaction: whole or not at all) while
         the caller makes its next batch. See :meth:`EventLog.append_later`.
@@ -564,9 +567,10 @@ class PostgresEventLog(EventLog):
         self._last_seqs.update(updated)
 
     def append_rows_later(self, rows: Sequence[StoredRow]) -> None:
-        """:meth:`append_later` of the recorder's row tuples (each made a
-        :class:`StoredEvent`, which the checks and the resend read)."""
-        self.append_later([StoredEvent(*row) for row in rows])
+        """:meth:`append_later` of the recorder's row tuples, as they are: the ``COPY``
+        text is built from their columns (a :class:`StoredEvent` is made only of a row a
+        rare path reads: a batch judged row by row, the last row of a batch resent)."""
+        self.append_later(rows)
 
     def _settle_writes(self) -> None:
         """Wait for the batch in flight, then raise what refused it, if anything did."""
@@ -601,7 +605,7 @@ class PostgresEventLog(EventLog):
                 raise self._rival(error)
             if not isinstance(error, psycopg.Error) or not self._lost(conn, error, 1):
                 raise self._error(error, "append")
-            if not self._stored(flight.events[-1]):
+            if not self._stored(_as_event(flight.events[-1])):
                 self._write(flight.events, flight.data)
         except StoreError as refused:
             self._refused = refused
@@ -613,7 +617,7 @@ class PostgresEventLog(EventLog):
             f"these sequence numbers first ({_one_line(error, self._hidden)})"
         )
 
-    def _prepared(self, events: Sequence[StoredEvent]) -> tuple[bytes, dict[str, int]]:
+    def _prepared(self, events: _Batch) -> tuple[bytes, dict[str, int]]:
         """``events`` as ``COPY`` text, and each run's new last sequence number: the batch
         checked against what this handle knows of its runs' ends (asking the database
         for the others), and again against the database when that knowledge was
@@ -633,7 +637,7 @@ class PostgresEventLog(EventLog):
         except ValueError as error:
             raise StoreError(f"{self.shown}: cannot append: {error}") from None
 
-    def _write(self, events: Sequence[StoredEvent], data: bytes) -> None:
+    def _write(self, events: _Batch, data: bytes) -> None:
         """``COPY`` ``data`` (the text of ``events``) on a pooled connection: one statement
         in autocommit, so one transaction, stored whole or not at all. A connection lost
         is replaced, and the batch sent again unless its last row is stored."""
@@ -653,7 +657,7 @@ class PostgresEventLog(EventLog):
                 losses += 1
                 if self._lost(conn, error, losses):
                     # The batch is stored whole or not at all: its last row says which.
-                    if self._stored(events[-1]):
+                    if self._stored(_as_event(events[-1])):
                         return
                     continue
                 raise self._error(error, "append") from None
@@ -678,7 +682,7 @@ class PostgresEventLog(EventLog):
             )
         return row is not None
 
-    def _checked(self, events: Sequence[StoredEvent], columns: list[list[Any]]) -> dict[str, int]:
+    def _checked(self, events: _Batch, columns: list[list[Any]]) -> dict[str, int]:
         """:func:`check_sequence` of ``events`` (``columns``: theirs), asking the database
         once for the runs whose end this handle does not know.
 
@@ -708,7 +712,7 @@ class PostgresEventLog(EventLog):
             start = known[first_run] + 1
             if seqs[0] == start and seqs == list(range(start, start + len(seqs))):
                 return {first_run: seqs[-1]}
-        return check_sequence(events, known.__getitem__)
+        return check_sequence([_as_event(event) for event in events], known.__getitem__)
 
     # Reading
 
@@ -1075,9 +1079,16 @@ _HOST = _COLUMNS.index("host")
 _NUMBERS = (_COLUMNS.index("seq"), _COLUMNS.index("version"))
 
 
-def _columns(events: Sequence[StoredEvent]) -> list[list[Any]]:
-    """The values of ``events``, column by column (in :data:`_COLUMNS`' order)."""
+def _columns(events: _Batch) -> list[list[Any]]:
+    """The values of ``events`` (or rows), column by column (in :data:`_COLUMNS`' order)."""
+    if events and type(events[0]) is tuple:
+        return [list(column) for column in zip(*events, strict=True)]
     return [list(map(getter, events)) for getter in _FIELD_GETTERS]
+
+
+def _as_event(event: StoredEvent | StoredRow) -> StoredEvent:
+    """``event``, or the :class:`StoredEvent` of a row tuple."""
+    return event if isinstance(event, StoredEvent) else StoredEvent(*event)
 
 
 def _escaped(values: list[str]) -> list[str]:
@@ -1146,7 +1157,7 @@ class _InFlight:
     """
 
     def __init__(
-        self, conn: psycopg.Connection[Any], statement: str, events: list[StoredEvent], data: bytes
+        self, conn: psycopg.Connection[Any], statement: str, events: list[Any], data: bytes
     ) -> None:
         self.conn = conn
         self.events = events
@@ -1160,7 +1171,7 @@ class _InFlight:
         cls,
         conn: psycopg.Connection[Any],
         statement: str,
-        events: Sequence[StoredEvent],
+        events: _Batch,
         data: bytes,
     ) -> _InFlight:
         """The batch ``events`` (``data``: its ``COPY`` text) on its way on ``conn``."""

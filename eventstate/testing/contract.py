@@ -154,6 +154,13 @@ class EventLogContract(abc.ABC):
             log.append_rows_later(as_tuples[:1])  # a repeat: refused now, or by the flush
             log.flush()
         assert list(log.read("run-a")) == rows
+        # A batch of two runs is judged row by row.
+        others = stored_events("run-b", 2)
+        mixed = [*others, *stored_events("run-a", 2, first=9)]
+        log.append_rows_later([attrs.astuple(row, recurse=False) for row in mixed])
+        log.flush()
+        assert list(log.read("run-b")) == others
+        assert [event.seq for event in log.read("run-a")] == list(range(1, 11))
 
     def test_read_takes_an_inclusive_range(self, log: EventLog) -> None:
         rows = stored_events("run-a", 10)
