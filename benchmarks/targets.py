@@ -74,27 +74,37 @@ def _source(meta: dict[str, Any], path: Path) -> str:
 
 
 def markdown_table(paths: Sequence[Path]) -> str:
-    """The markdown table of every judged row in the results files ``paths``, in order."""
+    """The markdown table of every judged row in the results files ``paths``, in order.
+
+    A row a later file measured again (the same section and label: a group re-run on
+    its own) takes the earlier one's place, and the row says which file it is from.
+    """
     lines = [
         "| section | row | measured (median [min-max]) | target | status |",
         "|---|---|---|---|---|",
     ]
+    rows: dict[tuple[str, str], list[str]] = {}
     sources = []
-    for path in paths:
+    for number, path in enumerate(paths):
         document = json.loads(path.read_text(encoding="utf-8"))
         sources.append(_source(document.get("meta", {}), path))
         for section in document.get("sections", []):
             for row in section.get("rows", []):
                 if not row.get("target") and not row.get("error"):
                     continue
+                title = section["title"].split(":")[0]
+                key = (title, row["label"])
+                again = number > 0 and key in rows
                 cells = [
-                    section["title"].split(":")[0],
-                    row["label"],
+                    title,
+                    row["label"] + (f" (`{path.name}`)" if again else ""),
                     _judged(row),
                     row.get("target") or "",
                     row.get("status") or "",
                 ]
-                lines.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
+                rows[key] = cells
+    for cells in rows.values():
+        lines.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
     return "\n".join([*lines, "", "From " + "; ".join(sources) + "."])
 
 

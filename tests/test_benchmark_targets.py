@@ -86,3 +86,16 @@ def test_a_missing_results_file_is_one_line(
 ) -> None:
     assert main([str(tmp_path / "none.json")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_row_measured_again_by_a_later_file_takes_its_place(tmp_path: Path) -> None:
+    def judged(value: float) -> dict[str, object]:
+        return {"label": "judged", "data": {}, "target": ">= 1x", "judged": value, "status": "met"}
+
+    first = _results(tmp_path / "first.json", [judged(1.0), {**judged(2.0), "label": "other"}])
+    again = _results(tmp_path / "again.json", [judged(3.0)])
+    table = markdown_table([first, again]).splitlines()
+    assert table[2:4] == [
+        "| Append path | judged (`again.json`) | 3 | >= 1x | met |",
+        "| Append path | other | 2 | >= 1x | met |",
+    ]
