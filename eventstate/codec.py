@@ -219,10 +219,17 @@ def _value_code(
     if type_ is StateStage:
         return f"{expression}.name"
     if isinstance(type_, type) and issubclass(type_, enum.Enum):
-        return f"{expression}.value"
+        # orjson writes an enum as its value: a str enum is kept as it is (it equals
+        # its value, and the bytes are the same), the others given their value.
+        return expression if issubclass(type_, str) else f"{expression}.value"
     if _is_homogeneous_tuple(type_):
         item = _value_code("item", args[0], names, converter)
-        return f"list({expression})" if item == "item" else f"[{item} for item in {expression}]"
+        if item == "item":
+            return f"list({expression})"
+        function = item.removesuffix("(item)")
+        if function.isidentifier():  # one generated call an item: no comprehension's frame
+            return f"list(map({function}, {expression}))"
+        return f"[{item} for item in {expression}]"
     if origin in (Mapping, dict, typing.Mapping) or type_ in (Mapping, dict):
         # Values of any type: cattrs' hook, once per event that holds a mapping (no
         # host-op's does), gives them exactly as ever.
