@@ -386,20 +386,18 @@ def _discard(event: Any) -> None:
     """The no-op apply callback: the append cases measure the store path only."""
 
 
-def append_ours(events: int, path: str) -> Metrics:
-    """``EventRecorder.record(HostOperationFinished, ...)`` ``events`` times into a new SQLite log.
+def record_host_ops(log: Any, events: int) -> tuple[str, float]:
+    """``EventRecorder.record(HostOperationFinished, ...)`` ``events`` times into ``log``
+    (a new run, the apply a no-op), then the last flush: the append cases' timed loop.
 
-    What a deploy does per op result -- build the event, encode it, chain its
-    hash, queue it, write it in batched transactions (the recorder's default
-    batch size, reported) -- with the projections' apply replaced by a no-op.
-    The clock covers the records and the last flush.
+    Returns:
+        The run's id, and the seconds the records and the flush took.
     """
-    from eventstate import EventRecorder, SqliteEventLog, new_run_id
+    from eventstate import EventRecorder, new_run_id
     from eventstate.events import HostOperationFinished, OpOutcome
 
     hosts, op_hashes = _append_inputs(events)
     host_count = len(hosts)
-    log = SqliteEventLog(path)
     run_id = new_run_id()
     recorder = EventRecorder(log, run_id, _discard)
     record = recorder.record
@@ -415,7 +413,21 @@ def append_ours(events: int, path: str) -> Metrics:
             commands_executed=1,
         )
     recorder.flush()
-    elapsed = time.perf_counter() - started
+    return run_id, time.perf_counter() - started
+
+
+def append_ours(events: int, path: str) -> Metrics:
+    """``EventRecorder.record(HostOperationFinished, ...)`` ``events`` times into a new SQLite log.
+
+    What a deploy does per op result -- build the event, encode it, chain its
+    hash, queue it, write it in batched transactions (the recorder's default
+    batch size, reported) -- with the projections' apply replaced by a no-op.
+    The clock covers the records and the last flush.
+    """
+    from eventstate import EventRecorder, SqliteEventLog
+
+    log = SqliteEventLog(path)
+    run_id, elapsed = record_host_ops(log, events)
 
     last = log.last_event(run_id)
     _check(last is not None and last.seq == events, f"the log does not end at event {events}")

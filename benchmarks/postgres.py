@@ -34,12 +34,12 @@ import importlib.util
 import inspect
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.cases import CaseError, Metrics, _append_inputs, _discard, _raw_rows
+from benchmarks.cases import CaseError, Metrics, _raw_rows, record_host_ops
 from benchmarks.report import Row, Section, Target
 from benchmarks.stats import Stat, ratios
 
@@ -104,29 +104,10 @@ def pg_append_ours(events: int, url: str) -> Metrics:
     """``EventRecorder.record(HostOperationFinished, ...)`` ``events`` times into a new
     PostgreSQL log at ``url`` (made before the clock starts); the clock covers the records
     and the last flush, as ``append-ours``'s."""
-    from eventstate import EventRecorder, new_run_id
-    from eventstate.events import HostOperationFinished, OpOutcome
     from eventstate.stores.postgres import PostgresEventLog
 
-    hosts, op_hashes = _append_inputs(events)
-    host_count = len(hosts)
     log = PostgresEventLog(url)
-    run_id = new_run_id()
-    recorder = EventRecorder(log, run_id, _discard)
-    record = recorder.record
-    success = OpOutcome.SUCCESS
-
-    started = time.perf_counter()
-    for i in range(events):
-        record(
-            HostOperationFinished,
-            host=hosts[i % host_count],
-            op_hash=op_hashes[(i // host_count) % len(op_hashes)],
-            outcome=success,
-            commands_executed=1,
-        )
-    recorder.flush()
-    elapsed = time.perf_counter() - started
+    run_id, elapsed = record_host_ops(log, events)
 
     _check(log.newest_seq(run_id) == events, f"the log does not end at event {events}")
     last = log.last_event(run_id)
@@ -195,39 +176,12 @@ def pg_append_raw(events: int, url: str) -> Metrics:
 _TEXT_CHUNK = 5000
 
 
-def _escaped_column(values: tuple[str, ...]) -> Sequence[str]:
-    """A text column as ``COPY`` text writes it (backslash, tab, newline and carriage return
-    behind a backslash), escaped in one pass over the column joined with NUL (which
-    PostgreSQL's text cannot hold)."""
-    joined = "\0".join(values)
-    if joined.count("\0") != len(values) - 1:
-        raise CaseError("a value holds a NUL character")
-    if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
-        joined = (
-            joined.replace("\\", "\\\\")
-            .replace("\t", "\\t")
-            .replace("\n", "\\n")
-            .replace("\r", "\\r")
-        )
-        return joined.split("\0")
-    return values
-
-
 def _copy_text_chunk(rows: list[tuple[Any, ...]]) -> bytes:
-    """``rows`` (``_RAW_COPY``'s columns) in ``COPY``'s text format, column-wise: numbers
-    as ``str``, a host that is None as ``\\N``, every other text escaped."""
-    columns = list(zip(*rows, strict=True))
-    fields: list[Any] = []
-    for index, values in enumerate(columns):
-        if index in (1, 3):  # seq, version
-            fields.append(map(str, values))
-        elif index == 5 and None in values:  # host
-            written = _escaped_column(tuple(host or "" for host in values))
-            pairs = zip(values, written, strict=True)
-            fields.append([text if host is not None else "\\N" for host, text in pairs])
-        else:
-            fields.append(_escaped_column(values))
-    return ("\n".join(map("\t".join, zip(*fields, strict=True))) + "\n").encode()
+    """``rows`` (``_RAW_COPY``'s columns, the store's order) in ``COPY``'s text format,
+    built column-wise as the store builds its own (:func:`eventstate.stores.postgres.copy_text`)."""
+    from eventstate.stores.postgres import copy_text
+
+    return copy_text(list(zip(*rows, strict=True)))
 
 
 def pg_append_raw_text(events: int, url: str) -> Metrics:

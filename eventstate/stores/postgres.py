@@ -92,6 +92,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "PostgresEventLog",
     "PostgresSnapshotStore",
+    "copy_text",
     "open_postgres_url",
 ]
 
@@ -633,7 +634,7 @@ class PostgresEventLog(EventLog):
             self._last_seqs.clear()
             updated = self._checked(events, columns)
         try:
-            return _copy_text(columns), updated
+            return copy_text(columns), updated
         except ValueError as error:
             raise StoreError(f"{self.shown}: cannot append: {error}") from None
 
@@ -1091,7 +1092,7 @@ def _as_event(event: StoredEvent | StoredRow) -> StoredEvent:
     return event if isinstance(event, StoredEvent) else StoredEvent(*event)
 
 
-def _escaped(values: list[str]) -> list[str]:
+def _escaped(values: Sequence[str]) -> Sequence[str]:
     """``values`` as ``COPY`` text writes them: each backslash, tab, newline and carriage
     return behind a backslash (what PostgreSQL's text format requires; any other
     character stands for itself). One pass over the column joined, not one per value.
@@ -1113,9 +1114,10 @@ def _escaped(values: list[str]) -> list[str]:
     return values
 
 
-def _copy_text(columns: list[list[Any]]) -> bytes:
-    """The rows of ``columns`` in ``COPY``'s text format, UTF-8: tab between the values,
-    a newline after each row, ``\\N`` for a host that is None.
+def copy_text(columns: Sequence[Sequence[Any]]) -> bytes:
+    """The rows of ``columns`` (the events table's, in its column order) in ``COPY``'s
+    text format, UTF-8: tab between the values, a newline after each row, ``\\N`` for a
+    host that is None. (The benchmarks' raw text ceiling builds its text with it too.)
 
     Built a column at a time with C-speed joins and replaces (as fast as psycopg's own
     ``write_row`` of each row, or faster, and with no call per event).
@@ -1123,7 +1125,7 @@ def _copy_text(columns: list[list[Any]]) -> bytes:
     Raises:
         ValueError: a value holds a NUL character, or a lone surrogate (no UTF-8).
     """
-    fields: list[list[str]] = []
+    fields: list[Sequence[str]] = []
     for index, values in enumerate(columns):
         if index in _NUMBERS:
             fields.append(list(map(str, values)))
